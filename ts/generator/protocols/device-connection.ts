@@ -1,0 +1,53 @@
+/**
+ * The contract every device transport keeps: one connection per device, opened
+ * before the script's first operation, closed when the device ends. HTTP,
+ * WebSocket, TCP and UDP each implement it; the device runtime knows nothing else
+ * of them.
+ */
+import type { Protocol } from '../../shared/plan.js';
+import type { MetricSink } from '../metric-sink.js';
+
+/** Where one device connects: an address already resolved to an IP. */
+export interface Target {
+  /** IPv4 or IPv6 literal. */
+  ip: string;
+  port: number;
+  protocol: Protocol;
+  /** The name the user gave (Host header, TLS SNI); equals `ip` when they gave an IP. */
+  hostname: string;
+  /** TLS server name override from the plan. */
+  serverName?: string;
+  verifyTls: boolean;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'OPTIONS' | 'DELETE' | 'POST' | 'PUT' | 'PATCH';
+  path: string;
+  headers: Array<[string, string]>;
+  body?: Uint8Array;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** Lower-case names, in the order received. */
+  headers: Array<[string, string]>;
+  body: Uint8Array;
+}
+
+export interface DeviceConnection {
+  /** Opens the connection, recording `conn_us` and `conn_count`; rejects with a DeviceError. */
+  connect(): Promise<void>;
+  /** Closes at once; pending operations reject with code `closed`. Never throws. */
+  close(): void;
+}
+
+export interface HttpConnection extends DeviceConnection {
+  /**
+   * One request at a time. Records `headers_us` (request sent → headers in),
+   * `body_us` (headers in → body complete) and `response_count`; rejects with a
+   * DeviceError (`conn_reset`, `closed`, `timeout`, ...).
+   */
+  request(req: HttpRequest): Promise<HttpResponse>;
+}
+
+export type ConnectionFactory<C extends DeviceConnection = DeviceConnection> = (target: Target, sink: MetricSink) => C;

@@ -1,0 +1,55 @@
+/**
+ * What the coordinator shows of a run every second: the shape the CLI, the API's
+ * live stream and the website read.
+ */
+
+export const RUN_STATES = ['preparing', 'rampup', 'sustain', 'rampdown', 'done', 'aborted', 'failed'] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export interface CounterView {
+  /** Accumulated since the run started. */
+  total: number;
+  /** Over the last second. */
+  perSecond: number;
+}
+
+/** A histogram over the last second; values in the metric's unit (µs for `_us`). */
+export interface HistogramView {
+  count: number;
+  mean: number;
+  min: number;
+  median: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface GeneratorView {
+  id: string;
+  activeDevices: number;
+  cpuPercent: number;
+  networkRxBytesPerSecond: number;
+  networkTxBytesPerSecond: number;
+}
+
+export interface LiveSnapshot {
+  runId: string;
+  name: string;
+  state: RunState;
+  /** Seconds since the run started. */
+  elapsed: number;
+  /** Seconds until ramp-down ends. */
+  remaining: number;
+  desiredDevices: number;
+  effectiveDevices: number;
+  /** Devices the plan wants running now (the ramp's target). */
+  targetDevices: number;
+  /** Devices reported active by generators over the last second. */
+  activeDevices: number;
+  generators: GeneratorView[];
+  /** Keyed by full counter name without suffix handling: `response_count` → view. */
+  counters: Record<string, CounterView>;
+  /** Keyed by full histogram name: `headers_us`, `cpu_percent`. */
+  histograms: Record<string, HistogramView>;
+}

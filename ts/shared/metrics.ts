@@ -1,0 +1,64 @@
+/**
+ * Every metric name Stressgrid produces, and how a name is formed from a key.
+ * Generators, the coordinator, writers and the CLI all import from here.
+ *
+ * Devices record under a key ("conn", "response", a script's own "login"); the
+ * suffix says what kind of metric it is: `<key>_count` and `<key>_per_second`
+ * for counters, `<key>_us` for durations in microseconds.
+ */
+
+/** Range and precision of every histogram on the wire: 1 µs .. 60 s, 3 significant digits. */
+export const HISTOGRAM_BOUNDS = Object.freeze({ lowest: 1, highest: 60_000_000, significantDigits: 3 });
+
+/** Percentiles written for every histogram, with the column suffix each gets. */
+export const REPORTED_PERCENTILES: ReadonlyArray<readonly [suffix: string, percentile: number]> = [
+  ['p1', 1],
+  ['p10', 10],
+  ['p25', 25],
+  ['median', 50],
+  ['p75', 75],
+  ['p90', 90],
+  ['p99', 99],
+  ['p999', 99.9],
+];
+
+/** Statistic columns of a histogram, in report order. */
+export const HISTOGRAM_STATS = ['mean', 'min', 'p1', 'p10', 'p25', 'median', 'p75', 'p90', 'p99', 'p999', 'max', 'stddev'] as const;
+export type HistogramStat = (typeof HISTOGRAM_STATS)[number];
+
+export const counterName = (key: string): string => `${key}_count`;
+export const rateName = (key: string): string => `${key}_per_second`;
+export const durationName = (key: string): string => `${key}_us`;
+export const errorKey = (code: string): string => `${code}_error`;
+
+/** Keys of the metrics devices record themselves. */
+export const KEY = Object.freeze({
+  conn: 'conn',
+  response: 'response',
+  headers: 'headers',
+  body: 'body',
+  wsUpgrade: 'ws_upgrade',
+  send: 'send',
+  receive: 'receive',
+});
+
+/** Built-in metric names as they appear in reports. */
+export const METRIC = Object.freeze({
+  connUs: durationName(KEY.conn),
+  connCount: counterName(KEY.conn),
+  responseCount: counterName(KEY.response),
+  headersUs: durationName(KEY.headers),
+  bodyUs: durationName(KEY.body),
+  wsUpgradeUs: durationName(KEY.wsUpgrade),
+  sendCount: counterName(KEY.send),
+  receiveCount: counterName(KEY.receive),
+  /** Generator utilisation. */
+  activeDeviceNumber: 'active_device_number',
+  cpuPercent: 'cpu_percent',
+  networkRxBytes: 'network_rx_bytes',
+  networkTxBytes: 'network_tx_bytes',
+  generatorCount: 'generator_count',
+});
+
+/** A metric name that counts errors: `conn_refused_error_count` and the like. */
+export const isErrorMetric = (name: string): boolean => /_error_(count|per_second)$/.test(name);

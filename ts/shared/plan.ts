@@ -1,0 +1,72 @@
+/**
+ * The plan: one JSON shape for the API, the website's advanced mode and sgcli.
+ * Field names, defaults and allowed values are defined here once; validation
+ * lives in plan-validation.ts.
+ */
+
+export const PROTOCOLS = ['http10', 'http10s', 'http', 'https', 'http2', 'http2s', 'tcp', 'udp'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Protocols carried over TLS. */
+export const TLS_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http10s', 'https', 'http2s']);
+/** Protocols whose devices speak HTTP (and so may upgrade to WebSocket). */
+export const HTTP_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http10', 'http10s', 'http', 'https', 'http2', 'http2s']);
+
+export interface Block {
+  /** JavaScript: the body of an async function run by each device. */
+  script: string;
+  /** JSON value in scope as `params`. */
+  params?: Record<string, unknown>;
+  /** Relative share of devices this block gets (default 1). */
+  size?: number;
+}
+
+export interface Address {
+  host: string;
+  /** Default 80 (443 for TLS protocols). */
+  port?: number;
+  /** Default "http". */
+  protocol?: Protocol;
+  /** Verify the server's TLS certificate (default false, as load targets often use self-signed ones). */
+  verifyTls?: boolean;
+  /** TLS server name to send; defaults to `host` when it is a name. */
+  serverName?: string;
+}
+
+export interface Plan {
+  name: string;
+  blocks: Block[];
+  addresses: Address[];
+  /** Desired number of devices; rounded down to a multiple of the ramp step. */
+  size: number;
+  /** Seconds. */
+  rampup: number;
+  sustain: number;
+  rampdown: number;
+}
+
+/** A plan with every default filled in, as the runner uses it. */
+export interface ResolvedPlan extends Plan {
+  blocks: Array<Required<Block>>;
+  addresses: Array<Required<Omit<Address, 'serverName'>> & { serverName?: string }>;
+}
+
+/** One thing wrong with a plan: where (`blocks[0].script`) and what. */
+export interface PlanProblem {
+  path: string;
+  message: string;
+}
+
+/** Devices each generator adds per ramp step. */
+export const DEVICES_PER_GENERATOR_STEP = 10;
+
+export const PLAN_DEFAULTS = Object.freeze({
+  port: 80,
+  tlsPort: 443,
+  protocol: 'http' as Protocol,
+  size: DEVICES_PER_GENERATOR_STEP,
+  blockSize: 1,
+  rampup: 0,
+  sustain: 60,
+  rampdown: 0,
+});

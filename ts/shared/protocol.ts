@@ -1,0 +1,100 @@
+/**
+ * Every message between the coordinator and its generators, defined once.
+ * Bump PROTOCOL_VERSION on any change a peer of the previous version would misread.
+ */
+import type { ResolvedPlan } from './plan.js';
+
+export const PROTOCOL_VERSION = 1;
+
+// ---- generator → coordinator ----
+
+/** First message on every link. */
+export interface Hello {
+  type: 'hello';
+  version: number;
+  generatorId: string;
+  /** Worker threads the generator runs devices on. */
+  workers: number;
+}
+
+/**
+ * One second of a generator's measurements. Counters are increments over the
+ * interval; histograms are the interval's values, V2-compressed and base64'd.
+ */
+export interface Telemetry {
+  type: 'telemetry';
+  generatorId: string;
+  /** Run the devices belong to; null when idle (utilisation only). */
+  runId: string | null;
+  seq: number;
+  /** Wall-clock ms at the end of the interval. */
+  at: number;
+  intervalMs: number;
+  activeDevices: number;
+  /** Generator CPU use over the interval, percent of all its cores (0..100). */
+  cpuPercent: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
+  /** Full metric names (`response_count`, `conn_refused_error_count`) → increment. */
+  counters: Record<string, number>;
+  /** Full metric names (`conn_us`, `login_us`) → encoded histogram. */
+  histograms: Record<string, string>;
+}
+
+/** A run could not start or go on on this generator (unresolvable host, script refused). */
+export interface RunProblem {
+  type: 'run_problem';
+  generatorId: string;
+  runId: string;
+  message: string;
+}
+
+export type GeneratorMessage = Hello | Telemetry | RunProblem;
+
+// ---- coordinator → generator ----
+
+export interface Welcome {
+  type: 'welcome';
+  version: number;
+}
+
+/** Refusal of a peer (version mismatch, bad token); the link closes after it. */
+export interface Refused {
+  type: 'refused';
+  reason: string;
+}
+
+/** Everything the devices of a run need, sent once before its first cohort. */
+export interface PrepareRun {
+  type: 'prepare_run';
+  runId: string;
+  plan: ResolvedPlan;
+}
+
+/**
+ * Start a group of devices. `devices[i]` devices run `plan.blocks[i]`; device n of
+ * the cohort (counted over blocks in order) targets
+ * `plan.addresses[(addressOffset + n) % addresses.length]`.
+ */
+export interface StartCohort {
+  type: 'start_cohort';
+  runId: string;
+  cohortId: number;
+  devices: number[];
+  addressOffset: number;
+}
+
+/** Stop every device of a cohort wherever it is. */
+export interface StopCohort {
+  type: 'stop_cohort';
+  runId: string;
+  cohortId: number;
+}
+
+/** Stop every device of the run and forget it. */
+export interface EndRun {
+  type: 'end_run';
+  runId: string;
+}
+
+export type CoordinatorMessage = Welcome | Refused | PrepareRun | StartCohort | StopCohort | EndRun;
