@@ -1,0 +1,311 @@
+/**
+ * Plan validation: turns whatever arrived (API body, website form, sgcli options)
+ * into a ResolvedPlan, or into the complete list of what is wrong with it.
+ *
+ * Every rule runs on every field so a user fixes a plan in one round trip; a
+ * problem names its field path (`blocks[1].script`) the way a user would point at it.
+ */
+import { isIP } from 'node:net';
+import {
+  PLAN_DEFAULTS,
+  PROTOCOLS,
+  TLS_PROTOCOLS,
+  type Plan,
+  type PlanProblem,
+  type Protocol,
+  type ResolvedPlan,
+} from './plan.js';
+
+/** Where a script failed to compile, as the sandbox reports it. */
+export interface ScriptProblem {
+  line: number;
+  column: number;
+  message: string;
+}
+
+export interface ValidatePlanOptions {
+  /**
+   * Compiles one block's script; resolves to null when it compiles. Called once
+   * per block whose script is a non-empty string, all blocks concurrently.
+   * A rejection is not a plan problem and rejects validatePlan.
+   */
+  checkScript?: (source: string) => Promise<ScriptProblem | null>;
+}
+
+export type PlanValidation = { ok: true; plan: ResolvedPlan } | { ok: false; problems: PlanProblem[] };
+
+const PLAN_FIELDS = ['name', 'blocks', 'addresses', 'size', 'rampup', 'sustain', 'rampdown'] as const satisfies ReadonlyArray<keyof Plan>;
+const BLOCK_FIELDS = ['script', 'params', 'size'] as const;
+const ADDRESS_FIELDS = ['host', 'port', 'protocol', 'verifyTls', 'serverName'] as const;
+
+/** Long enough for any sensible title, short enough to fit a run id and a chart legend. */
+export const MAX_PLAN_NAME_LENGTH = 200;
+
+/** Validates a plan and fills in its defaults; see PlanValidation. */
+export async function validatePlan(input: unknown, options: ValidatePlanOptions = {}): Promise<PlanValidation> {
+  const problems: PlanProblem[] = [];
+  const report = (path: string, message: string): void => {
+    problems.push({ path, message });
+  };
+
+  if (!isPlainObject(input)) {
+    report('', `the plan must be a JSON object, got ${describe(input)}`);
+    return { ok: false, problems };
+  }
+  reportUnknownFields(input, PLAN_FIELDS, '', report);
+
+  const name = readName(input.name, report);
+  const blocks = readList(input.blocks, 'blocks', 'block', report, (value, path) => readBlock(value, path, report));
+  const addresses = readList(input.addresses, 'addresses', 'address', report, (value, path) => readAddress(value, path, report));
+  const size = readNumber(input.size, 'size', PLAN_DEFAULTS.size, { integer: true, min: 1 }, report);
+  const rampup = readNumber(input.rampup, 'rampup', PLAN_DEFAULTS.rampup, { min: 0 }, report);
+  const sustain = readNumber(input.sustain, 'sustain', PLAN_DEFAULTS.sustain, { min: 0 }, report);
+  const rampdown = readNumber(input.rampdown, 'rampdown', PLAN_DEFAULTS.rampdown, { min: 0 }, report);
+  if (rampup !== undefined && sustain !== undefined && rampdown !== undefined && rampup + sustain + rampdown <= 0) {
+    report('sustain', 'the run would last 0 seconds: rampup + sustain + rampdown must be more than 0');
+  }
+
+  if (options.checkScript && Array.isArray(input.blocks)) {
+    const check = options.checkScript;
+    // Scripts compile even when a sibling field of their block is wrong, so the
+    // user sees the syntax error in the same answer.
+    const compiled = await Promise.all(
+      input.blocks.map(async (block: unknown, i) => {
+        const script = isPlainObject(block) ? block.script : undefined;
+        return typeof script === 'string' && script.trim() !== '' ? { i, problem: await check(script) } : null;
+      }),
+    );
+    for (const result of compiled) {
+      if (result?.problem) {
+        const { line, column, message } = result.problem;
+        report(`blocks[${result.i}].script`, `line ${line}, column ${column}: ${message}`);
+      }
+    }
+  }
+
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    plan: {
+      name: name!,
+      blocks: blocks as ResolvedPlan['blocks'],
+      addresses: addresses as ResolvedPlan['addresses'],
+      size: size!,
+      rampup: rampup!,
+      sustain: sustain!,
+      rampdown: rampdown!,
+    },
+  };
+}
+
+/** Formats problems one per line, `path: message`, for a terminal or a log. */
+export function formatPlanProblems(problems: readonly PlanProblem[]): string {
+  return problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('\n');
+}
+
+type Report = (path: string, message: string) => void;
+
+function readName(value: unknown, report: Report): string | undefined {
+  if (value === undefined) return void report('name', 'a name is required');
+  if (typeof value !== 'string') return void report('name', `must be a string, got ${describe(value)}`);
+  const name = value.trim();
+  if (name === '') return void report('name', 'must not be empty');
+  if (name.length > MAX_PLAN_NAME_LENGTH) return void report('name', `must be at most ${MAX_PLAN_NAME_LENGTH} characters, got ${name.length}`);
+  if (/[\u0000-\u001f\u007f]/.test(name)) return void report('name', 'must not contain control characters (line breaks, tabs, ...)');
+  return name;
+}
+
+/**
+ * Reads a required, non-empty list. Each element goes through `readItem`; the list
+ * is returned even when some elements are bad (as undefined) so later checks that
+ * need the list's length (script compilation) still run.
+ */
+function readList<T>(
+  value: unknown,
+  path: string,
+  what: string,
+  report: Report,
+  readItem: (value: unknown, path: string) => T | undefined,
+): Array<T | undefined> | undefined {
+  if (value === undefined) return void report(path, `at least one ${what} is required`);
+  if (!Array.isArray(value)) return void report(path, `must be a list of ${what} objects, got ${describe(value)}`);
+  if (value.length === 0) return void report(path, `at least one ${what} is required`);
+  return value.map((item, i) => readItem(item, `${path}[${i}]`));
+}
+
+function readBlock(value: unknown, path: string, report: Report): Required<ResolvedPlan['blocks'][number]> | undefined {
+  if (!isPlainObject(value)) return void report(path, `must be an object with a script, got ${describe(value)}`);
+  reportUnknownFields(value, BLOCK_FIELDS, path, report);
+  let script: string | undefined;
+  if (value.script === undefined) report(`${path}.script`, 'a script is required');
+  else if (typeof value.script !== 'string') report(`${path}.script`, `must be a string of JavaScript, got ${describe(value.script)}`);
+  else if (value.script.trim() === '') report(`${path}.script`, 'must not be empty');
+  else script = value.script;
+  const params = readParams(value.params, `${path}.params`, report);
+  const size = readNumber(value.size, `${path}.size`, PLAN_DEFAULTS.blockSize, { integer: true, min: 1 }, report);
+  if (script === undefined || params === undefined || size === undefined) return undefined;
+  return { script, params, size };
+}
+
+function readParams(value: unknown, path: string, report: Report): Record<string, unknown> | undefined {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) return void report(path, `must be a JSON object, got ${describe(value)}`);
+  const bad = findNonJson(value, path, new Set());
+  if (bad) return void report(bad.path, bad.message);
+  return value;
+}
+
+/** Finds the first value that JSON cannot carry unchanged (a device gets params as JSON). */
+function findNonJson(value: unknown, path: string, seen: Set<object>): PlanProblem | undefined {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number') {
+    return Number.isFinite(value) ? undefined : { path, message: `must be a finite number, got ${value}` };
+  }
+  if (typeof value !== 'object') return { path, message: `is not a JSON value (${typeof value})` };
+  if (seen.has(value)) return { path, message: 'refers to itself; JSON cannot hold a cycle' };
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const bad = findNonJson(value[i], `${path}[${i}]`, seen);
+        if (bad) return bad;
+      }
+      return undefined;
+    }
+    if (!isPlainObject(value)) return { path, message: `is not a JSON value (${describe(value)})` };
+    for (const [key, item] of Object.entries(value)) {
+      const bad = findNonJson(item, `${path}.${key}`, seen);
+      if (bad) return bad;
+    }
+    return undefined;
+  } finally {
+    seen.delete(value);
+  }
+}
+
+function readAddress(value: unknown, path: string, report: Report): ResolvedPlan['addresses'][number] | undefined {
+  if (!isPlainObject(value)) return void report(path, `must be an object with a host, got ${describe(value)}`);
+  reportUnknownFields(value, ADDRESS_FIELDS, path, report);
+  const host = readHost(value.host, `${path}.host`, report);
+  let protocol: Protocol | undefined = PLAN_DEFAULTS.protocol;
+  if (value.protocol !== undefined) {
+    if (typeof value.protocol === 'string' && (PROTOCOLS as readonly string[]).includes(value.protocol)) {
+      protocol = value.protocol as Protocol;
+    } else {
+      protocol = undefined;
+      report(`${path}.protocol`, `must be one of ${PROTOCOLS.join(', ')}; got ${describe(value.protocol)}`);
+    }
+  }
+  const defaultPort = protocol && TLS_PROTOCOLS.has(protocol) ? PLAN_DEFAULTS.tlsPort : PLAN_DEFAULTS.port;
+  const port = readNumber(value.port, `${path}.port`, defaultPort, { integer: true, min: 1, max: 65535 }, report);
+  let verifyTls: boolean | undefined = false;
+  if (value.verifyTls !== undefined && typeof value.verifyTls !== 'boolean') {
+    verifyTls = undefined;
+    report(`${path}.verifyTls`, `must be true or false, got ${describe(value.verifyTls)}`);
+  } else if (value.verifyTls !== undefined) {
+    verifyTls = value.verifyTls;
+  }
+  let serverName: string | undefined;
+  let serverNameOk = true;
+  if (value.serverName !== undefined) {
+    if (typeof value.serverName !== 'string' || isIP(value.serverName) !== 0 || !isHostName(value.serverName)) {
+      serverNameOk = false;
+      report(`${path}.serverName`, `must be a host name (TLS sends no IP address as server name), got ${describe(value.serverName)}`);
+    } else {
+      serverName = value.serverName;
+    }
+  } else if (host !== undefined && isIP(host) === 0) {
+    serverName = host;
+  }
+  if (host === undefined || protocol === undefined || port === undefined || verifyTls === undefined || !serverNameOk) return undefined;
+  return serverName === undefined ? { host, port, protocol, verifyTls } : { host, port, protocol, verifyTls, serverName };
+}
+
+/** Returns the host as devices will dial it: an IPv6 literal loses its brackets. */
+function readHost(value: unknown, path: string, report: Report): string | undefined {
+  if (value === undefined) return void report(path, 'a host is required');
+  if (typeof value !== 'string') return void report(path, `must be a host name or IP address, got ${describe(value)}`);
+  const host = value.trim();
+  if (host === '') return void report(path, 'must not be empty');
+  const bracketed = /^\[(.*)\]$/.exec(host);
+  if (bracketed) {
+    if (isIP(bracketed[1]!) === 6) return bracketed[1];
+    return void report(path, `${JSON.stringify(value)} is not an IPv6 address`);
+  }
+  if (isIP(host) !== 0) return host;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
+    return void report(path, `must be a host name without a scheme or path (put the protocol in "protocol"), got ${JSON.stringify(value)}`);
+  }
+  if (/^[^:]+:\d+$/.test(host)) {
+    return void report(path, `must be a host name without a port (put the port in "port"), got ${JSON.stringify(value)}`);
+  }
+  if (!isHostName(host)) return void report(path, `${JSON.stringify(value)} is neither a valid host name nor an IP address`);
+  return host;
+}
+
+/**
+ * RFC 1123 host names, plus underscores, which real networks (container names,
+ * service records) use and resolvers accept.
+ */
+function isHostName(value: string): boolean {
+  const name = value.endsWith('.') ? value.slice(0, -1) : value;
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split('.').every((label) => /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i.test(label));
+}
+
+interface NumberRule {
+  integer?: boolean;
+  min?: number;
+  max?: number;
+}
+
+function readNumber(value: unknown, path: string, fallback: number, rule: NumberRule, report: Report): number | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') return void report(path, `must be a number, got ${describe(value)}`);
+  if (!Number.isFinite(value)) return void report(path, `must be a finite number, got ${value}`);
+  if (rule.integer && !Number.isSafeInteger(value)) return void report(path, `must be a whole number, got ${value}`);
+  const { min, max } = rule;
+  if (min !== undefined && max !== undefined && (value < min || value > max)) {
+    return void report(path, `must be between ${min} and ${max}, got ${value}`);
+  }
+  if (min !== undefined && value < min) return void report(path, `must be at least ${min}, got ${value}`);
+  if (max !== undefined && value > max) return void report(path, `must be at most ${max}, got ${value}`);
+  return value;
+}
+
+function reportUnknownFields(value: Record<string, unknown>, known: readonly string[], path: string, report: Report): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const fieldPath = path ? `${path}.${key}` : key;
+    const near = known.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
+    report(fieldPath, `unknown field${near ? ` (did you mean "${near}"?)` : `; known fields are ${known.join(', ')}`}`);
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Names a value's JSON type the way a user reading the error thinks of it. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
+  if (typeof value === 'object') return 'an object';
+  return typeof value;
+}
