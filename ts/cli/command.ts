@@ -1,0 +1,313 @@
+/**
+ * sgcli's core: `runCommand(argv, deps)` parses the command line, runs the command
+ * and returns the exit code. Everything that touches the process (streams, files,
+ * signals, the embedded runner) comes in through `deps`, so tests drive it whole.
+ * This is the one place where outcomes and errors become exit codes.
+ */
+import { Command, CommanderError } from 'commander';
+import { isErrorMetric, METRIC } from '../shared/metrics.js';
+import type { LiveSnapshot } from '../shared/live.js';
+import type { PlanProblem, Protocol } from '../shared/plan.js';
+import { validatePlan, type ScriptProblem } from '../shared/plan-validation.js';
+import { CLI_ERROR, CliError, usageError } from './cli-errors.js';
+import type { DemoTarget, DemoTargetOptions } from './demo-target.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+import { createLiveView, type TerminalStream } from './live-view.js';
+import { buildPlan, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
+
+export interface RunEmbeddedOptions {
+  dataDir: string;
+  reportIntervalSeconds: number;
+  workers?: number;
+  signal: AbortSignal;
+  onLive: (snapshot: LiveSnapshot) => void;
+  onNotice: (message: string) => void;
+}
+
+export interface RunEmbeddedResult {
+  outcome: 'done' | 'aborted' | 'failed';
+  archivePath: string | null;
+  problems?: PlanProblem[];
+  criticalErrors: number;
+}
+
+/** The embedded coordinator + generator (ts/coordinator/embedded.ts). */
+export type RunEmbedded = (plan: unknown, options: RunEmbeddedOptions) => Promise<RunEmbeddedResult>;
+
+export interface CliDeps {
+  /** Loaded only when a run starts, so `--help` and usage errors stay fast. */
+  loadRunner: () => Promise<RunEmbedded>;
+  /** Compiles a script the way devices will; when given, compile errors come before anything starts. */
+  checkScript?: (source: string) => Promise<ScriptProblem | null>;
+  startDemoTarget: (options?: DemoTargetOptions) => Promise<DemoTarget>;
+  /** Carries only the archive path of a run (and a command's own output). */
+  stdout: TerminalStream;
+  /** Live view, notices and errors. */
+  stderr: TerminalStream;
+  env: Record<string, string | undefined>;
+  readFile: (path: string) => Promise<string>;
+  /** Calls `handler` on every Ctrl-C until the returned function is called. */
+  onInterrupt: (handler: () => void) => () => void;
+  version?: string;
+}
+
+/** What a finished command reports; mapped to an exit code by exitCodeFor. */
+type CommandResult =
+  | { kind: 'ok' }
+  | { kind: 'run'; outcome: RunEmbeddedResult['outcome']; critical: boolean }
+  | { kind: 'forced' };
+
+export function exitCodeFor(result: CommandResult): ExitCode {
+  if (result.kind === 'ok') return EXIT.ok;
+  if (result.kind === 'forced') return EXIT.forced;
+  if (result.outcome === 'aborted') return EXIT.aborted;
+  if (result.outcome === 'failed') return EXIT.runFailed;
+  return result.critical ? EXIT.criticalErrors : EXIT.ok;
+}
+
+const EXIT_FOR_ERROR: Record<CliError['code'], ExitCode> = {
+  [CLI_ERROR.usage]: EXIT.usage,
+  [CLI_ERROR.scriptCompile]: EXIT.scriptCompile,
+  [CLI_ERROR.notSupported]: EXIT.notSupported,
+  [CLI_ERROR.runFailed]: EXIT.runFailed,
+};
+
+/** Runs one sgcli command line (`argv` without node and the script) and returns its exit code. */
+export async function runCommand(argv: readonly string[], deps: CliDeps): Promise<ExitCode> {
+  let result: CommandResult = { kind: 'ok' };
+  const program = buildProgram(deps, (r) => {
+    result = r;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCodeFor(result);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed the message or the help.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof CliError) {
+      deps.stderr.write(`sgcli: ${error.message}\n${error.details.map((line) => `  ${line}\n`).join('')}`);
+      return EXIT_FOR_ERROR[error.code];
+    }
+    deps.stderr.write(`sgcli: unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT.runFailed;
+  }
+}
+
+function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Command {
+  const program = new Command('sgcli')
+    .description('Stressgrid: load tests with many simulated devices, from the terminal.')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => deps.stdout.write(text), writeErr: (text) => deps.stderr.write(text) })
+    .showHelpAfterError('(add --help for usage)');
+  if (deps.version) program.version(deps.version);
+
+  program
+    .command('run')
+    .description('run a plan: an embedded coordinator and generator unless --coordinator is given')
+    .argument('<name>', 'name of the run')
+    .argument('[script-file]', 'device script (the body of an async function); optional when --plan gives blocks')
+    .option('--coordinator <url>', 'coordinator to run the plan on (not supported yet)')
+    .option('--target-hosts <list>', 'target hosts, comma-separated (default localhost)')
+    .option('--target-port <n>', 'target port (default 80, 443 for TLS)')
+    .option('--target-protocol <p>', 'http10 http10s http https http2 http2s tcp udp (default http)')
+    .option('--size <n>', 'desired devices, rounded down to the ramp step (default 10)')
+    .option('--script-params <json>', 'JSON object in scope as `params` (default {})')
+    .option('--rampup <s>', 'ramp-up seconds (default 0)')
+    .option('--sustain <s>', 'sustain seconds (default 60)')
+    .option('--rampdown <s>', 'ramp-down seconds (default 0)')
+    .option('--report-interval <s>', 'seconds between report rows (default 60, env REPORT_INTERVAL_SECONDS)')
+    .option('--plan <file.json>', 'a whole plan as JSON; the options above override its fields')
+    .option('--data-dir <dir>', 'where run archives are written (default ./data)')
+    .option('--demo', 'start the built-in demo HTTP target on a free loopback port and aim at it')
+    .addHelpText(
+      'after',
+      '\nThe live view goes to stderr; stdout gets only the archive path, so `tar tzf $(sgcli run ...)` works.\n' +
+        'Ctrl-C once aborts the run and still writes its report; twice quits at once.',
+    )
+    .action(async (name: string, scriptFile: string | undefined, values: RunOptionValues) => {
+      done(await runPlan(name, scriptFile, values, deps));
+    });
+
+  program
+    .command('demo-target')
+    .description('serve the built-in demo target until Ctrl-C: GET /, GET /json, POST /echo, GET /delay?ms=N')
+    .option('--port <n>', 'port to listen on (default: a free one)')
+    .option('--host <address>', 'address to listen on (default 127.0.0.1)')
+    .action(async (values: { port?: string; host?: string }) => {
+      done(await serveDemoTarget(values, deps));
+    });
+  return program;
+}
+
+const SCRIPT_PROBLEM = /^blocks\[(\d+)\]\.script$/;
+const LINE_COLUMN = /^line (\d+), column (\d+): ([\s\S]*)$/;
+
+/**
+ * Splits validation problems into compile errors, written `file:line:column: message`
+ * as compilers do, and the rest. `scriptOrigin(i)` names where block i's script came from.
+ */
+function classifyProblems(problems: readonly PlanProblem[], scriptOrigin: (block: number) => string): CliError {
+  const compile: string[] = [];
+  const others: PlanProblem[] = [];
+  for (const problem of problems) {
+    const block = SCRIPT_PROBLEM.exec(problem.path);
+    const where = block ? LINE_COLUMN.exec(problem.message) : null;
+    if (block && where) compile.push(`${scriptOrigin(Number(block[1]))}:${where[1]}:${where[2]}: ${where[3]}`);
+    else others.push(problem);
+  }
+  if (others.length > 0) {
+    const error = usageError(others);
+    return new CliError(error.code, error.message, [...error.details, ...compile]);
+  }
+  return new CliError(CLI_ERROR.scriptCompile, compile.length === 1 ? 'the script does not compile' : 'scripts do not compile', compile);
+}
+
+/** Reads a file, turning a failure into a problem of the option that named it. */
+async function readOptional(path: string | undefined, option: string, deps: CliDeps, problems: PlanProblem[]): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await deps.readFile(path);
+  } catch (error) {
+    problems.push({ path: option, message: `cannot read ${path}: ${(error as Error).message}` });
+    return undefined;
+  }
+}
+
+/** Everything of a finished run that decides exit code 1, short of the runner's own count. */
+function exchangedNothing(last: LiveSnapshot | undefined): boolean {
+  if (last === undefined) return true;
+  const total = (name: string) => last.counters[name]?.total ?? 0;
+  return total(METRIC.responseCount) + total(METRIC.sendCount) + total(METRIC.receiveCount) === 0;
+}
+
+function errorTotal(last: LiveSnapshot | undefined): number {
+  if (last === undefined) return 0;
+  return Object.entries(last.counters).reduce((sum, [name, view]) => (isErrorMetric(name) ? sum + view.total : sum), 0);
+}
+
+async function runPlan(name: string, scriptFile: string | undefined, values: RunOptionValues, deps: CliDeps): Promise<CommandResult> {
+  const { settings, problems } = parseRunOptions(values, deps.env);
+  const scriptSource = await readOptional(scriptFile, '<script-file>', deps, problems);
+  const planText = await readOptional(settings.planFile, '--plan', deps, problems);
+  let basePlan: unknown;
+  if (planText !== undefined) {
+    try {
+      basePlan = JSON.parse(planText);
+    } catch (error) {
+      problems.push({ path: '--plan', message: `${settings.planFile} is not valid JSON: ${(error as Error).message}` });
+    }
+  }
+  const built = buildPlan(settings, {
+    name,
+    scriptFile,
+    scriptSource,
+    basePlan,
+  });
+  problems.push(...built.problems);
+  if (problems.length > 0) throw usageError(problems);
+
+  if (settings.coordinator !== undefined) {
+    throw new CliError(CLI_ERROR.notSupported, `a remote coordinator (--coordinator ${settings.coordinator}) is not supported yet`, [
+      'leave --coordinator out to run the plan on an embedded coordinator and generator',
+    ]);
+  }
+
+  const scriptOrigin = (block: number): string =>
+    scriptFile !== undefined ? scriptFile : `${settings.planFile ?? 'plan'}#blocks[${block}].script`;
+  // Checked before the demo target or the runner start, so a bad plan costs nothing.
+  const validation = await validatePlan(built.plan, deps.checkScript ? { checkScript: deps.checkScript } : {});
+  if (!validation.ok) throw classifyProblems(validation.problems, scriptOrigin);
+
+  const view = createLiveView(deps.stderr, deps.env);
+  let demo: DemoTarget | undefined;
+  let plan = built.plan;
+  if (usesDemoTarget(settings)) {
+    demo = await deps.startDemoTarget();
+    const protocol: Protocol = settings.targetProtocol ?? demo.protocol;
+    plan = withSingleTarget(plan, demo.host, demo.port, protocol);
+    view.notice(`demo target listening on http://${demo.host}:${demo.port}`);
+  } else if (settings.demo) {
+    view.notice('--demo ignored: --target-hosts or --target-port names the target');
+  }
+
+  const abort = new AbortController();
+  let forceQuit!: () => void;
+  const forced = new Promise<'forced'>((resolve) => {
+    forceQuit = () => resolve('forced');
+  });
+  const stopListening = deps.onInterrupt(() => {
+    if (abort.signal.aborted) {
+      forceQuit();
+      return;
+    }
+    abort.abort();
+    view.notice('aborting: stopping devices and writing the report (Ctrl-C again to quit at once)');
+  });
+
+  let last: LiveSnapshot | undefined;
+  try {
+    const runEmbedded = await deps.loadRunner();
+    const outcome = await Promise.race([
+      runEmbedded(plan, {
+        dataDir: settings.dataDir,
+        reportIntervalSeconds: settings.reportIntervalSeconds,
+        signal: abort.signal,
+        onLive: (snapshot) => {
+          last = snapshot;
+          view.update(snapshot);
+        },
+        onNotice: (message) => view.notice(message),
+      }),
+      forced,
+    ]);
+    view.finish();
+    if (outcome === 'forced') {
+      deps.stderr.write('sgcli: quit before the run ended; no report was written\n');
+      return { kind: 'forced' };
+    }
+    if (outcome.problems !== undefined && outcome.problems.length > 0) throw classifyProblems(outcome.problems, scriptOrigin);
+
+    const critical = outcome.outcome === 'done' && (outcome.criticalErrors > 0 || exchangedNothing(last));
+    if (outcome.outcome === 'failed') deps.stderr.write('sgcli: the run failed\n');
+    if (outcome.outcome === 'aborted') deps.stderr.write('sgcli: the run was aborted\n');
+    if (critical) {
+      const reasons: string[] = [];
+      if (outcome.criticalErrors > 0) reasons.push(`${outcome.criticalErrors} critical errors`);
+      if (exchangedNothing(last)) reasons.push('no device exchanged anything with the target');
+      deps.stderr.write(`sgcli: the run ended broken: ${reasons.join('; ')} (${errorTotal(last)} device errors in all)\n`);
+    }
+    if (outcome.archivePath !== null) {
+      deps.stderr.write('sgcli: report archive:\n');
+      // The last line of stdout, and the only one, for `tar tzf $(sgcli run ...)`.
+      deps.stdout.write(`${outcome.archivePath}\n`);
+    }
+    return { kind: 'run', outcome: outcome.outcome, critical };
+  } finally {
+    view.finish();
+    stopListening();
+    await demo?.close();
+  }
+}
+
+async function serveDemoTarget(values: { port?: string; host?: string }, deps: CliDeps): Promise<CommandResult> {
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port > 65535) throw usageError([{ path: '--port', message: `must be a whole number from 0 to 65535, got ${JSON.stringify(values.port)}` }]);
+  }
+  const demo = await deps.startDemoTarget({ port, host: values.host });
+  deps.stdout.write(`demo target listening on http://${demo.host.includes(':') ? `[${demo.host}]` : demo.host}:${demo.port}\n`);
+  deps.stderr.write('routes: GET /, GET /json, POST /echo, GET /delay?ms=N; Ctrl-C stops it\n');
+  await new Promise<void>((resolve) => {
+    const stop = deps.onInterrupt(() => {
+      stop();
+      resolve();
+    });
+  });
+  await demo.close();
+  deps.stderr.write(`demo target stopped after ${demo.served} requests\n`);
+  return { kind: 'ok' };
+}
+

@@ -1,0 +1,28 @@
+/**
+ * Exit codes of sgcli, a documented list that scripts and CI can rely on.
+ * Only the entry (`command.ts` → `sgcli.ts`) maps outcomes and errors to them.
+ */
+export const EXIT = Object.freeze({
+  /** The run ended normally (or a non-run command succeeded). */
+  ok: 0,
+  /**
+   * The run went to its end but was broken: the runner counted critical errors
+   * (criticalErrors > 0), or no device exchanged anything with a target during the
+   * whole run (response, send and receive counts all zero). The archive is written.
+   */
+  criticalErrors: 1,
+  /** Bad command line, unreadable file, or a plan that does not validate. */
+  usage: 2,
+  /** A script does not compile; nothing ran. */
+  scriptCompile: 3,
+  /** Aborted by the user (one Ctrl-C); the archive of what ran is written. */
+  aborted: 4,
+  /** The run could not start or failed inside (no generators, the runner broke). */
+  runFailed: 5,
+  /** Asked for something not supported yet (a remote coordinator). */
+  notSupported: 6,
+  /** A second Ctrl-C forced the exit; no archive. 128 + SIGINT, as shells do. */
+  forced: 130,
+});
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

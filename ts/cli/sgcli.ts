@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The sgcli executable: wires the real process (streams, files, signals, the
+ * embedded runner) into runCommand and exits with the code it returns.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { runCommand, type RunEmbedded } from './command.js';
+import { startDemoTarget } from './demo-target.js';
+
+const EMBEDDED_RUNNER = '../coordinator/embedded.js';
+
+async function loadRunner(): Promise<RunEmbedded> {
+  const module = (await import(EMBEDDED_RUNNER)) as { runEmbedded: RunEmbedded };
+  return module.runEmbedded;
+}
+
+function packageVersion(): string | undefined {
+  try {
+    // dist/ts/cli/sgcli.js → the package root.
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version;
+  } catch {
+    return undefined;
+  }
+}
+
+const INTERRUPTS = ['SIGINT', 'SIGTERM'] as const;
+
+const code = await runCommand(process.argv.slice(2), {
+  loadRunner,
+  startDemoTarget,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  readFile: (path) => readFile(path, 'utf8'),
+  onInterrupt: (handler) => {
+    for (const signal of INTERRUPTS) process.on(signal, handler);
+    return () => {
+      for (const signal of INTERRUPTS) process.off(signal, handler);
+    };
+  },
+  version: packageVersion(),
+});
+// Worker threads of an aborted or forced run may still be winding down; the
+// outcome is decided, so they must not hold the process.
+process.exit(code);
