@@ -1,0 +1,263 @@
+/**
+ * Merges the generators' one-second telemetry into what the coordinator shows
+ * every second (live) and what it writes every report interval (closeInterval).
+ *
+ * Generators push on their own clocks, so "the last second" is each live
+ * generator's latest message, and the interval is everything received since the
+ * previous closeInterval. Time-weighted means use the generators' own interval
+ * lengths, which keeps them right when pushes jitter around a boundary.
+ */
+import { Histogram } from '../hdr/index.js';
+import type { CounterView, GeneratorView, HistogramView } from '../shared/live.js';
+import { HISTOGRAM_BOUNDS, METRIC, counterName, rateName } from '../shared/metrics.js';
+import type { Telemetry } from '../shared/protocol.js';
+import { histogramStats, histogramView } from './histogram-stats.js';
+import type { ClosedInterval, ReportRow } from './report-row.js';
+
+export interface AggregatorOptions {
+  /** Telemetry of any other run counts only towards utilisation. */
+  runId: string;
+  /** Wall-clock ms the run started at: `elapsed` counts from here and the first interval begins here. */
+  startedAt: number;
+  /** A generator silent for longer than this (ms) leaves the live views. Default 3000. */
+  staleAfterMs?: number;
+}
+
+/** The live part of a LiveSnapshot. */
+export interface LiveView {
+  /** Every counter seen since start, by full name (`response_count`). */
+  counters: Record<string, CounterView>;
+  /** Histograms with values in the last second, by full name (`conn_us`, `cpu_percent`). */
+  histograms: Record<string, HistogramView>;
+  /** Devices of this run active on the live generators. */
+  activeDevices: number;
+  generators: GeneratorView[];
+}
+
+/** What a run's summary needs from the whole run. */
+export interface RunTotals {
+  /** Counter totals since start, by full name. */
+  counters: Record<string, number>;
+  /** Highest CPU sample of any generator during the run (percent); null before any telemetry. */
+  maxCpuPercent: number | null;
+  /** Most generators that reported within one interval. */
+  maxGeneratorCount: number;
+}
+
+interface GeneratorState {
+  receivedAt: number;
+  latest: Telemetry;
+  /** Decoded histograms of `latest` when it belongs to this run. */
+  histograms: Map<string, Histogram>;
+}
+
+interface Coverage {
+  /** Σ activeDevices · intervalMs of this run's telemetry. */
+  deviceMs: number;
+  /** Σ intervalMs of all telemetry. */
+  coveredMs: number;
+}
+
+const DEFAULT_STALE_AFTER_MS = 3000;
+
+export class Aggregator {
+  readonly runId: string;
+  readonly startedAt: number;
+  readonly #staleAfterMs: number;
+  readonly #generators = new Map<string, GeneratorState>();
+  readonly #totals = new Map<string, number>();
+  #maxCpu: number | null = null;
+  #maxGenerators = 0;
+  #decodeFailures = 0;
+
+  #intervalStart: number;
+  #counters = new Map<string, number>();
+  #histograms = new Map<string, Histogram>();
+  #cpu = newHistogram();
+  #rxBytes = 0;
+  #txBytes = 0;
+  #coverage = new Map<string, Coverage>();
+
+  constructor(options: AggregatorOptions) {
+    this.runId = options.runId;
+    this.startedAt = options.startedAt;
+    this.#staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+    this.#intervalStart = options.startedAt;
+  }
+
+  /**
+   * Takes one telemetry message. Never throws on what a generator sends:
+   * undecodable histograms are skipped (see decodeFailures), non-finite numbers ignored.
+   */
+  ingest(telemetry: Telemetry, receivedAt: number = Date.now()): void {
+    const ours = telemetry.runId === this.runId;
+    const intervalMs = finiteOr(telemetry.intervalMs, 0) > 0 ? telemetry.intervalMs : 1000;
+    const histograms = new Map<string, Histogram>();
+
+    const cpu = finiteOr(telemetry.cpuPercent, null);
+    if (cpu !== null) {
+      this.#cpu.record(Math.max(0, cpu));
+      this.#maxCpu = Math.max(this.#maxCpu ?? 0, cpu);
+    }
+    this.#rxBytes += Math.max(0, finiteOr(telemetry.networkRxBytes, 0));
+    this.#txBytes += Math.max(0, finiteOr(telemetry.networkTxBytes, 0));
+    const coverage = this.#coverage.get(telemetry.generatorId) ?? { deviceMs: 0, coveredMs: 0 };
+    coverage.coveredMs += intervalMs;
+    if (ours) coverage.deviceMs += Math.max(0, finiteOr(telemetry.activeDevices, 0)) * intervalMs;
+    this.#coverage.set(telemetry.generatorId, coverage);
+    this.#maxGenerators = Math.max(this.#maxGenerators, this.#coverage.size);
+
+    if (ours) {
+      for (const [name, increment] of Object.entries(telemetry.counters ?? {})) {
+        if (!Number.isFinite(increment)) continue;
+        this.#counters.set(name, (this.#counters.get(name) ?? 0) + increment);
+        this.#totals.set(name, (this.#totals.get(name) ?? 0) + increment);
+      }
+      for (const [name, encoded] of Object.entries(telemetry.histograms ?? {})) {
+        let h: Histogram;
+        try {
+          h = Histogram.decode(Buffer.from(encoded, 'base64'));
+        } catch {
+          this.#decodeFailures += 1;
+          continue;
+        }
+        histograms.set(name, h);
+        let merged = this.#histograms.get(name);
+        if (!merged) this.#histograms.set(name, (merged = newHistogram()));
+        merged.add(h);
+      }
+    }
+    this.#generators.set(telemetry.generatorId, { receivedAt, latest: telemetry, histograms });
+  }
+
+  /** Forgets a generator for live views at once (its link closed); what it sent stays in the interval. */
+  removeGenerator(generatorId: string): void {
+    this.#generators.delete(generatorId);
+  }
+
+  /** Histograms received that could not be decoded (a generator bug or a corrupted message). */
+  get decodeFailures(): number {
+    return this.#decodeFailures;
+  }
+
+  /** The last second of the live generators, ready for a LiveSnapshot. */
+  live(now: number = Date.now()): LiveView {
+    const counters: Record<string, CounterView> = {};
+    for (const [name, total] of this.#totals) counters[name] = { total, perSecond: 0 };
+    const merged = new Map<string, Histogram>();
+    const cpu = newHistogram();
+    const generators: GeneratorView[] = [];
+    let activeDevices = 0;
+
+    for (const [id, state] of this.#generators) {
+      if (now - state.receivedAt > this.#staleAfterMs) {
+        this.#generators.delete(id);
+        continue;
+      }
+      const t = state.latest;
+      const seconds = (t.intervalMs > 0 ? t.intervalMs : 1000) / 1000;
+      const ours = t.runId === this.runId;
+      const devices = ours ? Math.max(0, finiteOr(t.activeDevices, 0)) : 0;
+      activeDevices += devices;
+      generators.push({
+        id,
+        activeDevices: finiteOr(t.activeDevices, 0),
+        cpuPercent: finiteOr(t.cpuPercent, 0),
+        networkRxBytesPerSecond: finiteOr(t.networkRxBytes, 0) / seconds,
+        networkTxBytesPerSecond: finiteOr(t.networkTxBytes, 0) / seconds,
+      });
+      if (Number.isFinite(t.cpuPercent)) cpu.record(Math.max(0, t.cpuPercent));
+      if (!ours) continue;
+      for (const [name, increment] of Object.entries(t.counters ?? {})) {
+        const view = counters[name];
+        if (view && Number.isFinite(increment)) view.perSecond += increment / seconds;
+      }
+      for (const [name, h] of state.histograms) {
+        let m = merged.get(name);
+        if (!m) merged.set(name, (m = newHistogram()));
+        m.add(h);
+      }
+    }
+
+    const histograms: Record<string, HistogramView> = {};
+    for (const [name, h] of [...merged].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (h.totalCount > 0) histograms[name] = histogramView(h);
+    }
+    if (cpu.totalCount > 0) histograms[METRIC.cpuPercent] = histogramView(cpu);
+    generators.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { counters, histograms, activeDevices, generators };
+  }
+
+  /**
+   * Ends the current interval at `now` and starts the next. The row's rates are
+   * over the interval's real length, so a short last interval reads right.
+   */
+  closeInterval(now: number = Date.now()): ClosedInterval {
+    const seconds = Math.max(0, now - this.#intervalStart) / 1000;
+    const perSecond = (amount: number) => (seconds > 0 ? amount / seconds : 0);
+    const metrics: Record<string, number> = {};
+
+    let devices = 0;
+    for (const { deviceMs, coveredMs } of this.#coverage.values()) {
+      // A generator that joined mid-interval covered less than the interval: it ran
+      // nothing before, so divide by the interval. One whose pushes straddle the
+      // boundary covered more: divide by what it covered.
+      devices += deviceMs / Math.max(coveredMs, seconds * 1000);
+    }
+    metrics[METRIC.activeDeviceNumber] = devices;
+    metrics[METRIC.generatorCount] = this.#coverage.size;
+    if (this.#cpu.totalCount > 0) addStats(metrics, METRIC.cpuPercent, this.#cpu);
+    metrics[rateName(METRIC.networkRxBytes)] = perSecond(this.#rxBytes);
+    metrics[rateName(METRIC.networkTxBytes)] = perSecond(this.#txBytes);
+
+    for (const name of [...this.#totals.keys()].sort()) {
+      const key = name.endsWith('_count') ? name.slice(0, -'_count'.length) : name;
+      metrics[counterName(key)] = this.#totals.get(name)!;
+      metrics[rateName(key)] = perSecond(this.#counters.get(name) ?? 0);
+    }
+    const histograms = new Map<string, Histogram>();
+    for (const name of [...this.#histograms.keys()].sort()) {
+      const h = this.#histograms.get(name)!;
+      if (h.totalCount === 0) continue;
+      addStats(metrics, name, h);
+      histograms.set(name, h);
+    }
+    if (this.#cpu.totalCount > 0) histograms.set(METRIC.cpuPercent, this.#cpu);
+
+    const row: ReportRow = {
+      elapsed: roundMs((now - this.startedAt) / 1000),
+      time: new Date(now).toISOString(),
+      intervalSeconds: roundMs(seconds),
+      metrics,
+    };
+    this.#intervalStart = now;
+    this.#counters = new Map();
+    this.#histograms = new Map();
+    this.#cpu = newHistogram();
+    this.#rxBytes = 0;
+    this.#txBytes = 0;
+    this.#coverage = new Map();
+    return { row, histograms };
+  }
+
+  /** Totals of the whole run so far, for its summary. */
+  totals(): RunTotals {
+    return { counters: Object.fromEntries(this.#totals), maxCpuPercent: this.#maxCpu, maxGeneratorCount: this.#maxGenerators };
+  }
+}
+
+function addStats(metrics: Record<string, number>, name: string, h: Histogram): void {
+  for (const [stat, value] of Object.entries(histogramStats(h))) metrics[`${name}_${stat}`] = value;
+}
+
+function newHistogram(): Histogram {
+  return new Histogram(HISTOGRAM_BOUNDS);
+}
+
+function finiteOr<T>(value: unknown, fallback: T): number | T {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
+
+function roundMs(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
