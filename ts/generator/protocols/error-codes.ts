@@ -1,0 +1,109 @@
+/**
+ * Turns whatever Node, undici, OpenSSL or nghttp2 raised into a DeviceError with a
+ * stable code, so a failure is counted under the same `<code>_error_count` no
+ * matter which transport produced it. The original message is kept, and the
+ * original error is the cause.
+ */
+import { DEVICE_ERROR, DeviceError, type DeviceErrorCode } from '../../shared/errors.js';
+
+/** Where the error happened: a timeout while connecting is `conn_timedout`, later it is `timeout`. */
+export type ErrorPhase = 'connect' | 'request';
+
+const BY_CODE: ReadonlyMap<string, DeviceErrorCode> = new Map<string, DeviceErrorCode>([
+  ['ECONNREFUSED', DEVICE_ERROR.connRefused],
+  ['ECONNRESET', DEVICE_ERROR.connReset],
+  ['EPIPE', DEVICE_ERROR.connReset],
+  ['ECONNABORTED', DEVICE_ERROR.connReset],
+  ['ENOTFOUND', DEVICE_ERROR.nxDomain],
+  ['EAI_AGAIN', DEVICE_ERROR.nxDomain],
+  ['EAI_NONAME', DEVICE_ERROR.nxDomain],
+  ['EAI_NODATA', DEVICE_ERROR.nxDomain],
+  ['EAI_FAIL', DEVICE_ERROR.nxDomain],
+  ['UND_ERR_CONNECT_TIMEOUT', DEVICE_ERROR.connTimedout],
+  ['UND_ERR_HEADERS_TIMEOUT', DEVICE_ERROR.timeout],
+  ['UND_ERR_BODY_TIMEOUT', DEVICE_ERROR.timeout],
+  ['UND_ERR_SOCKET', DEVICE_ERROR.closed],
+  ['UND_ERR_CLOSED', DEVICE_ERROR.closed],
+  ['UND_ERR_DESTROYED', DEVICE_ERROR.closed],
+  ['ERR_SOCKET_CLOSED', DEVICE_ERROR.closed],
+  ['ERR_STREAM_DESTROYED', DEVICE_ERROR.closed],
+  ['ERR_STREAM_PREMATURE_CLOSE', DEVICE_ERROR.closed],
+  ['ERR_HTTP2_GOAWAY_SESSION', DEVICE_ERROR.closed],
+  ['ERR_HTTP2_INVALID_SESSION', DEVICE_ERROR.closed],
+  ['ERR_HTTP2_STREAM_CANCEL', DEVICE_ERROR.closed],
+  ['ERR_HTTP2_ERROR', DEVICE_ERROR.protocol],
+  ['ERR_HTTP2_SESSION_ERROR', DEVICE_ERROR.protocol],
+  ['ERR_HTTP2_STREAM_ERROR', DEVICE_ERROR.protocol],
+  ['ERR_HTTP2_INVALID_HEADER_VALUE', DEVICE_ERROR.protocol],
+  ['ERR_HTTP2_PROTOCOL_ERROR', DEVICE_ERROR.protocol],
+  ['UND_ERR_INFO', DEVICE_ERROR.protocol],
+  ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', DEVICE_ERROR.protocol],
+  ['UND_ERR_HEADERS_OVERFLOW', DEVICE_ERROR.protocol],
+]);
+
+/**
+ * OpenSSL certificate-verification codes Node puts on `err.code`; they carry no
+ * common prefix, so they are listed (the set of `X509_V_ERR_*` Node exposes).
+ */
+const TLS_VERIFY_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'OUT_OF_MEM',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+]);
+
+const isTlsError = (code: string, err: { library?: unknown }): boolean =>
+  TLS_VERIFY_CODES.has(code) ||
+  code.startsWith('ERR_SSL_') ||
+  code.startsWith('ERR_TLS_') ||
+  err.library === 'SSL routines';
+
+/** Parse errors of llhttp (`HPE_*`, from node:http and undici). */
+const isParseError = (code: string): boolean => code.startsWith('HPE_');
+
+const isTimeout = (code: string): boolean => code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT';
+
+/** The stable code for `err`, or `unknown`. */
+export function deviceErrorCode(err: unknown, phase: ErrorPhase = 'request'): DeviceErrorCode {
+  if (err instanceof DeviceError) return err.code;
+  if (typeof err !== 'object' || err === null) return DEVICE_ERROR.unknown;
+  const e = err as { code?: unknown; library?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const known = BY_CODE.get(code);
+  if (known !== undefined) return known;
+  if (isTimeout(code)) return phase === 'connect' ? DEVICE_ERROR.connTimedout : DEVICE_ERROR.timeout;
+  if (isTlsError(code, e)) return DEVICE_ERROR.tls;
+  if (isParseError(code)) return DEVICE_ERROR.protocol;
+  return DEVICE_ERROR.unknown;
+}
+
+/** `err` as a DeviceError: itself when it already is one, else wrapped with its message and as cause. */
+export function toDeviceError(err: unknown, phase: ErrorPhase = 'request'): DeviceError {
+  if (err instanceof DeviceError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new DeviceError(deviceErrorCode(err, phase), message, { cause: err });
+}

@@ -1,0 +1,220 @@
+/**
+ * HTTP/1.0 and HTTP/1.1 (plain or TLS) over one socket per device, written on
+ * node:net/node:tls rather than undici because a device needs far less than a
+ * general client: one request in flight, a whole body, no pool. An idle connection
+ * is this object and its socket, nothing else (no parser, no buffers, no per-socket
+ * closures); see bench/http-client.ts for the CPU and memory it saves. It also
+ * sends a real `HTTP/1.0` request line, which undici cannot.
+ */
+import type { Socket } from 'node:net';
+import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
+import { KEY } from '../../shared/metrics.js';
+import type { HttpConnection, HttpRequest, HttpResponse, Target } from './device-connection.js';
+import type { MetricSink } from '../metric-sink.js';
+import { toDeviceError } from './error-codes.js';
+import { closedByDevice, HttpExchange, mayRetryUnanswered } from './http-exchange.js';
+import { requestProblem } from './http-request-validation.js';
+import { openSocket } from './http-socket.js';
+import { authority, isTlsTarget } from './http-target.js';
+import { Http1ResponseParser } from './http1-response-parser.js';
+
+export interface Http1Options {
+  /** 0 sends `HTTP/1.0` requests, 1 sends `HTTP/1.1`. */
+  minorVersion: 0 | 1;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+const BODY_EXPECTED: ReadonlySet<HttpRequest['method']> = new Set(['POST', 'PUT', 'PATCH']);
+const HTTP11_ALPN = ['http/1.1'];
+
+const OWNER = Symbol('http1Connection');
+type OwnedSocket = Socket & { [OWNER]?: Http1Connection | undefined };
+
+// Module-level listeners, shared by every socket: per-connection closures would
+// cost four function objects per idle device.
+function onData(this: OwnedSocket, chunk: Buffer): void {
+  this[OWNER]?.socketData(this, chunk);
+}
+function onEnd(this: OwnedSocket): void {
+  this[OWNER]?.socketEnd(this);
+}
+function onError(this: OwnedSocket, err: Error): void {
+  this[OWNER]?.socketFailed(this, toDeviceError(err));
+}
+function onClose(this: OwnedSocket): void {
+  this[OWNER]?.socketFailed(this, new DeviceError(DEVICE_ERROR.closed, 'connection closed before the response was complete'));
+}
+
+export class Http1Connection implements HttpConnection {
+  private socket: OwnedSocket | undefined;
+  private exchange: HttpExchange | undefined;
+  private parser: Http1ResponseParser | undefined;
+  private closed = false;
+  private gotBytes = false;
+  /** The last exchange failed before a single response byte came, as in the keep-alive race. */
+  private unanswered = false;
+
+  constructor(
+    private readonly target: Target,
+    private readonly sink: MetricSink,
+    private readonly options: Http1Options,
+  ) {}
+
+  async connect(): Promise<void> {
+    if (this.closed) throw closedByDevice();
+    if (this.socket !== undefined) return;
+    const opened = await openSocket(this.target, {
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      alpn: this.options.minorVersion === 1 && isTlsTarget(this.target) ? HTTP11_ALPN : undefined,
+    });
+    const socket = opened.socket as OwnedSocket;
+    if (this.closed) {
+      socket.destroy();
+      throw closedByDevice();
+    }
+    this.sink.duration(KEY.conn, opened.connectUs);
+    this.sink.count(KEY.conn);
+    socket[OWNER] = this;
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    this.socket = socket;
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const problem = requestProblem(req, this.exchange !== undefined);
+    if (problem !== undefined) throw problem;
+    for (;;) {
+      if (this.closed) throw closedByDevice();
+      // A socket the server closed while idle was already dropped: reconnecting here is the transparent case.
+      const reused = this.socket !== undefined;
+      if (!reused) await this.connect();
+      try {
+        return await this.send(req);
+      } catch (err) {
+        // The server may close an idle connection just as the request leaves; the
+        // request was then never processed, so an idempotent one goes again, once.
+        if (reused && this.unanswered && mayRetryUnanswered(req.method, err as DeviceError)) continue;
+        throw err;
+      }
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    this.parser = undefined;
+    this.dropSocket();
+    exchange?.fail(closedByDevice());
+  }
+
+  /** @internal called by the shared socket listeners. */
+  socketData(socket: OwnedSocket, chunk: Buffer): void {
+    if (socket !== this.socket) return;
+    const { exchange, parser } = this;
+    if (exchange === undefined || parser === undefined) {
+      // Bytes nobody asked for: the stream is out of step, so it cannot be reused.
+      this.dropSocket();
+      return;
+    }
+    this.gotBytes = true;
+    try {
+      parser.push(chunk);
+    } catch (err) {
+      this.failExchange(toDeviceError(err));
+      return;
+    }
+    if (parser.headersComplete) exchange.headers();
+    if (parser.done) this.completeExchange(exchange, parser);
+  }
+
+  /** @internal */
+  socketEnd(socket: OwnedSocket): void {
+    if (socket !== this.socket) return;
+    const { exchange, parser } = this;
+    if (exchange === undefined || parser === undefined) {
+      this.dropSocket();
+      return;
+    }
+    try {
+      parser.end();
+    } catch (err) {
+      this.failExchange(toDeviceError(err));
+      return;
+    }
+    this.completeExchange(exchange, parser);
+  }
+
+  /** @internal */
+  socketFailed(socket: OwnedSocket, err: DeviceError): void {
+    if (socket !== this.socket) return;
+    if (this.exchange === undefined) this.dropSocket();
+    else this.failExchange(err);
+  }
+
+  private send(req: HttpRequest): Promise<HttpResponse> {
+    const socket = this.socket!;
+    this.gotBytes = false;
+    this.unanswered = false;
+    this.parser = new Http1ResponseParser(req.method === 'HEAD', this.options.minorVersion);
+    this.exchange = new HttpExchange(this.sink, this.options.requestTimeoutMs, () => {
+      this.exchange = undefined;
+      this.parser = undefined;
+      this.dropSocket();
+    });
+    socket.cork();
+    socket.write(this.head(req), 'latin1');
+    if (req.body !== undefined && req.body.length > 0) socket.write(req.body);
+    socket.uncork();
+    return this.exchange.promise;
+  }
+
+  private head(req: HttpRequest): string {
+    let hasHost = false;
+    let hasConnection = false;
+    let hasFraming = false;
+    let fields = '';
+    for (const [name, value] of req.headers) {
+      const lower = name.toLowerCase();
+      if (lower === 'host') hasHost = true;
+      else if (lower === 'connection') hasConnection = true;
+      else if (lower === 'content-length' || lower === 'transfer-encoding') hasFraming = true;
+      fields += `${name}: ${value}\r\n`;
+    }
+    let head = `${req.method} ${req.path} HTTP/1.${this.options.minorVersion}\r\n`;
+    if (!hasHost) head += `host: ${authority(this.target)}\r\n`;
+    head += fields;
+    // HTTP/1.0 closes after each response unless asked to keep the connection.
+    if (this.options.minorVersion === 0 && !hasConnection) head += 'connection: keep-alive\r\n';
+    const bodyLength = req.body?.length ?? 0;
+    if (!hasFraming && (bodyLength > 0 || BODY_EXPECTED.has(req.method))) head += `content-length: ${bodyLength}\r\n`;
+    return `${head}\r\n`;
+  }
+
+  private completeExchange(exchange: HttpExchange, parser: Http1ResponseParser): void {
+    this.exchange = undefined;
+    this.parser = undefined;
+    if (!parser.keepAlive) this.dropSocket();
+    exchange.complete({ status: parser.status, headers: parser.headers, body: parser.bodyBytes() });
+  }
+
+  private failExchange(err: DeviceError): void {
+    const exchange = this.exchange;
+    this.unanswered = !this.gotBytes;
+    this.exchange = undefined;
+    this.parser = undefined;
+    this.dropSocket();
+    exchange?.fail(err);
+  }
+
+  private dropSocket(): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    this.socket = undefined;
+    socket[OWNER] = undefined;
+    socket.destroy();
+  }
+}

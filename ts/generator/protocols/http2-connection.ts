@@ -1,0 +1,200 @@
+/**
+ * HTTP/2 for a device: one node:http2 session over the device's own socket (h2c
+ * with prior knowledge, or TLS with ALPN `h2`), one stream at a time. The socket
+ * is opened by openSocket so `conn_us` and connect errors match HTTP/1 exactly.
+ */
+import { connect as http2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
+import { KEY } from '../../shared/metrics.js';
+import type { HttpConnection, HttpRequest, HttpResponse, Target } from './device-connection.js';
+import type { MetricSink } from '../metric-sink.js';
+import { toDeviceError } from './error-codes.js';
+import { closedByDevice, HttpExchange, mayRetryUnanswered } from './http-exchange.js';
+import { requestProblem } from './http-request-validation.js';
+import { openSocket } from './http-socket.js';
+import { authority, isTlsTarget } from './http-target.js';
+
+export interface Http2Options {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+const H2_ALPN = ['h2'];
+/** Headers HTTP/2 forbids (RFC 9113 8.2.2); `host` becomes `:authority`. */
+const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+export class Http2Connection implements HttpConnection {
+  private session: ClientHttp2Session | undefined;
+  /** The server sent GOAWAY: the session finishes what it has but takes no new stream. */
+  private draining = false;
+  private exchange: HttpExchange | undefined;
+  private stream: ClientHttp2Stream | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly target: Target,
+    private readonly sink: MetricSink,
+    private readonly options: Http2Options,
+  ) {}
+
+  async connect(): Promise<void> {
+    if (this.closed) throw closedByDevice();
+    if (this.session !== undefined) return;
+    const tls = isTlsTarget(this.target);
+    const { socket, connectUs } = await openSocket(this.target, {
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      alpn: tls ? H2_ALPN : undefined,
+    });
+    if (this.closed) {
+      socket.destroy();
+      throw closedByDevice();
+    }
+    const alpn = tls ? (socket as TLSSocket).alpnProtocol : 'h2';
+    if (alpn !== 'h2') {
+      socket.destroy();
+      throw new DeviceError(
+        DEVICE_ERROR.protocol,
+        `${this.target.ip}:${this.target.port} did not agree to HTTP/2 over ALPN (it chose ${alpn === false ? 'nothing' : alpn})`,
+      );
+    }
+    this.sink.duration(KEY.conn, connectUs);
+    this.sink.count(KEY.conn);
+    const session = http2Connect(`${tls ? 'https' : 'http'}://${authority(this.target)}`, {
+      createConnection: () => socket,
+      settings: { enablePush: false },
+    });
+    session.on('error', (err: Error) => this.sessionEnded(session, toDeviceError(err)));
+    session.on('close', () => this.sessionEnded(session, new DeviceError(DEVICE_ERROR.closed, 'HTTP/2 session closed before the response was complete')));
+    session.on('goaway', () => {
+      if (session === this.session) this.draining = true;
+    });
+    this.session = session;
+    this.draining = false;
+  }
+
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const problem = requestProblem(req, this.exchange !== undefined);
+    if (problem !== undefined) throw problem;
+    for (;;) {
+      if (this.closed) throw closedByDevice();
+      const session = this.session;
+      const reused = session !== undefined && !this.draining && !session.closed && !session.destroyed;
+      if (!reused) {
+        this.dropSession();
+        await this.connect();
+      }
+      const exchange = this.send(req);
+      try {
+        return await exchange.promise;
+      } catch (err) {
+        // A session the server is closing may refuse a stream it never processed; that one goes again.
+        if (reused && !exchange.headersReceived && mayRetryUnanswered(req.method, err as DeviceError)) {
+          this.dropSession();
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.failExchange(closedByDevice());
+    this.dropSession();
+  }
+
+  private send(req: HttpRequest): HttpExchange {
+    const tls = isTlsTarget(this.target);
+    const headers: OutgoingHttpHeaders = {
+      ':method': req.method,
+      ':scheme': tls ? 'https' : 'http',
+      ':authority': authority(this.target),
+      ':path': req.path,
+    };
+    for (const [name, value] of req.headers) {
+      const lower = name.toLowerCase();
+      if (lower === 'host') headers[':authority'] = value;
+      else if (!CONNECTION_SPECIFIC.has(lower)) {
+        const previous = headers[lower];
+        headers[lower] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value];
+      }
+    }
+    const body = req.body !== undefined && req.body.length > 0 ? req.body : undefined;
+    if (body !== undefined && headers['content-length'] === undefined) headers['content-length'] = String(body.length);
+
+    const exchange = new HttpExchange(this.sink, this.options.requestTimeoutMs, () => {
+      this.exchange = undefined;
+      this.stream?.close(constants.NGHTTP2_CANCEL);
+      this.stream = undefined;
+    });
+    this.exchange = exchange;
+    let stream: ClientHttp2Stream;
+    try {
+      stream = this.session!.request(headers, { endStream: body === undefined });
+    } catch (err) {
+      this.failExchange(toDeviceError(err));
+      return exchange;
+    }
+    this.stream = stream;
+    let status = 0;
+    let responseHeaders: Array<[string, string]> = [];
+    const parts: Buffer[] = [];
+    stream.on('response', (incoming) => {
+      status = Number(incoming[':status']);
+      responseHeaders = headerPairs(incoming);
+      exchange.headers();
+    });
+    stream.on('data', (chunk: Buffer) => parts.push(chunk));
+    stream.on('end', () => {
+      if (exchange !== this.exchange) return;
+      this.exchange = undefined;
+      this.stream = undefined;
+      exchange.complete({ status, headers: responseHeaders, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts) });
+    });
+    stream.on('error', (err: Error) => {
+      if (exchange === this.exchange) this.failExchange(toDeviceError(err));
+    });
+    stream.on('close', () => {
+      if (exchange === this.exchange) {
+        this.failExchange(new DeviceError(DEVICE_ERROR.closed, `HTTP/2 stream closed before the response was complete (code ${stream.rstCode})`));
+      }
+    });
+    if (body !== undefined) stream.end(body);
+    return exchange;
+  }
+
+  private sessionEnded(session: ClientHttp2Session, err: DeviceError): void {
+    if (session !== this.session) return;
+    this.failExchange(err);
+    this.dropSession();
+  }
+
+  private failExchange(err: DeviceError): void {
+    const exchange = this.exchange;
+    const stream = this.stream;
+    this.exchange = undefined;
+    this.stream = undefined;
+    if (stream !== undefined && !stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
+    exchange?.fail(err);
+  }
+
+  private dropSession(): void {
+    const session = this.session;
+    if (session === undefined) return;
+    this.session = undefined;
+    session.destroy();
+  }
+}
+
+/** Response headers as lower-case pairs, pseudo-headers left out, repeated ones (set-cookie) spread. */
+function headerPairs(incoming: Record<string, string | string[] | number | undefined>): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const name of Object.keys(incoming)) {
+    if (name.startsWith(':')) continue;
+    const value = incoming[name];
+    if (Array.isArray(value)) for (const v of value) pairs.push([name, v]);
+    else if (value !== undefined) pairs.push([name, String(value)]);
+  }
+  return pairs;
+}
