@@ -187,7 +187,7 @@ export function renderLine(snapshot: LiveSnapshot): string {
   ];
   for (const [name, view] of sortedCounters(snapshot.counters)) {
     const label = counterLabel(name);
-    fields.push(`${label}_count=${view.total}`, `${label}_per_second=${formatSignificant(view.perSecond)}`);
+    fields.push(`${label}_count=${view.total}`, `${label}_per_second=${Number.isInteger(view.perSecond) ? view.perSecond : formatSignificant(view.perSecond)}`);
   }
   for (const [name, view] of sortedHistograms(snapshot.histograms)) {
     if (view.count === 0) continue;
