@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
@@ -13,27 +12,13 @@ import { REPORT_ERROR, ReportStore } from '../../ts/coordinator/report-store.js'
 import { isValidRunId, newRunId, runIdTime } from '../../ts/coordinator/run-id.js';
 import { buildSummary, type RunSummary } from '../../ts/coordinator/run-summary.js';
 import { fanOut } from '../../ts/coordinator/writer.js';
-import type { ResolvedPlan } from '../../ts/shared/plan.js';
 import type { Telemetry } from '../../ts/shared/protocol.js';
+import { tempDir, testPlan } from './fixtures.js';
 
 const run = promisify(execFile);
 const T0 = Date.UTC(2026, 2, 14, 9, 26, 53);
 
-const plan: ResolvedPlan = {
-  name: 'Checkout flow',
-  blocks: [{ script: 'await get("/")', params: { path: '/' }, size: 1 }],
-  addresses: [{ host: '127.0.0.1', port: 8080, protocol: 'http', verifyTls: false }],
-  size: 25,
-  rampup: 0,
-  sustain: 150,
-  rampdown: 0,
-};
-
-async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'sg-store-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+const plan = testPlan({ name: 'Checkout flow', size: 25, sustain: 150 });
 
 function telemetry(generatorId: string, second: number, runId: string): Telemetry {
   const h = new Histogram();

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import hdr from 'hdr-histogram-js';
@@ -8,23 +7,13 @@ import { CsvWriter, RESULTS_CSV, RESULTS_JOURNAL, readJournal, resultsCsv } from
 import { HISTOGRAM_LOG, HlogWriter } from '../../ts/coordinator/hlog-writer.js';
 import { compareColumns, type ReportRow } from '../../ts/coordinator/report-row.js';
 import { fanOut, writesFiles, type RunInfo, type Writer } from '../../ts/coordinator/writer.js';
-import type { ResolvedPlan } from '../../ts/shared/plan.js';
+import { tempDir, testPlan } from './fixtures.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
-const plan: ResolvedPlan = {
-  name: 'writers',
-  blocks: [{ script: 'await get("/")', params: {}, size: 1 }],
-  addresses: [{ host: '127.0.0.1', port: 80, protocol: 'http', verifyTls: false }],
-  size: 10,
-  rampup: 0,
-  sustain: 125,
-  rampdown: 0,
-};
+const plan = testPlan({ name: 'writers', sustain: 125 });
 
 async function runInfo(t: { teardown: (fn: () => Promise<void>) => void }): Promise<RunInfo> {
-  const dir = await mkdtemp(join(tmpdir(), 'sg-writers-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return { runId: 'writers-20260101T120000Z-0a1b', plan, startedAt: T0, dir };
+  return { runId: 'writers-20260101T120000Z-0a1b', plan, startedAt: T0, dir: await tempDir(t) };
 }
 
 const row = (elapsed: number, intervalSeconds: number, metrics: Record<string, number>): ReportRow => ({
@@ -83,7 +72,6 @@ test('CSV of a run with no interval still has its header', (t) => {
 test('a torn last journal line is dropped', async (t) => {
   const run = await runInfo(t);
   const path = join(run.dir, RESULTS_JOURNAL);
-  const { writeFile } = await import('node:fs/promises');
   await writeFile(path, `${JSON.stringify(row(60, 60, { a_count: 1 }))}\n{"elapsed":12`);
   t.deepEqual(await readJournal(path), [row(60, 60, { a_count: 1 })]);
 });
