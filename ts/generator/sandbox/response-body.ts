@@ -1,0 +1,80 @@
+/**
+ * How a response body reaches the script: parsed JSON for JSON content types,
+ * a string for textual ones, bytes for everything else. The result is a
+ * fragment of the JSON envelope the sandbox hands the guest, so JSON bodies are
+ * inlined as they came (after a validity check) instead of being parsed and
+ * serialised again.
+ */
+
+export type BodyKind = 'json' | 'text' | 'bytes';
+
+const TEXTUAL_APPLICATION = new Set([
+  'application/xml',
+  'application/javascript',
+  'application/ecmascript',
+  'application/x-javascript',
+  'application/x-www-form-urlencoded',
+  'application/graphql',
+  'application/yaml',
+  'application/x-yaml',
+]);
+
+export function bodyKind(headers: ReadonlyArray<readonly [string, string]>): BodyKind {
+  const header = headers.find(([name]) => name.toLowerCase() === 'content-type');
+  if (header === undefined) return 'bytes';
+  const type = header[1].split(';', 1)[0]!.trim().toLowerCase();
+  if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  if (type.startsWith('text/') || type.endsWith('+xml') || TEXTUAL_APPLICATION.has(type)) return 'text';
+  return 'bytes';
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+/**
+ * The `[kind, value]` tail of a response entry. Binary bodies are appended to
+ * `binary` and referenced by offset; `binary.length` grows accordingly.
+ * A JSON content type with an unparsable body degrades to text, so the script
+ * still sees what the server sent.
+ */
+export function bodyFragment(headers: ReadonlyArray<readonly [string, string]>, body: Uint8Array, binary: BinaryParts): string {
+  const kind = bodyKind(headers);
+  if (kind === 'bytes') return `"b",[${binary.append(body)},${body.byteLength}]`;
+  const text = utf8.decode(body);
+  if (kind === 'json') {
+    try {
+      JSON.parse(text);
+      return `"j",${text}`;
+    } catch {
+      // not JSON after all: hand over the text
+    }
+  }
+  return `"s",${JSON.stringify(text)}`;
+}
+
+/** Byte payloads of one envelope, concatenated so they cross into the guest as one ArrayBuffer. */
+export class BinaryParts {
+  private parts: Uint8Array[] = [];
+  private length = 0;
+
+  get byteLength(): number {
+    return this.length;
+  }
+
+  /** Returns the offset at which `bytes` will sit. */
+  append(bytes: Uint8Array): number {
+    const offset = this.length;
+    if (bytes.byteLength > 0) {
+      this.parts.push(bytes);
+      this.length += bytes.byteLength;
+    }
+    return offset;
+  }
+
+  /** Everything appended so far as one buffer; empties the collection. */
+  take(): Uint8Array {
+    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
+    this.parts = [];
+    this.length = 0;
+    return all;
+  }
+}
