@@ -87,6 +87,20 @@ export class ReportStore {
     return target;
   }
 
+  /** Run ids that have a folder: running now, or left behind by a coordinator that died. */
+  async runFolders(): Promise<string[]> {
+    const entries = await readdir(this.dataDir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    return entries.filter((e) => e.isDirectory() && isValidRunId(e.name)).map((e) => e.name).sort();
+  }
+
+  /** Removes a run's folder without archiving it (a run that never got going). */
+  async discardRun(runId: string): Promise<void> {
+    await rm(this.runDir(runId), { recursive: true, force: true });
+  }
+
   /** Every finished report on disk, newest first. */
   async list(): Promise<ReportInfo[]> {
     let names: string[];

@@ -2,9 +2,10 @@
  * summary.json: the few facts about a run worth reading without opening the
  * CSV (how big it really was, how hot the generators ran, what failed).
  */
-import { isErrorMetric } from '../shared/metrics.js';
+import { METRIC, isErrorMetric } from '../shared/metrics.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { RunTotals } from './aggregator.js';
+import type { ReportRow } from './report-row.js';
 
 export const SUMMARY_JSON = 'summary.json';
 export const PLAN_JSON = 'plan.json';
@@ -16,7 +17,8 @@ export interface RunSummary {
   startedAt: string;
   endedAt: string;
   desiredDevices: number;
-  effectiveDevices: number;
+  /** Null only for a run recovered after the coordinator died, whose ramp is not on record. */
+  effectiveDevices: number | null;
   generatorCount: number;
   /** Highest CPU sample of any generator; null when none reported. */
   maxCpuPercent: number | null;
@@ -60,5 +62,34 @@ export function buildSummary(input: SummaryInput): RunSummary {
     errorTotal: Object.values(errors).reduce((a, b) => a + b, 0),
     aborted: input.aborted,
     ...(input.reason === undefined ? {} : { reason: input.reason }),
+  };
+}
+
+/**
+ * The summary of a run the coordinator died during, from what its folder kept:
+ * the plan and the journal's rows. Counters in the last row are totals since
+ * start, so its error counts are the run's.
+ */
+export function recoveredSummary(runId: string, plan: ResolvedPlan, rows: readonly ReportRow[], startedAt: number): RunSummary {
+  const last = rows.at(-1);
+  const errors = Object.fromEntries(
+    Object.entries(last?.metrics ?? {})
+      .filter(([name]) => isErrorMetric(name) && name.endsWith('_count'))
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+  const maxOf = (column: string) => rows.reduce<number | null>((max, r) => (r.metrics[column] === undefined ? max : Math.max(max ?? 0, r.metrics[column]!)), null);
+  return {
+    name: plan.name,
+    runId,
+    startedAt: new Date(startedAt).toISOString(),
+    endedAt: last ? last.time : new Date(startedAt).toISOString(),
+    desiredDevices: plan.size,
+    effectiveDevices: null,
+    generatorCount: maxOf(METRIC.generatorCount) ?? 0,
+    maxCpuPercent: maxOf(`${METRIC.cpuPercent}_max`),
+    errors,
+    errorTotal: Object.values(errors).reduce((a, b) => a + b, 0),
+    aborted: true,
+    reason: 'the coordinator stopped during the run; results up to its last report interval were kept',
   };
 }
