@@ -52,6 +52,8 @@ export class Http1Connection implements HttpConnection {
   private parser: Http1ResponseParser | undefined;
   private closed = false;
   private gotBytes = false;
+  /** The socket has carried a whole exchange, so the server may have timed it out since. */
+  private socketServed = false;
   /** The last exchange failed before a single response byte came, as in the keep-alive race. */
   private unanswered = false;
 
@@ -81,6 +83,7 @@ export class Http1Connection implements HttpConnection {
     socket.on('error', onError);
     socket.on('close', onClose);
     this.socket = socket;
+    this.socketServed = false;
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -89,8 +92,8 @@ export class Http1Connection implements HttpConnection {
     for (;;) {
       if (this.closed) throw closedByDevice();
       // A socket the server closed while idle was already dropped: reconnecting here is the transparent case.
-      const reused = this.socket !== undefined;
-      if (!reused) await this.connect();
+      if (this.socket === undefined) await this.connect();
+      const reused = this.socketServed;
       try {
         return await this.send(req);
       } catch (err) {
@@ -197,7 +200,8 @@ export class Http1Connection implements HttpConnection {
   private completeExchange(exchange: HttpExchange, parser: Http1ResponseParser): void {
     this.exchange = undefined;
     this.parser = undefined;
-    if (!parser.keepAlive) this.dropSocket();
+    if (parser.keepAlive) this.socketServed = true;
+    else this.dropSocket();
     exchange.complete({ status: parser.status, headers: parser.headers, body: parser.bodyBytes() });
   }
 

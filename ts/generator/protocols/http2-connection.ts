@@ -28,6 +28,8 @@ export class Http2Connection implements HttpConnection {
   private session: ClientHttp2Session | undefined;
   /** The server sent GOAWAY: the session finishes what it has but takes no new stream. */
   private draining = false;
+  /** The session has carried a whole exchange, so the server may have timed it out since. */
+  private sessionServed = false;
   private exchange: HttpExchange | undefined;
   private stream: ClientHttp2Stream | undefined;
   private closed = false;
@@ -71,6 +73,7 @@ export class Http2Connection implements HttpConnection {
     });
     this.session = session;
     this.draining = false;
+    this.sessionServed = false;
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
@@ -79,11 +82,11 @@ export class Http2Connection implements HttpConnection {
     for (;;) {
       if (this.closed) throw closedByDevice();
       const session = this.session;
-      const reused = session !== undefined && !this.draining && !session.closed && !session.destroyed;
-      if (!reused) {
+      if (session === undefined || this.draining || session.closed || session.destroyed) {
         this.dropSession();
         await this.connect();
       }
+      const reused = this.sessionServed;
       const exchange = this.send(req);
       try {
         return await exchange.promise;
@@ -150,6 +153,7 @@ export class Http2Connection implements HttpConnection {
       if (exchange !== this.exchange) return;
       this.exchange = undefined;
       this.stream = undefined;
+      this.sessionServed = true;
       exchange.complete({ status, headers: responseHeaders, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts) });
     });
     stream.on('error', (err: Error) => {
