@@ -3,7 +3,7 @@
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,20 @@ test('--coordinator exits 6: remote mode is not supported yet', async (t) => {
   const run = sgcli(['run', 'remote', 'examples/http-get.js', '--coordinator', 'ws://localhost:9696']);
   t.is(await run.exited, EXIT.notSupported);
   t.regex(run.stderr(), /not supported yet/);
+});
+
+test('a script that does not compile exits 3 with file:line:column from the QuickJS compiler', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sgcli-compile-'));
+  try {
+    const script = join(dir, 'broken.js');
+    writeFileSync(script, 'const a = 1;\nfor (let i = 0; i < 3; i++ {\n  await get("/");\n}\n');
+    const run = sgcli(['run', 'broken', script]);
+    t.is(await run.exited, EXIT.scriptCompile);
+    t.is(run.stdout(), '');
+    t.regex(run.stderr(), new RegExp(`^  ${script.replaceAll('.', '\\.')}:2:28: SyntaxError: `, 'm'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('sgcli --version prints the package version', async (t) => {

@@ -29,6 +29,8 @@ const INTERRUPTS = ['SIGINT', 'SIGTERM'] as const;
 
 const code = await runCommand(process.argv.slice(2), {
   loadRunner,
+  // Loaded on first use: QuickJS is not needed for --help or a usage error.
+  checkScript: async (source) => (await import('../generator/sandbox/check.js')).checkScript(source),
   startDemoTarget,
   stdout: process.stdout,
   stderr: process.stderr,
