@@ -44,14 +44,7 @@ async function withConnection<T>(t: Target, sink: RecordingSink, use: (c: HttpCo
 }
 
 /** The log lines nginx wrote for requests to `uri` (each test uses its own uri, so tests can share nginx). */
-async function linesFor(uri: string, count: number) {
-  const deadline = Date.now() + 2000;
-  for (;;) {
-    const lines = (await nginx.accessLogLines()).filter((line) => line.uri === uri);
-    if (lines.length >= count || Date.now() > deadline) return lines;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const linesFor = (uri: string, count: number) => nginx.waitForAccessLog(count, uri);
 
 for (const { protocol, port, seen, scheme } of PROTOCOLS) {
   test(`${protocol}: 200 with the body, and nginx sees ${seen} over ${scheme}`, async (t) => {

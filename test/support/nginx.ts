@@ -58,8 +58,12 @@ export interface NginxServer {
   readonly largeBody: Buffer;
   accessLogLines(): Promise<AccessLogEntry[]>;
   accessLogCount(): Promise<number>;
-  /** Waits (bounded) until the log holds `count` lines: nginx writes a line just after the response leaves. */
-  waitForAccessLog(count: number, timeoutMs?: number): Promise<AccessLogEntry[]>;
+  /**
+   * The lines with `uri` (every line when undefined) once there are `count` of
+   * them, or what there is after `timeoutMs` (default 2000): nginx writes a line
+   * just after the response leaves, so a client may see the response first.
+   */
+  waitForAccessLog(count: number, uri?: string, timeoutMs?: number): Promise<AccessLogEntry[]>;
   stop(): Promise<void>;
 }
 
@@ -190,10 +194,10 @@ function server(
     body: NGINX_BODY,
     accessLogLines,
     accessLogCount: async () => (await accessLogLines()).length,
-    async waitForAccessLog(count, timeoutMs = 2000) {
+    async waitForAccessLog(count, uri, timeoutMs = 2000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const lines = await accessLogLines();
+        const lines = (await accessLogLines()).filter((line) => uri === undefined || line.uri === uri);
         if (lines.length >= count || Date.now() > deadline) return lines;
         await sleep(10);
       }
