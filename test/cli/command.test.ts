@@ -118,8 +118,28 @@ test('runner notices go to stderr, never stdout', async (t) => {
 test('critical errors counted by the runner exit 1, with the archive still printed', async (t) => {
   const h = harness(healthyRun({ criticalErrors: 7 }));
   t.is(await runCommand(['run', 'demo', 'script.js'], h.deps), EXIT.criticalErrors);
-  t.regex(h.stderr.text, /7 critical errors/);
+  t.regex(h.stderr.text, /the runner counted 7 critical errors/);
   t.is(h.stdout.text, 'data/demo-1.tar.gz\n');
+});
+
+test('a script that faults exits 1 even though responses came back', async (t) => {
+  const h = harness(async (_plan, options) => {
+    const snapshot = fakeSnapshot();
+    snapshot.counters.script_error_count = { total: 2, perSecond: 0 };
+    options.onLive(snapshot);
+    return result();
+  });
+  t.is(await runCommand(['run', 'demo', 'script.js'], h.deps), EXIT.criticalErrors);
+  t.regex(h.stderr.text, /the script failed: 2 script errors/);
+});
+
+test('an aborted run is not judged: exit 4 even with script faults', async (t) => {
+  const h = harness(async (_plan, options) => {
+    options.onLive(fakeSnapshot({ counters: { script_error_count: { total: 2, perSecond: 0 } } }));
+    return result({ outcome: 'aborted' });
+  });
+  t.is(await runCommand(['run', 'demo', 'script.js'], h.deps), EXIT.aborted);
+  t.notRegex(h.stderr.text, /broken/);
 });
 
 test('a run in which no device exchanged anything exits 1', async (t) => {

@@ -5,7 +5,6 @@
  * This is the one place where outcomes and errors become exit codes.
  */
 import { Command, CommanderError } from 'commander';
-import { isErrorMetric, METRIC } from '../shared/metrics.js';
 import type { LiveSnapshot } from '../shared/live.js';
 import type { PlanProblem, Protocol } from '../shared/plan.js';
 import { validatePlan, type ScriptProblem } from '../shared/plan-validation.js';
@@ -13,6 +12,7 @@ import { CLI_ERROR, CliError, usageError } from './cli-errors.js';
 import type { DemoTarget, DemoTargetOptions } from './demo-target.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { createLiveView, type TerminalStream } from './live-view.js';
+import { criticalReasons, deviceErrorTotal } from './run-verdict.js';
 import { buildPlan, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
 
 export interface RunEmbeddedOptions {
@@ -175,18 +175,6 @@ async function readOptional(path: string | undefined, option: string, deps: CliD
   }
 }
 
-/** Everything of a finished run that decides exit code 1, short of the runner's own count. */
-function exchangedNothing(last: LiveSnapshot | undefined): boolean {
-  if (last === undefined) return true;
-  const total = (name: string) => last.counters[name]?.total ?? 0;
-  return total(METRIC.responseCount) + total(METRIC.sendCount) + total(METRIC.receiveCount) === 0;
-}
-
-function errorTotal(last: LiveSnapshot | undefined): number {
-  if (last === undefined) return 0;
-  return Object.entries(last.counters).reduce((sum, [name, view]) => (isErrorMetric(name) ? sum + view.total : sum), 0);
-}
-
 async function runPlan(name: string, scriptFile: string | undefined, values: RunOptionValues, deps: CliDeps): Promise<CommandResult> {
   const { settings, problems } = parseRunOptions(values, deps.env);
   const scriptSource = await readOptional(scriptFile, '<script-file>', deps, problems);
@@ -269,21 +257,18 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     }
     if (outcome.problems !== undefined && outcome.problems.length > 0) throw classifyProblems(outcome.problems, scriptOrigin);
 
-    const critical = outcome.outcome === 'done' && (outcome.criticalErrors > 0 || exchangedNothing(last));
+    const reasons = outcome.outcome === 'done' ? criticalReasons(outcome.criticalErrors, last) : [];
     if (outcome.outcome === 'failed') deps.stderr.write('sgcli: the run failed\n');
     if (outcome.outcome === 'aborted') deps.stderr.write('sgcli: the run was aborted\n');
-    if (critical) {
-      const reasons: string[] = [];
-      if (outcome.criticalErrors > 0) reasons.push(`${outcome.criticalErrors} critical errors`);
-      if (exchangedNothing(last)) reasons.push('no device exchanged anything with the target');
-      deps.stderr.write(`sgcli: the run ended broken: ${reasons.join('; ')} (${errorTotal(last)} device errors in all)\n`);
+    if (reasons.length > 0) {
+      deps.stderr.write(`sgcli: the run ended broken: ${reasons.join('; ')} (${deviceErrorTotal(last)} device errors in all)\n`);
     }
     if (outcome.archivePath !== null) {
       deps.stderr.write('sgcli: report archive:\n');
       // The last line of stdout, and the only one, for `tar tzf $(sgcli run ...)`.
       deps.stdout.write(`${outcome.archivePath}\n`);
     }
-    return { kind: 'run', outcome: outcome.outcome, critical };
+    return { kind: 'run', outcome: outcome.outcome, critical: reasons.length > 0 };
   } finally {
     view.finish();
     stopListening();

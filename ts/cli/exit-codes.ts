@@ -6,9 +6,11 @@ export const EXIT = Object.freeze({
   /** The run ended normally (or a non-run command succeeded). */
   ok: 0,
   /**
-   * The run went to its end but was broken: the runner counted critical errors
-   * (criticalErrors > 0), or no device exchanged anything with a target during the
-   * whole run (response, send and receive counts all zero). The archive is written.
+   * The run went to its end but was broken (run-verdict.ts): the runner counted
+   * critical errors, or the script faulted at least once (script, cpu_limit,
+   * memory_limit, stack_overflow, bad_argument or wrong_protocol errors), or no
+   * device exchanged anything with a target in the whole run (response, send and
+   * receive counts all zero). Transport errors alone do not count. The archive is written.
    */
   criticalErrors: 1,
   /** Bad command line, unreadable file, or a plan that does not validate. */
