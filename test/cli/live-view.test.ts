@@ -53,6 +53,13 @@ test('several generators get a table of their own', (t) => {
   t.false(lines.some((line) => line.includes('gen-8')));
 });
 
+test('a narrow terminal drops the least telling histogram columns first', (t) => {
+  const lines = renderFrame(fakeSnapshot(), false, 50);
+  t.true(lines.includes('histogram  unit  count  median    p90   p99   max'));
+  t.true(lines.includes('headers    ms    1,234   0.450  0.800  1.20  15.0'));
+  t.true(renderFrame(fakeSnapshot(), false, 10).includes('histogram  unit  count  median   p99   max'));
+});
+
 test('an empty snapshot says there are no counters yet and shows no histogram table', (t) => {
   const lines = renderFrame(fakeSnapshot({ counters: {}, histograms: {}, state: 'preparing' }), false);
   t.true(lines.includes('no counters yet'));
@@ -84,8 +91,9 @@ test('on a TTY each frame redraws in place, cut to the terminal width, in one wr
   t.is(terminal.writes.length, 2);
   const [first, second] = terminal.writes as [string, string];
   const height = renderFrame(fakeSnapshot(), true).length;
-  t.true(first.startsWith('\x1b[J\x1b[?25l'), 'hides the cursor, draws from the top');
-  t.true(second.startsWith(`\x1b[${height}F\x1b[J`), 'moves back up over the whole frame');
+  t.true(first.startsWith('\x1b[?25l'), 'hides the cursor');
+  t.true(second.startsWith(`\x1b[${height}F\x1b[1m`), 'moves back up over the whole frame and overwrites it');
+  t.true(second.endsWith('\n\x1b[J'), 'clears what a taller frame left below');
   const lines = second.split('\n').slice(0, -1);
   t.is(lines.length, height);
   for (const line of lines) t.true(line.replace(ANSI, '').length <= 39, line);
@@ -109,7 +117,7 @@ test('on a TTY a notice goes above the frame, which is drawn again', (t) => {
   view.notice('desired 25 devices rounds down to 20');
   const height = renderFrame(fakeSnapshot(), false).length;
   const redraw = terminal.writes[1]!;
-  t.true(redraw.startsWith(`\x1b[${height}F\x1b[Jnotice: desired 25 devices rounds down to 20\n`));
+  t.true(redraw.startsWith(`\x1b[${height}Fnotice: desired 25 devices rounds down to 20\x1b[K\n`));
   t.is(redraw.split('\n').length - 1, height + 1);
   t.false(redraw.includes('\x1b[1m'), 'NO_COLOR leaves colours out');
 });

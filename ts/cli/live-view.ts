@@ -96,6 +96,9 @@ const HISTOGRAM_COLUMNS: ReadonlyArray<[header: string, stat: keyof HistogramVie
   ['max', 'max'],
 ];
 
+/** Histogram columns a narrow terminal drops, first to last. */
+const NARROW_DROP_ORDER: ReadonlyArray<keyof HistogramView> = ['min', 'p999', 'mean', 'p90'];
+
 /** Totals over generators: the CPU shown is the busiest one, the one that would bottleneck. */
 function generatorTotals(snapshot: LiveSnapshot): { cpu: number; rx: number; tx: number } {
   return snapshot.generators.reduce(
@@ -111,8 +114,8 @@ function generatorTotals(snapshot: LiveSnapshot): { cpu: number; rx: number; tx:
 /** Most generators listed one by one before the view sums up the rest. */
 const GENERATOR_ROWS = 8;
 
-/** The TTY frame, one string per line, not yet cut to the terminal. */
-export function renderFrame(snapshot: LiveSnapshot, color: boolean): string[] {
+/** The TTY frame, one string per line, not yet cut to the terminal; histogram columns are dropped to fit `width`. */
+export function renderFrame(snapshot: LiveSnapshot, color: boolean, width = Number.POSITIVE_INFINITY): string[] {
   const bold = (text: string) => style(color, '1', text);
   const dim = (text: string) => style(color, '2', text);
   const red = (text: string) => style(color, '1;31', text);
@@ -152,14 +155,26 @@ export function renderFrame(snapshot: LiveSnapshot, color: boolean): string[] {
   const histograms = sortedHistograms(snapshot.histograms);
   if (histograms.length > 0) {
     lines.push('');
-    const rows = [
-      ['histogram', 'unit', 'count', ...HISTOGRAM_COLUMNS.map(([header]) => header)],
-      ...histograms.map(([name, view]) => {
-        const { label, unit, format } = histogramLabel(name);
-        return [label, unit, formatCount(view.count), ...HISTOGRAM_COLUMNS.map(([, stat]) => (view.count === 0 ? '-' : format(view[stat])))];
-      }),
-    ];
-    const [header, ...body] = table(rows, ['left', 'left', ...Array<Align>(HISTOGRAM_COLUMNS.length + 1).fill('right')]);
+    const histogramTable = (columns: typeof HISTOGRAM_COLUMNS): string[] =>
+      table(
+        [
+          ['histogram', 'unit', 'count', ...columns.map(([header]) => header)],
+          ...histograms.map(([name, view]) => {
+            const { label, unit, format } = histogramLabel(name);
+            return [label, unit, formatCount(view.count), ...columns.map(([, stat]) => (view.count === 0 ? '-' : format(view[stat])))];
+          }),
+        ],
+        ['left', 'left', ...Array<Align>(columns.length + 1).fill('right')],
+      );
+    // A narrow terminal loses the least telling statistics rather than the tail of every row.
+    let columns = HISTOGRAM_COLUMNS;
+    let rendered = histogramTable(columns);
+    for (const stat of NARROW_DROP_ORDER) {
+      if (Math.max(...rendered.map((line) => line.length)) <= width) break;
+      columns = columns.filter(([, kept]) => kept !== stat);
+      rendered = histogramTable(columns);
+    }
+    const [header, ...body] = rendered;
     lines.push(dim(header!), ...body);
   }
   return lines;
@@ -212,12 +227,12 @@ class InPlaceView implements LiveView {
 
   update(snapshot: LiveSnapshot): void {
     this.last = snapshot;
-    this.stream.write(this.erase() + this.frame(snapshot));
+    this.stream.write(this.backToTop() + this.frame(snapshot));
   }
 
   notice(message: string): void {
-    const line = `${style(this.color, '33', 'notice:')} ${message}\n`;
-    this.stream.write(this.erase() + line + (this.last ? this.frame(this.last) : ''));
+    const line = `${style(this.color, '33', 'notice:')} ${message}${ESC}K\n`;
+    this.stream.write(this.backToTop() + line + (this.last ? this.frame(this.last) : `${ESC}J`));
   }
 
   finish(): void {
@@ -226,11 +241,15 @@ class InPlaceView implements LiveView {
     this.drawn = 0;
   }
 
-  /** Moves to the first line of the previous frame and clears to the end of the screen. */
-  private erase(): string {
+  /**
+   * Moves to the first line of the previous frame. Nothing is cleared first: each
+   * line overwrites the old one and clears only its own tail, and the frame ends by
+   * clearing what a taller old frame left below, so no blank screen ever shows.
+   */
+  private backToTop(): string {
     const up = this.drawn > 0 ? `${ESC}${this.drawn}F` : '';
     this.drawn = 0;
-    return `${up}${ESC}J`;
+    return up;
   }
 
   private frame(snapshot: LiveSnapshot): string {
@@ -238,7 +257,7 @@ class InPlaceView implements LiveView {
     // and a wrapped line would break the count of lines to move up.
     const width = Math.max(20, (this.stream.columns ?? 80) - 1);
     const height = Math.max(3, (this.stream.rows ?? 24) - 1);
-    let lines = renderFrame(snapshot, this.color);
+    let lines = renderFrame(snapshot, this.color, width);
     if (lines.length > height) {
       const hidden = lines.length - height + 1;
       lines = [...lines.slice(0, height - 1), style(this.color, '2', `… ${hidden} more lines: enlarge the terminal`)];
@@ -246,7 +265,7 @@ class InPlaceView implements LiveView {
     this.drawn = lines.length;
     const hide = this.cursorHidden ? '' : `${ESC}?25l`;
     this.cursorHidden = true;
-    return hide + lines.map((line) => `${fitWidth(line, width)}${ESC}K\n`).join('');
+    return hide + lines.map((line) => `${fitWidth(line, width)}${ESC}K\n`).join('') + `${ESC}J`;
   }
 }
 
