@@ -6,6 +6,7 @@
 //! error, not a multi-gigabyte allocation.
 
 use std::fmt;
+use std::borrow::Cow;
 use std::io::{Cursor, Read};
 
 use flate2::read::ZlibDecoder;
@@ -54,12 +55,100 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
 
+/// The header fields of an uncompressed V2 histogram.
+struct Header {
+    payload_len: usize,
+    digits: u32,
+    lowest: u64,
+    highest: u64,
+}
+
+/// Reads and checks the V2 header. hdr-histogram-js writes a normalizing offset of 1
+/// and the conversion ratio as the integer 1 (the bits of 5e-324) where Java and Rust
+/// write 0 and 1.0; every reader ignores both fields for integer histograms, so both
+/// spellings are accepted and anything else is refused.
+fn header(v2: &[u8]) -> Result<Header, DecodeError> {
+    if v2.len() < V2_HEADER_LEN {
+        return Err(DecodeError::Truncated { needed: V2_HEADER_LEN, got: v2.len() });
+    }
+    if be_u32(v2, 0) != V2_COOKIE {
+        return Err(DecodeError::Corrupt(format!("inner cookie 0x{:08x} is not V2", be_u32(v2, 0))));
+    }
+    let payload_len = be_u32(v2, 4) as usize;
+    if v2.len() - V2_HEADER_LEN < payload_len {
+        return Err(DecodeError::Truncated { needed: V2_HEADER_LEN + payload_len, got: v2.len() });
+    }
+    let offset = be_u32(v2, 8);
+    if offset > 1 {
+        return Err(DecodeError::Unsupported(format!("normalizing index offset {offset}")));
+    }
+    let ratio_bits = u64::from_be_bytes(v2[32..40].try_into().expect("8 bytes"));
+    if ratio_bits != 1.0f64.to_bits() && ratio_bits != 1 {
+        return Err(DecodeError::Unsupported(format!(
+            "integer-to-double conversion ratio {} (a double histogram)",
+            f64::from_bits(ratio_bits)
+        )));
+    }
+    Ok(Header {
+        payload_len,
+        digits: be_u32(v2, 12),
+        lowest: u64::from_be_bytes(v2[16..24].try_into().expect("8 bytes")),
+        highest: u64::from_be_bytes(v2[24..32].try_into().expect("8 bytes")),
+    })
+}
+
+/// The uncompressed V2 bytes of an encoding, compressed or not.
+fn plain_v2(bytes: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
+    if bytes.len() < 8 {
+        return Err(DecodeError::Truncated { needed: 8, got: bytes.len() });
+    }
+    match be_u32(bytes, 0) {
+        V2_COMPRESSED_COOKIE => {
+            let len = be_u32(bytes, 4) as usize;
+            let body = &bytes[8..];
+            if body.len() < len {
+                return Err(DecodeError::Truncated { needed: 8 + len, got: bytes.len() });
+            }
+            let mut out = Vec::with_capacity(len * 4);
+            ZlibDecoder::new(&body[..len])
+                .take(MAX_DECOMPRESSED + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| DecodeError::Corrupt(format!("deflate stream: {e}")))?;
+            if out.len() as u64 > MAX_DECOMPRESSED {
+                return Err(DecodeError::Corrupt("deflate stream expands beyond any valid histogram".into()));
+            }
+            Ok(Cow::Owned(out))
+        }
+        V2_COOKIE => Ok(Cow::Borrowed(bytes)),
+        other => Err(DecodeError::NotAHistogram(other)),
+    }
+}
+
+/// One zig-zag LEB128 number of the counts payload (at most 9 bytes, the 9th whole).
+#[inline]
+fn read_varint(buf: &[u8], pos: &mut usize) -> Option<i64> {
+    let mut n = 0u64;
+    for i in 0..9 {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        if i == 8 {
+            n |= u64::from(b) << 56;
+            break;
+        }
+        n |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    Some(((n >> 1) as i64) ^ -((n & 1) as i64))
+}
+
 impl Recorder {
     /// Encodes in the V2 compressed format (zlib-deflated V2 with cookie 0x1c849314).
-    pub fn encode(&self) -> Vec<u8> {
+    pub fn encode(&mut self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
         V2DeflateSerializer::new()
-            .serialize(&self.histogram, &mut out)
+            .serialize(self.histogram(), &mut out)
             .expect("serializing into a Vec cannot fail");
         out
     }
@@ -67,50 +156,57 @@ impl Recorder {
     /// Decodes the V2 format, compressed or not. The clamped count is not part of the
     /// format and starts at zero.
     pub fn decode(bytes: &[u8]) -> Result<Recorder, DecodeError> {
-        if bytes.len() < 8 {
-            return Err(DecodeError::Truncated { needed: 8, got: bytes.len() });
-        }
-        let plain: Vec<u8>;
-        let v2: &[u8] = match be_u32(bytes, 0) {
-            V2_COMPRESSED_COOKIE => {
-                let len = be_u32(bytes, 4) as usize;
-                let body = &bytes[8..];
-                if body.len() < len {
-                    return Err(DecodeError::Truncated { needed: 8 + len, got: bytes.len() });
-                }
-                let mut out = Vec::new();
-                ZlibDecoder::new(&body[..len])
-                    .take(MAX_DECOMPRESSED + 1)
-                    .read_to_end(&mut out)
-                    .map_err(|e| DecodeError::Corrupt(format!("deflate stream: {e}")))?;
-                if out.len() as u64 > MAX_DECOMPRESSED {
-                    return Err(DecodeError::Corrupt("deflate stream expands beyond any valid histogram".into()));
-                }
-                plain = out;
-                &plain
-            }
-            V2_COOKIE => bytes,
-            other => return Err(DecodeError::NotAHistogram(other)),
-        };
-        if v2.len() < V2_HEADER_LEN {
-            return Err(DecodeError::Truncated { needed: V2_HEADER_LEN, got: v2.len() });
-        }
-        if be_u32(v2, 0) != V2_COOKIE {
-            return Err(DecodeError::Corrupt(format!("inner cookie 0x{:08x} is not V2", be_u32(v2, 0))));
-        }
-        let payload = be_u32(v2, 4) as usize;
-        if v2.len() - V2_HEADER_LEN < payload {
-            return Err(DecodeError::Truncated { needed: V2_HEADER_LEN + payload, got: v2.len() });
-        }
+        let v2 = plain_v2(bytes)?;
+        header(&v2)?;
+        let mut fixed = [0u8; V2_HEADER_LEN];
+        fixed.copy_from_slice(&v2[..V2_HEADER_LEN]);
+        fixed[8..12].copy_from_slice(&0u32.to_be_bytes());
+        fixed[32..40].copy_from_slice(&1.0f64.to_be_bytes());
         let histogram = Deserializer::new()
-            .deserialize::<u64, _>(&mut Cursor::new(v2))
-            .map_err(|e| match e {
-                hdrhistogram::serialization::DeserializeError::UnsupportedFeature => {
-                    DecodeError::Unsupported("normalizing offset or integer-to-double ratio".into())
-                }
-                other => DecodeError::Corrupt(other.to_string()),
-            })?;
+            .deserialize::<u64, _>(&mut Cursor::new(fixed).chain(&v2[V2_HEADER_LEN..]))
+            .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
         Ok(Recorder::from_histogram(histogram))
+    }
+
+    /// Adds an encoded histogram without building it first: the coordinator's merge of
+    /// every generator push. Counts of the same layout go straight into their slots;
+    /// an encoding of other bounds is decoded and added. Nothing is added on error.
+    pub fn add_encoded(&mut self, bytes: &[u8]) -> Result<(), DecodeError> {
+        let v2 = plain_v2(bytes)?;
+        let h = header(&v2)?;
+        let b = self.bounds();
+        if (h.lowest, h.highest, h.digits) != (b.lowest, b.highest, u32::from(b.significant_digits)) {
+            let mut other = Recorder::decode(bytes)?;
+            self.add(&mut other);
+            return Ok(());
+        }
+        let payload = &v2[V2_HEADER_LEN..V2_HEADER_LEN + h.payload_len];
+        let slots = self.slot_count();
+        // Decode fully first so a corrupt payload adds nothing.
+        let mut counts: Vec<(usize, u64)> = Vec::new();
+        let (mut pos, mut index) = (0usize, 0usize);
+        while pos < payload.len() {
+            let n = read_varint(payload, &mut pos).ok_or_else(|| DecodeError::Corrupt("counts payload ends inside a number".into()))?;
+            if n < 0 {
+                index = index
+                    .checked_add(n.unsigned_abs() as usize)
+                    .ok_or_else(|| DecodeError::Corrupt("zero run overflows".into()))?;
+                continue;
+            }
+            if n > 0 {
+                // Encoders size the array to the bucket's end, past `highest`: those values
+                // fold into `highest`'s slot, as record() clamps them.
+                if index >= self.counts_len() {
+                    return Err(DecodeError::Corrupt("counts array longer than the histogram's range".into()));
+                }
+                counts.push((index.min(slots - 1), n as u64));
+            }
+            index += 1;
+        }
+        for (slot, count) in counts {
+            self.add_to_slot(slot, count);
+        }
+        Ok(())
     }
 }
 
@@ -129,8 +225,8 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let h = sample();
-        let d = Recorder::decode(&h.encode()).unwrap();
+        let mut h = sample();
+        let mut d = Recorder::decode(&h.encode()).unwrap();
         assert_eq!(d.total_count(), h.total_count());
         assert_eq!(d.bounds(), h.bounds());
         for p in [0.0, 1.0, 50.0, 90.0, 99.0, 99.9, 100.0] {
@@ -162,6 +258,44 @@ mod tests {
         let mut plain = Vec::new();
         ZlibDecoder::new(&bytes[8..]).read_to_end(&mut plain).unwrap();
         assert_eq!(Recorder::decode(&plain).unwrap().total_count(), 7);
+    }
+
+    #[test]
+    fn add_encoded_equals_decode_then_add() {
+        let mut sample = sample();
+        let bytes = sample.encode();
+        let mut direct = Recorder::new(Bounds::default()).unwrap();
+        direct.record(42.0).unwrap();
+        direct.add_encoded(&bytes).unwrap();
+        direct.add_encoded(&bytes).unwrap();
+        let mut reference = Recorder::new(Bounds::default()).unwrap();
+        reference.record(42.0).unwrap();
+        reference.add(&mut Recorder::decode(&bytes).unwrap());
+        reference.add(&mut Recorder::decode(&bytes).unwrap());
+        assert_eq!(direct.encode(), reference.encode());
+        // Other bounds take the decode path and still merge.
+        let mut narrow = Recorder::new(Bounds { lowest: 1, highest: 10_000, significant_digits: 2 }).unwrap();
+        narrow.add_encoded(&bytes).unwrap();
+        assert_eq!(narrow.total_count(), 7);
+        // A corrupt payload adds nothing.
+        let mut broken = bytes.clone();
+        broken.truncate(bytes.len() - 3);
+        assert!(direct.add_encoded(&broken).is_err());
+        assert_eq!(direct.total_count(), 15);
+    }
+
+    #[test]
+    fn reads_the_header_hdr_histogram_js_writes() {
+        let mut plain = Vec::new();
+        ZlibDecoder::new(&sample().encode()[8..]).read_to_end(&mut plain).unwrap();
+        plain[8..12].copy_from_slice(&1u32.to_be_bytes());
+        plain[32..40].copy_from_slice(&1u64.to_be_bytes());
+        assert_eq!(Recorder::decode(&plain).unwrap().total_count(), 7);
+        plain[8..12].copy_from_slice(&5u32.to_be_bytes());
+        assert!(matches!(Recorder::decode(&plain).unwrap_err(), DecodeError::Unsupported(_)));
+        plain[8..12].copy_from_slice(&0u32.to_be_bytes());
+        plain[32..40].copy_from_slice(&0.5f64.to_be_bytes());
+        assert!(matches!(Recorder::decode(&plain).unwrap_err(), DecodeError::Unsupported(_)));
     }
 
     #[test]
@@ -199,6 +333,10 @@ mod tests {
                 b[i] = (seed >> 32) as u8;
             }
             let _ = Recorder::decode(&b);
+            let mut target = Recorder::new(Bounds::default()).unwrap();
+            if target.add_encoded(&b).is_err() {
+                assert_eq!(target.total_count(), 0);
+            }
         }
     }
 }
