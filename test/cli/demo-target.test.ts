@@ -1,12 +1,12 @@
 import test from 'ava';
 import { get } from 'node:http';
 import { connect } from 'node:net';
-import { MAX_DELAY_MS, startDemoTarget, type DemoTarget } from '../../ts/cli/demo-target.js';
+import { demoUrl, MAX_DELAY_MS, startDemoTarget, type DemoTarget } from '../../ts/cli/demo-target.js';
 
 async function withTarget(run: (target: DemoTarget, base: string) => Promise<void>): Promise<void> {
   const target = await startDemoTarget();
   try {
-    await run(target, `http://${target.host}:${target.port}`);
+    await run(target, demoUrl(target));
   } finally {
     await target.close();
   }
@@ -18,6 +18,16 @@ test('listens on loopback on a port chosen by the OS', async (t) => {
     t.true(target.port > 0);
     t.is(target.protocol, 'http');
   });
+});
+
+test('listens on IPv6 loopback when told, and its URL brackets the address', async (t) => {
+  const target = await startDemoTarget({ host: '::1' });
+  try {
+    t.is(demoUrl(target), `http://[::1]:${target.port}`);
+    t.is((await fetch(`${demoUrl(target)}/`)).status, 200);
+  } finally {
+    await target.close();
+  }
 });
 
 test('GET / answers small text, GET /json a JSON document', async (t) => {

@@ -9,7 +9,7 @@ import type { LiveSnapshot } from '../shared/live.js';
 import type { PlanProblem, Protocol } from '../shared/plan.js';
 import { validatePlan, type ScriptProblem } from '../shared/plan-validation.js';
 import { CLI_ERROR, CliError, usageError } from './cli-errors.js';
-import type { DemoTarget, DemoTargetOptions } from './demo-target.js';
+import { demoUrl, type DemoTarget, type DemoTargetOptions } from './demo-target.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { createLiveView, type TerminalStream } from './live-view.js';
 import { criticalReasons, deviceErrorTotal } from './run-verdict.js';
@@ -215,7 +215,7 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     demo = await deps.startDemoTarget();
     const protocol: Protocol = settings.targetProtocol ?? demo.protocol;
     plan = withSingleTarget(plan, demo.host, demo.port, protocol);
-    view.notice(`demo target listening on http://${demo.host}:${demo.port}`);
+    view.notice(`demo target listening on ${demoUrl(demo)}`);
   } else if (settings.demo) {
     view.notice('--demo ignored: --target-hosts or --target-port names the target');
   }
@@ -264,7 +264,6 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
       deps.stderr.write(`sgcli: the run ended broken: ${reasons.join('; ')} (${deviceErrorTotal(last)} device errors in all)\n`);
     }
     if (outcome.archivePath !== null) {
-      deps.stderr.write('sgcli: report archive:\n');
       // The last line of stdout, and the only one, for `tar tzf $(sgcli run ...)`.
       deps.stdout.write(`${outcome.archivePath}\n`);
     }
@@ -283,7 +282,7 @@ async function serveDemoTarget(values: { port?: string; host?: string }, deps: C
     if (!/^\d+$/.test(values.port) || port > 65535) throw usageError([{ path: '--port', message: `must be a whole number from 0 to 65535, got ${JSON.stringify(values.port)}` }]);
   }
   const demo = await deps.startDemoTarget({ port, host: values.host });
-  deps.stdout.write(`demo target listening on http://${demo.host.includes(':') ? `[${demo.host}]` : demo.host}:${demo.port}\n`);
+  deps.stdout.write(`demo target listening on ${demoUrl(demo)}\n`);
   deps.stderr.write('routes: GET /, GET /json, POST /echo, GET /delay?ms=N; Ctrl-C stops it\n');
   await new Promise<void>((resolve) => {
     const stop = deps.onInterrupt(() => {

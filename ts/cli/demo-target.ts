@@ -25,6 +25,10 @@ export interface DemoTargetOptions {
   port?: number;
 }
 
+/** Where a user (or a browser) reaches the target: `http://127.0.0.1:41234`, `http://[::1]:41234`. */
+export const demoUrl = (target: Pick<DemoTarget, 'host' | 'port'>): string =>
+  `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+
 /** Longest wait `/delay` accepts, so a typo cannot hold a connection for hours. */
 export const MAX_DELAY_MS = 60_000;
 const GREETING = 'Hello from the Stressgrid demo target\n';
