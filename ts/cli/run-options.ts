@@ -87,7 +87,7 @@ function jsonObjectOption(raw: string | undefined, path: string, problems: PlanP
   return value;
 }
 
-export const isObject = (value: unknown): value is Record<string, unknown> =>
+const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Checks every option at once; `env` supplies REPORT_INTERVAL_SECONDS when the option is absent. */
