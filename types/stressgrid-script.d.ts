@@ -1,0 +1,123 @@
+/**
+ * Globals of a Stressgrid device script.
+ *
+ * A script is the BODY of an async function: use `await` at the top level and
+ * `return` to end the device (it is then recycled with a new connection).
+ * Scripts run in strict mode inside QuickJS; there is no `require`, `process`,
+ * `import()`, timers, console or network except the functions below, which
+ * reach only the plan's targets. Every device of a script on a worker shares
+ * one JavaScript context: keep per-device state in local variables, not on
+ * `globalThis`.
+ *
+ * Failures reject with an `Error` whose `code` is the metric kind
+ * (`conn_refused`, `timeout`, `bad_argument`, ...). An uncaught error ends the
+ * device and counts `<code>_error_count`; a thrown value with its own string
+ * `code` matching /^[a-z][a-z0-9_]{0,63}$/ is counted under that code,
+ * anything else under `script`. Runaway CPU (`cpu_limit`), allocations past the
+ * memory cap (`memory_limit`) and runaway recursion (`stack_overflow`) end
+ * only the offending device.
+ *
+ * Reference this file with `/// <reference path="stressgrid-script.d.ts" />`
+ * or list it in your editor's jsconfig/tsconfig `files`, with `"types": []`
+ * and `"lib": ["es2023"]` so Node's and the DOM's globals (their own `crypto`)
+ * stay out.
+ */
+
+/** An error raised by a Stressgrid function; `code` is the metric kind it counts under. */
+interface StressgridError extends Error {
+  readonly code: string;
+}
+
+/** Request headers: an object, or `[name, value]` pairs (repeatable names). Numbers and booleans become strings. */
+type StressgridHeaders = Record<string, string | number | boolean> | ReadonlyArray<readonly [string, string | number | boolean]>;
+
+/** A body made by `json(value)`: serialised as JSON, with `content-type: application/json` unless given. */
+interface StressgridJsonBody {
+  readonly value: unknown;
+}
+
+/** A request body: text (sent as UTF-8), bytes, or `json(value)`. */
+type StressgridBody = string | Uint8Array | ArrayBuffer | ArrayBufferView | StressgridJsonBody;
+
+interface StressgridResponse {
+  status: number;
+  /** Lower-case names, in the order received. */
+  headers: Array<[string, string]>;
+  /**
+   * Parsed JSON for `application/json` and `*+json` (the text when it does not
+   * parse), a string for `text/*`, XML, JavaScript and form types, otherwise
+   * the raw bytes.
+   */
+  body: any;
+}
+
+/** GET `path` (like `/search?q=1`) on the device's connection. */
+declare function get(path: string, headers?: StressgridHeaders): Promise<StressgridResponse>;
+/** HEAD `path`; the body is empty. */
+declare function head(path: string, headers?: StressgridHeaders): Promise<StressgridResponse>;
+/** OPTIONS `path`. */
+declare function options(path: string, headers?: StressgridHeaders): Promise<StressgridResponse>;
+/** DELETE `path` (`delete` is a reserved word). */
+declare function del(path: string, headers?: StressgridHeaders): Promise<StressgridResponse>;
+/** POST `body` to `path`. */
+declare function post(path: string, headers?: StressgridHeaders, body?: StressgridBody): Promise<StressgridResponse>;
+/** PUT `body` to `path`. */
+declare function put(path: string, headers?: StressgridHeaders, body?: StressgridBody): Promise<StressgridResponse>;
+/** PATCH `body` to `path`. */
+declare function patch(path: string, headers?: StressgridHeaders, body?: StressgridBody): Promise<StressgridResponse>;
+
+/** Marks `value` to be sent as JSON. */
+declare function json(value: unknown): StressgridJsonBody;
+
+/** Starts the timer `key` (metric `<key>_us`); key must match /^[a-z][a-z0-9_]{0,63}$/. */
+declare function startTiming(key: string): void;
+/** Stops the timer `key` and records the elapsed microseconds into `<key>_us`; throws `bad_argument` if it was not started. */
+declare function stopTiming(key: string): void;
+/** Stops `stopKey` and starts `startKey` at the same instant. */
+declare function stopStartTiming(stopKey: string, startKey: string): void;
+/** Adds `value` (default 1) to the counter `<key>_count` (and `<key>_per_second`). */
+declare function incCounter(key: string, value?: number): void;
+
+/**
+ * Waits `ms · (1 + randomRatio · (2U − 1))` milliseconds, U uniform in [0, 1):
+ * `delay(1000, 0.1)` waits 900 to 1100 ms. `randomRatio` is from 0 (default) to 1.
+ */
+declare function delay(ms: number, randomRatio?: number): Promise<void>;
+
+/** `n` random bits as big-endian bytes: `ceil(n / 8)` bytes, the unused high bits of the first byte zero. */
+declare function randomBits(n: number): Uint8Array;
+/** `n` random bytes (at most 1 MiB) from the host's cryptographic generator. */
+declare function randomBytes(n: number): Uint8Array;
+
+declare const base64: {
+  /** Base64 of bytes (strings are encoded as UTF-8 first). `url` uses `-_`; `padding` defaults to true. */
+  encode(data: Uint8Array | string, options?: { url?: boolean; padding?: boolean }): string;
+  /** Decodes with or without padding; `url` expects the `-_` alphabet. Throws `bad_argument` on invalid input. */
+  decode(data: string, options?: { url?: boolean }): Uint8Array;
+};
+
+declare const hex: {
+  /** Lower-case hexadecimal of bytes (strings as UTF-8). */
+  encode(data: Uint8Array | string): string;
+  /** Accepts either case; throws `bad_argument` on odd length or a non-hex digit. */
+  decode(data: string): Uint8Array;
+};
+
+declare const text: {
+  /** UTF-8 bytes of `s`. */
+  encode(s: string): Uint8Array;
+  /** UTF-8 decoding; invalid sequences become U+FFFD. */
+  decode(bytes: Uint8Array): string;
+};
+
+type StressgridHash = 'sha1' | 'sha256' | 'sha512' | 'md5';
+
+declare const crypto: {
+  /** Digest of `data` (strings as UTF-8). */
+  hash(algorithm: StressgridHash, data: Uint8Array | string): Uint8Array;
+  /** HMAC of `data` under `key` (strings as UTF-8). */
+  hmac(algorithm: StressgridHash, key: Uint8Array | string, data: Uint8Array | string): Uint8Array;
+};
+
+/** The block's `params` from the plan, deep-frozen and shared by all devices of the block. */
+declare const params: any;
