@@ -39,6 +39,8 @@ export interface Telemetry {
   counters: Record<string, number>;
   /** Full metric names (`conn_us`, `login_us`) → encoded histogram. */
   histograms: Record<string, string>;
+  /** Set on the push that follows `end_run`: the run's devices are stopped and this is all they measured. */
+  final?: boolean;
 }
 
 /** A run could not start or go on on this generator (unresolvable host, script refused). */

@@ -1,0 +1,106 @@
+/**
+ * The coordinator: its generators, at most one run at a time, and the reports on
+ * disk. The management API, the generator port and the embedded mode all drive it
+ * through these few methods.
+ */
+import type { LiveSnapshot } from '../shared/live.js';
+import type { PlanProblem } from '../shared/plan.js';
+import { validatePlan } from '../shared/plan-validation.js';
+import type { CoordinatorSide } from '../shared/transport.js';
+import { checkScript } from '../generator/sandbox/check.js';
+import { GeneratorRegistry } from './generator-registry.js';
+import { DEFAULT_DATA_DIR, ReportStore } from './report-store.js';
+import { recoverInterruptedRuns } from './run-recovery.js';
+import { DEFAULT_REPORT_INTERVAL_SECONDS, Run, RunStartError, type RunResult } from './run.js';
+import type { Writer } from './writer.js';
+
+/** Environment variable for the report interval in seconds. */
+export const REPORT_INTERVAL_ENV = 'REPORT_INTERVAL_SECONDS';
+
+export function reportIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env[REPORT_INTERVAL_ENV]);
+  return Number.isFinite(v) && v > 0 ? v : DEFAULT_REPORT_INTERVAL_SECONDS;
+}
+
+export interface CoordinatorOptions {
+  dataDir?: string;
+  reportIntervalSeconds?: number;
+  extraWriters?: () => Writer[];
+  log?: (line: string) => void;
+}
+
+export type StartOutcome =
+  | { ok: true; run: Run }
+  | { ok: false; status: 400; problems: PlanProblem[] }
+  | { ok: false; status: 400 | 409 | 503; message: string; code: 'run_active' | 'no_generators' | 'no_devices' };
+
+export interface RunObserver {
+  onLive?(snapshot: LiveSnapshot): void;
+  onNotice?(message: string): void;
+}
+
+export class Coordinator {
+  readonly registry: GeneratorRegistry;
+  readonly store: ReportStore;
+  private current: Run | undefined;
+  private readonly observers = new Set<RunObserver>();
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: CoordinatorOptions = {}) {
+    this.log = options.log ?? ((line) => console.error(line));
+    this.registry = new GeneratorRegistry(this.log);
+    this.store = new ReportStore(options.dataDir ?? DEFAULT_DATA_DIR);
+  }
+
+  /** Archives runs a previous coordinator left unfinished; call once at start-up. */
+  async recover(): Promise<void> {
+    await recoverInterruptedRuns(this.store);
+  }
+
+  attachGenerator(link: CoordinatorSide): void {
+    this.registry.attach(link);
+  }
+
+  observe(observer: RunObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  get run(): Run | undefined {
+    return this.current;
+  }
+
+  /** Validates the plan (scripts compiled, every problem listed) and starts it. */
+  async start(input: unknown): Promise<StartOutcome> {
+    if (this.current) return { ok: false, status: 409, code: 'run_active', message: `run ${this.current.runId} is still active: abort it first` };
+    const checked = await validatePlan(input, { checkScript });
+    if (!checked.ok) return { ok: false, status: 400, problems: checked.problems };
+    if (this.current) return { ok: false, status: 409, code: 'run_active', message: `run ${(this.current as Run).runId} is still active: abort it first` };
+    let run: Run;
+    try {
+      run = await Run.start({
+        plan: checked.plan,
+        registry: this.registry,
+        store: this.store,
+        reportIntervalSeconds: this.options.reportIntervalSeconds ?? reportIntervalFromEnv(),
+        extraWriters: this.options.extraWriters?.() ?? [],
+        onLive: (s) => this.observers.forEach((o) => o.onLive?.(s)),
+        onNotice: (m) => this.observers.forEach((o) => o.onNotice?.(m)),
+      });
+    } catch (err) {
+      if (err instanceof RunStartError) return { ok: false, status: err.code === 'no_generators' ? 503 : 400, code: err.code, message: err.message };
+      throw err;
+    }
+    this.current = run;
+    void run.done.then((r: RunResult) => {
+      if (this.current === run) this.current = undefined;
+      this.log(`stressgrid coordinator: run ${r.runId} ${r.outcome}${r.reason ? ` (${r.reason})` : ''}; report ${r.archivePath ?? 'not written'}`);
+    });
+    return { ok: true, run };
+  }
+
+  /** Aborts the active run, if any; resolves when its report is written. */
+  async abort(reason?: string): Promise<RunResult | undefined> {
+    return this.current?.abort(reason);
+  }
+}

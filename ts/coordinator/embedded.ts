@@ -1,0 +1,65 @@
+/**
+ * The default that needs no set-up: a coordinator and a generator in this process,
+ * joined by an in-process link that carries the same protocol messages a socket
+ * would. sgcli runs plans here unless it is given a coordinator.
+ */
+import { hostname } from 'node:os';
+import type { LiveSnapshot } from '../shared/live.js';
+import type { PlanProblem } from '../shared/plan.js';
+import { inProcessLink } from '../shared/transport.js';
+import { Generator } from '../generator/generator.js';
+import { Coordinator } from './coordinator.js';
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  reportIntervalSeconds: number;
+  /** Worker threads of the embedded generator (default: one per core, or STRESSGRID_WORKERS). */
+  workers?: number;
+  signal: AbortSignal;
+  onLive: (snapshot: LiveSnapshot) => void;
+  onNotice: (message: string) => void;
+}
+
+export interface EmbeddedResult {
+  outcome: 'done' | 'aborted' | 'failed';
+  archivePath: string | null;
+  problems?: PlanProblem[];
+  criticalErrors: number;
+}
+
+export async function runEmbedded(plan: unknown, options: EmbeddedOptions): Promise<EmbeddedResult> {
+  const log = (line: string) => options.onNotice(line.replace(/^stressgrid (coordinator|generator): /, ''));
+  const coordinator = new Coordinator({ dataDir: options.dataDir, reportIntervalSeconds: options.reportIntervalSeconds, log: () => {} });
+  await coordinator.recover();
+  const generator = await Generator.start({ id: process.env.GENERATOR_ID || hostname(), workers: options.workers, log });
+  try {
+    const joined = new Promise<void>((resolve) => {
+      const stop = coordinator.registry.listen({ joined: () => (stop(), resolve()) });
+    });
+    const link = inProcessLink();
+    coordinator.attachGenerator(link.coordinator);
+    generator.connect(link.generator);
+    await joined;
+
+    const unobserve = coordinator.observe({ onLive: options.onLive, onNotice: options.onNotice });
+    try {
+      if (options.signal.aborted) return { outcome: 'aborted', archivePath: null, criticalErrors: 0 };
+      const started = await coordinator.start(plan);
+      if (!started.ok) {
+        if ('problems' in started) return { outcome: 'failed', archivePath: null, problems: started.problems, criticalErrors: 0 };
+        options.onNotice(started.message);
+        return { outcome: 'failed', archivePath: null, criticalErrors: 1 };
+      }
+      const onAbort = () => void started.run.abort();
+      options.signal.addEventListener('abort', onAbort, { once: true });
+      const result = await started.run.done;
+      options.signal.removeEventListener('abort', onAbort);
+      if (result.reason && result.outcome === 'failed') options.onNotice(result.reason);
+      return { outcome: result.outcome, archivePath: result.archivePath, criticalErrors: result.criticalErrors };
+    } finally {
+      unobserve();
+    }
+  } finally {
+    await generator.close();
+  }
+}

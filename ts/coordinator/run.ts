@@ -1,0 +1,253 @@
+/**
+ * One run of a plan: sends each cohort's start and stop to its generator when the
+ * ramp schedule says, feeds their telemetry to the aggregator, shows live values
+ * every second, writes a report row every interval (and the last, partial one),
+ * and archives the report before announcing it.
+ */
+import type { LiveSnapshot, RunState } from '../shared/live.js';
+import type { ResolvedPlan } from '../shared/plan.js';
+import type { Telemetry } from '../shared/protocol.js';
+import { Aggregator } from './aggregator.js';
+import { CsvWriter } from './csv-writer.js';
+import type { ConnectedGenerator, GeneratorRegistry } from './generator-registry.js';
+import { HlogWriter } from './hlog-writer.js';
+import { phaseAt, planSchedule, targetDevicesAt, type RampAction, type Schedule } from './ramp.js';
+import type { ReportStore } from './report-store.js';
+import { newRunId } from './run-id.js';
+import { buildSummary, type RunSummary } from './run-summary.js';
+import { fanOut, type FileWriter, type Writer } from './writer.js';
+
+/** Default report interval (REPORT_INTERVAL_SECONDS). */
+export const DEFAULT_REPORT_INTERVAL_SECONDS = 60;
+/** How long the end of a run waits for every generator's final telemetry. */
+const FINAL_TELEMETRY_TIMEOUT_MS = 3000;
+const LIVE_INTERVAL_MS = 1000;
+
+export type RunOutcome = 'done' | 'aborted' | 'failed';
+
+export interface RunResult {
+  runId: string;
+  outcome: RunOutcome;
+  /** The archive on disk; null only when not even the report could be written. */
+  archivePath: string | null;
+  summary: RunSummary | null;
+  reason?: string;
+  /** Problems of the runner itself: generator failures, undecodable telemetry, writer errors. */
+  criticalErrors: number;
+}
+
+export interface RunOptions {
+  plan: ResolvedPlan;
+  registry: GeneratorRegistry;
+  store: ReportStore;
+  reportIntervalSeconds?: number;
+  /** Writers beyond the CSV and histogram log (CloudWatch). */
+  extraWriters?: Writer[];
+  onLive?: (snapshot: LiveSnapshot) => void;
+  onNotice?: (message: string) => void;
+}
+
+/** Why a run could not start. */
+export class RunStartError extends Error {
+  constructor(
+    readonly code: 'no_generators' | 'no_devices',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RunStartError';
+  }
+}
+
+export class Run {
+  readonly done: Promise<RunResult>;
+  private resolveDone!: (r: RunResult) => void;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly finals = new Set<string>();
+  private finalWaiter: (() => void) | undefined;
+  private state: RunState = 'preparing';
+  private finishing = false;
+  private criticalErrors = 0;
+  private unlisten: () => void = () => {};
+  private readonly writer: FileWriter;
+
+  private constructor(
+    readonly runId: string,
+    private readonly options: RunOptions,
+    private readonly schedule: Schedule,
+    private readonly generators: Map<string, ConnectedGenerator>,
+    private readonly dir: string,
+    readonly startedAt: number,
+    private readonly aggregator: Aggregator,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.writer = fanOut([new CsvWriter(), new HlogWriter(), ...(options.extraWriters ?? [])], (_w, err) => {
+      this.criticalErrors++;
+      this.notice(`a report writer failed: ${(err as Error).message ?? err}`);
+    });
+  }
+
+  /** Plans the ramp over the generators connected now and starts it. */
+  static async start(options: RunOptions): Promise<Run> {
+    const generators = options.registry.list();
+    if (generators.length === 0) throw new RunStartError('no_generators', 'no generator is connected to the coordinator');
+    const schedule = planSchedule(
+      options.plan,
+      generators.map((g) => g.id),
+    );
+    if (schedule.effective.message) options.onNotice?.(schedule.effective.message);
+    if (schedule.effective.devices === 0) throw new RunStartError('no_devices', schedule.effective.message ?? 'the plan asks for no devices');
+    const runId = newRunId(options.plan.name);
+    const dir = await options.store.startRun(runId, options.plan);
+    const startedAt = Date.now();
+    const run = new Run(
+      runId,
+      options,
+      schedule,
+      new Map(generators.map((g) => [g.id, g])),
+      dir,
+      startedAt,
+      new Aggregator({ runId, startedAt }),
+    );
+    await run.begin();
+    return run;
+  }
+
+  private notice(message: string): void {
+    this.options.onNotice?.(message);
+  }
+
+  private async begin(): Promise<void> {
+    const { plan, registry } = this.options;
+    await this.writer.open({ runId: this.runId, plan, startedAt: this.startedAt, dir: this.dir });
+    this.unlisten = registry.listen({
+      telemetry: (g, t) => this.onTelemetry(g, t),
+      problem: (g, p) => {
+        if (p.runId !== this.runId) return;
+        this.criticalErrors++;
+        void this.finish('failed', `generator ${g.id}: ${p.message}`);
+      },
+      left: (g, reason) => {
+        if (this.generators.get(g.id) !== g) return;
+        this.generators.delete(g.id);
+        this.aggregator.removeGenerator(g.id);
+        this.criticalErrors++;
+        this.notice(`generator ${g.id} left the run (${reason}); its devices are lost`);
+        if (this.generators.size === 0) void this.finish('failed', 'every generator left the run');
+      },
+    });
+    for (const g of this.generators.values()) g.link.send({ type: 'prepare_run', runId: this.runId, plan });
+    for (const action of this.schedule.actions) {
+      const delay = Math.max(0, this.startedAt + action.at * 1000 - Date.now());
+      this.timers.push(setTimeout(() => this.perform(action), delay));
+    }
+    this.state = 'rampup';
+    const live = setInterval(() => this.emitLive(), LIVE_INTERVAL_MS);
+    const report = setInterval(() => void this.writeInterval(), (this.options.reportIntervalSeconds ?? DEFAULT_REPORT_INTERVAL_SECONDS) * 1000);
+    this.timers.push(live, report);
+  }
+
+  private perform(action: RampAction): void {
+    if (this.finishing) return;
+    if (action.kind === 'end') {
+      void this.finish('done');
+      return;
+    }
+    const g = this.generators.get(action.generatorId);
+    if (!g) return;
+    if (action.kind === 'start') {
+      g.link.send({ type: 'start_cohort', runId: this.runId, cohortId: action.cohortId, devices: action.devices, addressOffset: action.addressOffset });
+    } else {
+      g.link.send({ type: 'stop_cohort', runId: this.runId, cohortId: action.cohortId });
+    }
+  }
+
+  private onTelemetry(g: ConnectedGenerator, t: Telemetry): void {
+    this.aggregator.ingest(t);
+    if (t.final && t.runId === this.runId) {
+      this.finals.add(g.id);
+      if ([...this.generators.keys()].every((id) => this.finals.has(id))) this.finalWaiter?.();
+    }
+  }
+
+  private elapsed(now = Date.now()): number {
+    return (now - this.startedAt) / 1000;
+  }
+
+  /** What the CLI, the API stream and the website show. */
+  snapshot(now = Date.now()): LiveSnapshot {
+    const live = this.aggregator.live(now);
+    const elapsed = this.elapsed(now);
+    return {
+      runId: this.runId,
+      name: this.options.plan.name,
+      state: this.finishing ? this.state : this.state === 'preparing' ? 'preparing' : (phaseAt(this.options.plan, elapsed) as RunState),
+      elapsed,
+      remaining: Math.max(0, this.schedule.duration - elapsed),
+      desiredDevices: this.options.plan.size,
+      effectiveDevices: this.schedule.effective.devices,
+      targetDevices: this.finishing ? 0 : targetDevicesAt(this.schedule, elapsed),
+      activeDevices: live.activeDevices,
+      generators: live.generators,
+      counters: live.counters,
+      histograms: live.histograms,
+    };
+  }
+
+  private emitLive(): void {
+    try {
+      this.options.onLive?.(this.snapshot());
+    } catch (err) {
+      this.notice(`live view failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async writeInterval(): Promise<void> {
+    const { row, histograms } = this.aggregator.closeInterval();
+    await this.writer.write(row, histograms);
+  }
+
+  /** Stops the run now; the report is still written. */
+  abort(reason = 'aborted by the user'): Promise<RunResult> {
+    void this.finish('aborted', reason);
+    return this.done;
+  }
+
+  private async finish(outcome: RunOutcome, reason?: string): Promise<void> {
+    if (this.finishing) return;
+    this.finishing = true;
+    this.state = outcome === 'done' ? 'done' : outcome;
+    for (const t of this.timers) clearTimeout(t);
+    const finals = new Promise<void>((resolve) => {
+      this.finalWaiter = resolve;
+      setTimeout(resolve, FINAL_TELEMETRY_TIMEOUT_MS);
+    });
+    for (const g of this.generators.values()) g.link.send({ type: 'end_run', runId: this.runId });
+    if (this.generators.size > 0) await finals;
+    this.unlisten();
+    const endedAt = Date.now();
+    this.emitLive();
+    let archivePath: string | null = null;
+    let summary: RunSummary | null = null;
+    try {
+      await this.writeInterval();
+      await this.writer.close();
+      this.criticalErrors += this.aggregator.decodeFailures;
+      summary = buildSummary({
+        runId: this.runId,
+        plan: this.options.plan,
+        startedAt: this.startedAt,
+        endedAt,
+        effectiveDevices: this.schedule.effective.devices,
+        generatorCount: this.aggregator.totals().maxGeneratorCount,
+        totals: this.aggregator.totals(),
+        aborted: outcome !== 'done',
+        ...(reason ? { reason } : {}),
+      });
+      archivePath = await this.options.store.finishRun(this.runId, { files: this.writer.files(), summary });
+    } catch (err) {
+      this.criticalErrors++;
+      this.notice(`the report could not be written: ${(err as Error).message}`);
+    }
+    this.resolveDone({ runId: this.runId, outcome, archivePath, summary, criticalErrors: this.criticalErrors, ...(reason ? { reason } : {}) });
+  }
+}

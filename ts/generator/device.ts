@@ -1,0 +1,106 @@
+/**
+ * One simulated device: a connection to its target and one run of the script at
+ * a time. A body that returns recycles the device at once (new connection, new
+ * run); a failure is counted under its code and recycles it after a second; stop()
+ * ends it wherever it is.
+ */
+import { DEVICE_ERROR, DeviceError } from '../shared/errors.js';
+import { HTTP_PROTOCOLS } from '../shared/plan.js';
+import { errorKey } from '../shared/metrics.js';
+import type { MetricSink } from './metric-sink.js';
+import type { DeviceConnection, HttpConnection, Target } from './protocols/device-connection.js';
+import { createHttpConnection } from './protocols/http-connection.js';
+import type { DeviceIO } from './sandbox/device-io.js';
+import type { ScriptSandbox } from './sandbox/script-sandbox.js';
+
+/** Pause after a failed run before the device starts over (DESIGN.md 3). */
+export const RECYCLE_AFTER_ERROR_MS = 1000;
+
+/** A device's connection and what its script may do with it. */
+interface Attached {
+  connection: DeviceConnection;
+  io: DeviceIO;
+}
+
+/** Opens the transport a target's protocol calls for. */
+export function attach(target: Target, sink: MetricSink): Attached {
+  if (HTTP_PROTOCOLS.has(target.protocol)) {
+    const connection: HttpConnection = createHttpConnection(target, sink);
+    return { connection, io: { http: (req) => connection.request(req) } };
+  }
+  throw new DeviceError(DEVICE_ERROR.wrongProtocol, `protocol ${target.protocol} has no device transport in this generator yet`);
+}
+
+export type DeviceState = 'starting' | 'running' | 'backoff' | 'stopped';
+
+/** Allocates sandbox device ids: every run of a script gets a fresh one. */
+export type IdSource = () => number;
+
+export class Device {
+  private state_: DeviceState = 'starting';
+  private attached: Attached | undefined;
+  private runId = -1;
+  private backoff: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly sandbox: ScriptSandbox,
+    private readonly target: Target,
+    private readonly sink: MetricSink,
+    private readonly nextId: IdSource,
+  ) {}
+
+  get state(): DeviceState {
+    return this.state_;
+  }
+
+  /** Connecting or running its script: what `active_device_number` counts. */
+  get active(): boolean {
+    return this.state_ === 'starting' || this.state_ === 'running';
+  }
+
+  start(): void {
+    void this.cycle();
+  }
+
+  stop(): void {
+    if (this.state_ === 'stopped') return;
+    this.state_ = 'stopped';
+    clearTimeout(this.backoff);
+    this.wake?.();
+    if (this.runId >= 0) this.sandbox.stop(this.runId);
+    this.attached?.connection.close();
+    this.attached = undefined;
+  }
+
+  private async cycle(): Promise<void> {
+    while (this.state_ !== 'stopped') {
+      this.state_ = 'starting';
+      let failure: DeviceError | undefined;
+      try {
+        this.attached = attach(this.target, this.sink);
+        await this.attached.connection.connect();
+        if (this.state_ !== 'starting') return;
+        this.state_ = 'running';
+        this.runId = this.nextId();
+        await this.sandbox.run(this.runId, this.attached.io);
+      } catch (err) {
+        failure = err instanceof DeviceError ? err : new DeviceError(DEVICE_ERROR.unknown, String((err as Error)?.message ?? err), { cause: err });
+      } finally {
+        this.runId = -1;
+        this.attached?.connection.close();
+        this.attached = undefined;
+      }
+      if ((this.state_ as DeviceState) === 'stopped') return;
+      if (failure) {
+        this.sink.count(errorKey(failure.code));
+        this.state_ = 'backoff';
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.backoff = setTimeout(resolve, RECYCLE_AFTER_ERROR_MS);
+        });
+        this.wake = undefined;
+      }
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * A generator: speaks the protocol to a coordinator over a Link and runs the
+ * devices it is given on its worker threads, pushing telemetry every second.
+ * The same class serves the embedded mode (in-process link) and the generator
+ * program (WebSocket link).
+ */
+import { DeviceError } from '../shared/errors.js';
+import type { ResolvedPlan } from '../shared/plan.js';
+import { PROTOCOL_VERSION, type CoordinatorMessage, type StartCohort, type Telemetry } from '../shared/protocol.js';
+import type { GeneratorSide } from '../shared/transport.js';
+import type { Target } from './protocols/device-connection.js';
+import { resolveTargets } from './protocols/resolve-targets.js';
+import { UtilisationSampler } from './utilisation.js';
+import type { DeviceSpec } from './worker-messages.js';
+import { WorkerPool, defaultWorkerCount } from './worker-pool.js';
+
+export const TELEMETRY_INTERVAL_MS = 1000;
+
+export interface GeneratorOptions {
+  id: string;
+  workers?: number;
+  telemetryIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+interface PreparedRun {
+  runId: string;
+  plan: ResolvedPlan;
+  /** Targets of each plan address (a host name may resolve to several). */
+  targets: Target[][];
+  /** Devices placed so far on each address, to spread them over its IPs. */
+  placed: number[];
+}
+
+export class Generator {
+  private link: GeneratorSide | undefined;
+  private run: PreparedRun | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private lastPush = performance.now();
+  private readonly sampler = new UtilisationSampler();
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    readonly id: string,
+    private readonly pool: WorkerPool,
+    private readonly intervalMs: number,
+    log?: (line: string) => void,
+  ) {
+    this.log = log ?? ((line) => console.error(line));
+  }
+
+  static async start(options: GeneratorOptions): Promise<Generator> {
+    const pool = await WorkerPool.start(options.workers ?? defaultWorkerCount());
+    return new Generator(options.id, pool, options.telemetryIntervalMs ?? TELEMETRY_INTERVAL_MS, options.log);
+  }
+
+  get workers(): number {
+    return this.pool.size;
+  }
+
+  /** Serves one coordinator link until it closes. */
+  connect(link: GeneratorSide): void {
+    this.link = link;
+    link.onMessage((m) => {
+      // In arrival order: a cohort must not start before its run is prepared.
+      this.queue = this.queue.then(() => this.handle(m)).catch((err) => this.log(`stressgrid generator: ${(err as Error).stack ?? err}`));
+    });
+    link.onClose(() => {
+      if (this.link !== link) return;
+      this.link = undefined;
+      clearInterval(this.timer);
+      this.timer = undefined;
+      // Devices do not outlive their coordinator.
+      this.endRun();
+    });
+    link.send({ type: 'hello', version: PROTOCOL_VERSION, generatorId: this.id, workers: this.pool.size });
+    this.lastPush = performance.now();
+    this.timer = setInterval(() => void this.push(), this.intervalMs);
+  }
+
+  private async handle(m: CoordinatorMessage): Promise<void> {
+    switch (m.type) {
+      case 'welcome':
+        if (m.version !== PROTOCOL_VERSION) this.link?.close(`coordinator speaks protocol ${m.version}, this generator ${PROTOCOL_VERSION}`);
+        return;
+      case 'refused':
+        this.log(`stressgrid generator: refused by the coordinator: ${m.reason}`);
+        this.link?.close(m.reason);
+        return;
+      case 'prepare_run':
+        return this.prepare(m.runId, m.plan);
+      case 'start_cohort':
+        return this.startCohort(m);
+      case 'stop_cohort':
+        if (this.run?.runId === m.runId) this.pool.stop(m.runId, m.cohortId);
+        return;
+      case 'end_run':
+        if (this.run?.runId !== m.runId) return;
+        this.endRun();
+        // What the stopped devices measured since the last push, marked as the run's last.
+        return this.push(m.runId, true);
+    }
+  }
+
+  private problem(runId: string, message: string): void {
+    this.link?.send({ type: 'run_problem', generatorId: this.id, runId, message });
+  }
+
+  private async prepare(runId: string, plan: ResolvedPlan): Promise<void> {
+    this.endRun();
+    let targets: Target[][];
+    try {
+      targets = await Promise.all(plan.addresses.map((a) => resolveTargets([a])));
+    } catch (err) {
+      return this.problem(runId, err instanceof DeviceError ? `${err.code}: ${err.message}` : String(err));
+    }
+    const problem = await this.pool.prepare(runId, plan);
+    if (problem) return this.problem(runId, problem);
+    this.run = { runId, plan, targets, placed: targets.map(() => 0) };
+  }
+
+  private startCohort(m: StartCohort): void {
+    const run = this.run;
+    if (!run || run.runId !== m.runId) return;
+    const specs: DeviceSpec[] = [];
+    let n = 0;
+    m.devices.forEach((count, block) => {
+      for (let i = 0; i < count; i++, n++) {
+        const a = (m.addressOffset + n) % run.targets.length;
+        const ips = run.targets[a];
+        specs.push({ block, target: ips[run.placed[a]++ % ips.length] });
+      }
+    });
+    this.pool.start(m.runId, m.cohortId, specs);
+  }
+
+  private endRun(): void {
+    if (!this.run) return;
+    this.pool.end(this.run.runId);
+    this.run = undefined;
+  }
+
+  /** Collects one interval from the workers and sends it. */
+  async push(endedRunId?: string, final = false): Promise<void> {
+    const collected = await this.pool.collect();
+    const now = performance.now();
+    const intervalMs = now - this.lastPush;
+    this.lastPush = now;
+    const u = this.sampler.sample();
+    const histograms: Record<string, string> = {};
+    for (const [name, bytes] of Object.entries(collected.metrics.histograms)) histograms[name] = Buffer.from(bytes).toString('base64');
+    const telemetry: Telemetry = {
+      type: 'telemetry',
+      generatorId: this.id,
+      runId: endedRunId ?? this.run?.runId ?? collected.runId,
+      seq: ++this.seq,
+      at: Date.now(),
+      intervalMs,
+      activeDevices: collected.activeDevices,
+      cpuPercent: u.cpuPercent,
+      networkRxBytes: u.networkRxBytes,
+      networkTxBytes: u.networkTxBytes,
+      counters: collected.metrics.counters,
+      histograms,
+      ...(final ? { final } : {}),
+    };
+    this.link?.send(telemetry);
+  }
+
+  /** Stops every device, sends the last telemetry, closes the link and the workers. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.queue;
+    const runId = this.run?.runId;
+    this.endRun();
+    if (this.link) await this.push(runId, runId !== undefined);
+    this.link?.close('generator shutting down');
+    await this.pool.close();
+  }
+}

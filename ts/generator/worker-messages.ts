@@ -1,0 +1,27 @@
+/**
+ * Messages between a generator process and its worker threads. Internal to the
+ * generator: the coordinator never sees them (it speaks ts/shared/protocol.ts).
+ */
+import type { ResolvedPlan } from '../shared/plan.js';
+import type { DrainedMetrics } from './metric-buffer.js';
+import type { Target } from './protocols/device-connection.js';
+
+/** One device to start: which block's script, which target. */
+export interface DeviceSpec {
+  block: number;
+  target: Target;
+}
+
+export type ToWorker =
+  | { type: 'prepare'; runId: string; plan: ResolvedPlan }
+  | { type: 'start'; runId: string; cohortId: number; devices: DeviceSpec[] }
+  | { type: 'stop'; runId: string; cohortId: number }
+  | { type: 'end'; runId: string }
+  | { type: 'collect'; seq: number }
+  | { type: 'shutdown' };
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'prepared'; runId: string; problem: string | null }
+  | { type: 'collected'; seq: number; runId: string | null; activeDevices: number; metrics: DrainedMetrics }
+  | { type: 'shut' };

@@ -1,0 +1,133 @@
+/**
+ * The generator's worker threads, one per core unless told otherwise. Devices of
+ * each cohort are dealt round-robin over the workers; once a second every worker's
+ * metrics are collected and merged natively into one set.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { Histogram } from '../hdr/index.js';
+import { HISTOGRAM_BOUNDS } from '../shared/metrics.js';
+import type { ResolvedPlan } from '../shared/plan.js';
+import type { DrainedMetrics } from './metric-buffer.js';
+import type { DeviceSpec, FromWorker, ToWorker } from './worker-messages.js';
+
+/** Environment variable that sets how many worker threads a generator runs. */
+export const WORKERS_ENV = 'STRESSGRID_WORKERS';
+
+export function defaultWorkerCount(env: NodeJS.ProcessEnv = process.env): number {
+  const asked = Number(env[WORKERS_ENV]);
+  return Number.isInteger(asked) && asked > 0 ? asked : availableParallelism();
+}
+
+export interface Collected {
+  runId: string | null;
+  activeDevices: number;
+  metrics: DrainedMetrics;
+}
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+export class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly waiters = new Map<Worker, Array<(m: FromWorker) => void>>();
+  private nextWorker = 0;
+  private seq = 0;
+
+  private constructor(readonly size: number) {}
+
+  static async start(size = defaultWorkerCount()): Promise<WorkerPool> {
+    const pool = new WorkerPool(size);
+    await Promise.all(Array.from({ length: size }, () => pool.spawn()));
+    return pool;
+  }
+
+  private spawn(): Promise<void> {
+    const worker = new Worker(WORKER_URL);
+    this.workers.push(worker);
+    this.waiters.set(worker, []);
+    worker.on('message', (m: FromWorker) => this.waiters.get(worker)?.shift()?.(m));
+    worker.on('error', (err) => console.error(`stressgrid: generator worker failed: ${err.stack ?? err}`));
+    return this.next(worker).then(() => undefined);
+  }
+
+  /** The next reply of `worker` (workers answer in order). */
+  private next(worker: Worker): Promise<FromWorker> {
+    return new Promise((resolve) => this.waiters.get(worker)!.push(resolve));
+  }
+
+  private ask(worker: Worker, message: ToWorker): Promise<FromWorker> {
+    const reply = this.next(worker);
+    worker.postMessage(message);
+    return reply;
+  }
+
+  /** Compiles the plan's scripts on every worker; resolves to a problem, or null when all are ready. */
+  async prepare(runId: string, plan: ResolvedPlan): Promise<string | null> {
+    const replies = await Promise.all(this.workers.map((w) => this.ask(w, { type: 'prepare', runId, plan })));
+    for (const r of replies) if (r.type === 'prepared' && r.problem) return r.problem;
+    return null;
+  }
+
+  start(runId: string, cohortId: number, devices: DeviceSpec[]): void {
+    const shares: DeviceSpec[][] = this.workers.map(() => []);
+    for (const d of devices) {
+      shares[this.nextWorker].push(d);
+      this.nextWorker = (this.nextWorker + 1) % this.workers.length;
+    }
+    this.workers.forEach((w, i) => {
+      if (shares[i].length > 0) w.postMessage({ type: 'start', runId, cohortId, devices: shares[i] } satisfies ToWorker);
+    });
+  }
+
+  stop(runId: string, cohortId: number): void {
+    for (const w of this.workers) w.postMessage({ type: 'stop', runId, cohortId } satisfies ToWorker);
+  }
+
+  end(runId: string): void {
+    for (const w of this.workers) w.postMessage({ type: 'end', runId } satisfies ToWorker);
+  }
+
+  /** Every worker's metrics since the last collect, merged. */
+  async collect(): Promise<Collected> {
+    const seq = ++this.seq;
+    const replies = await Promise.all(this.workers.map((w) => this.ask(w, { type: 'collect', seq })));
+    const counters: Record<string, number> = {};
+    const merged = new Map<string, Histogram>();
+    const single = new Map<string, Uint8Array>();
+    let activeDevices = 0;
+    let runId: string | null = null;
+    for (const r of replies) {
+      if (r.type !== 'collected') continue;
+      activeDevices += r.activeDevices;
+      runId ??= r.runId;
+      for (const [name, n] of Object.entries(r.metrics.counters)) counters[name] = (counters[name] ?? 0) + n;
+      for (const [name, bytes] of Object.entries(r.metrics.histograms)) {
+        const first = single.get(name);
+        if (first === undefined && !merged.has(name)) {
+          single.set(name, bytes);
+          continue;
+        }
+        let h = merged.get(name);
+        if (!h) {
+          h = new Histogram(HISTOGRAM_BOUNDS);
+          h.addEncoded(first!);
+          single.delete(name);
+          merged.set(name, h);
+        }
+        h.addEncoded(bytes);
+      }
+    }
+    const histograms: Record<string, Uint8Array> = Object.fromEntries(single);
+    for (const [name, h] of merged) histograms[name] = h.encode();
+    return { runId, activeDevices, metrics: { counters, histograms } };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.workers.map(async (w) => {
+        await Promise.race([this.ask(w, { type: 'shutdown' }), new Promise((r) => setTimeout(r, 2000))]);
+        await w.terminate();
+      }),
+    );
+  }
+}
