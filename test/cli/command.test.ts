@@ -1,5 +1,6 @@
 import test from 'ava';
-import { runCommand, type CliDeps, type RunEmbedded, type RunEmbeddedOptions, type RunEmbeddedResult } from '../../ts/cli/command.js';
+import { runCommand, type CliDeps, type RunEmbedded } from '../../ts/cli/command.js';
+import type { EmbeddedOptions, EmbeddedResult } from '../../ts/coordinator/embedded.js';
 import { startDemoTarget } from '../../ts/cli/demo-target.js';
 import { EXIT } from '../../ts/cli/exit-codes.js';
 import type { ScriptProblem } from '../../ts/shared/plan-validation.js';
@@ -19,7 +20,9 @@ interface Harness {
   stdout: Capture;
   stderr: Capture;
   /** Plans and options the runner was called with. */
-  calls: Array<{ plan: unknown; options: RunEmbeddedOptions }>;
+  calls: Array<{ plan: unknown; options: EmbeddedOptions }>;
+  /** Directories sgcli asked to create. */
+  directories: string[];
   interrupt(): void;
   listeners(): number;
   runnerLoaded(): boolean;
@@ -30,6 +33,7 @@ function harness(runner: RunEmbedded, more: { files?: Record<string, string>; en
   const stderr = new Capture();
   const handlers = new Set<() => void>();
   const calls: Harness['calls'] = [];
+  const directories: string[] = [];
   let loaded = false;
   const files: Record<string, string> = { 'script.js': 'await get("/")', ...more.files };
   const deps: CliDeps = {
@@ -45,6 +49,10 @@ function harness(runner: RunEmbedded, more: { files?: Record<string, string>; en
     stdout,
     stderr,
     env: more.env ?? {},
+    makeDirectory: async (path) => {
+      if (path.startsWith('/unwritable')) throw new Error(`EACCES: permission denied, mkdir '${path}'`);
+      directories.push(path);
+    },
     readFile: async (path) => {
       const text = files[path];
       if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
@@ -60,13 +68,14 @@ function harness(runner: RunEmbedded, more: { files?: Record<string, string>; en
     stdout,
     stderr,
     calls,
+    directories,
     interrupt: () => [...handlers].forEach((handler) => handler()),
     listeners: () => handlers.size,
     runnerLoaded: () => loaded,
   };
 }
 
-const result = (overrides: Partial<RunEmbeddedResult> = {}): RunEmbeddedResult => ({
+const result = (overrides: Partial<EmbeddedResult> = {}): EmbeddedResult => ({
   outcome: 'done',
   archivePath: 'data/demo-1.tar.gz',
   criticalErrors: 0,
@@ -75,7 +84,7 @@ const result = (overrides: Partial<RunEmbeddedResult> = {}): RunEmbeddedResult =
 
 /** A runner that shows one healthy second, then ends with `end`. */
 const healthyRun =
-  (end: Partial<RunEmbeddedResult> = {}): RunEmbedded =>
+  (end: Partial<EmbeddedResult> = {}): RunEmbedded =>
   async (_plan, options) => {
     options.onLive(fakeSnapshot());
     options.onLive(fakeSnapshot({ state: 'done', elapsed: 60, remaining: 0 }));
@@ -91,6 +100,7 @@ test('a healthy run exits 0 and prints only the archive path on stdout', async (
   t.is(h.calls.length, 1);
   t.like(h.calls[0]!.plan as object, { name: 'demo', size: 20, sustain: 5, blocks: [{ script: 'await get("/")' }], addresses: [{ host: 'localhost' }] });
   t.is(h.calls[0]!.options.dataDir, '/tmp/reports');
+  t.deepEqual(h.directories, ['/tmp/reports'], 'the data directory is created before the run');
   t.is(h.calls[0]!.options.reportIntervalSeconds, 60);
   t.is(h.listeners(), 0, 'the Ctrl-C handler is gone after the run');
 });
@@ -174,6 +184,13 @@ test('a plan that does not validate lists every problem with its field path and 
   t.regex(h.stderr.text, /blocks\[0\]\.weight: unknown field/);
   t.regex(h.stderr.text, /addresses\[0\]\.host: must be a host name without a scheme/);
   t.regex(h.stderr.text, /sustain: the run would last 0 seconds/);
+});
+
+test('a data directory that cannot be created is a usage error before anything starts', async (t) => {
+  const h = harness(healthyRun());
+  t.is(await runCommand(['run', 'demo', 'script.js', '--data-dir', '/unwritable/data'], h.deps), EXIT.usage);
+  t.false(h.runnerLoaded());
+  t.regex(h.stderr.text, /--data-dir: cannot create \/unwritable\/data: EACCES/);
 });
 
 test('a --plan file that is not JSON is a usage error', async (t) => {
@@ -270,7 +287,7 @@ test('a second Ctrl-C quits at once without waiting for the runner: exit 130', a
       setImmediate(() => h.interrupt());
     });
     // A runner stuck in its shutdown: never resolves.
-    return new Promise<RunEmbeddedResult>(() => {});
+    return new Promise<EmbeddedResult>(() => {});
   });
   t.is(await runCommand(['run', 'demo', 'script.js'], h.deps), EXIT.forced);
   t.true(aborted);

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import type { LiveSnapshot } from '../shared/live.js';
+import type { EmbeddedResult, runEmbedded } from '../coordinator/embedded.js';
 import type { PlanProblem, Protocol } from '../shared/plan.js';
 import { validatePlan, type ScriptProblem } from '../shared/plan-validation.js';
 import { CLI_ERROR, CliError, usageError } from './cli-errors.js';
@@ -15,24 +16,8 @@ import { createLiveView, type TerminalStream } from './live-view.js';
 import { criticalReasons, deviceErrorTotal } from './run-verdict.js';
 import { buildPlan, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
 
-export interface RunEmbeddedOptions {
-  dataDir: string;
-  reportIntervalSeconds: number;
-  workers?: number;
-  signal: AbortSignal;
-  onLive: (snapshot: LiveSnapshot) => void;
-  onNotice: (message: string) => void;
-}
-
-export interface RunEmbeddedResult {
-  outcome: 'done' | 'aborted' | 'failed';
-  archivePath: string | null;
-  problems?: PlanProblem[];
-  criticalErrors: number;
-}
-
-/** The embedded coordinator + generator (ts/coordinator/embedded.ts). */
-export type RunEmbedded = (plan: unknown, options: RunEmbeddedOptions) => Promise<RunEmbeddedResult>;
+/** The embedded coordinator + generator; only its type is imported here, the module loads on a run. */
+export type RunEmbedded = typeof runEmbedded;
 
 export interface CliDeps {
   /** Loaded only when a run starts, so `--help` and usage errors stay fast. */
@@ -46,6 +31,8 @@ export interface CliDeps {
   stderr: TerminalStream;
   env: Record<string, string | undefined>;
   readFile: (path: string) => Promise<string>;
+  /** Creates a directory and its parents; nothing when it exists. */
+  makeDirectory: (path: string) => Promise<void>;
   /** Calls `handler` on every Ctrl-C until the returned function is called. */
   onInterrupt: (handler: () => void) => () => void;
   version?: string;
@@ -54,7 +41,7 @@ export interface CliDeps {
 /** What a finished command reports; mapped to an exit code by exitCodeFor. */
 type CommandResult =
   | { kind: 'ok' }
-  | { kind: 'run'; outcome: RunEmbeddedResult['outcome']; critical: boolean }
+  | { kind: 'run'; outcome: EmbeddedResult['outcome']; critical: boolean }
   | { kind: 'forced' };
 
 export function exitCodeFor(result: CommandResult): ExitCode {
@@ -200,6 +187,13 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     throw new CliError(CLI_ERROR.notSupported, `a remote coordinator (--coordinator ${settings.coordinator}) is not supported yet`, [
       'leave --coordinator out to run the plan on an embedded coordinator and generator',
     ]);
+  }
+
+  try {
+    // A fresh checkout has no ./data yet; the report must not be the first thing to fail.
+    await deps.makeDirectory(settings.dataDir);
+  } catch (error) {
+    throw usageError([{ path: '--data-dir', message: `cannot create ${settings.dataDir}: ${(error as Error).message}` }]);
   }
 
   const scriptOrigin = (block: number): string =>

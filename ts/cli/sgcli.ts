@@ -4,16 +4,12 @@
  * embedded runner) into runCommand and exits with the code it returns.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { runCommand, type RunEmbedded } from './command.js';
 import { startDemoTarget } from './demo-target.js';
 
-const EMBEDDED_RUNNER = '../coordinator/embedded.js';
-
-async function loadRunner(): Promise<RunEmbedded> {
-  const module = (await import(EMBEDDED_RUNNER)) as { runEmbedded: RunEmbedded };
-  return module.runEmbedded;
-}
+// Loaded on a run only: the generator's QuickJS and native modules are not needed for --help.
+const loadRunner = async (): Promise<RunEmbedded> => (await import('../coordinator/embedded.js')).runEmbedded;
 
 function packageVersion(): string | undefined {
   try {
@@ -36,6 +32,9 @@ const code = await runCommand(process.argv.slice(2), {
   stderr: process.stderr,
   env: process.env,
   readFile: (path) => readFile(path, 'utf8'),
+  makeDirectory: async (path) => {
+    await mkdir(path, { recursive: true });
+  },
   onInterrupt: (handler) => {
     for (const signal of INTERRUPTS) process.on(signal, handler);
     return () => {
