@@ -47,8 +47,8 @@ export interface RunTotals {
 interface GeneratorState {
   receivedAt: number;
   latest: Telemetry;
-  /** Decoded histograms of `latest` when it belongs to this run. */
-  histograms: Map<string, Histogram>;
+  /** Encoded histograms of `latest` (already checked to decode) when it belongs to this run. */
+  histograms: Map<string, Uint8Array>;
 }
 
 interface Coverage {
@@ -92,7 +92,7 @@ export class Aggregator {
   ingest(telemetry: Telemetry, receivedAt: number = Date.now()): void {
     const ours = telemetry.runId === this.runId;
     const intervalMs = finiteOr(telemetry.intervalMs, 0) > 0 ? telemetry.intervalMs : 1000;
-    const histograms = new Map<string, Histogram>();
+    const histograms = new Map<string, Uint8Array>();
 
     const cpu = finiteOr(telemetry.cpuPercent, null);
     if (cpu !== null) {
@@ -114,17 +114,18 @@ export class Aggregator {
         this.#totals.set(name, (this.#totals.get(name) ?? 0) + increment);
       }
       for (const [name, encoded] of Object.entries(telemetry.histograms ?? {})) {
-        let h: Histogram;
+        const bytes = typeof encoded === 'string' ? Buffer.from(encoded, 'base64') : undefined;
+        let merged = this.#histograms.get(name);
+        if (!merged) this.#histograms.set(name, (merged = newHistogram()));
+        // Merged straight from the encoding (no intermediate histogram); corrupt bytes add nothing.
         try {
-          h = Histogram.decode(Buffer.from(encoded, 'base64'));
+          if (!bytes) throw new TypeError('not a string');
+          merged.addEncoded(bytes);
         } catch {
           this.#decodeFailures += 1;
           continue;
         }
-        histograms.set(name, h);
-        let merged = this.#histograms.get(name);
-        if (!merged) this.#histograms.set(name, (merged = newHistogram()));
-        merged.add(h);
+        histograms.set(name, bytes);
       }
     }
     this.#generators.set(telemetry.generatorId, { receivedAt, latest: telemetry, histograms });
@@ -172,10 +173,10 @@ export class Aggregator {
         const view = counters[name];
         if (view && Number.isFinite(increment)) view.perSecond += increment / seconds;
       }
-      for (const [name, h] of state.histograms) {
+      for (const [name, bytes] of state.histograms) {
         let m = merged.get(name);
         if (!m) merged.set(name, (m = newHistogram()));
-        m.add(h);
+        m.addEncoded(bytes);
       }
     }
 
