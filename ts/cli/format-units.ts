@@ -10,17 +10,25 @@ export function formatCount(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
-/** Three significant digits without exponent notation: 0.0123, 1.23, 12.3, 123, 1234. */
-export function formatSignificant(value: number): string {
+/**
+ * Three significant digits without exponent notation (0.0123, 1.23, 12.3, 123,
+ * 1234), but never more than `maxDecimals` decimals.
+ */
+export function formatSignificant(value: number, maxDecimals = 6): string {
   if (!Number.isFinite(value)) return String(value);
-  const magnitude = Math.abs(value);
+  // Rounded first, so 99.96 becomes 100 rather than 100.0.
+  const rounded = Number(value.toPrecision(3));
+  const magnitude = Math.abs(rounded);
   if (magnitude >= 100 || magnitude === 0) return Math.round(value).toString();
-  const decimals = magnitude >= 10 ? 1 : magnitude >= 1 ? 2 : Math.min(6, 2 - Math.floor(Math.log10(magnitude)));
-  return value.toFixed(decimals);
+  const decimals = magnitude >= 10 ? 1 : magnitude >= 1 ? 2 : 2 - Math.floor(Math.log10(magnitude));
+  return value.toFixed(Math.min(decimals, maxDecimals));
 }
 
-/** A `_us` value shown in milliseconds: 450 → `0.450`, 12_345 → `12.3`. */
-export const microsToMillis = (micros: number): string => formatSignificant(micros / 1000);
+/**
+ * A `_us` value shown in milliseconds: 450 → `0.450`, 12_345 → `12.3`. Histograms
+ * hold whole microseconds, so three decimals of a millisecond is all there is.
+ */
+export const microsToMillis = (micros: number): string => formatSignificant(micros / 1000, 3);
 
 export const formatPercent = (percent: number): string => `${percent.toFixed(1)}%`;
 
