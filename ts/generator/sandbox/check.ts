@@ -5,16 +5,11 @@
  * own text.
  */
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten';
+import type { ScriptProblem } from '../../shared/plan-validation.js';
 import { quickJSModule } from './quickjs-module.js';
 import { SCRIPT_FILE, scriptFrame, userPosition, wrapScript } from './script-source.js';
 
-export interface ScriptProblem {
-  /** 1-based line in the user's source. */
-  line: number;
-  /** 1-based column in the user's source. */
-  column: number;
-  message: string;
-}
+export type { ScriptProblem } from '../../shared/plan-validation.js';
 
 /** Thrown by ScriptSandbox.create for a script that does not compile. */
 export class ScriptCompileError extends Error {
