@@ -13,6 +13,7 @@ export function fakeSnapshot(overrides: Partial<LiveSnapshot> = {}): LiveSnapsho
     targetDevices: 20,
     activeDevices: 19,
     generators: [{ id: 'local', activeDevices: 19, cpuPercent: 12.34, networkRxBytesPerSecond: 1_234_567, networkTxBytesPerSecond: 456_789 }],
+    lostGenerators: [],
     counters: {
       response_count: { total: 12_345, perSecond: 1_234 },
       conn_count: { total: 20, perSecond: 0 },

@@ -132,6 +132,7 @@ export function renderFrame(snapshot: LiveSnapshot, color: boolean, width = Numb
   lines.push(
     `${dim('generators')} ${snapshot.generators.length}   ${dim('cpu max')} ${formatPercent(totals.cpu)}   ${dim('rx')} ${formatBytesPerSecond(totals.rx)}   ${dim('tx')} ${formatBytesPerSecond(totals.tx)}`,
   );
+  if (snapshot.lostGenerators.length > 0) lines.push(red(`lost generators: ${snapshot.lostGenerators.join(', ')}`));
   if (snapshot.generators.length > 1) {
     const shown = snapshot.generators.slice(0, GENERATOR_ROWS);
     const rows = [['generator', 'devices', 'cpu', 'rx', 'tx']].concat(
@@ -198,6 +199,7 @@ export function renderLine(snapshot: LiveSnapshot): string {
     `target=${snapshot.targetDevices}`,
     `effective=${snapshot.effectiveDevices}`,
     `generators=${snapshot.generators.length}`,
+    ...(snapshot.lostGenerators.length > 0 ? [`lost=${snapshot.lostGenerators.join(',')}`] : []),
     `cpu_max=${totals.cpu.toFixed(1)}`,
   ];
   for (const [name, view] of sortedCounters(snapshot.counters)) {

@@ -28,6 +28,8 @@ export interface RunSummary {
   aborted: boolean;
   /** Why the run was aborted or failed, for the user. */
   reason?: string;
+  /** Generators that left during the run (their running devices were lost), even if they rejoined. */
+  generatorsLost: string[];
 }
 
 export interface SummaryInput {
@@ -41,6 +43,7 @@ export interface SummaryInput {
   totals: RunTotals;
   aborted: boolean;
   reason?: string;
+  generatorsLost?: string[];
 }
 
 export function buildSummary(input: SummaryInput): RunSummary {
@@ -62,6 +65,7 @@ export function buildSummary(input: SummaryInput): RunSummary {
     errorTotal: Object.values(errors).reduce((a, b) => a + b, 0),
     aborted: input.aborted,
     ...(input.reason === undefined ? {} : { reason: input.reason }),
+    generatorsLost: input.generatorsLost ?? [],
   };
 }
 
@@ -91,5 +95,6 @@ export function recoveredSummary(runId: string, plan: ResolvedPlan, rows: readon
     errorTotal: Object.values(errors).reduce((a, b) => a + b, 0),
     aborted: true,
     reason: 'the coordinator stopped during the run; results up to its last report interval were kept',
+    generatorsLost: [],
   };
 }

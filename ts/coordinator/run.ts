@@ -63,12 +63,18 @@ export class Run {
   private resolveDone!: (r: RunResult) => void;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly finals = new Set<string>();
+  /** Generators of the schedule that left during the run, in order; cleared when one rejoins. */
+  private readonly lost: string[] = [];
+  private readonly everLost = new Set<string>();
   private finalWaiter: (() => void) | undefined;
   private state: RunState = 'preparing';
   private finishing = false;
   private criticalErrors = 0;
   private unlisten: () => void = () => {};
   private readonly writer: FileWriter;
+
+  /** Every generator the ramp was planned over. */
+  private readonly scheduled: ReadonlySet<string>;
 
   private constructor(
     readonly runId: string,
@@ -80,6 +86,7 @@ export class Run {
     private readonly aggregator: Aggregator,
   ) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.scheduled = new Set(generators.keys());
     this.writer = fanOut([new CsvWriter(), new HlogWriter(), ...(options.extraWriters ?? [])], (_w, err) => {
       this.criticalErrors++;
       this.notice(`a report writer failed: ${(err as Error).message ?? err}`);
@@ -131,8 +138,18 @@ export class Run {
         this.generators.delete(g.id);
         this.aggregator.removeGenerator(g.id);
         this.criticalErrors++;
-        this.notice(`generator ${g.id} left the run (${reason}); its devices are lost`);
-        if (this.generators.size === 0) void this.finish('failed', 'every generator left the run');
+        this.lost.push(g.id);
+        this.everLost.add(g.id);
+        this.notice(`generator ${g.id} left the run (${reason}); its running devices are lost, its later steps wait for it to reconnect`);
+      },
+      joined: (g) => {
+        // Only a generator of this run's schedule rejoins it; newcomers wait for the next run.
+        if (!this.scheduled.has(g.id) || this.finishing) return;
+        this.generators.set(g.id, g);
+        const at = this.lost.indexOf(g.id);
+        if (at >= 0) this.lost.splice(at, 1);
+        g.link.send({ type: 'prepare_run', runId: this.runId, plan });
+        this.notice(`generator ${g.id} rejoined the run; it takes its steps from the next one on`);
       },
     });
     for (const g of this.generators.values()) g.link.send({ type: 'prepare_run', runId: this.runId, plan });
@@ -188,6 +205,7 @@ export class Run {
       targetDevices: this.finishing ? 0 : targetDevicesAt(this.schedule, elapsed),
       activeDevices: live.activeDevices,
       generators: live.generators,
+      lostGenerators: [...this.lost],
       counters: live.counters,
       histograms: live.histograms,
     };
@@ -242,6 +260,7 @@ export class Run {
         totals: this.aggregator.totals(),
         aborted: outcome !== 'done',
         ...(reason ? { reason } : {}),
+        generatorsLost: [...this.everLost],
       });
       archivePath = await this.options.store.finishRun(this.runId, { files: this.writer.files(), summary });
     } catch (err) {

@@ -48,6 +48,8 @@ export interface LiveSnapshot {
   /** Devices reported active by generators over the last second. */
   activeDevices: number;
   generators: GeneratorView[];
+  /** Generators of the run that left it and have not come back: their running devices were lost. */
+  lostGenerators: string[];
   /** Keyed by full counter name without suffix handling: `response_count` → view. */
   counters: Record<string, CounterView>;
   /** Keyed by full histogram name: `headers_us`, `cpu_percent`. */
