@@ -1,0 +1,98 @@
+/**
+ * Reads a run's `<runId>.tar.gz` the way a user would: unpacked, results.csv
+ * parsed into numeric rows, histograms.hlog into decoded histograms.
+ */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { x as extract } from 'tar';
+import { Histogram } from '../../ts/hdr/index.js';
+import type { RunSummary } from '../../ts/coordinator/run-summary.js';
+import type { ResolvedPlan } from '../../ts/shared/plan.js';
+
+/** A CSV row: `time` as text, every other column as a number, empty cells absent. */
+export interface ResultRow {
+  time: string;
+  elapsed: number;
+  [column: string]: number | string;
+}
+
+export interface HlogEntry {
+  tag: string;
+  start: number;
+  length: number;
+  max: number;
+  histogram: Histogram;
+}
+
+export interface RunArchive {
+  files: string[];
+  columns: string[];
+  rows: ResultRow[];
+  hlog: HlogEntry[];
+  summary: RunSummary;
+  plan: ResolvedPlan;
+}
+
+/** The numeric value of `column` in `row`; undefined when the cell is empty. */
+export const cell = (row: ResultRow, column: string): number | undefined => {
+  const value = row[column];
+  return typeof value === 'number' ? value : undefined;
+};
+
+/** Our CSV holds numbers, ISO times and metric names only, so a comma split is exact; a quote would mean it is not. */
+export function parseResultsCsv(text: string): { columns: string[]; rows: ResultRow[] } {
+  if (text.includes('"')) throw new Error('results.csv has quoted cells; this reader does not expect any');
+  const [header, ...lines] = text.trimEnd().split('\n');
+  const columns = header!.split(',');
+  const rows = lines.map((line) => {
+    const cells = line.split(',');
+    if (cells.length !== columns.length) throw new Error(`row has ${cells.length} cells, header ${columns.length}: ${line}`);
+    const row: Record<string, number | string> = {};
+    columns.forEach((column, i) => {
+      const value = cells[i]!;
+      if (column === 'time') row[column] = value;
+      else if (value !== '') row[column] = Number(value);
+    });
+    return row as ResultRow;
+  });
+  return { columns, rows };
+}
+
+export function parseHlog(text: string): HlogEntry[] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('Tag='))
+    .map((line) => {
+      const [tag, start, length, max, encoded] = line.split(',');
+      return {
+        tag: tag!.slice('Tag='.length),
+        start: Number(start),
+        length: Number(length),
+        max: Number(max),
+        histogram: Histogram.decode(Buffer.from(encoded!, 'base64')),
+      };
+    });
+}
+
+export async function readArchive(path: string): Promise<RunArchive> {
+  const dir = await mkdtemp(join(tmpdir(), 'sg-archive-'));
+  try {
+    await extract({ file: path, cwd: dir });
+    const read = (name: string) => readFile(join(dir, name), 'utf8');
+    const { columns, rows } = parseResultsCsv(await read('results.csv'));
+    return {
+      files: (await readdir(dir)).sort(),
+      columns,
+      rows,
+      hlog: parseHlog(await read('histograms.hlog')),
+      summary: JSON.parse(await read('summary.json')) as RunSummary,
+      plan: JSON.parse(await read('plan.json')) as ResolvedPlan,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The last row's value of an accumulating `<key>_count` column (0 when the counter never appeared). */
+export const total = (archive: RunArchive, column: string): number => cell(archive.rows.at(-1)!, column) ?? 0;
