@@ -1,0 +1,305 @@
+/**
+ * What a Stressgrid generator costs against one local nginx, measured the way a
+ * user runs it (the embedded runner, a QuickJS script per device):
+ *
+ *   1. CPU per request of closed-loop load (`while (true) await get('/')` on N
+ *      devices) beside autocannon with as many connections and no pipelining;
+ *   2. resident memory per idle device: each device sends one GET on its
+ *      keep-alive connection and then waits in `delay(60000)`.
+ *
+ * Every generator runs in a child process of its own, so its CPU and RSS are its
+ * alone (nginx and this parent are apart). CPU is user+system of the whole child,
+ * all threads, from process.cpuUsage().
+ *
+ *   node dist/bench/http.js [--duration 10] [--connections 100] [--idle-devices 10000]
+ *     [--workers 1] [--only cpu|idle] [--profile DIR] [--quick]
+ *
+ * --quick is a smoke run: 3 s of load and 1,000 idle devices. --profile writes
+ * V8 CPU profiles of the long Stressgrid run (one per thread) into DIR.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runEmbedded, type EmbeddedResult } from '../ts/coordinator/embedded.js';
+import { DEFAULT_REPORT_INTERVAL_SECONDS } from '../ts/coordinator/run.js';
+import { METRIC } from '../ts/shared/metrics.js';
+import type { LiveSnapshot } from '../ts/shared/live.js';
+import type { Plan } from '../ts/shared/plan.js';
+import { startNginx } from '../test/support/nginx.js';
+import { archiveLastRow } from './archive-last-row.js';
+
+const CLOSED_LOOP_SCRIPT = "while (true) { await get('/'); }";
+const IDLE_SCRIPT = "await get('/'); await delay(60000);";
+/** The idle devices must all be up and idle well before their 60 s delay ends and they recycle. */
+const IDLE_SUSTAIN_S = 30;
+/** The run whose cost, subtracted from a full one's, leaves the steady state's. */
+const SHORT_RUN_S = 1;
+/** Live snapshots, one a second, that must agree every device is up before RSS is read. */
+const SETTLED_SNAPSHOTS = 3;
+
+interface CpuResult {
+  cpuUs: number;
+  requests: number;
+  errors: number;
+}
+
+interface IdleResult {
+  devices: number;
+  rssBeforeRun: number;
+  /** RSS and active devices at the first live snapshot with devices up: the runtime is up. */
+  rssFirst: number;
+  devicesFirst: number;
+  rssAll: number;
+  responses: number;
+}
+
+function plan(name: string, script: string, port: number, size: number, rampup: number, sustain: number): Plan {
+  return { name, blocks: [{ script }], addresses: [{ host: '127.0.0.1', port, protocol: 'http' }], size, rampup, sustain, rampdown: 0 };
+}
+
+interface Finished {
+  result: EmbeddedResult;
+  archivePath: string;
+  dataDir: string;
+}
+
+async function embedded(p: Plan, workers: number, onLive: (s: LiveSnapshot, abort: () => void) => void = () => {}): Promise<Finished> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sg-bench-http-'));
+  const controller = new AbortController();
+  const result = await runEmbedded(p, {
+    dataDir,
+    reportIntervalSeconds: DEFAULT_REPORT_INTERVAL_SECONDS,
+    workers,
+    signal: controller.signal,
+    onLive: (s) => onLive(s, () => controller.abort()),
+    onNotice: (m) => console.error(`stressgrid: ${m}`),
+  });
+  if (result.archivePath === null || result.criticalErrors > 0) {
+    throw new Error(`stressgrid run ${result.outcome} with ${result.criticalErrors} critical errors: ${JSON.stringify(result.problems ?? [])}`);
+  }
+  return { result, archivePath: result.archivePath, dataDir };
+}
+
+async function totalsOf(archivePath: string): Promise<{ requests: number; errors: number }> {
+  const row = await archiveLastRow(archivePath);
+  const errors = Object.entries(row)
+    .filter(([name]) => /_error_count$/.test(name))
+    .reduce((sum, [, n]) => sum + n, 0);
+  return { requests: row[METRIC.responseCount] ?? 0, errors };
+}
+
+/** Child: one Stressgrid run of closed-loop devices, starting and ending included. */
+async function stressgridCpu(port: number, devices: number, seconds: number, workers: number): Promise<CpuResult> {
+  const cpu0 = process.cpuUsage();
+  const run = await embedded(plan('bench-cpu', CLOSED_LOOP_SCRIPT, port, devices, 0, seconds), workers);
+  const cpu = process.cpuUsage(cpu0);
+  const { requests, errors } = await totalsOf(run.archivePath);
+  await rm(run.dataDir, { recursive: true, force: true });
+  return { cpuUs: cpu.user + cpu.system, requests, errors };
+}
+
+interface AutocannonResult {
+  requests: { total: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+type Autocannon = (options: { url: string; connections: number; pipelining: number; duration: number }) => Promise<AutocannonResult>;
+
+/** Child: autocannon -c `connections` -p 1 for `seconds`. */
+async function autocannonCpu(port: number, connections: number, seconds: number): Promise<CpuResult> {
+  // autocannon ships no types; its promise API is the documented one.
+  const autocannon = ((await import('autocannon' as string)) as { default: Autocannon }).default;
+  const cpu0 = process.cpuUsage();
+  const r = await autocannon({ url: `http://127.0.0.1:${port}/`, connections, pipelining: 1, duration: seconds });
+  const cpu = process.cpuUsage(cpu0);
+  return { cpuUs: cpu.user + cpu.system, requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx };
+}
+
+/** Child: `devices` idle devices ramped up over `rampup` s; RSS once every one has its response and waits. */
+async function stressgridIdle(port: number, devices: number, rampup: number, workers: number): Promise<IdleResult> {
+  const rssBeforeRun = process.memoryUsage.rss();
+  let first: { rss: number; devices: number } | undefined;
+  let all: { rss: number; responses: number } | undefined;
+  let settled = 0;
+  const run = await embedded(plan('bench-idle', IDLE_SCRIPT, port, devices, rampup, IDLE_SUSTAIN_S), workers, (s, abort) => {
+    if (all) return;
+    if (!first && s.activeDevices > 0) first = { rss: process.memoryUsage.rss(), devices: s.activeDevices };
+    const responses = s.counters[METRIC.responseCount]?.total ?? 0;
+    settled = s.activeDevices >= devices && responses >= devices ? settled + 1 : 0;
+    if (settled < SETTLED_SNAPSHOTS) return;
+    all = { rss: process.memoryUsage.rss(), responses };
+    abort();
+  });
+  await rm(run.dataDir, { recursive: true, force: true });
+  if (!first || !all) throw new Error(`not all ${devices} devices were up and idle within ${rampup + IDLE_SUSTAIN_S} s`);
+  return { devices, rssBeforeRun, rssFirst: first.rss, devicesFirst: first.devices, rssAll: all.rss, responses: all.responses };
+}
+
+async function child(mode: string, args: number[]): Promise<unknown> {
+  const [port, n, seconds, workers] = args as [number, number, number, number];
+  switch (mode) {
+    case 'stressgrid-cpu':
+      return stressgridCpu(port, n, seconds, workers);
+    case 'autocannon-cpu':
+      return autocannonCpu(port, n, seconds);
+    case 'stressgrid-idle':
+      return stressgridIdle(port, n, seconds, workers);
+  }
+  throw new Error(`unknown child mode ${mode}`);
+}
+
+/**
+ * Runs this file as a child in `mode`, its open-file limit raised to the hard limit
+ * (10,000 sockets do not fit the usual soft 1024), and returns the JSON it prints.
+ */
+function runChild<T>(mode: string, args: number[], nodeFlags: string[] = []): Promise<T> {
+  const self = fileURLToPath(import.meta.url);
+  const script = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
+  const proc = spawn('/bin/sh', ['-c', script, 'sh', process.execPath, ...nodeFlags, self, '--child', mode, ...args.map(String)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  return new Promise((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('exit', (code, signal) => {
+      if (code !== 0) return reject(new Error(`${mode} child exited with ${code ?? signal}`));
+      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as T);
+    });
+  });
+}
+
+interface Options {
+  duration: number;
+  connections: number;
+  idleDevices: number;
+  workers: number;
+  profileDir: string | undefined;
+  parts: { cpu: boolean; idle: boolean };
+}
+
+function options(argv: string[]): Options {
+  const value = (name: string): string | undefined => {
+    const at = argv.indexOf(`--${name}`);
+    return at === -1 ? undefined : argv[at + 1];
+  };
+  const number = (name: string, fallback: number): number => {
+    const raw = value(name);
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} takes a whole number of at least 1, not ${raw}`);
+    return n;
+  };
+  const quick = argv.includes('--quick');
+  const only = value('only');
+  if (only !== undefined && only !== 'cpu' && only !== 'idle') throw new Error(`--only takes cpu or idle, not ${only}`);
+  const duration = number('duration', quick ? 3 : 10);
+  if (duration <= SHORT_RUN_S) throw new Error(`--duration must be more than the ${SHORT_RUN_S} s run it is compared with`);
+  return {
+    duration,
+    connections: number('connections', 100),
+    idleDevices: number('idle-devices', quick ? 1000 : 10_000),
+    // One thread of load for each generator: autocannon runs on one.
+    workers: number('workers', 1),
+    profileDir: value('profile'),
+    parts: { cpu: only === undefined || only === 'cpu', idle: only === undefined || only === 'idle' },
+  };
+}
+
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
+
+/** One line of the closing table: what was measured, its value, the target and whether it held. */
+type SummaryRow = [measure: string, value: string, target: string];
+
+function cpuLine(label: string, r: CpuResult, seconds: number): string {
+  const cells = [
+    label.padEnd(34),
+    String(r.requests).padStart(9),
+    String(Math.round(r.requests / seconds)).padStart(8),
+    `${(r.cpuUs / 1e6).toFixed(2)} s`.padStart(10),
+    (r.cpuUs / r.requests).toFixed(2).padStart(8),
+    String(r.errors).padStart(6),
+  ];
+  return `  ${cells.join(' ')}`;
+}
+
+async function closedLoop(port: number, o: Options): Promise<SummaryRow[]> {
+  console.log(`\n1. Closed loop: ${o.connections} connections, back-to-back GET / for ${o.duration} s (Stressgrid: ${o.workers} worker thread(s))`);
+  const profile = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
+  const short = await runChild<CpuResult>('stressgrid-cpu', [port, o.connections, SHORT_RUN_S, o.workers]);
+  const sgLoad = load();
+  const sg = await runChild<CpuResult>('stressgrid-cpu', [port, o.connections, o.duration, o.workers], profile);
+  const acLoad = load();
+  const ac = await runChild<CpuResult>('autocannon-cpu', [port, o.connections, o.duration]);
+  // Starting worker threads, compiling the script and writing the archive happen
+  // once a run whatever its length; the steady state is what the long run cost
+  // beyond the short one, per request it served beyond it.
+  const steady: CpuResult = { cpuUs: sg.cpuUs - short.cpuUs, requests: sg.requests - short.requests, errors: sg.errors - short.errors };
+  const header = ['generator'.padEnd(34), 'requests'.padStart(9), 'req/s'.padStart(8), 'CPU'.padStart(10), 'µs/req'.padStart(8), 'errors'.padStart(6)];
+  console.log(`  ${header.join(' ')}`);
+  console.log(cpuLine(`Stressgrid, ${o.duration} s run`, sg, o.duration));
+  console.log(cpuLine(`Stressgrid, ${SHORT_RUN_S} s run`, short, SHORT_RUN_S));
+  console.log(cpuLine('Stressgrid, steady (difference)', steady, o.duration - SHORT_RUN_S));
+  console.log(cpuLine(`autocannon -c ${o.connections} -p 1`, ac, o.duration));
+  console.log(`  load average before Stressgrid ${sgLoad}, before autocannon ${acLoad}, after ${load()}`);
+  const acPerRequest = ac.cpuUs / ac.requests;
+  const ratio = steady.cpuUs / steady.requests / acPerRequest;
+  const wholeRatio = sg.cpuUs / sg.requests / acPerRequest;
+  return [
+    ['Stressgrid CPU per request, steady state', `${(steady.cpuUs / steady.requests).toFixed(1)} µs`, ''],
+    [`Stressgrid CPU per request, whole ${o.duration} s run`, `${(sg.cpuUs / sg.requests).toFixed(1)} µs`, ''],
+    [`autocannon CPU per request`, `${acPerRequest.toFixed(1)} µs`, ''],
+    ['CPU per request, Stressgrid / autocannon (steady)', `${ratio.toFixed(2)}x`, `<= 2x: ${verdict(ratio <= 2)}`],
+    [`CPU per request, Stressgrid / autocannon (whole run)`, `${wholeRatio.toFixed(2)}x`, ''],
+    ['requests/s, Stressgrid / autocannon', `${Math.round(sg.requests / o.duration)} / ${Math.round(ac.requests / o.duration)}`, ''],
+  ];
+}
+
+async function idleDevices(port: number, o: Options): Promise<SummaryRow[]> {
+  console.log(`\n2. Idle devices: ${o.idleDevices} devices, each GET / once, then await delay(60000) on its open connection`);
+  // Slow enough that the first live second, the baseline, holds a small share of the devices.
+  const rampup = Math.max(5, Math.round(o.idleDevices / 1000));
+  const idleLoad = load();
+  const idle = await runChild<IdleResult>('stressgrid-idle', [port, o.idleDevices, rampup, o.workers]);
+  const perDevice = (idle.rssAll - idle.rssFirst) / (idle.devices - idle.devicesFirst);
+  const perDeviceAll = (idle.rssAll - idle.rssBeforeRun) / idle.devices;
+  console.log(`  ramp-up ${rampup} s; RSS before the run ${mb(idle.rssBeforeRun)}, at the first live second (${idle.devicesFirst} devices up) ${mb(idle.rssFirst)},`);
+  console.log(`  with all ${idle.devices} up and idle (${idle.responses} responses) ${mb(idle.rssAll)}`);
+  console.log(`  load average before ${idleLoad}, after ${load()}`);
+  return [
+    ['RSS per idle device, beyond the running runtime', kb(perDevice), `<= 16 KB: ${verdict(perDevice <= 16 * 1024)}`],
+    ['RSS per idle device, runtime included', kb(perDeviceAll), ''],
+  ];
+}
+
+async function main(): Promise<void> {
+  const o = options(process.argv);
+  const nginx = await startNginx({ workerConnections: Math.max(o.idleDevices, o.connections) + 1000 });
+  const rows: SummaryRow[] = [];
+  const command = `node dist/bench/http.js ${process.argv.slice(2).join(' ')}`.trimEnd();
+  const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, node ${process.version}`;
+  try {
+    console.log(`command: ${command}`);
+    console.log(`machine: ${machine}, load average ${load()}`);
+    console.log(`target:  nginx on 127.0.0.1:${nginx.port}, GET / -> ${nginx.body.length}-byte body, keep-alive, 1 nginx worker`);
+    if (o.parts.cpu) rows.push(...(await closedLoop(nginx.port, o)));
+    if (o.parts.idle) rows.push(...(await idleDevices(nginx.port, o)));
+  } finally {
+    await nginx.stop();
+  }
+  console.log(`\n\`${command}\` on ${machine}, load average ${load()} after the run:\n`);
+  console.log('| measure | value | target |');
+  console.log('|---|---|---|');
+  for (const [measure, value, target] of rows) console.log(`| ${measure} | ${value} | ${target} |`);
+}
+
+if (process.argv[2] === '--child') {
+  console.log(JSON.stringify(await child(process.argv[3]!, process.argv.slice(4).map(Number))));
+} else {
+  await main();
+}
