@@ -130,6 +130,8 @@ export class Run {
       telemetry: (g, t) => this.onTelemetry(g, t),
       problem: (g, p) => {
         if (p.runId !== this.runId) return;
+        // A generator that could not prepare the run holds none of its devices: no final telemetry will come.
+        this.finals.add(g.id);
         this.criticalErrors++;
         void this.finish('failed', `generator ${g.id}: ${p.message}`);
       },
@@ -240,7 +242,7 @@ export class Run {
       setTimeout(resolve, FINAL_TELEMETRY_TIMEOUT_MS);
     });
     for (const g of this.generators.values()) g.link.send({ type: 'end_run', runId: this.runId });
-    if (this.generators.size > 0) await finals;
+    if (![...this.generators.keys()].every((id) => this.finals.has(id))) await finals;
     this.unlisten();
     const endedAt = Date.now();
     this.emitLive();
