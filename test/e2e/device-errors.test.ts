@@ -1,0 +1,113 @@
+/**
+ * Failures provoked for real and followed through the whole pipeline (device,
+ * worker, generator, coordinator, report, sgcli's exit code): a closed port, a
+ * host that does not resolve, a script that throws, a runaway loop beside a
+ * healthy block, and a script that does not compile.
+ */
+import test from 'ava';
+import { readdir } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { startNginx } from '../support/nginx.js';
+import { EXIT } from '../../ts/cli/exit-codes.js';
+import { readArchive, total } from './run-archive.js';
+import { runSgcli, workspace } from './sgcli-child.js';
+
+/** A loopback port that was free a moment ago: connecting to it is refused. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('a closed port: conn_refused counted, each device retrying about once a second', async (t) => {
+  const ws = await workspace(t);
+  const script = await ws.file('get.js', 'await get("/");\n');
+  const devices = 10;
+  const seconds = 3;
+  const run = await runSgcli([
+    'run', 'refused', script, '--target-hosts', '127.0.0.1', '--target-port', String(await closedPort()),
+    '--size', String(devices), '--sustain', String(seconds), '--report-interval', '1', '--data-dir', ws.dataDir,
+  ]);
+  t.is(run.code, EXIT.criticalErrors, run.stderr);
+  t.regex(run.stderr, /no device exchanged anything/);
+  const archive = await readArchive(run.archive!);
+  const refused = total(archive, 'conn_refused_error_count');
+  // One try at once, then one a second: devices × seconds, give or take a try per device.
+  t.true(refused >= devices * (seconds - 1) && refused <= devices * (seconds + 1), `${refused} refusals`);
+  t.is(archive.summary.errors.conn_refused_error_count, refused);
+  t.is(total(archive, 'response_count'), 0);
+  t.false(archive.summary.aborted);
+});
+
+test('a host that does not resolve fails the run at once, naming the host, with exit code 5', async (t) => {
+  const ws = await workspace(t);
+  const script = await ws.file('get.js', 'await get("/");\n');
+  const run = await runSgcli(['run', 'nxdomain', script, '--target-hosts', 'does-not-exist.invalid', '--sustain', '30', '--report-interval', '1', '--data-dir', ws.dataDir]);
+  t.is(run.code, EXIT.runFailed, run.stderr);
+  t.regex(run.stderr, /nx_domain: host does-not-exist\.invalid does not resolve/);
+  t.regex(run.stderr, /sgcli: the run failed/);
+  const archive = await readArchive(run.archive!);
+  t.true(archive.summary.aborted);
+  t.regex(archive.summary.reason ?? '', /does-not-exist\.invalid/);
+  // Regression: the run waited out the final-telemetry timeout for a generator that never prepared it.
+  const ranMs = Date.parse(archive.summary.endedAt) - Date.parse(archive.summary.startedAt);
+  t.true(ranMs < 1500, `the failed run lasted ${ranMs} ms`);
+});
+
+test('a script that throws: script_error counted once per device run, every response before it counted', async (t) => {
+  const nginx = await startNginx();
+  t.teardown(() => nginx.stop());
+  const ws = await workspace(t);
+  const script = await ws.file('throws.js', 'await get("/");\nthrow new Error("boom");\n');
+  const devices = 10;
+  const run = await runSgcli([
+    'run', 'throws', script, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
+    '--size', String(devices), '--sustain', '3', '--report-interval', '1', '--data-dir', ws.dataDir,
+  ]);
+  t.is(run.code, EXIT.criticalErrors, run.stderr);
+  t.regex(run.stderr, /the script failed: \d+ script errors/);
+  const archive = await readArchive(run.archive!);
+  const errors = total(archive, 'script_error_count');
+  const responses = total(archive, 'response_count');
+  // The request completes before the throw, so nothing is in flight between recycles.
+  t.is(await nginx.accessLogCount(), responses);
+  t.true(errors >= responses - devices && errors <= responses, `${errors} script errors, ${responses} responses`);
+  t.true(errors >= devices * 2 && errors <= devices * 4, `${errors} script errors: recycled after 1 s, not at once`);
+});
+
+test('while(true){} in one block is cut off as cpu_limit while the other block keeps serving requests', async (t) => {
+  const nginx = await startNginx();
+  t.teardown(() => nginx.stop());
+  const ws = await workspace(t);
+  const plan = await ws.file('plan.json', {
+    blocks: [
+      { script: 'while (true) {}\n', size: 1 },
+      { script: 'for (;;) {\n  await get("/");\n  await delay(20);\n}\n', size: 4 },
+    ],
+  });
+  const run = await runSgcli([
+    'run', 'runaway', '--plan', plan, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
+    '--size', '10', '--sustain', '3', '--report-interval', '1', '--data-dir', ws.dataDir,
+  ]);
+  t.is(run.code, EXIT.criticalErrors, run.stderr);
+  t.regex(run.stderr, /cpu_limit errors/);
+  const archive = await readArchive(run.archive!);
+  t.true(total(archive, 'cpu_limit_error_count') >= 2, `${total(archive, 'cpu_limit_error_count')} cpu_limit errors`);
+  t.is(total(archive, 'script_error_count'), 0);
+  // Every whole interval served requests: the runaway devices did not stall the healthy ones.
+  for (const row of archive.rows.slice(0, -1)) t.true((row.response_per_second as number) > 10, `at ${row.elapsed} s: ${row.response_per_second}/s`);
+  t.true((await nginx.accessLogCount()) >= total(archive, 'response_count'));
+});
+
+test('a script with a syntax error is refused before anything runs: file:line:column, exit code 3, no archive', async (t) => {
+  const ws = await workspace(t);
+  const script = await ws.file('broken.js', 'await get("/");\nconst x = ;\n');
+  const run = await runSgcli(['run', 'broken', script, '--target-hosts', '127.0.0.1', '--sustain', '1', '--data-dir', ws.dataDir]);
+  t.is(run.code, EXIT.scriptCompile, run.stderr);
+  t.is(run.stdout, '');
+  t.regex(run.stderr, new RegExp(`^  ${script.replaceAll('.', '\\.')}:2:\\d+: SyntaxError: `, 'm'));
+  t.deepEqual(run.live, []);
+  t.deepEqual(await readdir(ws.dataDir).catch(() => []), []);
+});
