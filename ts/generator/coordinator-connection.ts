@@ -1,0 +1,116 @@
+/**
+ * The generator program's tie to its coordinator: dial, hand the link to the
+ * generator, and when the link drops (coordinator restart, network failure,
+ * refusal) dial again after a backoff, for as long as the program runs. A
+ * generator is a long-lived machine service; giving up would need a person.
+ */
+import { WebSocket } from 'ws';
+import { parseCoordinatorMessage } from '../shared/protocol-validation.js';
+import type { CoordinatorMessage, GeneratorMessage } from '../shared/protocol.js';
+import type { GeneratorSide } from '../shared/transport.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, wsLink } from '../shared/ws-link.js';
+import { Backoff } from './backoff.js';
+
+/** How long the WebSocket handshake may take before the attempt counts as failed. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export interface CoordinatorConnectionOptions {
+  /** `ws://` or `wss://`. */
+  url: string;
+  token?: string;
+  /** Serves each link until it closes: the Generator. */
+  generator: { connect(link: GeneratorSide): void };
+  log: (line: string) => void;
+  backoff?: Backoff;
+  maxMessageBytes?: number;
+  heartbeatMs?: number;
+}
+
+export class CoordinatorConnection {
+  private socket: WebSocket | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly backoff: Backoff;
+
+  private constructor(private readonly options: CoordinatorConnectionOptions) {
+    this.backoff = options.backoff ?? new Backoff();
+  }
+
+  /** Starts dialling; keeps the generator connected until stop(). */
+  static start(options: CoordinatorConnectionOptions): CoordinatorConnection {
+    const connection = new CoordinatorConnection(options);
+    connection.dial();
+    return connection;
+  }
+
+  /** No more attempts; the link in use stays until its owner closes it. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+  }
+
+  /** Resolves when the socket in use (if any) has closed, its last messages flushed. */
+  ended(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  private say(line: string): void {
+    this.options.log(`stressgrid generator: ${line}`);
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    const { url, token } = this.options;
+    const socket = new WebSocket(url, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      maxPayload: this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    });
+    this.socket = socket;
+    let failure: string | undefined;
+    let opened = false;
+
+    socket.once('unexpected-response', (req, res) => {
+      failure =
+        res.statusCode === 401
+          ? `the coordinator at ${url} refused the token (401): set the same STRESSGRID_TOKEN on both sides`
+          : `the coordinator at ${url} answered HTTP ${res.statusCode} instead of a WebSocket upgrade`;
+      req.destroy();
+    });
+    socket.on('error', (err) => {
+      failure ??= `could not connect to ${url}: ${err.message}`;
+    });
+    socket.once('open', () => {
+      opened = true;
+      this.serve(socket);
+    });
+    socket.once('close', () => {
+      if (!opened) this.again(failure ?? `could not connect to ${url}`);
+    });
+  }
+
+  private serve(socket: WebSocket): void {
+    const link = wsLink<GeneratorMessage, CoordinatorMessage>(socket, parseCoordinatorMessage, {
+      maxMessageBytes: this.options.maxMessageBytes,
+      heartbeatMs: this.options.heartbeatMs,
+      onInvalid: (reason) => this.say(`closed the link to the coordinator: ${reason}`),
+    });
+    link.onMessage((m) => {
+      if (m.type !== 'welcome') return;
+      // Only a link the coordinator accepted counts as success; a refused one keeps backing off.
+      this.backoff.reset();
+      this.say(`connected to ${this.options.url}`);
+    });
+    link.onClose((reason) => this.again(`lost the coordinator at ${this.options.url}: ${reason}`));
+    this.options.generator.connect(link);
+  }
+
+  private again(why: string): void {
+    if (this.stopped) return;
+    const delay = this.backoff.next();
+    this.say(`${why}; attempt ${this.backoff.attempts} in ${(delay / 1000).toFixed(1)} s`);
+    this.retry = setTimeout(() => this.dial(), delay);
+  }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The stressgrid-generator program: starts a generator's worker threads, keeps it
+ * connected to its coordinator (reconnecting for as long as it runs) and, on
+ * SIGTERM or SIGINT, stops its devices, sends their last telemetry and exits 0.
+ */
+import { Command } from 'commander';
+import { Generator } from './generator.js';
+import { CoordinatorConnection } from './coordinator-connection.js';
+import { resolveGeneratorOptions, type GeneratorFlags } from './program-options.js';
+
+/** How long shutdown waits for the last telemetry to leave before exiting anyway. */
+const FLUSH_TIMEOUT_MS = 5000;
+const EXIT_USAGE = 2;
+
+const log = (line: string) => console.error(line);
+
+const program = new Command('stressgrid-generator')
+  .description('Simulates devices for a Stressgrid coordinator.')
+  .option('--coordinator-url <url>', 'coordinator generator port, ws:// or wss:// (env COORDINATOR_URL, default ws://localhost:9696)')
+  .option('--id <id>', 'generator id (env GENERATOR_ID, default the host name)')
+  .option('--workers <n>', 'worker threads (env STRESSGRID_WORKERS, default one per core)')
+  .option('--token <token>', 'shared secret the coordinator requires (env STRESSGRID_TOKEN)')
+  .parse();
+
+const resolved = resolveGeneratorOptions(program.opts<GeneratorFlags>());
+if (!resolved.ok) {
+  log(`stressgrid-generator: ${resolved.problems.length === 1 ? 'a problem' : `${resolved.problems.length} problems`}:`);
+  for (const problem of resolved.problems) log(`  ${problem}`);
+  process.exit(EXIT_USAGE);
+}
+const options = resolved.options;
+
+const generator = await Generator.start({ id: options.id, workers: options.workers, log });
+log(`stressgrid generator: ${options.id} started with ${generator.workers} workers; coordinator ${options.coordinatorUrl}`);
+const connection = CoordinatorConnection.start({ url: options.coordinatorUrl, token: options.token, generator, log });
+
+let stopping = false;
+async function shutDown(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log(`stressgrid generator: ${signal}: stopping devices and sending the last telemetry`);
+  connection.stop();
+  const forced = setTimeout(() => {
+    log('stressgrid generator: the last telemetry did not leave in time; exiting without it');
+    process.exit(0);
+  }, FLUSH_TIMEOUT_MS);
+  await generator.close();
+  await connection.ended();
+  clearTimeout(forced);
+  process.exit(0);
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (s) => void shutDown(s));
