@@ -12,19 +12,20 @@
  * all threads, from process.cpuUsage().
  *
  *   node dist/bench/http.js [--duration 10] [--connections 100] [--idle-devices 10000]
- *     [--workers 1] [--only cpu|idle] [--profile DIR] [--quick]
+ *     [--workers 1] [--rounds 1] [--only cpu|idle] [--profile DIR] [--quick]
  *
- * --quick is a smoke run: 3 s of load and 1,000 idle devices. --profile writes
- * V8 CPU profiles of the long Stressgrid run (one per thread) into DIR.
+ * --quick is a smoke run: 3 s of load and 1,000 idle devices. --rounds repeats
+ * the CPU comparison and pools the rounds. --profile writes V8 CPU profiles of
+ * the first long Stressgrid run (one per thread) into DIR.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runEmbedded, type EmbeddedResult } from '../ts/coordinator/embedded.js';
+import { runEmbedded } from '../ts/coordinator/embedded.js';
 import { DEFAULT_REPORT_INTERVAL_SECONDS } from '../ts/coordinator/run.js';
-import { METRIC } from '../ts/shared/metrics.js';
+import { METRIC, isErrorMetric } from '../ts/shared/metrics.js';
 import type { LiveSnapshot } from '../ts/shared/live.js';
 import type { Plan } from '../ts/shared/plan.js';
 import { startNginx } from '../test/support/nginx.js';
@@ -60,7 +61,6 @@ function plan(name: string, script: string, port: number, size: number, rampup: 
 }
 
 interface Finished {
-  result: EmbeddedResult;
   archivePath: string;
   dataDir: string;
 }
@@ -79,13 +79,13 @@ async function embedded(p: Plan, workers: number, onLive: (s: LiveSnapshot, abor
   if (result.archivePath === null || result.criticalErrors > 0) {
     throw new Error(`stressgrid run ${result.outcome} with ${result.criticalErrors} critical errors: ${JSON.stringify(result.problems ?? [])}`);
   }
-  return { result, archivePath: result.archivePath, dataDir };
+  return { archivePath: result.archivePath, dataDir };
 }
 
 async function totalsOf(archivePath: string): Promise<{ requests: number; errors: number }> {
   const row = await archiveLastRow(archivePath);
   const errors = Object.entries(row)
-    .filter(([name]) => /_error_count$/.test(name))
+    .filter(([name]) => isErrorMetric(name) && name.endsWith('_count'))
     .reduce((sum, [, n]) => sum + n, 0);
   return { requests: row[METRIC.responseCount] ?? 0, errors };
 }
@@ -177,6 +177,7 @@ interface Options {
   connections: number;
   idleDevices: number;
   workers: number;
+  rounds: number;
   profileDir: string | undefined;
   parts: { cpu: boolean; idle: boolean };
 }
@@ -203,6 +204,7 @@ function options(argv: string[]): Options {
     idleDevices: number('idle-devices', quick ? 1000 : 10_000),
     // One thread of load for each generator: autocannon runs on one.
     workers: number('workers', 1),
+    rounds: number('rounds', 1),
     profileDir: value('profile'),
     parts: { cpu: only === undefined || only === 'cpu', idle: only === undefined || only === 'idle' },
   };
@@ -228,35 +230,48 @@ function cpuLine(label: string, r: CpuResult, seconds: number): string {
   return `  ${cells.join(' ')}`;
 }
 
+const sum = (a: CpuResult, b: CpuResult): CpuResult => ({ cpuUs: a.cpuUs + b.cpuUs, requests: a.requests + b.requests, errors: a.errors + b.errors });
+
 async function closedLoop(port: number, o: Options): Promise<SummaryRow[]> {
   console.log(`\n1. Closed loop: ${o.connections} connections, back-to-back GET / for ${o.duration} s (Stressgrid: ${o.workers} worker thread(s))`);
   const profile = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
-  const short = await runChild<CpuResult>('stressgrid-cpu', [port, o.connections, SHORT_RUN_S, o.workers]);
-  const sgLoad = load();
-  const sg = await runChild<CpuResult>('stressgrid-cpu', [port, o.connections, o.duration, o.workers], profile);
-  const acLoad = load();
-  const ac = await runChild<CpuResult>('autocannon-cpu', [port, o.connections, o.duration]);
-  // Starting worker threads, compiling the script and writing the archive happen
-  // once a run whatever its length; the steady state is what the long run cost
-  // beyond the short one, per request it served beyond it.
-  const steady: CpuResult = { cpuUs: sg.cpuUs - short.cpuUs, requests: sg.requests - short.requests, errors: sg.errors - short.errors };
   const header = ['generator'.padEnd(34), 'requests'.padStart(9), 'req/s'.padStart(8), 'CPU'.padStart(10), 'µs/req'.padStart(8), 'errors'.padStart(6)];
-  console.log(`  ${header.join(' ')}`);
-  console.log(cpuLine(`Stressgrid, ${o.duration} s run`, sg, o.duration));
-  console.log(cpuLine(`Stressgrid, ${SHORT_RUN_S} s run`, short, SHORT_RUN_S));
-  console.log(cpuLine('Stressgrid, steady (difference)', steady, o.duration - SHORT_RUN_S));
-  console.log(cpuLine(`autocannon -c ${o.connections} -p 1`, ac, o.duration));
-  console.log(`  load average before Stressgrid ${sgLoad}, before autocannon ${acLoad}, after ${load()}`);
-  const acPerRequest = ac.cpuUs / ac.requests;
-  const ratio = steady.cpuUs / steady.requests / acPerRequest;
-  const wholeRatio = sg.cpuUs / sg.requests / acPerRequest;
+  const none: CpuResult = { cpuUs: 0, requests: 0, errors: 0 };
+  let [sgAll, steadyAll, acAll] = [none, none, none];
+  // Rounds interleave the two generators, so a shared machine's changing load
+  // falls on both alike; the summary pools every round.
+  for (let round = 1; round <= o.rounds; round++) {
+    const short = await runChild<CpuResult>('stressgrid-cpu', [port, o.connections, SHORT_RUN_S, o.workers]);
+    const sgLoad = load();
+    const sg = await runChild<CpuResult>('stressgrid-cpu', [port, o.connections, o.duration, o.workers], round === 1 ? profile : []);
+    const acLoad = load();
+    const ac = await runChild<CpuResult>('autocannon-cpu', [port, o.connections, o.duration]);
+    // Starting worker threads, compiling the script and writing the archive happen
+    // once a run whatever its length; the steady state is what the long run cost
+    // beyond the short one, per request it served beyond it.
+    const steady: CpuResult = { cpuUs: sg.cpuUs - short.cpuUs, requests: sg.requests - short.requests, errors: sg.errors - short.errors };
+    console.log(`  round ${round} of ${o.rounds}\n  ${header.join(' ')}`);
+    console.log(cpuLine(`Stressgrid, ${o.duration} s run`, sg, o.duration));
+    console.log(cpuLine(`Stressgrid, ${SHORT_RUN_S} s run`, short, SHORT_RUN_S));
+    console.log(cpuLine('Stressgrid, steady (difference)', steady, o.duration - SHORT_RUN_S));
+    console.log(cpuLine(`autocannon -c ${o.connections} -p 1`, ac, o.duration));
+    console.log(`  load average before Stressgrid ${sgLoad}, before autocannon ${acLoad}, after ${load()}`);
+    // Failed requests cost a generator far less than answered ones: a round with any is no comparison.
+    const failed = [short, sg, ac].filter((r) => r.errors > 0 || r.requests === 0);
+    if (failed.length > 0) throw new Error(`round ${round} had failed requests (is nginx still up on port ${port}?); no CPU comparison made`);
+    [sgAll, steadyAll, acAll] = [sum(sgAll, sg), sum(steadyAll, steady), sum(acAll, ac)];
+  }
+  const acPerRequest = acAll.cpuUs / acAll.requests;
+  const ratio = steadyAll.cpuUs / steadyAll.requests / acPerRequest;
+  const wholeRatio = sgAll.cpuUs / sgAll.requests / acPerRequest;
+  const seconds = o.duration * o.rounds;
   return [
-    ['Stressgrid CPU per request, steady state', `${(steady.cpuUs / steady.requests).toFixed(1)} µs`, ''],
-    [`Stressgrid CPU per request, whole ${o.duration} s run`, `${(sg.cpuUs / sg.requests).toFixed(1)} µs`, ''],
-    [`autocannon CPU per request`, `${acPerRequest.toFixed(1)} µs`, ''],
+    ['Stressgrid CPU per request, steady state', `${(steadyAll.cpuUs / steadyAll.requests).toFixed(1)} µs`, ''],
+    [`Stressgrid CPU per request, whole ${o.duration} s run`, `${(sgAll.cpuUs / sgAll.requests).toFixed(1)} µs`, ''],
+    ['autocannon CPU per request', `${acPerRequest.toFixed(1)} µs`, ''],
     ['CPU per request, Stressgrid / autocannon (steady)', `${ratio.toFixed(2)}x`, `<= 2x: ${verdict(ratio <= 2)}`],
-    [`CPU per request, Stressgrid / autocannon (whole run)`, `${wholeRatio.toFixed(2)}x`, ''],
-    ['requests/s, Stressgrid / autocannon', `${Math.round(sg.requests / o.duration)} / ${Math.round(ac.requests / o.duration)}`, ''],
+    ['CPU per request, Stressgrid / autocannon (whole run)', `${wholeRatio.toFixed(2)}x`, ''],
+    ['requests/s, Stressgrid / autocannon', `${Math.round(sgAll.requests / seconds)} / ${Math.round(acAll.requests / seconds)}`, ''],
   ];
 }
 
