@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { planSchedule } from '../../ts/coordinator/ramp.js';
+import { ReportStore } from '../../ts/coordinator/report-store.js';
 import { validatePlan } from '../../ts/shared/plan-validation.js';
 import { PROTOCOL_VERSION } from '../../ts/shared/protocol.js';
 import { killAllGeneratorProcesses, startGeneratorProcess, type GeneratorProcess } from '../support/generator-process.js';
@@ -20,12 +21,17 @@ import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
 import { startCluster, startedDevices, until, type Cluster } from './cluster.js';
 
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const COORDINATOR_CHILD = join(root, 'dist/test/support/coordinator-child.js');
+
 const clusters: Cluster[] = [];
 const nginxes: NginxServer[] = [];
 const dirs: string[] = [];
+const children: Array<ReturnType<typeof spawn>> = [];
 
 test.after.always(async () => {
   await killAllGeneratorProcesses();
+  for (const child of children) child.kill('SIGKILL');
   await Promise.all(clusters.map((c) => c.close()));
   await Promise.all(nginxes.map((n) => n.stop()));
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -49,14 +55,31 @@ async function nginx(): Promise<NginxServer> {
   return n;
 }
 
-const loop = (path: string) => `for (;;) {\n  await get(${JSON.stringify(path)});\n  await delay(20);\n}`;
+/** Waits until exactly `processes` are connected; a failure shows what they logged. */
+async function joined(c: Cluster, processes: GeneratorProcess[], timeoutMs?: number): Promise<void> {
+  try {
+    await c.waitForGenerators(processes.map((p) => p.id), timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${processes.map((p) => `generator ${p.id} (exit ${p.child.exitCode ?? p.child.signalCode}):\n${p.stderr()}`).join('\n')}`);
+  }
+}
 
-function twoBlockPlan(name: string, a: NginxServer, b: NginxServer, timing: { rampup: number; sustain: number }) {
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const loop = (path: string) => `for (;;) {\n  await get(${JSON.stringify(path)});\n  await delay(20);\n}`;
+/**
+ * Exactly `requests` requests, then an idle wait that outlasts the run: no request
+ * is in flight when the devices stop, so every one nginx served is counted.
+ */
+const REQUESTS_PER_DEVICE = 20;
+const counted = (path: string) => `for (let i = 0; i < ${REQUESTS_PER_DEVICE}; i++) {\n  await get(${JSON.stringify(path)});\n  await delay(10);\n}\nawait delay(600000);`;
+
+function twoBlockPlan(name: string, a: NginxServer, b: NginxServer, timing: { rampup: number; sustain: number }, script = loop) {
   return {
     name,
     blocks: [
-      { script: loop('/?block=1'), size: 1 },
-      { script: loop('/?block=2'), size: 3 },
+      { script: script('/?block=1'), size: 1 },
+      { script: script('/?block=2'), size: 3 },
     ],
     addresses: [
       { host: '127.0.0.1', port: a.port },
@@ -68,15 +91,13 @@ function twoBlockPlan(name: string, a: NginxServer, b: NginxServer, timing: { ra
   };
 }
 
-test('two generator processes run a plan: each gets its share, the CSV counts every request nginx logged', async (t) => {
+test.serial('two generator processes run a plan: each gets its share, the CSV counts every request nginx logged', async (t) => {
   const [a, b] = await Promise.all([nginx(), nginx()]);
   const c = await cluster();
-  startGeneratorProcess({ url: c.url, id: 'gen-a' });
-  startGeneratorProcess({ url: c.url, id: 'gen-b' });
-  await c.waitForGenerators(['gen-a', 'gen-b']);
+  await joined(c, [startGeneratorProcess({ url: c.url, id: 'gen-a' }), startGeneratorProcess({ url: c.url, id: 'gen-b' })]);
   const order = c.coordinator.registry.list().map((g) => g.id);
 
-  const plan = twoBlockPlan('two generators', a, b, { rampup: 1, sustain: 2 });
+  const plan = twoBlockPlan('two generators', a, b, { rampup: 1, sustain: 2 }, counted);
   const started = await c.coordinator.start(plan);
   if (!started.ok) return t.fail(JSON.stringify(started));
   const result = await started.run.done;
@@ -98,14 +119,108 @@ test('two generator processes run a plan: each gets its share, the CSV counts ev
   t.deepEqual([0, 1].map((i) => [...got.values()].reduce((sum, d) => sum + d[i]!, 0)), [10, 30], 'blocks 1:3');
 
   const rows = await readResultsCsv(result.archivePath!);
-  const responses = Number(rows.at(-1)!.response_count);
-  t.true(responses > 40, `${responses} responses`);
-  // nginx writes a log line just after its response leaves.
-  const served = async () => (await a.accessLogCount()) + (await b.accessLogCount());
-  let count = await served();
-  for (const deadline = Date.now() + 2000; count < responses && Date.now() < deadline; count = await served()) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  t.is(responses, count, 'the last row counts every response nginx served');
-  t.true((await a.accessLogCount()) > 0 && (await b.accessLogCount()) > 0, 'both addresses were used');
+  t.is(Number(rows.at(-1)!.response_count), 40 * REQUESTS_PER_DEVICE, 'every device made its requests, each counted once');
+  const served = [...(await a.waitForAccessLog(20 * REQUESTS_PER_DEVICE)), ...(await b.waitForAccessLog(20 * REQUESTS_PER_DEVICE))];
+  t.is(served.length, 40 * REQUESTS_PER_DEVICE, 'the last row counts every response nginx served, no more');
+  t.deepEqual(
+    [1, 2].map((block) => served.filter((line) => line.uri === `/?block=${block}`).length),
+    [10 * REQUESTS_PER_DEVICE, 30 * REQUESTS_PER_DEVICE],
+    'block shares 1:3',
+  );
+});
+
+function onePlan(name: string, target: NginxServer, sustain: number) {
+  return { name, blocks: [{ script: loop('/') }], addresses: [{ host: '127.0.0.1', port: target.port }], size: 20, rampup: 0, sustain, rampdown: 0 };
+}
+
+test.serial('a generator killed mid-run: the run completes with the other; restarted under its id it rejoins', async (t) => {
+  const [a, b] = await Promise.all([nginx(), nginx()]);
+  const c = await cluster();
+  const stays = startGeneratorProcess({ url: c.url, id: 'stays' });
+  const doomed = startGeneratorProcess({ url: c.url, id: 'doomed' });
+  await joined(c, [stays, doomed]);
+
+  const started = await c.coordinator.start(twoBlockPlan('generator lost', a, b, { rampup: 0, sustain: 5 }));
+  if (!started.ok) return t.fail(JSON.stringify(started));
+  const runId = started.run.runId;
+  await sleep(1500);
+  doomed.kill('SIGKILL');
+  await until(() => c.notices.some((n) => /generator doomed left the run/.test(n)), 5000, () => `a notice of the loss; notices: ${c.notices.join('\n')}`);
+  await c.waitForLog(/generator doomed from .* disconnected/);
+  t.deepEqual(c.coordinator.registry.list().map((g) => g.id), ['stays']);
+
+  await joined(c, [stays, startGeneratorProcess({ url: c.url, id: 'doomed' })]);
+  await until(() => c.notices.some((n) => /generator doomed rejoined/.test(n)), 5000, () => `a notice of the rejoin; notices: ${c.notices.join('\n')}`);
+  const prepared = (c.sent.get('doomed') ?? []).filter((m) => m.type === 'prepare_run' && m.runId === runId);
+  t.is(prepared.length, 2, 'prepared when the run started and again when it rejoined');
+
+  const result = await started.run.done;
+  t.is(result.outcome, 'done', result.reason);
+  t.true(result.criticalErrors >= 1, 'the lost generator counts as a critical error');
+  const rows = await readResultsCsv(result.archivePath!);
+  t.true(Number(rows.at(-1)!.response_count) > 0);
+});
+
+test.serial('a generator reconnecting under a connected id replaces the old link over real sockets', async (t) => {
+  const target = await nginx();
+  const c = await cluster();
+  const stale = new WebSocket(c.url);
+  const staleClosed = new Promise<{ code: number; reason: string }>((resolve) => stale.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise((resolve, reject) => stale.once('open', resolve).once('error', reject));
+  stale.send(JSON.stringify({ type: 'hello', version: PROTOCOL_VERSION, generatorId: 'twin', workers: 1 }));
+  await c.waitForGenerators(['twin']);
+
+  const twin = startGeneratorProcess({ url: c.url, id: 'twin' });
+  t.deepEqual(await staleClosed, { code: 1000, reason: 'replaced by a new connection' });
+  await joined(c, [twin]);
+  t.is(c.coordinator.registry.size, 1);
+
+  const started = await c.coordinator.start(onePlan('replaced link', target, 1));
+  if (!started.ok) return t.fail(JSON.stringify(started));
+  const result = await started.run.done;
+  t.is(result.outcome, 'done', result.reason);
+  t.is(result.criticalErrors, 0, c.notices.join('\n'));
+  const rows = await readResultsCsv(result.archivePath!);
+  t.true(Number(rows.at(-1)!.response_count) > 0, 'the new link ran the devices');
+});
+
+test.serial('a coordinator killed mid-run: a new one on the same port and data dir gets its generators back and lists every report', async (t) => {
+  const target = await nginx();
+  const dataDir = await tempDir();
+  const child = spawn(process.execPath, [COORDINATOR_CHILD], {
+    cwd: root,
+    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', GENERATORS: '2', PLANS: JSON.stringify([onePlan('finished', target, 1), onePlan('interrupted', target, 30)]) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const line = async (pattern: RegExp) => {
+    await until(() => pattern.test(stdout), 20_000, () => `${pattern} from the coordinator; stdout:\n${stdout}\nstderr:\n${stderr}`);
+    return pattern.exec(stdout)!;
+  };
+  const port = Number((await line(/^port (\d+)$/m))[1]);
+  const url = `ws://127.0.0.1:${port}`;
+  const generators = ['r1', 'r2'].map((id) => startGeneratorProcess({ url, id }));
+  const finished = (await line(/^done (\S+)$/m))[1]!;
+  const interrupted = (await line(/^run (\S+)\n(?:.*\n)*?run (\S+)$/m))[2]!;
+  await sleep(1000);
+  child.kill('SIGKILL');
+  await exited;
+
+  const c = await cluster({ port, dataDir });
+  await joined(c, generators, 30_000);
+  for (const g of generators) t.regex(g.stderr(), /lost the coordinator at .*; attempt \d+ in [\d.]+ s/);
+  const listed = (await new ReportStore(dataDir).list()).map((r) => r.runId).sort();
+  t.deepEqual(listed, [finished, interrupted].sort(), 'the finished run and the interrupted one, archived on recovery');
+  t.deepEqual((await c.coordinator.store.list()).map((r) => r.runId).sort(), listed);
+
+  const started = await c.coordinator.start(onePlan('after restart', target, 1));
+  if (!started.ok) return t.fail(JSON.stringify(started));
+  const result = await started.run.done;
+  t.is(result.outcome, 'done', result.reason);
+  t.is(result.criticalErrors, 0, c.notices.join('\n'));
 });
