@@ -1,0 +1,77 @@
+/**
+ * A real coordinator for API and sgcli tests: its own data directory, generators
+ * in this process joined by in-process links (the protocol messages a socket
+ * would carry), and the management API on a free loopback port.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Generator } from '../../ts/generator/generator.js';
+import { startApiServer, type ApiServer } from '../../ts/coordinator/api-server.js';
+import { Coordinator } from '../../ts/coordinator/coordinator.js';
+import { inProcessLink } from '../../ts/shared/transport.js';
+
+export interface TestCoordinator {
+  coordinator: Coordinator;
+  api: ApiServer;
+  /** The API's base URL, `http://127.0.0.1:port`. */
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface TestCoordinatorOptions {
+  /** In-process generators, one worker thread each (default 1). */
+  generators?: number;
+  token?: string;
+  reportIntervalSeconds?: number;
+  webDir?: string;
+  maxBodyBytes?: number;
+}
+
+export async function startTestCoordinator(options: TestCoordinatorOptions = {}): Promise<TestCoordinator> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sg-api-'));
+  const coordinator = new Coordinator({ dataDir, reportIntervalSeconds: options.reportIntervalSeconds ?? 1, log: () => {} });
+  await coordinator.recover();
+  const generators: Generator[] = [];
+  const count = options.generators ?? 1;
+  const joined = new Promise<void>((resolve) => {
+    if (count === 0) return resolve();
+    const stop = coordinator.registry.listen({ joined: () => coordinator.registry.size >= count && (stop(), resolve()) });
+  });
+  for (let i = 0; i < count; i++) {
+    const generator = await Generator.start({ id: `gen-${i + 1}`, workers: 1, log: () => {} });
+    generators.push(generator);
+    const link = inProcessLink();
+    coordinator.attachGenerator(link.coordinator);
+    generator.connect(link.generator);
+  }
+  await joined;
+  const api = await startApiServer({ coordinator, host: '127.0.0.1', port: 0, token: options.token, webDir: options.webDir, maxBodyBytes: options.maxBodyBytes, log: () => {} });
+  return {
+    coordinator,
+    api,
+    url: api.url,
+    dataDir,
+    async stop() {
+      await coordinator.abort('test over');
+      await api.close();
+      await Promise.all(generators.map((g) => g.close()));
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A plan of `size` devices that each GET / from nginx every 50 ms. */
+export function nginxPlan(port: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: 'api-test',
+    blocks: [{ script: 'for (;;) { await get("/"); await delay(50); }' }],
+    addresses: [{ host: '127.0.0.1', port, protocol: 'http' }],
+    size: 10,
+    rampup: 0,
+    sustain: 60,
+    rampdown: 0,
+    ...overrides,
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * What the management API sends, defined once: the coordinator's routes build
+ * these, sgcli and the website read them. Server paths never appear here; a
+ * report is named by the URL it is served at.
+ */
+import type { LiveSnapshot } from '../shared/live.js';
+import type { PlanProblem } from '../shared/plan.js';
+import type { RunOutcome, RunResult } from './run.js';
+import type { RunSummary } from './run-summary.js';
+
+/** Stable codes of API errors; `status` is the HTTP status each goes with. */
+export const API_ERROR = Object.freeze({
+  unauthorized: { code: 'unauthorized', status: 401 },
+  invalidJson: { code: 'invalid_json', status: 400 },
+  invalidPlan: { code: 'invalid_plan', status: 400 },
+  invalidRunId: { code: 'invalid_run_id', status: 400 },
+  badRequest: { code: 'bad_request', status: 400 },
+  bodyTooLarge: { code: 'body_too_large', status: 413 },
+  unsupportedMediaType: { code: 'unsupported_media_type', status: 415 },
+  notFound: { code: 'not_found', status: 404 },
+  noActiveRun: { code: 'no_active_run', status: 404 },
+  runActive: { code: 'run_active', status: 409 },
+  noGenerators: { code: 'no_generators', status: 503 },
+  noDevices: { code: 'no_devices', status: 400 },
+  upgradeRequired: { code: 'upgrade_required', status: 426 },
+  internal: { code: 'internal', status: 500 },
+});
+
+export type ApiErrorCode = (typeof API_ERROR)[keyof typeof API_ERROR]['code'];
+
+export interface ApiErrorKind {
+  code: ApiErrorCode;
+  status: number;
+}
+
+/** Every error body. A 400 for a plan also lists every problem. */
+export interface ApiErrorBody {
+  error: { code: ApiErrorCode; message: string };
+  problems?: PlanProblem[];
+}
+
+/** 201 of POST /api/runs. */
+export interface RunStarted {
+  runId: string;
+}
+
+/** How a run ended, as the API and the live stream tell it. */
+export interface RunEnded {
+  runId: string;
+  outcome: RunOutcome;
+  reason?: string;
+  criticalErrors: number;
+  /** Where the report is served (`/results/<runId>.tar.gz`), or null when none was written. */
+  archiveUrl: string | null;
+  summary: RunSummary | null;
+}
+
+/** GET /api/runs/<runId>: the active run's live values, or how a recent run ended. */
+export type RunStatus = { state: 'active'; snapshot: LiveSnapshot } | { state: 'ended'; result: RunEnded };
+
+/** A generator's last reported utilisation (it reports every second, idle or not). */
+export interface GeneratorUtilisation {
+  /** ISO 8601 time of the report. */
+  at: string;
+  activeDevices: number;
+  cpuPercent: number;
+  networkRxBytesPerSecond: number;
+  networkTxBytesPerSecond: number;
+}
+
+/** One element of GET /api/generators. */
+export interface GeneratorInfo {
+  id: string;
+  workers: number;
+  /** ISO 8601. */
+  connectedAt: string;
+  /** Null until its first telemetry. */
+  utilisation: GeneratorUtilisation | null;
+}
+
+/** One element of GET /api/reports, newest first. */
+export interface ReportEntry {
+  runId: string;
+  fileName: string;
+  bytes: number;
+  /** ISO 8601, from the run id. */
+  startedAt: string;
+  /** Path of the download, relative to the coordinator's base URL. */
+  url: string;
+}
+
+/** Messages of the live stream (GET /api/live, WebSocket), one JSON text frame each. */
+export type LiveMessage = { type: 'live'; snapshot: LiveSnapshot } | { type: 'notice'; message: string } | { type: 'ended'; result: RunEnded };
+
+/** The path a run's archive is served at. */
+export const archiveUrlPath = (runId: string): string => `/results/${runId}.tar.gz`;
+
+export function runEnded(result: RunResult): RunEnded {
+  return {
+    runId: result.runId,
+    outcome: result.outcome,
+    ...(result.reason !== undefined ? { reason: result.reason } : {}),
+    criticalErrors: result.criticalErrors,
+    archiveUrl: result.archivePath === null ? null : archiveUrlPath(result.runId),
+    summary: result.summary,
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * The management API on port 8000: start and abort runs, watch them live over a
+ * WebSocket, list generators, list, download and delete reports, and the
+ * website's static files. Every error is JSON `{ error: { code, message } }`
+ * with a stable code (api-messages.ts).
+ */
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
+import { open } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { isGuardedPath, tokenCheck } from './api-auth.js';
+import { API_ERROR, archiveUrlPath, runEnded, type ApiErrorBody, type ApiErrorKind, type ReportEntry, type RunStarted, type RunStatus } from './api-messages.js';
+import { runIdOfArchive } from './archive.js';
+import type { Coordinator, StartOutcome } from './coordinator.js';
+import { GeneratorUtilisationTracker } from './generator-utilisation.js';
+import { LiveStream } from './live-stream.js';
+import { REPORT_ERROR, ReportError } from './report-store.js';
+import { isValidRunId } from './run-id.js';
+import { StaticSite } from './static-site.js';
+
+export const DEFAULT_API_PORT = 8000;
+/** Plans carry their scripts; a few MiB is far beyond any real one and still cheap to refuse. */
+export const DEFAULT_MAX_BODY_BYTES = 4 << 20;
+/** Live-stream clients only listen. */
+const MAX_CLIENT_MESSAGE_BYTES = 4096;
+const MAX_ABORT_REASON_CHARS = 200;
+
+export interface ApiServerOptions {
+  coordinator: Coordinator;
+  /** Default 127.0.0.1: listening beyond loopback is the caller's explicit choice. */
+  host?: string;
+  /** Default 8000; 0 picks a free port. */
+  port?: number;
+  /** When set, /api and /results need it (api-auth.ts). */
+  token?: string;
+  log?: (line: string) => void;
+  maxBodyBytes?: number;
+  /** The website's folder (default: the package's web/). */
+  webDir?: string;
+}
+
+export interface ApiServer {
+  port: number;
+  /** `http://host:port`, with the address the server is bound to. */
+  url: string;
+  /** Live-stream clients connected now. */
+  liveClients(): number;
+  close(): Promise<void>;
+}
+
+function sendError(reply: FastifyReply, kind: ApiErrorKind, message: string, extra: Omit<ApiErrorBody, 'error'> = {}): FastifyReply {
+  return reply.code(kind.status).send({ error: { code: kind.code, message }, ...extra } satisfies ApiErrorBody);
+}
+
+/** Fastify's own request failures, as our error codes with messages a user can act on. */
+function frameworkError(error: FastifyError): { kind: ApiErrorKind; message: string } | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { kind: API_ERROR.invalidJson, message: `the request body is not valid JSON: ${error.message}` };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { kind: API_ERROR.bodyTooLarge, message: error.message };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { kind: API_ERROR.unsupportedMediaType, message: 'send JSON with Content-Type: application/json' };
+  }
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return { kind: { code: API_ERROR.badRequest.code, status: error.statusCode }, message: error.message };
+  }
+  return undefined;
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { coordinator } = options;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const app = Fastify({ logger: false, bodyLimit: maxBodyBytes, forceCloseConnections: 'idle' });
+  const live = new LiveStream(coordinator);
+  const generators = new GeneratorUtilisationTracker(coordinator.registry);
+  const site = new StaticSite(options.webDir);
+  // Starts one after another: a second start waits for the first to be decided,
+  // so it meets that run as active (409) instead of starting beside it.
+  let starting: Promise<unknown> = Promise.resolve();
+
+  // Plans are JSON; a text body must not reach validation as one long string.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const known = frameworkError(error);
+    if (known) return sendError(reply, known.kind, known.message);
+    log(`stressgrid coordinator: API failure: ${error.stack ?? error.message}`);
+    return sendError(reply, API_ERROR.internal, `the coordinator failed: ${error.message}`);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, API_ERROR.notFound, `no ${request.method} ${request.url.split('?')[0]} here`));
+
+  // Registered before the token hook: its own hooks must see an upgrade refused
+  // by the token, or that socket is never closed and shutdown waits on it.
+  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES } });
+
+  if (options.token !== undefined && options.token !== '') {
+    const allowed = tokenCheck(options.token);
+    app.addHook('onRequest', async (request, reply) => {
+      const path = request.url.split('?')[0]!;
+      if (!isGuardedPath(path)) return;
+      const query = new URLSearchParams(request.url.slice(path.length + 1));
+      if (allowed({ method: request.method, path, authorization: request.headers.authorization, queryToken: query.get('token') ?? undefined })) return;
+      reply.header('www-authenticate', 'Bearer realm="stressgrid"');
+      return sendError(reply, API_ERROR.unauthorized, 'this coordinator needs its token: send Authorization: Bearer <STRESSGRID_TOKEN>');
+    });
+  }
+
+  app.post('/api/runs', async (request, reply) => {
+    const outcome: Promise<StartOutcome> = starting.then(() => coordinator.start(request.body));
+    starting = outcome.catch(() => undefined);
+    const started = await outcome;
+    if (started.ok) {
+      live.watch(started.run);
+      return reply.code(201).send({ runId: started.run.runId } satisfies RunStarted);
+    }
+    if ('problems' in started) {
+      const n = started.problems.length;
+      return sendError(reply, API_ERROR.invalidPlan, `the plan has ${n} problem${n === 1 ? '' : 's'}`, { problems: started.problems });
+    }
+    const kind = started.code === 'run_active' ? API_ERROR.runActive : started.code === 'no_generators' ? API_ERROR.noGenerators : API_ERROR.noDevices;
+    return sendError(reply, kind, started.message);
+  });
+
+  app.get('/api/runs/current', async (_request, reply) => {
+    const run = coordinator.run;
+    if (!run) return sendError(reply, API_ERROR.noActiveRun, 'no run is active');
+    return { state: 'active', snapshot: run.snapshot() } satisfies RunStatus;
+  });
+
+  app.get<{ Params: { runId: string } }>('/api/runs/:runId', async (request, reply) => {
+    const { runId } = request.params;
+    if (!isValidRunId(runId)) return sendError(reply, API_ERROR.invalidRunId, `${JSON.stringify(request.params.runId.slice(0, 80))} is not a run id`);
+    const run = coordinator.run;
+    if (run?.runId === runId) return { state: 'active', snapshot: run.snapshot() } satisfies RunStatus;
+    const result = live.ended(runId);
+    if (result) return { state: 'ended', result } satisfies RunStatus;
+    return sendError(reply, API_ERROR.notFound, `run ${runId} is not active and did not end recently; see /api/reports`);
+  });
+
+  app.post('/api/runs/current/abort', async (request, reply) => {
+    const run = coordinator.run;
+    if (!run) return sendError(reply, API_ERROR.noActiveRun, 'no run is active');
+    const given = (request.body as { reason?: unknown } | undefined)?.reason;
+    const reason = typeof given === 'string' && given.trim() !== '' ? given.trim().slice(0, MAX_ABORT_REASON_CHARS) : undefined;
+    live.watch(run);
+    return runEnded(await run.abort(reason));
+  });
+
+  app.get('/api/generators', async () => generators.list());
+
+  app.get('/api/reports', async () =>
+    (await coordinator.store.list()).map(
+      (r): ReportEntry => ({ runId: r.runId, fileName: r.fileName, bytes: r.bytes, startedAt: r.startedAt, url: archiveUrlPath(r.runId) }),
+    ),
+  );
+
+  app.delete<{ Params: { runId: string } }>('/api/reports/:runId', async (request, reply) => {
+    const { runId } = request.params;
+    const deleted = await reportCall(reply, () => coordinator.store.delete(runId));
+    if (deleted === undefined) return reply;
+    if (!deleted) return sendError(reply, API_ERROR.notFound, `there is no report of run ${runId}`);
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: { fileName: string } }>('/results/:fileName', async (request, reply) => {
+    const { fileName } = request.params;
+    const runId = runIdOfArchive(fileName);
+    if (runId === null) return sendError(reply, API_ERROR.notFound, `reports are served as /results/<runId>.tar.gz, not ${fileName}`);
+    const path = await reportCall(reply, () => coordinator.store.path(runId));
+    if (path === undefined) return reply;
+    // Opened before the headers go out, so a delete racing this download cannot cut it short.
+    const handle = path === null ? null : await open(path).catch(() => null);
+    if (handle === null) return sendError(reply, API_ERROR.notFound, `there is no report of run ${runId}`);
+    const { size } = await handle.stat();
+    return reply
+      .header('content-type', 'application/gzip')
+      .header('content-length', size)
+      .header('content-disposition', `attachment; filename="${fileName}"`)
+      .send(handle.createReadStream());
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/api/live',
+    handler: (_request, reply) => sendError(reply, API_ERROR.upgradeRequired, 'the live stream is a WebSocket: connect with ws://.../api/live'),
+    wsHandler: (socket) => live.add(socket),
+  });
+
+  app.get('/*', async (request, reply) => {
+    const path = request.url.split('?')[0]!;
+    if (isGuardedPath(path) || !(await site.present())) return sendError(reply, API_ERROR.notFound, `no GET ${path} here${isGuardedPath(path) ? '' : ' (the website is not installed; the API is under /api)'}`);
+    const file = await site.open(path);
+    if (file === null) return sendError(reply, API_ERROR.notFound, `no ${path} on the website`);
+    return reply.header('content-type', file.contentType).header('content-length', file.bytes).send(file.stream);
+  });
+
+  await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? DEFAULT_API_PORT });
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closed: Promise<void> | undefined;
+  return {
+    port: address.port,
+    url: `http://${host}:${address.port}`,
+    liveClients: () => live.size,
+    close() {
+      closed ??= (async () => {
+        live.close();
+        generators.stop();
+        await app.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Runs a report-store call, answering 400 for a malformed run id; undefined when it answered. */
+async function reportCall<T>(reply: FastifyReply, call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ReportError && error.code === REPORT_ERROR.invalidRunId) {
+      sendError(reply, API_ERROR.invalidRunId, error.message);
+      return undefined;
+    }
+    throw error;
+  }
+}
