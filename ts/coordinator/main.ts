@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+/**
+ * The stressgrid-coordinator program: the management API and website (8000) and
+ * the generator port (9696) over one coordinator. At start it archives the runs a
+ * previous coordinator left unfinished; on SIGTERM or SIGINT it aborts the active
+ * run (its report is still written), closes both ports and exits 0.
+ */
+import { Command } from 'commander';
+import { startApiServer } from './api-server.js';
+import { Coordinator } from './coordinator.js';
+import { startGeneratorServer } from './generator-server.js';
+import { exposureWarning, resolveCoordinatorOptions, type CoordinatorFlags } from './program-options.js';
+
+const EXIT_USAGE = 2;
+const EXIT_START_FAILED = 1;
+
+const log = (line: string) => console.error(line);
+const say = (line: string) => log(`stressgrid coordinator: ${line}`);
+
+const program = new Command('stressgrid-coordinator')
+  .description('Runs Stressgrid plans over the generators that connect to it.')
+  .option('--port <n>', 'website and API port (env STRESSGRID_PORT, default 8000)')
+  .option('--generator-port <n>', 'port generators connect to (env STRESSGRID_GENERATOR_PORT, default 9696)')
+  .option('--host <address>', 'address both ports listen on (env STRESSGRID_HOST, default 0.0.0.0)')
+  .option('--data-dir <dir>', 'where run reports are kept (env STRESSGRID_DATA_DIR, default ./data)')
+  .option('--report-interval <s>', 'seconds between report rows (env REPORT_INTERVAL_SECONDS, default 60)')
+  .addHelpText('after', '\nSTRESSGRID_TOKEN (environment only) is the shared secret the API, the website and generators must present.')
+  .parse();
+
+const resolved = resolveCoordinatorOptions(program.opts<CoordinatorFlags>());
+if (!resolved.ok) {
+  log(`stressgrid-coordinator: ${resolved.problems.length === 1 ? 'a problem' : `${resolved.problems.length} problems`}:`);
+  for (const problem of resolved.problems) log(`  ${problem}`);
+  process.exit(EXIT_USAGE);
+}
+const options = resolved.options;
+
+const warning = exposureWarning(options);
+if (warning) say(warning);
+
+const coordinator = new Coordinator({ dataDir: options.dataDir, reportIntervalSeconds: options.reportIntervalSeconds, log });
+let api: Awaited<ReturnType<typeof startApiServer>>;
+let generators: Awaited<ReturnType<typeof startGeneratorServer>>;
+try {
+  await coordinator.recover();
+  generators = await startGeneratorServer({ coordinator, host: options.host, port: options.generatorPort, token: options.token, log });
+  api = await startApiServer({ coordinator, host: options.host, port: options.port, token: options.token, log });
+} catch (error) {
+  say(`could not start: ${(error as Error).message}`);
+  process.exit(EXIT_START_FAILED);
+}
+const shown = options.host.includes(':') ? `[${options.host}]` : options.host;
+say(`website and API on http://${shown}:${api.port}, generators on ws://${shown}:${generators.port}, reports in ${coordinator.store.dataDir}`);
+
+let stopping = false;
+async function shutDown(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) {
+    say(`${signal} again: exiting without waiting for the report`);
+    process.exit(EXIT_START_FAILED);
+  }
+  stopping = true;
+  const run = coordinator.run;
+  if (run) say(`${signal}: aborting run ${run.runId} and writing its report`);
+  // Generators stay connected until the run's last telemetry is in.
+  await coordinator.abort(`the coordinator was stopped (${signal})`);
+  await api.close();
+  await generators.close();
+  say('stopped');
+  process.exit(0);
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, (s) => void shutDown(s));
