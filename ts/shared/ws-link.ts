@@ -116,7 +116,7 @@ export function wsLink<Out, In>(socket: WebSocket, parse: (text: string) => Pars
 
   if (heartbeatMs > 0) {
     heartbeat = setInterval(() => {
-      if (!alive) return refuse(CLOSE_CODE.policyViolation, `no answer from the peer in ${Math.round((2 * heartbeatMs) / 1000)} s`, { drop: true });
+      if (!alive) return refuse(CLOSE_CODE.policyViolation, `no answer from the peer in ${(2 * heartbeatMs) / 1000} s`, { drop: true });
       alive = false;
       if (socket.readyState === WebSocket.OPEN) socket.ping();
     }, heartbeatMs);
