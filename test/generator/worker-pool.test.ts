@@ -1,0 +1,103 @@
+/**
+ * The generator's WorkerPool with real worker threads: devices dealt over the
+ * workers, every worker's metrics collected and merged into one set, and a
+ * plan whose script does not compile refused with the compiler's problem.
+ */
+import test from 'ava';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Histogram } from '../../ts/hdr/index.js';
+import type { Target } from '../../ts/generator/protocols/device-connection.js';
+import { WORKERS_ENV, WorkerPool, defaultWorkerCount } from '../../ts/generator/worker-pool.js';
+import type { ResolvedPlan } from '../../ts/shared/plan.js';
+
+const REQUESTS = 5;
+const SLOW_MS = 60;
+
+/** Times each request into `exchange_us`, then waits to be stopped. */
+const SCRIPT = `for (let i = 0; i < ${REQUESTS}; i++) {
+  startTiming('exchange');
+  await get('/');
+  stopTiming('exchange');
+}
+await delay(60000);
+`;
+
+/** A server answering after `delayMs`; `answered` counts responses sent. */
+async function server(t: import('ava').ExecutionContext, delayMs: number): Promise<{ target: Target; answered: () => number }> {
+  let answered = 0;
+  const s: Server = createServer((_req, res) => {
+    res.on('finish', () => answered++);
+    setTimeout(() => res.end('ok'), delayMs);
+  });
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => (s.closeAllConnections(), s.close(() => resolve()))));
+  const { port } = s.address() as AddressInfo;
+  return { target: { ip: '127.0.0.1', port, protocol: 'http', hostname: '127.0.0.1', verifyTls: false }, answered: () => answered };
+}
+
+const plan = (script: string): ResolvedPlan => ({
+  name: 'pool',
+  blocks: [{ script, params: {}, size: 1 }],
+  addresses: [{ host: '127.0.0.1', port: 80, protocol: 'http', verifyTls: false }],
+  size: 10,
+  rampup: 0,
+  sustain: 1,
+  rampdown: 0,
+});
+
+test('two workers: a device on each, their histograms and counters merged into one collect', async (t) => {
+  const pool = await WorkerPool.start(2);
+  t.teardown(() => pool.close());
+  t.is(pool.size, 2);
+  const [fast, slow] = await Promise.all([server(t, 0), server(t, SLOW_MS)]);
+  t.is(await pool.prepare('run-1', plan(SCRIPT)), null);
+
+  // Dealt round-robin: the fast server's device on one worker, the slow one's on the other.
+  pool.start('run-1', 0, [
+    { block: 0, target: fast.target },
+    { block: 0, target: slow.target },
+  ]);
+  const deadline = performance.now() + 5000;
+  while (fast.answered() < REQUESTS || slow.answered() < REQUESTS) {
+    if (performance.now() > deadline) throw new Error(`answered: fast ${fast.answered()}, slow ${slow.answered()}`);
+    await sleep(10);
+  }
+  // The last response left the server; give the worker a moment to read it.
+  await sleep(200);
+  const running = await pool.collect();
+  t.is(running.runId, 'run-1');
+  t.is(running.activeDevices, 2);
+  t.is(running.metrics.counters.response_count, 2 * REQUESTS);
+  t.is(running.metrics.counters.conn_count, 2);
+
+  const exchange = Histogram.decode(running.metrics.histograms.exchange_us!);
+  t.is(exchange.totalCount, 2 * REQUESTS);
+  t.true(exchange.valueAtPercentile(25) < (SLOW_MS / 2) * 1000, `p25 ${exchange.valueAtPercentile(25)} µs is the fast worker's`);
+  t.true(exchange.valueAtPercentile(75) >= SLOW_MS * 1000, `p75 ${exchange.valueAtPercentile(75)} µs is the slow worker's`);
+  t.is(Histogram.decode(running.metrics.histograms.headers_us!).totalCount, 2 * REQUESTS);
+
+  pool.end('run-1');
+  const ended = await pool.collect();
+  t.is(ended.runId, null);
+  t.is(ended.activeDevices, 0);
+  t.deepEqual(ended.metrics, { counters: {}, histograms: {} });
+});
+
+test('a script that does not compile: prepare answers with the problem', async (t) => {
+  const pool = await WorkerPool.start(2);
+  t.teardown(() => pool.close());
+  const problem = await pool.prepare('run-bad', plan('const = 1;'));
+  t.regex(problem ?? '', /SyntaxError/);
+  // Nothing was prepared, so a start for that run places no device.
+  pool.start('run-bad', 0, [{ block: 0, target: { ip: '127.0.0.1', port: 1, protocol: 'http', hostname: '127.0.0.1', verifyTls: false } }]);
+  t.is((await pool.collect()).activeDevices, 0);
+});
+
+test(`${WORKERS_ENV} sets the worker count; anything but a positive whole number means one per core`, (t) => {
+  t.is(defaultWorkerCount({ [WORKERS_ENV]: '3' }), 3);
+  const perCore = defaultWorkerCount({});
+  t.true(perCore >= 1);
+  for (const bad of ['0', '-2', '1.5', 'two', '']) t.is(defaultWorkerCount({ [WORKERS_ENV]: bad }), perCore, bad);
+});
