@@ -71,13 +71,22 @@ export class CoordinatorConnection {
     this.socket = socket;
     let failure: string | undefined;
     let opened = false;
+    let failed = false;
+    const fail = (why: string) => {
+      if (failed) return;
+      failed = true;
+      this.again(why);
+    };
 
     socket.once('unexpected-response', (req, res) => {
-      failure =
+      // With this listener ws leaves the refused request to us: it emits no close.
+      req.destroy();
+      res.destroy();
+      fail(
         res.statusCode === 401
           ? `the coordinator at ${url} refused the token (401): set the same STRESSGRID_TOKEN on both sides`
-          : `the coordinator at ${url} answered HTTP ${res.statusCode} instead of a WebSocket upgrade`;
-      req.destroy();
+          : `the coordinator at ${url} answered HTTP ${res.statusCode} instead of a WebSocket upgrade`,
+      );
     });
     socket.on('error', (err) => {
       failure ??= `could not connect to ${url}: ${err.message}`;
@@ -87,7 +96,7 @@ export class CoordinatorConnection {
       this.serve(socket);
     });
     socket.once('close', () => {
-      if (!opened) this.again(failure ?? `could not connect to ${url}`);
+      if (!opened) fail(failure ?? `could not connect to ${url}`);
     });
   }
 
