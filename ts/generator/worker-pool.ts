@@ -35,19 +35,39 @@ export class WorkerPool {
 
   private constructor(readonly size: number) {}
 
-  static async start(size = defaultWorkerCount()): Promise<WorkerPool> {
+  /** `workerUrl` replaces the worker module (tests); rejects when a worker fails to start. */
+  static async start(size = defaultWorkerCount(), workerUrl: URL = WORKER_URL): Promise<WorkerPool> {
     const pool = new WorkerPool(size);
-    await Promise.all(Array.from({ length: size }, () => pool.spawn()));
+    try {
+      await Promise.all(Array.from({ length: size }, () => pool.spawn(workerUrl)));
+    } catch (err) {
+      await Promise.all(pool.workers.map((w) => w.terminate()));
+      throw err;
+    }
     return pool;
   }
 
-  private spawn(): Promise<void> {
-    const worker = new Worker(WORKER_URL);
+  private spawn(url: URL): Promise<void> {
+    const worker = new Worker(url);
     this.workers.push(worker);
     this.waiters.set(worker, []);
     worker.on('message', (m: FromWorker) => this.waiters.get(worker)?.shift()?.(m));
     worker.on('error', (err) => console.error(`stressgrid: generator worker failed: ${err.stack ?? err}`));
-    return this.next(worker).then(() => undefined);
+    const ready = this.next(worker);
+    // A worker that dies before saying ready never will: fail the start instead of waiting forever.
+    return new Promise((resolve, reject) => {
+      const failed = (why: Error | number) => {
+        const reason = typeof why === 'number' ? `it exited with code ${why}` : why.message;
+        reject(new Error(`a generator worker failed to start: ${reason}`, { cause: why }));
+      };
+      worker.once('error', failed);
+      worker.once('exit', failed);
+      void ready.then(() => {
+        worker.off('error', failed);
+        worker.off('exit', failed);
+        resolve();
+      });
+    });
   }
 
   /** The next reply of `worker` (workers answer in order). */
