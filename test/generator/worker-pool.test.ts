@@ -4,9 +4,13 @@
  * plan whose script does not compile refused with the compiler's problem.
  */
 import test from 'ava';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { Histogram } from '../../ts/hdr/index.js';
 import type { Target } from '../../ts/generator/protocols/device-connection.js';
 import { WORKERS_ENV, WorkerPool, defaultWorkerCount } from '../../ts/generator/worker-pool.js';
@@ -100,4 +104,14 @@ test(`${WORKERS_ENV} sets the worker count; anything but a positive whole number
   const perCore = defaultWorkerCount({});
   t.true(perCore >= 1);
   for (const bad of ['0', '-2', '1.5', 'two', '']) t.is(defaultWorkerCount({ [WORKERS_ENV]: bad }), perCore, bad);
+});
+
+test('a worker that cannot load rejects the start with its error instead of hanging the generator', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sg-pool-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const broken = join(dir, 'broken-worker.mjs');
+  await writeFile(broken, "import { missing } from 'node:os';\n");
+  const started = WorkerPool.start(2, pathToFileURL(broken));
+  const outcome = await Promise.race([started.then(() => 'started', (err: Error) => err.message), sleep(5000).then(() => 'still waiting')]);
+  t.regex(outcome, /^a generator worker failed to start: .*missing/);
 });
