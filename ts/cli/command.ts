@@ -6,22 +6,31 @@
  */
 import { Command, CommanderError } from 'commander';
 import type { LiveSnapshot } from '../shared/live.js';
-import type { EmbeddedResult, runEmbedded } from '../coordinator/embedded.js';
+import type { EmbeddedOptions, EmbeddedResult, runEmbedded } from '../coordinator/embedded.js';
 import type { PlanProblem, Protocol } from '../shared/plan.js';
 import { validatePlan, type ScriptProblem } from '../shared/plan-validation.js';
 import { CLI_ERROR, CliError, usageError } from './cli-errors.js';
+import { parseCoordinatorUrl } from './coordinator-url.js';
 import { demoUrl, type DemoTarget, type DemoTargetOptions } from './demo-target.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { createLiveView, type TerminalStream } from './live-view.js';
 import { criticalReasons, deviceErrorTotal } from './run-verdict.js';
+import type { runRemote } from './remote-runner.js';
 import { buildPlan, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
 
 /** The embedded coordinator + generator; only its type is imported here, the module loads on a run. */
 export type RunEmbedded = typeof runEmbedded;
+/** A coordinator's API (--coordinator); loaded on such a run only. */
+export type RunRemote = typeof runRemote;
+
+/** Environment variable for a coordinator's token (--token). */
+export const TOKEN_ENV = 'STRESSGRID_TOKEN';
 
 export interface CliDeps {
   /** Loaded only when a run starts, so `--help` and usage errors stay fast. */
   loadRunner: () => Promise<RunEmbedded>;
+  /** Loaded only when a run goes to a coordinator (--coordinator); without it that is not supported. */
+  loadRemoteRunner?: () => Promise<RunRemote>;
   /** Compiles a script the way devices will; when given, compile errors come before anything starts. */
   checkScript?: (source: string) => Promise<ScriptProblem | null>;
   startDemoTarget: (options?: DemoTargetOptions) => Promise<DemoTarget>;
@@ -95,7 +104,8 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
     .description('run a plan: an embedded coordinator and generator unless --coordinator is given')
     .argument('<name>', 'name of the run')
     .argument('[script-file]', 'device script (the body of an async function); optional when --plan gives blocks')
-    .option('--coordinator <url>', 'coordinator to run the plan on (not supported yet)')
+    .option('--coordinator <url>', "a coordinator's API URL, like http://coordinator:8000, to run the plan on (default: embedded)")
+    .option('--token <token>', "the coordinator's token (env STRESSGRID_TOKEN)")
     .option('--target-hosts <list>', 'target hosts, comma-separated (default localhost)')
     .option('--target-port <n>', 'target port (default 80, 443 for TLS)')
     .option('--target-protocol <p>', 'http10 http10s http https http2 http2s tcp udp (default http)')
@@ -110,10 +120,11 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
     .option('--demo', 'start the built-in demo HTTP target on a free loopback port and aim at it')
     .addHelpText(
       'after',
-      '\nThe live view goes to stderr; stdout gets only the archive path, so `tar tzf $(sgcli run ...)` works.\n' +
+      '\nThe live view goes to stderr; stdout gets only the archive path, so `tar tzf $(sgcli run ...)` works;\n' +
+        'with --coordinator it gets the archive URL, so `wget $(sgcli run ...)` does.\n' +
         'Ctrl-C once aborts the run and still writes its report; twice quits at once.',
     )
-    .action(async (name: string, scriptFile: string | undefined, values: RunOptionValues) => {
+    .action(async (name: string, scriptFile: string | undefined, values: RunOptionValues & { token?: string }) => {
       done(await runPlan(name, scriptFile, values, deps));
     });
 
@@ -162,8 +173,14 @@ async function readOptional(path: string | undefined, option: string, deps: CliD
   }
 }
 
-async function runPlan(name: string, scriptFile: string | undefined, values: RunOptionValues, deps: CliDeps): Promise<CommandResult> {
+async function runPlan(name: string, scriptFile: string | undefined, values: RunOptionValues & { token?: string }, deps: CliDeps): Promise<CommandResult> {
   const { settings, problems } = parseRunOptions(values, deps.env);
+  let coordinator: URL | undefined;
+  if (settings.coordinator !== undefined && settings.coordinator.trim() !== '') {
+    const parsed = parseCoordinatorUrl(settings.coordinator);
+    if (parsed.ok) coordinator = parsed.base;
+    else problems.push(parsed.problem);
+  }
   const scriptSource = await readOptional(scriptFile, '<script-file>', deps, problems);
   const planText = await readOptional(settings.planFile, '--plan', deps, problems);
   let basePlan: unknown;
@@ -183,17 +200,20 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
   problems.push(...built.problems);
   if (problems.length > 0) throw usageError(problems);
 
-  if (settings.coordinator !== undefined) {
-    throw new CliError(CLI_ERROR.notSupported, `a remote coordinator (--coordinator ${settings.coordinator}) is not supported yet`, [
+  const loadRemoteRunner = deps.loadRemoteRunner;
+  if (coordinator !== undefined && loadRemoteRunner === undefined) {
+    throw new CliError(CLI_ERROR.notSupported, `a remote coordinator (--coordinator ${settings.coordinator}) is not supported by this build`, [
       'leave --coordinator out to run the plan on an embedded coordinator and generator',
     ]);
   }
 
-  try {
-    // A fresh checkout has no ./data yet; the report must not be the first thing to fail.
-    await deps.makeDirectory(settings.dataDir);
-  } catch (error) {
-    throw usageError([{ path: '--data-dir', message: `cannot create ${settings.dataDir}: ${(error as Error).message}` }]);
+  if (coordinator === undefined) {
+    try {
+      // A fresh checkout has no ./data yet; the report must not be the first thing to fail.
+      await deps.makeDirectory(settings.dataDir);
+    } catch (error) {
+      throw usageError([{ path: '--data-dir', message: `cannot create ${settings.dataDir}: ${(error as Error).message}` }]);
+    }
   }
 
   const scriptOrigin = (block: number): string =>
@@ -214,6 +234,10 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     view.notice('--demo ignored: --target-hosts or --target-port names the target');
   }
 
+  if (coordinator !== undefined && (values.dataDir !== undefined || values.reportInterval !== undefined)) {
+    view.notice('--data-dir and --report-interval are ignored with --coordinator: the coordinator keeps its reports (STRESSGRID_DATA_DIR, REPORT_INTERVAL_SECONDS)');
+  }
+
   const abort = new AbortController();
   let forceQuit!: () => void;
   const forced = new Promise<'forced'>((resolve) => {
@@ -229,21 +253,20 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
   });
 
   let last: LiveSnapshot | undefined;
+  const watch: Pick<EmbeddedOptions, 'signal' | 'onLive' | 'onNotice'> = {
+    signal: abort.signal,
+    onLive: (snapshot) => {
+      last = snapshot;
+      view.update(snapshot);
+    },
+    onNotice: (message) => view.notice(message),
+  };
   try {
-    const runEmbedded = await deps.loadRunner();
-    const outcome = await Promise.race([
-      runEmbedded(plan, {
-        dataDir: settings.dataDir,
-        reportIntervalSeconds: settings.reportIntervalSeconds,
-        signal: abort.signal,
-        onLive: (snapshot) => {
-          last = snapshot;
-          view.update(snapshot);
-        },
-        onNotice: (message) => view.notice(message),
-      }),
-      forced,
-    ]);
+    const running =
+      coordinator !== undefined && loadRemoteRunner !== undefined
+        ? (await loadRemoteRunner())(plan, { ...watch, coordinator, token: values.token ?? (deps.env[TOKEN_ENV] || undefined) })
+        : (await deps.loadRunner())(plan, { ...watch, dataDir: settings.dataDir, reportIntervalSeconds: settings.reportIntervalSeconds });
+    const outcome = await Promise.race([running, forced]);
     view.finish();
     if (outcome === 'forced') {
       deps.stderr.write('sgcli: quit before the run ended; no report was written\n');
@@ -258,7 +281,7 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
       deps.stderr.write(`sgcli: the run ended broken: ${reasons.join('; ')} (${deviceErrorTotal(last)} device errors in all)\n`);
     }
     if (outcome.archivePath !== null) {
-      // The last line of stdout, and the only one, for `tar tzf $(sgcli run ...)`.
+      // The last line of stdout, and the only one, for `tar tzf $(sgcli run ...)` (a URL with --coordinator).
       deps.stdout.write(`${outcome.archivePath}\n`);
     }
     return { kind: 'run', outcome: outcome.outcome, critical: reasons.length > 0 };

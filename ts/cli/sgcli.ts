@@ -25,6 +25,7 @@ const INTERRUPTS = ['SIGINT', 'SIGTERM'] as const;
 
 const code = await runCommand(process.argv.slice(2), {
   loadRunner,
+  loadRemoteRunner: async () => (await import('./remote-runner.js')).runRemote,
   // Loaded on first use: QuickJS is not needed for --help or a usage error.
   checkScript: async (source) => (await import('../generator/sandbox/check.js')).checkScript(source),
   startDemoTarget,

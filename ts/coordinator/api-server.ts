@@ -9,9 +9,10 @@ import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import { open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { isGuardedPath, tokenCheck } from './api-auth.js';
-import { API_ERROR, archiveUrlPath, runEnded, type ApiErrorBody, type ApiErrorKind, type ReportEntry, type RunStarted, type RunStatus } from './api-messages.js';
+import { API_ERROR, archiveUrlPath, runEnded, type ApiErrorBody, type ApiErrorKind, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
 import { runIdOfArchive } from './archive.js';
 import type { Coordinator, StartOutcome } from './coordinator.js';
+import type { Run } from './run.js';
 import { GeneratorUtilisationTracker } from './generator-utilisation.js';
 import { LiveStream } from './live-stream.js';
 import { REPORT_ERROR, ReportError } from './report-store.js';
@@ -131,7 +132,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   app.get<{ Params: { runId: string } }>('/api/runs/:runId', async (request, reply) => {
     const { runId } = request.params;
-    if (!isValidRunId(runId)) return sendError(reply, API_ERROR.invalidRunId, `${JSON.stringify(request.params.runId.slice(0, 80))} is not a run id`);
+    if (!isValidRunId(runId)) return notARunId(reply, request.params.runId);
     const run = coordinator.run;
     if (run?.runId === runId) return { state: 'active', snapshot: run.snapshot() } satisfies RunStatus;
     const result = live.ended(runId);
@@ -139,13 +140,28 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     return sendError(reply, API_ERROR.notFound, `run ${runId} is not active and did not end recently; see /api/reports`);
   });
 
-  app.post('/api/runs/current/abort', async (request, reply) => {
-    const run = coordinator.run;
-    if (!run) return sendError(reply, API_ERROR.noActiveRun, 'no run is active');
-    const given = (request.body as { reason?: unknown } | undefined)?.reason;
+  const abortRun = async (run: Run, body: unknown): Promise<RunEnded> => {
+    const given = (body as { reason?: unknown } | undefined)?.reason;
     const reason = typeof given === 'string' && given.trim() !== '' ? given.trim().slice(0, MAX_ABORT_REASON_CHARS) : undefined;
     live.watch(run);
     return runEnded(await run.abort(reason));
+  };
+
+  app.post('/api/runs/current/abort', async (request, reply) => {
+    const run = coordinator.run;
+    if (!run) return sendError(reply, API_ERROR.noActiveRun, 'no run is active');
+    return abortRun(run, request.body);
+  });
+
+  // By id, so a client whose run already ended never aborts the next one.
+  app.post<{ Params: { runId: string } }>('/api/runs/:runId/abort', async (request, reply) => {
+    const { runId } = request.params;
+    if (!isValidRunId(runId)) return notARunId(reply, request.params.runId);
+    const run = coordinator.run;
+    if (run?.runId === runId) return abortRun(run, request.body);
+    const result = live.ended(runId);
+    if (result) return result;
+    return sendError(reply, API_ERROR.notFound, `run ${runId} is not active and did not end recently`);
   });
 
   app.get('/api/generators', async () => generators.list());
@@ -213,6 +229,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       return closed;
     },
   };
+}
+
+function notARunId(reply: FastifyReply, given: string): FastifyReply {
+  return sendError(reply, API_ERROR.invalidRunId, `${JSON.stringify(given.slice(0, 80))} is not a run id (like checkout-20260101T120000Z-1a2b)`);
 }
 
 /** Runs a report-store call, answering 400 for a malformed run id; undefined when it answered. */
