@@ -52,7 +52,7 @@ export function startGeneratorProcess(options: GeneratorProcessOptions): Generat
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const killer = setTimeout(() => child.kill('SIGKILL'), LIFETIME_MS);
-  const process_: GeneratorProcess = {
+  const handle: GeneratorProcess = {
     child,
     id: options.id,
     stderr: () => text,
@@ -71,12 +71,12 @@ export function startGeneratorProcess(options: GeneratorProcessOptions): Generat
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
   };
-  running.add(process_);
+  running.add(handle);
   void exited.then(() => {
     clearTimeout(killer);
-    running.delete(process_);
+    running.delete(handle);
   });
-  return process_;
+  return handle;
 }
 
 /** SIGKILLs every generator process still running and waits for them to go. */

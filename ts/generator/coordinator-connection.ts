@@ -93,7 +93,9 @@ export class CoordinatorConnection {
     });
     socket.once('open', () => {
       opened = true;
-      this.serve(socket);
+      // stop() came while this attempt was under way: the generator is shutting down.
+      if (this.stopped) socket.close(1000, 'generator shutting down');
+      else this.serve(socket);
     });
     socket.once('close', () => {
       if (!opened) fail(failure ?? `could not connect to ${url}`);
