@@ -294,7 +294,7 @@ async function idleDevices(port: number, o: Options): Promise<SummaryRow[]> {
 
 async function main(): Promise<void> {
   const o = options(process.argv);
-  const nginx = await startNginx({ workerConnections: Math.max(o.idleDevices, o.connections) + 1000 });
+  const nginx = await startNginx({ workerConnections: Math.max(o.idleDevices, o.connections) + 1000, accessLog: false });
   const rows: SummaryRow[] = [];
   const command = `node dist/bench/http.js ${process.argv.slice(2).join(' ')}`.trimEnd();
   const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, node ${process.version}`;
