@@ -89,7 +89,9 @@ test('Ctrl-C aborts the remote run: exit 4, the run is over on the coordinator, 
   t.is(run.lastStdoutLine(), `${c.url}/results/${runId}.tar.gz`);
   t.is((await fetch(`${c.url}/api/runs/current`)).status, 404);
   t.true(existsSync(join(c.dataDir, `${runId}.tar.gz`)));
-  t.is((await fetch(run.lastStdoutLine())).status, 200);
+  const download = await fetch(run.lastStdoutLine());
+  t.is(download.status, 200);
+  t.true(gunzipSync(Buffer.from(await download.arrayBuffer())).length > 0);
 });
 
 test('a start refused because a run is active exits 5 with the reason, and the active run goes on', async (t) => {

@@ -25,6 +25,8 @@ export const DEFAULT_MAX_BODY_BYTES = 4 << 20;
 /** Live-stream clients only listen. */
 const MAX_CLIENT_MESSAGE_BYTES = 4096;
 const MAX_ABORT_REASON_CHARS = 200;
+/** How long close() lets responses in flight (downloads) finish. */
+const CLOSE_GRACE_MS = 2000;
 
 export interface ApiServerOptions {
   coordinator: Coordinator;
@@ -224,7 +226,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       closed ??= (async () => {
         live.close();
         generators.stop();
-        await app.close();
+        const closing = app.close();
+        // A download to a client that stopped reading would hold shutdown forever.
+        const grace = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+        await closing;
+        clearTimeout(grace);
       })();
       return closed;
     },
