@@ -45,7 +45,10 @@ for (const { interval, sustain, rows } of [
     t.true(last.elapsed >= sustain - 0.05, `the last row covers the run's end: ${last.elapsed}`);
     t.true(last.elapsed - beforeLast < interval, `the last row is partial: ${beforeLast} → ${last.elapsed}`);
 
-    for (const [i, row] of archive.rows.entries()) {
+    // On a loaded machine the first devices may connect after the first interval has closed; every later one serves.
+    const serving = archive.rows.filter((row, i) => i > 0 || (cell(row, 'response_per_second') ?? 0) > 0);
+    t.true(serving.length >= rows - 1);
+    for (const [i, row] of serving.entries()) {
       for (const histogram of LATENCIES) {
         const stats = Object.fromEntries(HISTOGRAM_STATS.map((s) => [s, cell(row, `${histogram}_${s}`)]));
         t.true(Object.values(stats).every((v) => v !== undefined && Number.isFinite(v)), `row ${i} ${histogram}: ${JSON.stringify(stats)}`);
@@ -53,14 +56,17 @@ for (const { interval, sustain, rows } of [
       }
     }
 
-    // One hlog line per histogram of a row, in an interval ending where the row does (both rounded to the ms).
-    t.is(new Set(archive.hlog.map((e) => e.start)).size, rows);
+    // One hlog line per histogram of a row, in an interval ending where the row does (both rounded to the ms),
+    // and no line outside the rows' intervals.
+    let matched = 0;
     for (const row of archive.rows) {
       const histograms = archive.columns.filter((c) => c.endsWith('_mean') && cell(row, c) !== undefined).map((c) => c.slice(0, -'_mean'.length));
       const group = archive.hlog.filter((e) => Math.abs(e.start + e.length - row.elapsed) < 0.0025);
       t.deepEqual(group.map((e) => e.tag).sort(), histograms.sort(), `hlog lines ending at ${row.elapsed}`);
       for (const e of group) t.is(e.histogram.max, e.max);
+      matched += group.length;
     }
+    t.is(matched, archive.hlog.length);
     const hlogCount = (tag: string) => archive.hlog.filter((e) => e.tag === tag).reduce((sum, e) => sum + e.histogram.totalCount, 0);
     t.is(hlogCount('conn_us'), total(archive, 'conn_count'));
     t.is(hlogCount('headers_us'), total(archive, 'response_count'));
