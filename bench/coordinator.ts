@@ -81,12 +81,14 @@ class SimulatedGenerator {
 
   constructor(
     readonly id: string,
-    private readonly pool: string[],
+    /** JSON of a push's histograms, in rotation; serialised once so the simulator stays light beside the coordinator. */
+    private readonly histogramJson: string[],
   ) {}
 
   connect(url: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.socket = new WebSocket(url, { perMessageDeflate: false });
+      // A zero mask lets ws skip masking here; the coordinator still unmasks every frame as it would a real generator's.
+      this.socket = new WebSocket(url, { perMessageDeflate: false, generateMask: (mask) => void mask.fill(0) });
       this.socket.once('error', reject);
       this.socket.on('message', (data) => this.onMessage(JSON.parse(String(data)) as CoordinatorMessage, resolve));
       this.socket.once('open', () => this.send({ type: 'hello', version: PROTOCOL_VERSION, generatorId: this.id, workers: 1 }));
@@ -128,13 +130,10 @@ class SimulatedGenerator {
     const now = performance.now();
     const intervalMs = now - this.last;
     this.last = now;
-    const histograms: Record<string, string> = {};
     const counters: Record<string, number> = {};
-    if (this.runId !== null && this.active > 0) {
-      for (let i = 0; i < HISTOGRAM_NAMES.length; i++) histograms[HISTOGRAM_NAMES[i]!] = this.pool[(this.seq + i * 7) % this.pool.length]!;
-      for (const name of COUNTER_NAMES) counters[name] = Math.round(this.active * 10 * Math.random());
-    }
-    const telemetry: Telemetry = {
+    const measuring = this.runId !== null && this.active > 0;
+    if (measuring) for (const name of COUNTER_NAMES) counters[name] = Math.round(this.active * 10 * Math.random());
+    const telemetry: Omit<Telemetry, 'histograms'> = {
       type: 'telemetry',
       generatorId: this.id,
       runId: this.runId,
@@ -146,14 +145,18 @@ class SimulatedGenerator {
       networkRxBytes: 2_000_000,
       networkTxBytes: 400_000,
       counters,
-      histograms,
       ...(final ? { final } : {}),
     };
-    this.send(telemetry);
+    const histograms = measuring ? this.histogramJson[this.seq % this.histogramJson.length]! : '{}';
+    this.sendText(`${JSON.stringify(telemetry).slice(0, -1)},"histograms":${histograms}}`);
   }
 
   private send(message: GeneratorMessage): void {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+    this.sendText(JSON.stringify(message));
+  }
+
+  private sendText(text: string): void {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(text);
   }
 
   close(): void {
@@ -214,12 +217,12 @@ interface Measurement {
   telemetryKiBPerSecond: number;
 }
 
-async function measure(n: number, pool: string[], pushBytes: number): Promise<Measurement> {
+async function measure(n: number, histogramJson: string[], pushBytes: number): Promise<Measurement> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sg-bench-coordinator-'));
   const profileDir = values['cpu-prof'] ? join(dataDir, 'profile') : undefined;
   const { child, api: base, generators: url } = await startCoordinator(join(dataDir, 'data'), profileDir);
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const fleet = Array.from({ length: n }, (_, i) => new SimulatedGenerator(`sim-${String(i + 1).padStart(4, '0')}`, pool));
+  const fleet = Array.from({ length: n }, (_, i) => new SimulatedGenerator(`sim-${String(i + 1).padStart(4, '0')}`, histogramJson));
   try {
     for (let i = 0; i < fleet.length; i += CONNECT_BATCH) await Promise.all(fleet.slice(i, i + CONNECT_BATCH).map((g) => g.connect(url)));
     await api(base, 'POST', '/api/runs', {
@@ -290,11 +293,12 @@ async function printProfile(dir: string): Promise<void> {
 }
 
 const pool = encodedHistograms();
+const histogramJson = pool.map((_, k) => JSON.stringify(Object.fromEntries(HISTOGRAM_NAMES.map((name, i) => [name, pool[(k + i * 7) % pool.length]]))));
 const sampleTelemetry = JSON.stringify({
   type: 'telemetry',
   generatorId: 'sim-0001',
   runId: 'bench-1000-20260101T000000Z-abcd',
-  histograms: Object.fromEntries(HISTOGRAM_NAMES.map((name, i) => [name, pool[i]])),
+  histograms: JSON.parse(histogramJson[0]!) as unknown,
   counters: Object.fromEntries(COUNTER_NAMES.map((name) => [name, 1234])),
 });
 const pushBytes = Buffer.byteLength(sampleTelemetry) + 200;
@@ -304,7 +308,7 @@ console.log(
 );
 console.log('generators  coordinator CPU (% of one core)  RSS MiB  peak RSS MiB  active devices  telemetry KiB/s  simulator CPU %');
 for (const n of fleetSizes) {
-  const m = await measure(n, pool, pushBytes);
+  const m = await measure(n, histogramJson, pushBytes);
   console.log(
     `${String(m.generators).padStart(10)}  ${m.cpuPercent.toFixed(1).padStart(31)}  ${m.rssMiB.toFixed(0).padStart(7)}  ${m.peakRssMiB.toFixed(0).padStart(12)}  ${String(m.activeDevices).padStart(14)}  ${m.telemetryKiBPerSecond.toFixed(0).padStart(15)}  ${m.simulatorCpuPercent.toFixed(0).padStart(15)}`,
   );
