@@ -74,6 +74,8 @@ type HostOperation = [opId: number, deviceId: number, kind: string, payload: unk
 type Collected = [ops: HostOperation[], done: unknown[][], counts: unknown[], durations: unknown[], hasBinary: 0 | 1];
 type BodySpec = ['s', string] | ['b', number, number] | null;
 
+/** Interrupt polls (each ~10,000 guest calls or loop iterations) a slice must reach before it can be cut off. */
+const MIN_INTERRUPT_POLLS = 100;
 const METRIC_KEY = /^[a-z][a-z0-9_]{0,63}$/;
 const HTTP_METHODS = new Set<string>(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'POST', 'PUT', 'PATCH']);
 const HASHES = new Set(['sha1', 'sha256', 'sha512', 'md5']);
@@ -91,6 +93,8 @@ export class ScriptSandbox {
   private readonly timers = new TimerQueue<Waiting>((due) => this.onTimers(due));
   private readonly stats_: SandboxStats = { turns: 0, guestCalls: 0, hostCalls: 0, operations: 0 };
   private deadline = Infinity;
+  /** Interrupt polls since the deadline was set. */
+  private checks = 0;
   private jobBatch = INITIAL_JOB_BATCH;
   private scheduled = false;
   private disposed = false;
@@ -106,12 +110,22 @@ export class ScriptSandbox {
     private readonly limits: SandboxLimits,
   ) {
     runtime.setInterruptHandler(() => {
+      this.checks++;
       const now = performance.now();
-      if (now <= this.deadline) return false;
+      // Wall time alone would also cut off innocent code on a starved machine (the
+      // thread descheduled mid-batch); QuickJS polls this every ~10,000 calls or loop
+      // iterations, so enough polls prove the guest itself was busy all along.
+      if (now <= this.deadline || this.checks < MIN_INTERRUPT_POLLS) return false;
       // The next run of guest code gets a fresh slice, so only the runaway dies.
-      this.deadline = now + this.limits.cpuMsPerTurn;
+      this.arm(now + this.limits.cpuMsPerTurn);
       return true;
     });
+  }
+
+  /** Sets the deadline of the guest code about to run (Infinity: none). */
+  private arm(deadline: number): void {
+    this.deadline = deadline;
+    this.checks = 0;
   }
 
   /** Compiles the script; rejects with ScriptCompileError when it does not compile. */
@@ -209,7 +223,7 @@ export class ScriptSandbox {
     }
     const prelude = ctx.unwrapResult(ctx.evalCode(GUEST_PRELUDE, 'prelude.js'));
     const params = ctx.newString(paramsJson);
-    this.deadline = performance.now() + this.limits.cpuMsPerTurn;
+    this.arm(performance.now() + this.limits.cpuMsPerTurn);
     const booted = ctx.callFunction(prelude, ctx.undefined, host, params);
     prelude.dispose();
     params.dispose();
@@ -231,7 +245,7 @@ export class ScriptSandbox {
     setScript.dispose();
     used.dispose();
     compiled.value.dispose();
-    this.deadline = Infinity;
+    this.arm(Infinity);
     ctx.unwrapResult(set).dispose();
   }
 
@@ -294,7 +308,7 @@ export class ScriptSandbox {
     const cpuMs = this.limits.cpuMsPerTurn;
     for (;;) {
       const started = performance.now();
-      this.deadline = started + cpuMs;
+      this.arm(started + cpuMs);
       const batch = this.jobBatch;
       const result = this.runtime.executePendingJobs(batch);
       this.stats_.guestCalls++;
@@ -309,7 +323,7 @@ export class ScriptSandbox {
       else if (elapsed < cpuMs / 64 && this.jobBatch < MAX_JOB_BATCH) this.jobBatch <<= 1;
       if (!result.error && executed < batch) break;
     }
-    this.deadline = Infinity;
+    this.arm(Infinity);
   }
 
   private collect(): void {
@@ -422,10 +436,10 @@ export class ScriptSandbox {
   /** Calls a mailbox function; returns the failure, if any, as a device error code. */
   private callGuest(fn: QuickJSHandle, ...args: QuickJSHandle[]): { code: string; message: string } | undefined {
     const ctx = this.context;
-    this.deadline = performance.now() + this.limits.cpuMsPerTurn;
+    this.arm(performance.now() + this.limits.cpuMsPerTurn);
     const result = ctx.callFunction(fn, ctx.undefined, ...args);
     this.stats_.guestCalls++;
-    this.deadline = Infinity;
+    this.arm(Infinity);
     if (!result.error) {
       result.value.dispose();
       return undefined;
