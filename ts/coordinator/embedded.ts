@@ -52,6 +52,8 @@ export async function runEmbedded(plan: unknown, options: EmbeddedOptions): Prom
       }
       const onAbort = () => void started.run.abort();
       options.signal.addEventListener('abort', onAbort, { once: true });
+      // An abort while the plan was being checked and started came before the listener could hear it.
+      if (options.signal.aborted) onAbort();
       const result = await started.run.done;
       options.signal.removeEventListener('abort', onAbort);
       if (result.reason && result.outcome === 'failed') options.onNotice(result.reason);
