@@ -119,3 +119,21 @@ test('an unresolvable host: failed, with a notice naming it', async (t) => {
   const archive = await readArchive(result.archivePath!);
   t.true(archive.summary.aborted);
 });
+
+test('an abort that arrives while the run is starting still stops it (regression: it was lost until the planned end)', async (t) => {
+  const ws = await workspace(t);
+  const o = observe(ws.dataDir);
+  // The rounding notice comes from inside the start, before runEmbedded listens to the signal.
+  const started = performance.now();
+  const result = await runEmbedded(plan({ size: 15, sustain: 30, blocks: [{ script: 'await delay(60000);' }], addresses: [{ host: '127.0.0.1', port: 1 }] }), {
+    ...o.options,
+    onNotice: (message) => {
+      o.notices.push(message);
+      if (/rounded down/.test(message)) o.abort.abort();
+    },
+  });
+  t.is(result.outcome, 'aborted');
+  t.true(performance.now() - started < 10_000, 'stopped long before the planned 30 s');
+  const archive = await readArchive(result.archivePath!);
+  t.true(archive.summary.aborted);
+});
