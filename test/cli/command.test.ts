@@ -253,11 +253,11 @@ test('a run that fails to start exits 5; a runner that throws exits 5 with the c
   t.is(broken.listeners(), 0);
 });
 
-test('--coordinator is refused as not supported yet with exit 6', async (t) => {
+test('--coordinator without a remote runner in the build is refused with exit 6', async (t) => {
   const h = harness(healthyRun());
-  t.is(await runCommand(['run', 'demo', 'script.js', '--coordinator', 'ws://grid:9696'], h.deps), EXIT.notSupported);
+  t.is(await runCommand(['run', 'demo', 'script.js', '--coordinator', 'http://grid:8000'], h.deps), EXIT.notSupported);
   t.false(h.runnerLoaded());
-  t.regex(h.stderr.text, /remote coordinator \(--coordinator ws:\/\/grid:9696\) is not supported yet/);
+  t.regex(h.stderr.text, /remote coordinator \(--coordinator http:\/\/grid:8000\/?\) is not supported by this build/);
 });
 
 test('the first Ctrl-C aborts through the signal and still prints the archive: exit 4', async (t) => {

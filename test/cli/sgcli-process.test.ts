@@ -66,10 +66,10 @@ test('invalid options exit 2 with every problem on stderr and nothing on stdout'
   for (const option of ['--size', '--target-port', '--sustain']) t.regex(run.stderr(), new RegExp(`^  ${option}: `, 'm'));
 });
 
-test('--coordinator exits 6: remote mode is not supported yet', async (t) => {
+test('--coordinator with a generator (ws://) URL exits 2 and names the API URL to give', async (t) => {
   const run = sgcli(['run', 'remote', 'examples/http-get.js', '--coordinator', 'ws://localhost:9696']);
-  t.is(await run.exited, EXIT.notSupported);
-  t.regex(run.stderr(), /not supported yet/);
+  t.is(await run.exited, EXIT.usage);
+  t.regex(run.stderr(), /WebSocket URL .*sgcli needs the coordinator's API URL/);
 });
 
 test('a script that does not compile exits 3 with file:line:column from the QuickJS compiler', async (t) => {

@@ -21,7 +21,7 @@ export const EXIT = Object.freeze({
   aborted: 4,
   /** The run could not start or failed inside (no generators, the runner broke). */
   runFailed: 5,
-  /** Asked for something not supported yet (a remote coordinator). */
+  /** Asked for something this build does not support (a remote coordinator without the remote runner). */
   notSupported: 6,
   /** A second Ctrl-C forced the exit; no archive. 128 + SIGINT, as shells do. */
   forced: 130,

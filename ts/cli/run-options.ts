@@ -112,7 +112,7 @@ export function parseRunOptions(values: RunOptionValues, env: Record<string, str
   }
 
   if (values.coordinator !== undefined && values.coordinator.trim() === '') {
-    problems.push({ path: '--coordinator', message: 'must be a URL, like ws://coordinator:9696' });
+    problems.push({ path: '--coordinator', message: "must be the coordinator's API URL, like http://coordinator:8000" });
   }
   if (values.dataDir !== undefined && values.dataDir.trim() === '') {
     problems.push({ path: '--data-dir', message: 'must be a directory path' });

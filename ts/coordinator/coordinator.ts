@@ -43,6 +43,8 @@ export class Coordinator {
   readonly registry: GeneratorRegistry;
   readonly store: ReportStore;
   private current: Run | undefined;
+  /** Set while a run is being started, so a second start cannot slip in before `current` is. */
+  private starting = false;
   private readonly observers = new Set<RunObserver>();
   private readonly log: (line: string) => void;
 
@@ -72,10 +74,17 @@ export class Coordinator {
 
   /** Validates the plan (scripts compiled, every problem listed) and starts it. */
   async start(input: unknown): Promise<StartOutcome> {
-    if (this.current) return { ok: false, status: 409, code: 'run_active', message: `run ${this.current.runId} is still active: abort it first` };
+    const busy = (): StartOutcome | undefined =>
+      this.current || this.starting
+        ? { ok: false, status: 409, code: 'run_active', message: `run ${this.current?.runId ?? 'being started'} is still active: abort it first` }
+        : undefined;
+    const before = busy();
+    if (before) return before;
     const checked = await validatePlan(input, { checkScript });
     if (!checked.ok) return { ok: false, status: 400, problems: checked.problems };
-    if (this.current) return { ok: false, status: 409, code: 'run_active', message: `run ${(this.current as Run).runId} is still active: abort it first` };
+    const after = busy();
+    if (after) return after;
+    this.starting = true;
     let run: Run;
     try {
       run = await Run.start({
@@ -90,6 +99,8 @@ export class Coordinator {
     } catch (err) {
       if (err instanceof RunStartError) return { ok: false, status: err.code === 'no_generators' ? 503 : 400, code: err.code, message: err.message };
       throw err;
+    } finally {
+      this.starting = false;
     }
     this.current = run;
     void run.done.then((r: RunResult) => {
