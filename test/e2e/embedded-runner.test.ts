@@ -39,7 +39,7 @@ function observe(dataDir: string): Observed {
   };
 }
 
-const plan = (fields: Record<string, unknown>) => ({ name: 'embedded', size: 10, rampup: 0, sustain: 2, rampdown: 0, ...fields });
+const plan = (fields: Record<string, unknown>) => ({ name: 'embedded', size: 10, rampup: 0, sustain: 3, rampdown: 0, ...fields });
 
 test('a plan against nginx: done, live snapshots every second, the archive counts what nginx logged', async (t) => {
   const nginx = await startNginx();

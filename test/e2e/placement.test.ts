@@ -13,8 +13,8 @@ import { FIXED_REQUESTS } from './device-scripts.js';
 import { readArchive, total } from './run-archive.js';
 import { runSgcli, workspace } from './sgcli-child.js';
 
-const REQUESTS = 4;
-const RUN = ['--sustain', '3', '--report-interval', '1'];
+const REQUESTS = 3;
+const RUN = ['--sustain', '4', '--report-interval', '1'];
 
 test('two nginx servers as two addresses get half the devices each, round-robin', async (t) => {
   const [a, b] = await Promise.all([startNginx(), startNginx()]);

@@ -12,7 +12,7 @@ import { readArchive, total } from './run-archive.js';
 import { runSgcli, workspace } from './sgcli-child.js';
 
 const DEVICES = 10;
-const REQUESTS = 10;
+const REQUESTS = 5;
 
 interface Case {
   protocol: Protocol;
@@ -39,7 +39,7 @@ for (const c of CASES) {
     const run = await runSgcli([
       'run', `proto-${c.protocol}`, script,
       '--target-hosts', '127.0.0.1', '--target-port', String(c.port(nginx)), '--target-protocol', c.protocol,
-      '--size', String(DEVICES), '--sustain', '3', '--report-interval', '1',
+      '--size', String(DEVICES), '--sustain', '4', '--report-interval', '1',
       '--script-params', JSON.stringify({ requests: REQUESTS }), '--data-dir', ws.dataDir,
     ]);
     t.is(run.code, EXIT.ok, run.stderr);
