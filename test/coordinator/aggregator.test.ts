@@ -146,6 +146,8 @@ test('telemetry of another run counts only towards utilisation', (t) => {
 test('live: the last second of each generator, totals since start', (t) => {
   const agg = new Aggregator({ runId: RUN, startedAt: T0 });
   agg.ingest(telemetry({ generatorId: 'g1', counters: { response_count: 100 }, histograms: { headers_us: encoded([100, 200]) } }), T0 + 1000);
+  // The live view turns the second over each time it is read: histograms show what came since.
+  t.is(agg.live(T0 + 1100).histograms.headers_us!.count, 2);
   agg.ingest(telemetry({ generatorId: 'g1', counters: { response_count: 300 }, histograms: { headers_us: encoded([1000]) } }), T0 + 2000);
   agg.ingest(telemetry({ generatorId: 'g2', intervalMs: 500, counters: { response_count: 50 }, histograms: { headers_us: encoded([2000]) }, networkRxBytes: 400 }), T0 + 2000);
   const live = agg.live(T0 + 2100);
@@ -156,6 +158,9 @@ test('live: the last second of each generator, totals since start', (t) => {
   t.is(live.histograms.cpu_percent!.count, 2);
   t.is(live.activeDevices, 20);
   t.deepEqual(live.generators[1], { id: 'g2', activeDevices: 10, cpuPercent: 50, networkRxBytesPerSecond: 800, networkTxBytesPerSecond: 1000 });
+  // Read again with nothing new: the same second is shown, and the interval got every value once.
+  t.is(agg.live(T0 + 2500).histograms.headers_us!.count, 2);
+  t.is(agg.closeInterval(T0 + 3000).histograms.get('headers_us')!.totalCount, 4);
 });
 
 test('generators that disappear leave the live views', (t) => {

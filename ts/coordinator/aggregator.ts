@@ -27,7 +27,11 @@ export interface AggregatorOptions {
 export interface LiveView {
   /** Every counter seen since start, by full name (`response_count`). */
   counters: Record<string, CounterView>;
-  /** Histograms with values in the last second, by full name (`conn_us`, `cpu_percent`). */
+  /**
+   * Histograms of what was pushed since the previous live() (the last second, read
+   * once a second), by full name (`conn_us`, `cpu_percent`); with nothing new, the
+   * previous second again until it goes stale.
+   */
   histograms: Record<string, HistogramView>;
   /** Devices of this run active on the live generators. */
   activeDevices: number;
@@ -47,8 +51,6 @@ export interface RunTotals {
 interface GeneratorState {
   receivedAt: number;
   latest: Telemetry;
-  /** Encoded histograms of `latest` (already checked to decode) when it belongs to this run. */
-  histograms: Map<string, Uint8Array>;
 }
 
 interface Coverage {
@@ -73,6 +75,11 @@ export class Aggregator {
   #intervalStart: number;
   #counters = new Map<string, number>();
   #histograms = new Map<string, Histogram>();
+  /** This run's histograms pushed since the live view last turned the second over. */
+  #second = new Map<string, Histogram>();
+  /** Views of the last second turned over, shown until the next one has data. */
+  #secondViews: Record<string, HistogramView> = {};
+  #secondViewsAt = -Infinity;
   #cpu = newHistogram();
   #rxBytes = 0;
   #txBytes = 0;
@@ -92,8 +99,6 @@ export class Aggregator {
   ingest(telemetry: Telemetry, receivedAt: number = Date.now()): void {
     const ours = telemetry.runId === this.runId;
     const intervalMs = finiteOr(telemetry.intervalMs, 0) > 0 ? telemetry.intervalMs : 1000;
-    const histograms = new Map<string, Uint8Array>();
-
     const cpu = finiteOr(telemetry.cpuPercent, null);
     if (cpu !== null) {
       this.#cpu.record(Math.max(0, cpu));
@@ -114,21 +119,20 @@ export class Aggregator {
         this.#totals.set(name, (this.#totals.get(name) ?? 0) + increment);
       }
       for (const [name, encoded] of Object.entries(telemetry.histograms ?? {})) {
-        const bytes = typeof encoded === 'string' ? Buffer.from(encoded, 'base64') : undefined;
-        let merged = this.#histograms.get(name);
-        if (!merged) this.#histograms.set(name, (merged = newHistogram()));
-        // Merged straight from the encoding (no intermediate histogram); corrupt bytes add nothing.
+        // Each push is decoded once, straight into the current second; the second
+        // moves into the interval when the live view turns it over (or the interval
+        // closes). Corrupt bytes add nothing.
+        let second = this.#second.get(name);
+        if (!second) this.#second.set(name, (second = newHistogram()));
         try {
-          if (!bytes) throw new TypeError('not a string');
-          merged.addEncoded(bytes);
+          if (typeof encoded !== 'string') throw new TypeError('not a string');
+          second.addEncoded(Buffer.from(encoded, 'base64'));
         } catch {
           this.#decodeFailures += 1;
-          continue;
         }
-        histograms.set(name, bytes);
       }
     }
-    this.#generators.set(telemetry.generatorId, { receivedAt, latest: telemetry, histograms });
+    this.#generators.set(telemetry.generatorId, { receivedAt, latest: telemetry });
   }
 
   /** Forgets a generator for live views at once (its link closed); what it sent stays in the interval. */
@@ -145,7 +149,6 @@ export class Aggregator {
   live(now: number = Date.now()): LiveView {
     const counters: Record<string, CounterView> = {};
     for (const [name, total] of this.#totals) counters[name] = { total, perSecond: 0 };
-    const merged = new Map<string, Histogram>();
     const cpu = newHistogram();
     const generators: GeneratorView[] = [];
     let activeDevices = 0;
@@ -173,17 +176,20 @@ export class Aggregator {
         const view = counters[name];
         if (view && Number.isFinite(increment)) view.perSecond += increment / seconds;
       }
-      for (const [name, bytes] of state.histograms) {
-        let m = merged.get(name);
-        if (!m) merged.set(name, (m = newHistogram()));
-        m.addEncoded(bytes);
-      }
     }
 
-    const histograms: Record<string, HistogramView> = {};
-    for (const [name, h] of [...merged].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (h.totalCount > 0) histograms[name] = histogramView(h);
+    if (this.#second.size > 0) {
+      const views: Record<string, HistogramView> = {};
+      for (const [name, h] of [...this.#second].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (h.totalCount > 0) views[name] = histogramView(h);
+      }
+      this.#secondViews = views;
+      this.#secondViewsAt = now;
+      this.#settleSecond();
+    } else if (now - this.#secondViewsAt > this.#staleAfterMs) {
+      this.#secondViews = {};
     }
+    const histograms: Record<string, HistogramView> = { ...this.#secondViews };
     if (cpu.totalCount > 0) histograms[METRIC.cpuPercent] = histogramView(cpu);
     generators.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { counters, histograms, activeDevices, generators };
@@ -194,6 +200,7 @@ export class Aggregator {
    * over the interval's real length, so a short last interval reads right.
    */
   closeInterval(now: number = Date.now()): ClosedInterval {
+    this.#settleSecond();
     const seconds = Math.max(0, now - this.#intervalStart) / 1000;
     const perSecond = (amount: number) => (seconds > 0 ? amount / seconds : 0);
     const metrics: Record<string, number> = {};
@@ -239,6 +246,16 @@ export class Aggregator {
     this.#txBytes = 0;
     this.#coverage = new Map();
     return { row, histograms };
+  }
+
+  /** Moves the current second's histograms into the interval's. */
+  #settleSecond(): void {
+    for (const [name, h] of this.#second) {
+      let merged = this.#histograms.get(name);
+      if (!merged) this.#histograms.set(name, (merged = newHistogram()));
+      merged.add(h);
+    }
+    this.#second = new Map();
   }
 
   /** Totals of the whole run so far, for its summary. */

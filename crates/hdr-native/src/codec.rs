@@ -7,8 +7,11 @@
 
 use std::fmt;
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::io::{Cursor, Read};
 
+use flate2::{Decompress, FlushDecompress, Status};
+#[cfg(test)]
 use flate2::read::ZlibDecoder;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 
@@ -109,19 +112,42 @@ fn plain_v2(bytes: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
             if body.len() < len {
                 return Err(DecodeError::Truncated { needed: 8 + len, got: bytes.len() });
             }
-            let mut out = Vec::with_capacity(len * 4);
-            ZlibDecoder::new(&body[..len])
-                .take(MAX_DECOMPRESSED + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| DecodeError::Corrupt(format!("deflate stream: {e}")))?;
-            if out.len() as u64 > MAX_DECOMPRESSED {
-                return Err(DecodeError::Corrupt("deflate stream expands beyond any valid histogram".into()));
-            }
-            Ok(Cow::Owned(out))
+            inflate(&body[..len]).map(Cow::Owned)
         }
         V2_COOKIE => Ok(Cow::Borrowed(bytes)),
         other => Err(DecodeError::NotAHistogram(other)),
     }
+}
+
+thread_local! {
+    /// One inflater per thread, reset per stream: setting up a fresh one (state and
+    /// window) cost more than inflating a small histogram.
+    static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(true));
+}
+
+/// Inflates a zlib stream, refusing one that expands beyond any valid histogram.
+fn inflate(stream: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    INFLATER.with(|cell| {
+        let mut z = cell.borrow_mut();
+        z.reset(true);
+        let mut out: Vec<u8> = Vec::with_capacity((stream.len() * 4).clamp(256, MAX_DECOMPRESSED as usize));
+        loop {
+            let consumed = z.total_in() as usize;
+            let status = z
+                .decompress_vec(&stream[consumed..], &mut out, FlushDecompress::Finish)
+                .map_err(|e| DecodeError::Corrupt(format!("deflate stream: {e}")))?;
+            match status {
+                Status::StreamEnd => return Ok(out),
+                _ if out.len() as u64 >= MAX_DECOMPRESSED => {
+                    return Err(DecodeError::Corrupt("deflate stream expands beyond any valid histogram".into()));
+                }
+                _ if out.len() < out.capacity() && z.total_in() as usize >= stream.len() => {
+                    return Err(DecodeError::Corrupt("deflate stream: truncated".into()));
+                }
+                _ => out.reserve(out.capacity().min(MAX_DECOMPRESSED as usize - out.len()).max(256)),
+            }
+        }
+    })
 }
 
 /// One zig-zag LEB128 number of the counts payload (at most 9 bytes, the 9th whole).
