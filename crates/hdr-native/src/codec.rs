@@ -151,21 +151,29 @@ fn inflate(stream: &[u8]) -> Result<Vec<u8>, DecodeError> {
 }
 
 /// One zig-zag LEB128 number of the counts payload (at most 9 bytes, the 9th whole).
-#[inline]
+#[inline(always)]
 fn read_varint(buf: &[u8], pos: &mut usize) -> Option<i64> {
-    let mut n = 0u64;
-    for i in 0..9 {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        if i == 8 {
-            n |= u64::from(b) << 56;
-            break;
+    let first = *buf.get(*pos)?;
+    *pos += 1;
+    // Counts and short zero runs fit one byte: most numbers of a payload.
+    let n = if first & 0x80 == 0 {
+        u64::from(first)
+    } else {
+        let mut n = u64::from(first & 0x7f);
+        for i in 1..9 {
+            let b = *buf.get(*pos)?;
+            *pos += 1;
+            if i == 8 {
+                n |= u64::from(b) << 56;
+                break;
+            }
+            n |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
         }
-        n |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            break;
-        }
-    }
+        n
+    };
     Some(((n >> 1) as i64) ^ -((n & 1) as i64))
 }
 
@@ -207,9 +215,9 @@ impl Recorder {
             return Ok(());
         }
         let payload = &v2[V2_HEADER_LEN..V2_HEADER_LEN + h.payload_len];
-        let slots = self.slot_count();
+        let (slots, counts_len) = (self.slot_count(), self.counts_len());
         // Decode fully first so a corrupt payload adds nothing.
-        let mut counts: Vec<(usize, u64)> = Vec::new();
+        let mut counts: Vec<(u32, u64)> = Vec::with_capacity(payload.len());
         let (mut pos, mut index) = (0usize, 0usize);
         while pos < payload.len() {
             let n = read_varint(payload, &mut pos).ok_or_else(|| DecodeError::Corrupt("counts payload ends inside a number".into()))?;
@@ -222,16 +230,14 @@ impl Recorder {
             if n > 0 {
                 // Encoders size the array to the bucket's end, past `highest`: those values
                 // fold into `highest`'s slot, as record() clamps them.
-                if index >= self.counts_len() {
+                if index >= counts_len {
                     return Err(DecodeError::Corrupt("counts array longer than the histogram's range".into()));
                 }
-                counts.push((index.min(slots - 1), n as u64));
+                counts.push((index.min(slots - 1) as u32, n as u64));
             }
             index += 1;
         }
-        for (slot, count) in counts {
-            self.add_to_slot(slot, count);
-        }
+        self.add_to_slots(&counts);
         Ok(())
     }
 }

@@ -239,12 +239,17 @@ impl Recorder {
         self.layout.index(self.layout.high) + 1
     }
 
-    /// Adds `count` to a slot directly: the merge of an encoded histogram of the same layout.
-    pub(crate) fn add_to_slot(&mut self, slot: usize, count: u64) {
+    /// Adds counts to slots directly: the merge of an encoded histogram of the same
+    /// layout. Every slot must be below `slot_count()`.
+    pub(crate) fn add_to_slots(&mut self, counts: &[(u32, u64)]) {
         self.ensure_pending();
-        let s = &mut self.pending[slot];
-        *s = s.saturating_add(count);
-        self.pending_total = self.pending_total.saturating_add(count);
+        let mut total = 0u64;
+        for &(slot, count) in counts {
+            let s = &mut self.pending[slot as usize];
+            *s = s.saturating_add(count);
+            total = total.saturating_add(count);
+        }
+        self.pending_total = self.pending_total.saturating_add(total);
     }
 
     /// The histogram with every pending count folded in.
