@@ -3,7 +3,7 @@
  * its `hello` speaks our protocol version; one that reconnects under an id already
  * connected replaces the old link, never doubles it.
  */
-import { PROTOCOL_VERSION, type GeneratorMessage, type RunProblem, type Telemetry } from '../shared/protocol.js';
+import { PROTOCOL_VERSION, type GeneratorMessage, type RunProblem, type RunReady, type Telemetry } from '../shared/protocol.js';
 import type { CoordinatorSide } from '../shared/transport.js';
 
 export interface ConnectedGenerator {
@@ -18,6 +18,7 @@ export interface RegistryListener {
   left?(generator: ConnectedGenerator, reason: string): void;
   telemetry?(generator: ConnectedGenerator, telemetry: Telemetry): void;
   problem?(generator: ConnectedGenerator, problem: RunProblem): void;
+  ready?(generator: ConnectedGenerator, ready: RunReady): void;
 }
 
 export class GeneratorRegistry {
@@ -65,6 +66,7 @@ export class GeneratorRegistry {
       const g = generator;
       if (m.type === 'telemetry') this.emit((l) => l.telemetry?.(g, m));
       else if (m.type === 'run_problem') this.emit((l) => l.problem?.(g, m));
+      else if (m.type === 'run_ready') this.emit((l) => l.ready?.(g, m));
     });
     link.onClose((reason) => {
       const g = generator;

@@ -22,6 +22,8 @@ export const DEFAULT_REPORT_INTERVAL_SECONDS = 60;
 /** How long the end of a run waits for every generator's final telemetry. */
 const FINAL_TELEMETRY_TIMEOUT_MS = 3000;
 const LIVE_INTERVAL_MS = 1000;
+/** How long generators may take to compile the scripts and resolve the targets of a run. */
+const PREPARE_TIMEOUT_MS = 60_000;
 
 export type RunOutcome = 'done' | 'aborted' | 'failed';
 
@@ -75,6 +77,11 @@ export class Run {
 
   /** Every generator the ramp was planned over. */
   private readonly scheduled: ReadonlySet<string>;
+  /** Generators that have compiled the run's scripts and resolved its targets. */
+  private readonly ready = new Set<string>();
+  private aggregator: Aggregator;
+  private startedAt_: number;
+  private writerOpen: Promise<void> | undefined;
 
   private constructor(
     readonly runId: string,
@@ -82,9 +89,10 @@ export class Run {
     private readonly schedule: Schedule,
     private readonly generators: Map<string, ConnectedGenerator>,
     private readonly dir: string,
-    readonly startedAt: number,
-    private readonly aggregator: Aggregator,
+    startedAt: number,
   ) {
+    this.startedAt_ = startedAt;
+    this.aggregator = new Aggregator({ runId, startedAt });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.scheduled = new Set(generators.keys());
     this.writer = fanOut([new CsvWriter(), new HlogWriter(), ...(options.extraWriters ?? [])], (_w, err) => {
@@ -113,21 +121,30 @@ export class Run {
       new Map(generators.map((g) => [g.id, g])),
       dir,
       startedAt,
-      new Aggregator({ runId, startedAt }),
     );
-    await run.begin();
+    run.begin();
     return run;
+  }
+
+  /** When the ramp's clock started: once every generator was ready (until then, when the run was created). */
+  get startedAt(): number {
+    return this.startedAt_;
   }
 
   private notice(message: string): void {
     this.options.onNotice?.(message);
   }
 
-  private async begin(): Promise<void> {
+  /** Asks every generator to prepare the run; the ramp starts once all are ready. */
+  private begin(): void {
     const { plan, registry } = this.options;
-    await this.writer.open({ runId: this.runId, plan, startedAt: this.startedAt, dir: this.dir });
     this.unlisten = registry.listen({
       telemetry: (g, t) => this.onTelemetry(g, t),
+      ready: (g, r) => {
+        if (r.runId !== this.runId || this.finishing) return;
+        this.ready.add(g.id);
+        if (this.state === 'preparing' && [...this.scheduled].every((id) => this.ready.has(id))) this.startClock();
+      },
       problem: (g, p) => {
         if (p.runId !== this.runId) return;
         // A generator that could not prepare the run holds none of its devices: no final telemetry will come.
@@ -155,8 +172,26 @@ export class Run {
       },
     });
     for (const g of this.generators.values()) g.link.send({ type: 'prepare_run', runId: this.runId, plan });
+    this.timers.push(
+      setTimeout(() => {
+        const late = [...this.scheduled].filter((id) => !this.ready.has(id));
+        void this.finish('failed', `generator ${late.join(', ')} did not prepare the run within ${PREPARE_TIMEOUT_MS / 1000} s`);
+      }, PREPARE_TIMEOUT_MS),
+      setInterval(() => this.emitLive(), LIVE_INTERVAL_MS),
+    );
+  }
+
+  /**
+   * Starts the ramp's clock: every generator has compiled the scripts, so the first
+   * cohorts start on time and the first interval is not spent compiling.
+   */
+  private startClock(): void {
+    for (const t of this.timers.splice(0)) clearTimeout(t);
+    this.startedAt_ = Date.now();
+    this.aggregator = new Aggregator({ runId: this.runId, startedAt: this.startedAt_ });
+    this.writerOpen = this.writer.open({ runId: this.runId, plan: this.options.plan, startedAt: this.startedAt_, dir: this.dir });
     for (const action of this.schedule.actions) {
-      const delay = Math.max(0, this.startedAt + action.at * 1000 - Date.now());
+      const delay = Math.max(0, this.startedAt_ + action.at * 1000 - Date.now());
       this.timers.push(setTimeout(() => this.perform(action), delay));
     }
     this.state = 'rampup';
@@ -195,7 +230,8 @@ export class Run {
   /** What the CLI, the API stream and the website show. */
   snapshot(now = Date.now()): LiveSnapshot {
     const live = this.aggregator.live(now);
-    const elapsed = this.elapsed(now);
+    const preparing = this.state === 'preparing';
+    const elapsed = preparing ? 0 : this.elapsed(now);
     return {
       runId: this.runId,
       name: this.options.plan.name,
@@ -204,7 +240,7 @@ export class Run {
       remaining: Math.max(0, this.schedule.duration - elapsed),
       desiredDevices: this.options.plan.size,
       effectiveDevices: this.schedule.effective.devices,
-      targetDevices: this.finishing ? 0 : targetDevicesAt(this.schedule, elapsed),
+      targetDevices: this.finishing || preparing ? 0 : targetDevicesAt(this.schedule, elapsed),
       activeDevices: live.activeDevices,
       generators: live.generators,
       lostGenerators: [...this.lost],
@@ -222,6 +258,7 @@ export class Run {
   }
 
   private async writeInterval(): Promise<void> {
+    await this.writerOpen;
     const { row, histograms } = this.aggregator.closeInterval();
     await this.writer.write(row, histograms);
   }
@@ -249,6 +286,8 @@ export class Run {
     let archivePath: string | null = null;
     let summary: RunSummary | null = null;
     try {
+      // A run that ended before its clock started still leaves a (header-only) report.
+      this.writerOpen ??= this.writer.open({ runId: this.runId, plan: this.options.plan, startedAt: this.startedAt_, dir: this.dir });
       await this.writeInterval();
       await this.writer.close();
       this.criticalErrors += this.aggregator.decodeFailures;

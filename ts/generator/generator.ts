@@ -119,6 +119,7 @@ export class Generator {
     const problem = await this.pool.prepare(runId, plan);
     if (problem) return this.problem(runId, problem);
     this.run = { runId, plan, targets, placed: targets.map(() => 0) };
+    this.link?.send({ type: 'run_ready', generatorId: this.id, runId });
   }
 
   private startCohort(m: StartCohort): void {

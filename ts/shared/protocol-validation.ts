@@ -105,6 +105,8 @@ function readGeneratorMessage(value: unknown): GeneratorMessage {
       return readTelemetry(m);
     case 'run_problem':
       return readRunProblem(m);
+    case 'run_ready':
+      return { type: 'run_ready', generatorId: id(m.generatorId, 'generatorId'), runId: id(m.runId, 'runId') };
     default:
       throw new Malformed(`unknown generator message type ${describe(type)}`);
   }

@@ -51,7 +51,14 @@ export interface RunProblem {
   message: string;
 }
 
-export type GeneratorMessage = Hello | Telemetry | RunProblem;
+/** The run's scripts are compiled and its targets resolved on this generator: it can take cohorts. */
+export interface RunReady {
+  type: 'run_ready';
+  generatorId: string;
+  runId: string;
+}
+
+export type GeneratorMessage = Hello | Telemetry | RunProblem | RunReady;
 
 // ---- coordinator → generator ----
 
