@@ -117,3 +117,19 @@ test('a worker that cannot load rejects the start with its error instead of hang
   const outcome = await Promise.race([started.then(() => 'started', (err: Error) => err.message), sleep(5000).then(() => 'still waiting')]);
   t.regex(outcome, /^a generator worker failed to start: .*missing/);
 });
+
+test('a worker that dies mid-run leaves the pool: collect still answers with the others', async (t) => {
+  const pool = await WorkerPool.start(2);
+  try {
+    const first = await pool.collect();
+    t.is(first.activeDevices, 0);
+    // Kill one worker from outside, as a native crash would.
+    const workers = (pool as unknown as { workers: import('node:worker_threads').Worker[] }).workers;
+    await workers[0]!.terminate();
+    const after = await Promise.race([pool.collect(), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 5000))]);
+    t.not(after, 'hung');
+    t.is((pool as unknown as { workers: unknown[] }).workers.length, 1);
+  } finally {
+    await pool.close();
+  }
+});

@@ -32,6 +32,7 @@ export class WorkerPool {
   private readonly waiters = new Map<Worker, Array<(m: FromWorker) => void>>();
   private nextWorker = 0;
   private seq = 0;
+  private closing = false;
 
   private constructor(readonly size: number) {}
 
@@ -41,6 +42,7 @@ export class WorkerPool {
     try {
       await Promise.all(Array.from({ length: size }, () => pool.spawn(workerUrl)));
     } catch (err) {
+      pool.closing = true;
       await Promise.all(pool.workers.map((w) => w.terminate()));
       throw err;
     }
@@ -53,6 +55,9 @@ export class WorkerPool {
     this.waiters.set(worker, []);
     worker.on('message', (m: FromWorker) => this.waiters.get(worker)?.shift()?.(m));
     worker.on('error', (err) => console.error(`stressgrid: generator worker failed: ${err.stack ?? err}`));
+    // A worker gone mid-run (a crash in native code, an out-of-memory) must not stall
+    // every later collect: it leaves the pool, its devices are lost, the rest go on.
+    worker.on('exit', (code) => this.drop(worker, code));
     const ready = this.next(worker);
     // A worker that dies before saying ready never will: fail the start instead of waiting forever.
     return new Promise((resolve, reject) => {
@@ -70,9 +75,22 @@ export class WorkerPool {
     });
   }
 
+  private drop(worker: Worker, code: number): void {
+    const at = this.workers.indexOf(worker);
+    if (at < 0) return;
+    this.workers.splice(at, 1);
+    this.nextWorker = 0;
+    const waiting = this.waiters.get(worker) ?? [];
+    this.waiters.delete(worker);
+    if (!this.closing) console.error(`stressgrid: a generator worker exited (code ${code}); its devices are lost, ${this.workers.length} workers go on`);
+    for (const w of waiting) w({ type: 'shut' });
+  }
+
   /** The next reply of `worker` (workers answer in order). */
   private next(worker: Worker): Promise<FromWorker> {
-    return new Promise((resolve) => this.waiters.get(worker)!.push(resolve));
+    const waiting = this.waiters.get(worker);
+    if (!waiting) return Promise.resolve({ type: 'shut' });
+    return new Promise((resolve) => waiting.push(resolve));
   }
 
   private ask(worker: Worker, message: ToWorker): Promise<FromWorker> {
@@ -89,6 +107,7 @@ export class WorkerPool {
   }
 
   start(runId: string, cohortId: number, devices: DeviceSpec[]): void {
+    if (this.workers.length === 0) return;
     const shares: DeviceSpec[][] = this.workers.map(() => []);
     for (const d of devices) {
       shares[this.nextWorker].push(d);
@@ -143,6 +162,7 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(
       this.workers.map(async (w) => {
         await Promise.race([this.ask(w, { type: 'shutdown' }), new Promise((r) => setTimeout(r, 2000))]);
