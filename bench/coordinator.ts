@@ -105,7 +105,8 @@ class SimulatedGenerator {
         this.runId = m.runId;
         this.cohorts.clear();
         this.active = 0;
-        return;
+        // Nothing to compile here: ready at once, so the run's clock starts.
+        return this.send({ type: 'run_ready', generatorId: this.id, runId: m.runId });
       case 'start_cohort': {
         const n = m.devices.reduce((a, b) => a + b, 0);
         this.cohorts.set(m.cohortId, n);
