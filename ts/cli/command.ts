@@ -17,6 +17,7 @@ import { createLiveView, type TerminalStream } from './live-view.js';
 import { criticalReasons, deviceErrorTotal } from './run-verdict.js';
 import type { runRemote } from './remote-runner.js';
 import { buildPlan, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
+import { TOKEN_ENV } from '../shared/token.js';
 
 /** The embedded coordinator + generator; only its type is imported here, the module loads on a run. */
 export type RunEmbedded = typeof runEmbedded;
@@ -24,7 +25,6 @@ export type RunEmbedded = typeof runEmbedded;
 export type RunRemote = typeof runRemote;
 
 /** Environment variable for a coordinator's token (--token). */
-export const TOKEN_ENV = 'STRESSGRID_TOKEN';
 
 export interface CliDeps {
   /** Loaded only when a run starts, so `--help` and usage errors stay fast. */

@@ -4,8 +4,8 @@
  * also accept `?token=`; every other request must carry `Authorization: Bearer`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { TOKEN_ENV } from '../shared/token.js';
 
-export const TOKEN_ENV = 'STRESSGRID_TOKEN';
 
 export interface TokenRequest {
   method: string;

@@ -5,7 +5,7 @@
  * flag: a command line is visible to every user of the machine.
  */
 import { isIP } from 'node:net';
-import { TOKEN_ENV } from './api-auth.js';
+import { TOKEN_ENV } from '../shared/token.js';
 import { DEFAULT_API_PORT } from './api-server.js';
 import { REPORT_INTERVAL_ENV } from './coordinator.js';
 import { GENERATOR_PORT } from './generator-server.js';

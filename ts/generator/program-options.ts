@@ -6,10 +6,10 @@
 import { hostname } from 'node:os';
 import { MAX_ID_LENGTH } from '../shared/protocol-validation.js';
 import { WORKERS_ENV } from './worker-pool.js';
+import { TOKEN_ENV } from '../shared/token.js';
 
 export const COORDINATOR_URL_ENV = 'COORDINATOR_URL';
 export const GENERATOR_ID_ENV = 'GENERATOR_ID';
-export const TOKEN_ENV = 'STRESSGRID_TOKEN';
 export const DEFAULT_COORDINATOR_URL = 'ws://localhost:9696';
 
 export interface GeneratorFlags {
