@@ -4,7 +4,6 @@
  * also accept `?token=`; every other request must carry `Authorization: Bearer`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { TOKEN_ENV } from '../shared/token.js';
 
 
 export interface TokenRequest {
