@@ -1,21 +1,10 @@
-import type { MetricSink } from '../../ts/generator/metric-sink.js';
 import type { HttpRequest, HttpResponse } from '../../ts/generator/protocols/device-connection.js';
 import { ScriptSandbox, type SandboxLimits } from '../../ts/generator/sandbox/script-sandbox.js';
 import type { DeviceIO } from '../../ts/generator/sandbox/device-io.js';
 
-/** Keeps every metric a sandbox reports. */
-export class RecordingSink implements MetricSink {
-  readonly counts = new Map<string, number>();
-  readonly durations = new Map<string, number[]>();
-  count(key: string, n = 1): void {
-    this.counts.set(key, (this.counts.get(key) ?? 0) + n);
-  }
-  duration(key: string, us: number): void {
-    const list = this.durations.get(key) ?? [];
-    list.push(us);
-    this.durations.set(key, list);
-  }
-}
+import { RecordingSink } from '../support/recording-sink.js';
+
+export { RecordingSink };
 
 /** An HTTP device that answers every request with `respond` and remembers the requests. */
 export function fakeHttp(respond: (req: HttpRequest) => HttpResponse | Promise<HttpResponse> = () => jsonResponse({ ok: true })): {
