@@ -177,6 +177,43 @@ fn read_varint(buf: &[u8], pos: &mut usize) -> Option<i64> {
     Some(((n >> 1) as i64) ^ -((n & 1) as i64))
 }
 
+/// What one walk over a counts payload did.
+struct Folded {
+    /// Why the payload is not valid, if it is not.
+    error: Option<DecodeError>,
+    /// Byte position where the walk stopped (the payload's end unless a number was cut off).
+    end: usize,
+    /// Sum of the counts applied.
+    total: u64,
+}
+
+/// Applies every count of a V2 counts payload to `pending` with `op`, up to byte `limit`.
+/// Zero runs and counts interleave unpredictably, so neither the index step nor the
+/// add branches on which one a number is (a run adds 0 to some slot).
+#[inline(always)]
+fn fold_counts(payload: &[u8], pending: &mut [u64], slots: usize, counts_len: usize, op: fn(u64, u64) -> u64, limit: usize) -> Folded {
+    let (mut pos, mut index, mut total) = (0usize, 0usize, 0u64);
+    let mut too_long = false;
+    let end = payload.len().min(limit);
+    while pos < end {
+        let start = pos;
+        let Some(n) = read_varint(payload, &mut pos) else {
+            return Folded { error: Some(DecodeError::Corrupt("counts payload ends inside a number".into())), end: start, total };
+        };
+        let run = n < 0;
+        let count = if run { 0 } else { n as u64 };
+        // Encoders size the array to the bucket's end, past `highest`: those values fold
+        // into `highest`'s slot, as record() clamps them.
+        too_long |= (count > 0) & (index >= counts_len);
+        let slot = &mut pending[index.min(slots - 1)];
+        *slot = op(*slot, count);
+        total = total.wrapping_add(count);
+        index = index.saturating_add(if run { n.unsigned_abs() as usize } else { 1 });
+    }
+    let error = too_long.then(|| DecodeError::Corrupt("counts array longer than the histogram's range".into()));
+    Folded { error, end: pos, total }
+}
+
 impl Recorder {
     /// Encodes in the V2 compressed format (zlib-deflated V2 with cookie 0x1c849314).
     pub fn encode(&mut self) -> Vec<u8> {
@@ -216,28 +253,15 @@ impl Recorder {
         }
         let payload = &v2[V2_HEADER_LEN..V2_HEADER_LEN + h.payload_len];
         let (slots, counts_len) = (self.slot_count(), self.counts_len());
-        // Decode fully first so a corrupt payload adds nothing.
-        let mut counts: Vec<(u32, u64)> = Vec::with_capacity(payload.len());
-        let (mut pos, mut index) = (0usize, 0usize);
-        while pos < payload.len() {
-            let n = read_varint(payload, &mut pos).ok_or_else(|| DecodeError::Corrupt("counts payload ends inside a number".into()))?;
-            if n < 0 {
-                index = index
-                    .checked_add(n.unsigned_abs() as usize)
-                    .ok_or_else(|| DecodeError::Corrupt("zero run overflows".into()))?;
-                continue;
-            }
-            if n > 0 {
-                // Encoders size the array to the bucket's end, past `highest`: those values
-                // fold into `highest`'s slot, as record() clamps them.
-                if index >= counts_len {
-                    return Err(DecodeError::Corrupt("counts array longer than the histogram's range".into()));
-                }
-                counts.push((index.min(slots - 1) as u32, n as u64));
-            }
-            index += 1;
+        let pending = self.pending_mut();
+        // Counts go straight into their slots; the rare corrupt payload is walked again
+        // to take back exactly what was added, so nothing of it stays.
+        let added = fold_counts(payload, pending, slots, counts_len, u64::wrapping_add, usize::MAX);
+        if let Some(error) = added.error {
+            fold_counts(payload, pending, slots, counts_len, u64::wrapping_sub, added.end);
+            return Err(error);
         }
-        self.add_to_slots(&counts);
+        self.add_pending_total(added.total);
         Ok(())
     }
 }
@@ -317,6 +341,32 @@ mod tests {
     }
 
     #[test]
+    fn a_payload_that_goes_bad_halfway_adds_nothing() {
+        let mut plain = Vec::new();
+        ZlibDecoder::new(&sample().encode()[8..]).read_to_end(&mut plain).unwrap();
+        let fresh = || {
+            let mut r = Recorder::new(Bounds::default()).unwrap();
+            r.record(7.0).unwrap();
+            r
+        };
+        let before = fresh().encode();
+        // Valid counts first, then: a zero run past the array's end and a count there;
+        // or a number cut off after its continuation bit.
+        let too_long: &[u8] = &[0xff, 0xff, 0x0f, 0x02];
+        let cut: &[u8] = &[0x80];
+        for tail in [too_long, cut] {
+            let mut bad = plain.clone();
+            bad.extend_from_slice(tail);
+            let len = (bad.len() - V2_HEADER_LEN) as u32;
+            bad[4..8].copy_from_slice(&len.to_be_bytes());
+            let mut target = fresh();
+            assert!(target.add_encoded(&bad).is_err());
+            assert_eq!(target.total_count(), 1);
+            assert_eq!(target.encode(), before);
+        }
+    }
+
+    #[test]
     fn reads_the_header_hdr_histogram_js_writes() {
         let mut plain = Vec::new();
         ZlibDecoder::new(&sample().encode()[8..]).read_to_end(&mut plain).unwrap();
@@ -354,6 +404,11 @@ mod tests {
     #[test]
     fn corrupted_bytes_never_panic() {
         let bytes = sample().encode();
+        let before = {
+            let mut r = Recorder::new(Bounds::default()).unwrap();
+            r.record(7.0).unwrap();
+            r.encode()
+        };
         let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
         for _ in 0..20_000 {
             let mut b = bytes.clone();
@@ -366,8 +421,11 @@ mod tests {
             }
             let _ = Recorder::decode(&b);
             let mut target = Recorder::new(Bounds::default()).unwrap();
+            target.record(7.0).unwrap();
             if target.add_encoded(&b).is_err() {
-                assert_eq!(target.total_count(), 0);
+                // Every count the walk added was taken back: the histogram is as before.
+                assert_eq!(target.total_count(), 1);
+                assert_eq!(target.encode(), before);
             }
         }
     }

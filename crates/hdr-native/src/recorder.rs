@@ -244,17 +244,15 @@ impl Recorder {
         self.layout.index(self.layout.high) + 1
     }
 
-    /// Adds counts to slots directly: the merge of an encoded histogram of the same
-    /// layout. Every slot must be below `slot_count()`.
-    pub(crate) fn add_to_slots(&mut self, counts: &[(u32, u64)]) {
+    /// The pending counts array (allocated if need be), for merging an encoding of the
+    /// same layout straight into it; `add_pending_total` must follow with what was added.
+    pub(crate) fn pending_mut(&mut self) -> &mut [u64] {
         self.ensure_pending();
-        let mut total = 0u64;
-        for &(slot, count) in counts {
-            let s = &mut self.pending[slot as usize];
-            *s = s.saturating_add(count);
-            total = total.saturating_add(count);
-        }
-        self.pending_total = self.pending_total.saturating_add(total);
+        &mut self.pending
+    }
+
+    pub(crate) fn add_pending_total(&mut self, added: u64) {
+        self.pending_total = self.pending_total.saturating_add(added);
     }
 
     /// The histogram with every pending count folded in.
