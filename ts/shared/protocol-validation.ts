@@ -34,24 +34,19 @@ export const MAX_PLAN_ITEMS = 10_000;
 export const MAX_WORKERS = 4096;
 
 const METRIC_NAME = /^[a-z][a-z0-9_]{0,127}$/;
-/** Base64 alphabet membership by char code (a loop: the equivalent regex cost 13% of a busy coordinator). */
-const BASE64_CHAR = new Uint8Array(128);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') BASE64_CHAR[c.charCodeAt(0)] = 1;
-
-/** Canonical padded base64: length a multiple of 4, alphabet only, at most two '=' at the end. */
+/**
+ * Padded base64: a length a multiple of 4 whose native decoding is as long as that
+ * length promises (the decoder skips what is not base64, so any stray character
+ * shortens it). Several times faster than a regex or a JavaScript loop, which cost a
+ * busy coordinator over a tenth of its CPU.
+ */
 function isBase64(s: string): boolean {
   const n = s.length;
   if (n % 4 !== 0) return false;
-  let end = n;
-  if (end > 0 && s.charCodeAt(end - 1) === 61) end--;
-  if (end > 0 && s.charCodeAt(end - 1) === 61) end--;
-  if (n - end > 0 && end % 4 < 2) return false;
-  for (let i = 0; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127 || BASE64_CHAR[c] === 0) return false;
-  }
-  return true;
+  const pad = n > 0 && s.charCodeAt(n - 1) === 61 ? (s.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
+  return Buffer.from(s, 'base64').length === (n / 4) * 3 - pad;
 }
+
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** A message is malformed at `path`; thrown inside this module only, returned as a reason. */
