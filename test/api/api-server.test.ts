@@ -13,7 +13,7 @@ import { list as tarList } from 'tar';
 import { WebSocket } from 'ws';
 import type { ApiErrorBody, GeneratorInfo, LiveMessage, ReportEntry, RunEnded, RunStarted, RunStatus } from '../../ts/coordinator/api-messages.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
-import { nginxPlan, startTestCoordinator, type TestCoordinator } from './coordinator-harness.js';
+import { coordinatorFor, nginxPlan } from './coordinator-harness.js';
 
 let nginx: NginxServer;
 test.before(async () => {
@@ -22,12 +22,6 @@ test.before(async () => {
 test.after.always(async () => {
   await nginx?.stop();
 });
-
-async function coordinatorFor(t: { teardown: (fn: () => Promise<void>) => void }, options: Parameters<typeof startTestCoordinator>[0] = {}): Promise<TestCoordinator> {
-  const c = await startTestCoordinator(options);
-  t.teardown(() => c.stop());
-  return c;
-}
 
 const postJson = (url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
   fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });

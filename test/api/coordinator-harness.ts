@@ -75,3 +75,10 @@ export function nginxPlan(port: number, overrides: Record<string, unknown> = {})
     ...overrides,
   };
 }
+
+/** A test coordinator stopped when the test ends. */
+export async function coordinatorFor(t: { teardown: (fn: () => Promise<void>) => void }, options: Parameters<typeof startTestCoordinator>[0] = {}): Promise<TestCoordinator> {
+  const c = await startTestCoordinator(options);
+  t.teardown(() => c.stop());
+  return c;
+}

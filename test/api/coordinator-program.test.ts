@@ -20,7 +20,8 @@ function program(path: string, args: string[], env: Record<string, string | unde
   const child = spawn(process.execPath, [join(root, path), ...args], { cwd: root, env: { ...process.env, STRESSGRID_TOKEN: undefined, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': only then has everything the process wrote been read.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   void exited.then(() => clearTimeout(killer));
   return {

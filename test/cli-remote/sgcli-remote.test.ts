@@ -14,7 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import { EXIT } from '../../ts/cli/exit-codes.js';
 import type { RunStarted } from '../../ts/coordinator/api-messages.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
-import { nginxPlan, startTestCoordinator, type TestCoordinator } from '../api/coordinator-harness.js';
+import { coordinatorFor, nginxPlan } from '../api/coordinator-harness.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const SGCLI = join(root, 'dist/ts/cli/sgcli.js');
@@ -28,18 +28,13 @@ test.after.always(async () => {
   await nginx?.stop();
 });
 
-async function coordinatorFor(t: { teardown: (fn: () => Promise<void>) => void }, options: Parameters<typeof startTestCoordinator>[0] = {}): Promise<TestCoordinator> {
-  const c = await startTestCoordinator(options);
-  t.teardown(() => c.stop());
-  return c;
-}
-
 function sgcli(args: string[], env: Record<string, string | undefined> = {}) {
   const child = spawn(process.execPath, [SGCLI, ...args], { cwd: root, env: { ...process.env, STRESSGRID_TOKEN: undefined, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const text = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text.stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (text.stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': only then has everything the process wrote been read.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   // A test that fails midway must not leave its process behind.
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   void exited.then(() => clearTimeout(killer));

@@ -27,7 +27,8 @@ function sgcli(args: string[], env: Record<string, string> = {}): Running {
   const text = { stdout: '', stderr: '' };
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text.stdout += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text.stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': only then has everything the process wrote been read.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   // A test that fails midway must not leave its process behind.
   const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
   void exited.then(() => clearTimeout(killer));

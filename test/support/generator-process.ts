@@ -50,7 +50,8 @@ export function startGeneratorProcess(options: GeneratorProcessOptions): Generat
   const child = spawn(command!, args, { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': only then has everything the process wrote been read.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const killer = setTimeout(() => child.kill('SIGKILL'), LIFETIME_MS);
   const handle: GeneratorProcess = {
     child,
