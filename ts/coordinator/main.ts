@@ -10,8 +10,8 @@ import { startApiServer } from './api-server.js';
 import { Coordinator } from './coordinator.js';
 import { startGeneratorServer } from './generator-server.js';
 import { exposureWarning, resolveCoordinatorOptions, type CoordinatorFlags } from './program-options.js';
+import { refuseSettings } from '../shared/program-settings.js';
 
-const EXIT_USAGE = 2;
 const EXIT_START_FAILED = 1;
 
 const log = (line: string) => console.error(line);
@@ -28,11 +28,7 @@ const program = new Command('stressgrid-coordinator')
   .parse();
 
 const resolved = resolveCoordinatorOptions(program.opts<CoordinatorFlags>());
-if (!resolved.ok) {
-  log(`stressgrid-coordinator: ${resolved.problems.length === 1 ? 'a problem' : `${resolved.problems.length} problems`}:`);
-  for (const problem of resolved.problems) log(`  ${problem}`);
-  process.exit(EXIT_USAGE);
-}
+if (!resolved.ok) refuseSettings('stressgrid-coordinator', resolved.problems, log);
 const options = resolved.options;
 
 const warning = exposureWarning(options);

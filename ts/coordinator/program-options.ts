@@ -5,6 +5,7 @@
  * flag: a command line is visible to every user of the machine.
  */
 import { isIP } from 'node:net';
+import { pickSetting, settingName } from '../shared/program-settings.js';
 import { TOKEN_ENV } from '../shared/token.js';
 import { DEFAULT_API_PORT } from './api-server.js';
 import { REPORT_INTERVAL_ENV } from './coordinator.js';
@@ -39,9 +40,8 @@ export type CoordinatorOptionsResult = { ok: true; options: CoordinatorProgramOp
 
 export function resolveCoordinatorOptions(flags: CoordinatorFlags, env: NodeJS.ProcessEnv = process.env): CoordinatorOptionsResult {
   const problems: string[] = [];
-  const pick = (flag: string | undefined, name: string): [value: string | undefined, label: string] =>
-    flag !== undefined ? [flag, ''] : [env[name] || undefined, name];
-  const named = (option: string, source: string) => (source ? `${source} (or ${option})` : option);
+  const pick = (flag: string | undefined, name: string) => pickSetting(flag, env, name);
+  const named = settingName;
 
   const port = (option: string, name: string, fallback: number): number => {
     const [raw, source] = pick(option === '--port' ? flags.port : flags.generatorPort, name);

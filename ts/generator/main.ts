@@ -8,10 +8,10 @@ import { Command } from 'commander';
 import { Generator } from './generator.js';
 import { CoordinatorConnection } from './coordinator-connection.js';
 import { resolveGeneratorOptions, type GeneratorFlags } from './program-options.js';
+import { refuseSettings } from '../shared/program-settings.js';
 
 /** How long shutdown waits for the last telemetry to leave before exiting anyway. */
 const FLUSH_TIMEOUT_MS = 5000;
-const EXIT_USAGE = 2;
 
 const log = (line: string) => console.error(line);
 
@@ -24,11 +24,7 @@ const program = new Command('stressgrid-generator')
   .parse();
 
 const resolved = resolveGeneratorOptions(program.opts<GeneratorFlags>());
-if (!resolved.ok) {
-  log(`stressgrid-generator: ${resolved.problems.length === 1 ? 'a problem' : `${resolved.problems.length} problems`}:`);
-  for (const problem of resolved.problems) log(`  ${problem}`);
-  process.exit(EXIT_USAGE);
-}
+if (!resolved.ok) refuseSettings('stressgrid-generator', resolved.problems, log);
 const options = resolved.options;
 
 const generator = await Generator.start({ id: options.id, workers: options.workers, log });

@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { MAX_ID_LENGTH } from '../shared/protocol-validation.js';
 import { WORKERS_ENV } from './worker-pool.js';
+import { pickSetting, settingName } from '../shared/program-settings.js';
 import { TOKEN_ENV } from '../shared/token.js';
 
 export const COORDINATOR_URL_ENV = 'COORDINATOR_URL';
@@ -31,9 +32,8 @@ export type GeneratorOptionsResult = { ok: true; options: GeneratorProgramOption
 
 export function resolveGeneratorOptions(flags: GeneratorFlags, env: NodeJS.ProcessEnv = process.env): GeneratorOptionsResult {
   const problems: string[] = [];
-  const pick = (flag: string | undefined, name: string): [value: string | undefined, source: string] =>
-    flag !== undefined ? [flag, ''] : [env[name] || undefined, name];
-  const label = (option: string, source: string) => (source ? `${source} (or ${option})` : option);
+  const pick = (flag: string | undefined, name: string) => pickSetting(flag, env, name);
+  const label = settingName;
 
   const [url = DEFAULT_COORDINATOR_URL, urlSource] = pick(flags.coordinatorUrl, COORDINATOR_URL_ENV);
   let coordinatorUrl = url;
