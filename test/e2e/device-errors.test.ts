@@ -6,20 +6,12 @@
  */
 import test from 'ava';
 import { readdir } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { startNginx } from '../support/nginx.js';
 import { EXIT } from '../../ts/cli/exit-codes.js';
 import { readArchive, total } from './run-archive.js';
 import { runSgcli, workspace } from './sgcli-child.js';
+import { closedPort } from '../support/closed-port.js';
 
-/** A loopback port that was free a moment ago: connecting to it is refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('a closed port: conn_refused counted, each device retrying about once a second', async (t) => {
   const ws = await workspace(t);

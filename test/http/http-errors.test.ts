@@ -10,6 +10,7 @@ import { RecordingSink } from '../support/recording-sink.js';
 import { startStalledListener } from '../support/stalled-listener.js';
 import { onRequestHead, startTcpServer, type TcpServer } from '../support/tcp-server.js';
 import { selfSignedCert } from '../support/tls-cert.js';
+import { closedPort } from '../support/closed-port.js';
 
 const GET: HttpRequest = { method: 'GET', path: '/', headers: [] };
 const OK = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
@@ -27,14 +28,6 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
-/** A port nothing listens on: bound by the OS, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function using<T>(server: TcpServer, body: (server: TcpServer) => Promise<T>): Promise<T> {
   try {
