@@ -16,8 +16,9 @@ class DurationSeries {
   private filled = 0;
 
   add(us: number): void {
-    // A clock that went backwards, or a NaN from a broken timer, must not poison the batch.
-    this.batch[this.filled++] = us >= 0 ? us : 0;
+    // A clock that went backwards, or a NaN or infinity from a broken timer, must not
+    // make the native batch refuse every value with it.
+    this.batch[this.filled++] = Number.isFinite(us) && us > 0 ? us : 0;
     if (this.filled === BATCH) this.flush();
   }
 
@@ -51,7 +52,7 @@ export class MetricBuffer implements MetricSink {
       series = new DurationSeries();
       this.durations.set(key, series);
     }
-    series.add(Number.isFinite(us) ? us : 0);
+    series.add(us);
   }
 
   /** Everything recorded since the last drain; the buffer starts over empty. */
