@@ -166,9 +166,14 @@ export class Histogram {
     return this.#n.significantDigits;
   }
 
-  /** The V2 compressed encoding (what HdrHistogram's Java, C, Rust and JS libraries exchange). */
-  encode(): Uint8Array {
-    return this.#n.encode();
+  /**
+   * The V2 encoding (what HdrHistogram's Java, C, Rust and JS libraries exchange):
+   * compressed by default, the smallest; `{ compressed: false }` gives the plain V2
+   * form, about twice the bytes but merged by addEncoded() about three times faster
+   * (no inflate), which is what telemetry pushed every second wants.
+   */
+  encode(options: { compressed?: boolean } = {}): Uint8Array {
+    return options.compressed === false ? this.#n.encodePlain() : this.#n.encode();
   }
 
   /** Decodes the V2 encoding (compressed or not). */

@@ -29,6 +29,7 @@ export interface NativeHistogram {
   readonly highest: number;
   readonly significantDigits: number;
   encode(): Uint8Array;
+  encodePlain(): Uint8Array;
 }
 
 export interface NativeHistogramClass {

@@ -174,6 +174,11 @@ impl NativeHistogram {
         Uint8Array::new(self.shared.borrow_mut().encode())
     }
 
+    #[napi]
+    pub fn encode_plain(&self) -> Uint8Array {
+        Uint8Array::new(self.shared.borrow_mut().encode_plain())
+    }
+
     #[napi(factory)]
     pub fn decode(bytes: Uint8ArraySlice) -> Result<NativeHistogram, &'static str> {
         Recorder::decode(&bytes).map(NativeHistogram::from_recorder).map_err(|e| error(ERR_DECODE, e))
