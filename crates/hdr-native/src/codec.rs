@@ -219,20 +219,18 @@ fn fold_counts(payload: &[u8], pending: &mut [u64], slots: usize, counts_len: us
 impl Recorder {
     /// Encodes in the V2 compressed format (zlib-deflated V2 with cookie 0x1c849314).
     pub fn encode(&mut self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64);
-        V2DeflateSerializer::new()
-            .serialize(self.histogram(), &mut out)
-            .expect("serializing into a Vec cannot fail");
-        out
+        self.serialize_with(V2DeflateSerializer::new())
     }
 
     /// Encodes in the plain V2 format (cookie 0x1c849313): no inflate on the reading
     /// side, so merging it costs a third of merging the compressed form.
     pub fn encode_plain(&mut self) -> Vec<u8> {
+        self.serialize_with(V2Serializer::new())
+    }
+
+    fn serialize_with<S: Serializer>(&mut self, mut serializer: S) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
-        V2Serializer::new()
-            .serialize(self.histogram(), &mut out)
-            .expect("serializing into a Vec cannot fail");
+        serializer.serialize(self.histogram(), &mut out).expect("serializing into a Vec cannot fail");
         out
     }
 
