@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { list as tarList } from 'tar';
 import { WebSocket } from 'ws';
 import type { ApiErrorBody, GeneratorInfo, LiveMessage, ReportEntry, RunEnded, RunStarted, RunStatus } from '../../ts/coordinator/api-messages.js';
+import { json, postJson, waitUntil } from '../support/api-client.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { coordinatorFor, nginxPlan } from './coordinator-harness.js';
 
@@ -22,21 +23,6 @@ test.before(async () => {
 test.after.always(async () => {
   await nginx?.stop();
 });
-
-const postJson = (url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-
-async function json<T>(response: Response): Promise<T> {
-  return (await response.json()) as T;
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function tarEntries(archive: Buffer): Promise<string[]> {
   const names: string[] = [];

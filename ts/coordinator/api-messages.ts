@@ -8,6 +8,9 @@ import type { PlanProblem } from '../shared/plan.js';
 import type { RunOutcome, RunResult } from './run.js';
 import type { RunSummary } from './run-summary.js';
 
+/** GET /api/reports/<runId>: a report's summary, plan and results.csv as series. */
+export type { ReportContents, ReportSeries } from './report-reader.js';
+
 /** Stable codes of API errors; `status` is the HTTP status each goes with. */
 export const API_ERROR = Object.freeze({
   unauthorized: { code: 'unauthorized', status: 401 },
@@ -87,6 +90,24 @@ export interface ReportEntry {
   startedAt: string;
   /** Path of the download, relative to the coordinator's base URL. */
   url: string;
+  /** The archive's summary.json (name, devices, max CPU, errors); null when it has none. */
+  summary: RunSummary | null;
+}
+
+/** 200 of POST /api/plans/check: what starting the plan now would meet, without starting it. */
+export interface PlanChecked {
+  /** True when the plan has no problem (it may still get no device: see effectiveDevices). */
+  ok: boolean;
+  /** Every problem, each with its field path; a script's compile error also has line and column. */
+  problems: PlanProblem[];
+  /** Generators connected now. */
+  generators: number;
+  /** Devices per ramp step (10 per generator). */
+  stepSize: number;
+  /** The plan's size rounded down to whole ramp steps; null when the size is not usable. */
+  effectiveDevices: number | null;
+  /** Why effectiveDevices differs from the size asked, for the user; null when it does not. */
+  effectiveMessage: string | null;
 }
 
 /** Messages of the live stream (GET /api/live, WebSocket), one JSON text frame each. */

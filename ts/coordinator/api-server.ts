@@ -9,14 +9,16 @@ import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import { open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { isGuardedPath, tokenCheck } from './api-auth.js';
-import { API_ERROR, archiveUrlPath, runEnded, type ApiErrorBody, type ApiErrorKind, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
+import { API_ERROR, archiveUrlPath, runEnded, type ApiErrorBody, type ApiErrorKind, type PlanChecked, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
 import { runIdOfArchive } from './archive.js';
 import type { Coordinator, StartOutcome } from './coordinator.js';
 import type { Run } from './run.js';
 import { GeneratorUtilisationTracker } from './generator-utilisation.js';
 import { LiveStream } from './live-stream.js';
+import { ReportReader, type ReportContents } from './report-reader.js';
 import { REPORT_ERROR, ReportError } from './report-store.js';
 import { isValidRunId } from './run-id.js';
+import { rampStep } from './ramp.js';
 import { StaticSite } from './static-site.js';
 
 export const DEFAULT_API_PORT = 8000;
@@ -80,6 +82,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const live = new LiveStream(coordinator);
   const generators = new GeneratorUtilisationTracker(coordinator.registry);
   const site = new StaticSite(options.webDir);
+  const reader = new ReportReader();
   // Starts one after another: a second start waits for the first to be decided,
   // so it meets that run as active (409) instead of starting beside it.
   let starting: Promise<unknown> = Promise.resolve();
@@ -126,6 +129,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     return sendError(reply, kind, started.message);
   });
 
+  // The website checks the plan as the user types: compile errors at their line, the effective devices.
+  app.post('/api/plans/check', async (request): Promise<PlanChecked> => {
+    const { problems, generators, effective } = await coordinator.check(request.body);
+    return {
+      ok: problems.length === 0,
+      problems,
+      generators,
+      stepSize: rampStep(generators),
+      effectiveDevices: effective?.devices ?? null,
+      effectiveMessage: effective?.message ?? null,
+    };
+  });
+
   app.get('/api/runs/current', async (_request, reply) => {
     const run = coordinator.run;
     if (!run) return sendError(reply, API_ERROR.noActiveRun, 'no run is active');
@@ -169,10 +185,35 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   app.get('/api/generators', async () => generators.list());
 
   app.get('/api/reports', async () =>
-    (await coordinator.store.list()).map(
-      (r): ReportEntry => ({ runId: r.runId, fileName: r.fileName, bytes: r.bytes, startedAt: r.startedAt, url: archiveUrlPath(r.runId) }),
+    Promise.all(
+      (await coordinator.store.list()).map(
+        async (r): Promise<ReportEntry> => ({
+          runId: r.runId,
+          fileName: r.fileName,
+          bytes: r.bytes,
+          startedAt: r.startedAt,
+          url: archiveUrlPath(r.runId),
+          summary: await reader.summary(r.path),
+        }),
+      ),
     ),
   );
+
+  app.get<{ Params: { runId: string } }>('/api/reports/:runId', async (request, reply) => {
+    const { runId } = request.params;
+    const path = await reportCall(reply, () => coordinator.store.path(runId));
+    if (path === undefined) return reply;
+    if (path === null) return sendError(reply, API_ERROR.notFound, `there is no report of run ${runId}`);
+    let contents: ReportContents;
+    try {
+      contents = await reader.contents(runId, path);
+    } catch (error) {
+      // Deleted between the two calls, or a file that is not an archive.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return sendError(reply, API_ERROR.notFound, `there is no report of run ${runId}`);
+      throw error;
+    }
+    return contents;
+  });
 
   app.delete<{ Params: { runId: string } }>('/api/reports/:runId', async (request, reply) => {
     const { runId } = request.params;
@@ -209,7 +250,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   app.get('/*', async (request, reply) => {
     const path = request.url.split('?')[0]!;
     if (isGuardedPath(path) || !(await site.present())) return sendError(reply, API_ERROR.notFound, `no GET ${path} here${isGuardedPath(path) ? '' : ' (the website is not installed; the API is under /api)'}`);
-    const file = await site.open(path);
+    const file = await site.openWithMounts(path);
     if (file === null) return sendError(reply, API_ERROR.notFound, `no ${path} on the website`);
     return reply.header('content-type', file.contentType).header('content-length', file.bytes).send(file.stream);
   });

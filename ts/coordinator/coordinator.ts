@@ -4,11 +4,12 @@
  * through these few methods.
  */
 import type { LiveSnapshot } from '../shared/live.js';
-import type { PlanProblem } from '../shared/plan.js';
+import { PLAN_DEFAULTS, type PlanProblem } from '../shared/plan.js';
 import { validatePlan } from '../shared/plan-validation.js';
 import type { CoordinatorSide } from '../shared/transport.js';
 import { checkScript } from '../generator/sandbox/check.js';
 import { GeneratorRegistry } from './generator-registry.js';
+import { effectiveDevices, type EffectiveDevices } from './ramp.js';
 import { DEFAULT_DATA_DIR, ReportStore } from './report-store.js';
 import { recoverInterruptedRuns } from './run-recovery.js';
 import { DEFAULT_REPORT_INTERVAL_SECONDS, Run, RunStartError, type RunResult } from './run.js';
@@ -33,6 +34,14 @@ export type StartOutcome =
   | { ok: true; run: Run }
   | { ok: false; status: 400; problems: PlanProblem[] }
   | { ok: false; status: 400 | 409 | 503; message: string; code: 'run_active' | 'no_generators' | 'no_devices' };
+
+/** What starting a plan now would meet, without starting it. */
+export interface PlanCheck {
+  problems: PlanProblem[];
+  generators: number;
+  /** The ramp for the plan's size with the generators connected now; null when the size is not a usable number. */
+  effective: EffectiveDevices | null;
+}
 
 export interface RunObserver {
   onLive?(snapshot: LiveSnapshot): void;
@@ -108,6 +117,15 @@ export class Coordinator {
       this.log(`stressgrid coordinator: run ${r.runId} ${r.outcome}${r.reason ? ` (${r.reason})` : ''}; report ${r.archivePath ?? 'not written'}`);
     });
     return { ok: true, run };
+  }
+
+  /** Validates a plan the way start() would (scripts compiled, every problem listed), and rounds its size to the ramp. */
+  async check(input: unknown): Promise<PlanCheck> {
+    const checked = await validatePlan(input, { checkScript });
+    const generators = this.registry.size;
+    const size = checked.ok ? checked.plan.size : ((input as { size?: unknown } | null)?.size ?? PLAN_DEFAULTS.size);
+    const usable = typeof size === 'number' && Number.isSafeInteger(size) && size >= 1;
+    return { problems: checked.ok ? [] : checked.problems, generators, effective: usable ? effectiveDevices(size, generators) : null };
   }
 
   /** Aborts the active run, if any; resolves when its report is written. */

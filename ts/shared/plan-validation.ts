@@ -78,7 +78,7 @@ export async function validatePlan(input: unknown, options: ValidatePlanOptions 
     for (const result of compiled) {
       if (result?.problem) {
         const { line, column, message } = result.problem;
-        report(`blocks[${result.i}].script`, `line ${line}, column ${column}: ${message}`);
+        problems.push({ path: `blocks[${result.i}].script`, message: `line ${line}, column ${column}: ${message}`, line, column });
       }
     }
   }

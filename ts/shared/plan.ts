@@ -55,6 +55,9 @@ export interface ResolvedPlan extends Plan {
 export interface PlanProblem {
   path: string;
   message: string;
+  /** For a script that does not compile: where, 1-based, so an editor can mark the line. */
+  line?: number;
+  column?: number;
 }
 
 /** Devices each generator adds per ramp step. */
