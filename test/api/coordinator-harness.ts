@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Generator } from '../../ts/generator/generator.js';
 import { startApiServer, type ApiServer } from '../../ts/coordinator/api-server.js';
 import { Coordinator } from '../../ts/coordinator/coordinator.js';
+import type { Writer } from '../../ts/coordinator/writer.js';
 import { inProcessLink } from '../../ts/shared/transport.js';
 
 export interface TestCoordinator {
@@ -27,11 +28,13 @@ export interface TestCoordinatorOptions {
   reportIntervalSeconds?: number;
   webDir?: string;
   maxBodyBytes?: number;
+  /** Writers added to every run (CloudWatch). */
+  extraWriters?: () => Writer[];
 }
 
 export async function startTestCoordinator(options: TestCoordinatorOptions = {}): Promise<TestCoordinator> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sg-api-'));
-  const coordinator = new Coordinator({ dataDir, reportIntervalSeconds: options.reportIntervalSeconds ?? 1, log: () => {} });
+  const coordinator = new Coordinator({ dataDir, reportIntervalSeconds: options.reportIntervalSeconds ?? 1, extraWriters: options.extraWriters, log: () => {} });
   await coordinator.recover();
   const generators: Generator[] = [];
   const count = options.generators ?? 1;

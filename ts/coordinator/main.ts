@@ -7,6 +7,7 @@
  */
 import { Command } from 'commander';
 import { startApiServer } from './api-server.js';
+import { configuredWriters } from './configured-writers.js';
 import { Coordinator } from './coordinator.js';
 import { startGeneratorServer } from './generator-server.js';
 import { exposureWarning, resolveCoordinatorOptions, type CoordinatorFlags } from './program-options.js';
@@ -24,17 +25,25 @@ const program = new Command('stressgrid-coordinator')
   .option('--host <address>', 'address both ports listen on (env STRESSGRID_HOST, default 0.0.0.0)')
   .option('--data-dir <dir>', 'where run reports are kept (env STRESSGRID_DATA_DIR, default ./data)')
   .option('--report-interval <s>', 'seconds between report rows (env REPORT_INTERVAL_SECONDS, default 60)')
-  .addHelpText('after', '\nSTRESSGRID_TOKEN (environment only) is the shared secret the API, the website and generators must present.')
+  .addHelpText(
+    'after',
+    '\nSTRESSGRID_TOKEN (environment only) is the shared secret the API, the website and generators must present.' +
+      '\nCW_REGION (environment only): send metrics to Amazon CloudWatch in this region; `auto`: this EC2 instance\'s region; `off`: never.' +
+      '\n  Unset: AWS_REGION, else the instance\'s region on EC2, else off. Credentials come from the AWS SDK\'s default chain.',
+  )
   .parse();
 
 const resolved = resolveCoordinatorOptions(program.opts<CoordinatorFlags>());
 if (!resolved.ok) refuseSettings('stressgrid-coordinator', resolved.problems, log);
 const options = resolved.options;
+const writers = await configuredWriters(process.env, say);
+if (!writers.ok) refuseSettings('stressgrid-coordinator', writers.problems, log);
+for (const line of writers.writers.described) say(line);
 
 const warning = exposureWarning(options);
 if (warning) say(warning);
 
-const coordinator = new Coordinator({ dataDir: options.dataDir, reportIntervalSeconds: options.reportIntervalSeconds, log });
+const coordinator = new Coordinator({ dataDir: options.dataDir, reportIntervalSeconds: options.reportIntervalSeconds, extraWriters: writers.writers.create, log });
 let api: Awaited<ReturnType<typeof startApiServer>>;
 let generators: Awaited<ReturnType<typeof startGeneratorServer>>;
 try {

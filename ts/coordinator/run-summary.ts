@@ -2,6 +2,7 @@
  * summary.json: the few facts about a run worth reading without opening the
  * CSV (how big it really was, how hot the generators ran, what failed).
  */
+import type { WriterStatus } from '../shared/live.js';
 import { METRIC, isErrorMetric } from '../shared/metrics.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { RunTotals } from './aggregator.js';
@@ -30,6 +31,8 @@ export interface RunSummary {
   reason?: string;
   /** Generators that left during the run (their running devices were lost), even if they rejoined. */
   generatorsLost: string[];
+  /** Writers that sent the results elsewhere: what arrived, what failed, and where to see it (the CloudWatch console). */
+  writers?: WriterStatus[];
 }
 
 export interface SummaryInput {
@@ -44,6 +47,7 @@ export interface SummaryInput {
   aborted: boolean;
   reason?: string;
   generatorsLost?: string[];
+  writers?: WriterStatus[];
 }
 
 export function buildSummary(input: SummaryInput): RunSummary {
@@ -66,7 +70,15 @@ export function buildSummary(input: SummaryInput): RunSummary {
     aborted: input.aborted,
     ...(input.reason === undefined ? {} : { reason: input.reason }),
     generatorsLost: input.generatorsLost ?? [],
+    ...(input.writers === undefined ? {} : { writers: input.writers }),
   };
+}
+
+/** One line about a writer at the end of a run: `cloudwatch: 120 metric data sent, 0 failed; https://...`. */
+export function writerStatusLine(status: WriterStatus): string {
+  const failed = status.failed > 0 ? `, ${status.failed} failed (${status.lastError ?? 'unknown error'})` : ', none failed';
+  const retried = status.retries > 0 ? `, ${status.retries} ${status.retries === 1 ? 'retry' : 'retries'}` : '';
+  return `${status.writer}: ${status.sent} metric data sent${failed}${retried}${status.link ? `; see ${status.link}` : ''}`;
 }
 
 /**

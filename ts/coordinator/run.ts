@@ -4,7 +4,7 @@
  * every second, writes a report row every interval (and the last, partial one),
  * and archives the report before announcing it.
  */
-import type { LiveSnapshot, RunState } from '../shared/live.js';
+import type { LiveSnapshot, RunState, WriterStatus } from '../shared/live.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { Telemetry } from '../shared/protocol.js';
 import { Aggregator } from './aggregator.js';
@@ -14,8 +14,8 @@ import { HlogWriter } from './hlog-writer.js';
 import { phaseAt, planSchedule, targetDevicesAt, type RampAction, type Schedule } from './ramp.js';
 import type { ReportStore } from './report-store.js';
 import { newRunId } from './run-id.js';
-import { buildSummary, type RunSummary } from './run-summary.js';
-import { fanOut, type FileWriter, type Writer } from './writer.js';
+import { buildSummary, writerStatusLine, type RunSummary } from './run-summary.js';
+import { fanOut, type Writer, type WriterSet } from './writer.js';
 
 /** Default report interval (REPORT_INTERVAL_SECONDS). */
 export const DEFAULT_REPORT_INTERVAL_SECONDS = 60;
@@ -73,7 +73,7 @@ export class Run {
   private finishing = false;
   private criticalErrors = 0;
   private unlisten: () => void = () => {};
-  private readonly writer: FileWriter;
+  private readonly writer: WriterSet;
 
   /** Every generator the ramp was planned over. */
   private readonly scheduled: ReadonlySet<string>;
@@ -246,7 +246,14 @@ export class Run {
       lostGenerators: [...this.lost],
       counters: live.counters,
       histograms: live.histograms,
+      ...this.writerStatuses(),
     };
+  }
+
+  /** The statuses of writers that send elsewhere (CloudWatch), when there are any. */
+  private writerStatuses(): { writers?: WriterStatus[] } {
+    const writers = this.writer.statuses();
+    return writers.length > 0 ? { writers } : {};
   }
 
   private emitLive(): void {
@@ -290,6 +297,7 @@ export class Run {
       this.writerOpen ??= this.writer.open({ runId: this.runId, plan: this.options.plan, startedAt: this.startedAt_, dir: this.dir });
       await this.writeInterval();
       await this.writer.close();
+      for (const status of this.writer.statuses()) this.notice(writerStatusLine(status));
       this.criticalErrors += this.aggregator.decodeFailures;
       summary = buildSummary({
         runId: this.runId,
@@ -302,6 +310,7 @@ export class Run {
         aborted: outcome !== 'done',
         ...(reason ? { reason } : {}),
         generatorsLost: [...this.everLost],
+        ...this.writerStatuses(),
       });
       archivePath = await this.options.store.finishRun(this.runId, { files: this.writer.files(), summary });
     } catch (err) {

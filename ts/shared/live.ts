@@ -54,4 +54,23 @@ export interface LiveSnapshot {
   counters: Record<string, CounterView>;
   /** Keyed by full histogram name: `headers_us`, `cpu_percent`. */
   histograms: Record<string, HistogramView>;
+  /** Writers that send results elsewhere (CloudWatch): how that is going; absent when there are none. */
+  writers?: WriterStatus[];
+}
+
+/** How a writer that sends results over the network is doing, for the live view, the summary and the log. */
+export interface WriterStatus {
+  /** `cloudwatch`. */
+  writer: string;
+  /** Metric data delivered. */
+  sent: number;
+  /** Metric data given up on: refused, still failing after every retry, or dropped from a full queue. */
+  failed: number;
+  /** Requests sent again after throttling or an error. */
+  retries: number;
+  /** Metric data waiting to be sent. */
+  pending: number;
+  lastError?: string;
+  /** Where the user finds the results (the CloudWatch console's view of the run's metrics). */
+  link?: string;
 }
