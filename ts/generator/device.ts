@@ -10,6 +10,8 @@ import { errorKey } from '../shared/metrics.js';
 import type { MetricSink } from './metric-sink.js';
 import type { DeviceConnection, HttpConnection, Target } from './protocols/device-connection.js';
 import { createHttpConnection } from './protocols/http-connection.js';
+import { Http1Connection } from './protocols/http1-connection.js';
+import { WEBSOCKET_UNSUPPORTED } from './protocols/ws-unsupported.js';
 import type { DeviceIO } from './sandbox/device-io.js';
 import type { ScriptSandbox } from './sandbox/script-sandbox.js';
 
@@ -26,7 +28,9 @@ interface Attached {
 export function attach(target: Target, sink: MetricSink): Attached {
   if (HTTP_PROTOCOLS.has(target.protocol)) {
     const connection: HttpConnection = createHttpConnection(target, sink);
-    return { connection, io: { http: (req) => connection.request(req) } };
+    // The HTTP/1.x connection is its own WebSocket (wsUpgrade takes over its socket).
+    const ws = connection instanceof Http1Connection ? connection : WEBSOCKET_UNSUPPORTED;
+    return { connection, io: { http: (req) => connection.request(req), ws } };
   }
   throw new DeviceError(DEVICE_ERROR.wrongProtocol, `protocol ${target.protocol} has no device transport in this generator yet`);
 }

@@ -31,6 +31,14 @@ export const DEVICE_ERROR = Object.freeze({
   stackOverflow: 'stack_overflow',
   /** A function for another protocol was called (say `send` on an HTTP device). */
   wrongProtocol: 'wrong_protocol',
+  /** An HTTP verb after `wsUpgrade`: the connection now speaks WebSocket. */
+  wsUpgraded: 'ws_upgraded',
+  /** A `ws*` function before a successful `wsUpgrade`. */
+  wsNotUpgraded: 'ws_not_upgraded',
+  /** The server answered the upgrade request with a status other than 101. */
+  wsUpgradeRefused: 'ws_upgrade_refused',
+  /** `wsUpgrade` on an HTTP/2 target: WebSocket runs over HTTP/1.x connections only. */
+  wsUnsupported: 'ws_unsupported',
   /** Anything else the transport raised that has no code above. */
   unknown: 'unknown',
 });

@@ -38,6 +38,13 @@ export const KEY = Object.freeze({
   headers: 'headers',
   body: 'body',
   wsUpgrade: 'ws_upgrade',
+  /** WebSocket messages (a fragmented message counts once) and their payload bytes; control frames are not counted. */
+  wsSentFrames: 'ws_sent_frames',
+  wsSentBytes: 'ws_sent_bytes',
+  wsReceivedFrames: 'ws_received_frames',
+  wsReceivedBytes: 'ws_received_bytes',
+  /** Messages dropped because the device's receive buffer was full. */
+  wsReceiveOverflow: 'ws_receive_overflow',
   send: 'send',
   receive: 'receive',
 });
@@ -50,6 +57,11 @@ export const METRIC = Object.freeze({
   headersUs: durationName(KEY.headers),
   bodyUs: durationName(KEY.body),
   wsUpgradeUs: durationName(KEY.wsUpgrade),
+  wsSentFramesCount: counterName(KEY.wsSentFrames),
+  wsSentBytesCount: counterName(KEY.wsSentBytes),
+  wsReceivedFramesCount: counterName(KEY.wsReceivedFrames),
+  wsReceivedBytesCount: counterName(KEY.wsReceivedBytes),
+  wsReceiveOverflowCount: counterName(KEY.wsReceiveOverflow),
   sendCount: counterName(KEY.send),
   receiveCount: counterName(KEY.receive),
   /** Generator utilisation. */

@@ -50,4 +50,33 @@ export interface HttpConnection extends DeviceConnection {
   request(req: HttpRequest): Promise<HttpResponse>;
 }
 
+/** A WebSocket message as it came: text or binary, defragmented. */
+export interface WsMessage {
+  binary: boolean;
+  data: Buffer;
+}
+
+export interface WsUpgradeResponse {
+  /** Always 101: any other status rejects the upgrade with `ws_upgrade_refused`. */
+  status: number;
+  /** Lower-case names, in the order received. */
+  headers: Array<[string, string]>;
+}
+
+/**
+ * WebSocket on a device's HTTP/1.x connection, after `wsUpgrade`. Before it the
+ * other calls reject with `ws_not_upgraded`; after it HTTP requests reject with
+ * `ws_upgraded`. Received messages wait in a bounded buffer until the script takes them.
+ */
+export interface WebSocketConnection {
+  /** Sends the upgrade request on the connection; records `ws_upgrade_us`. */
+  wsUpgrade(path: string, headers: Array<[string, string]>): Promise<WsUpgradeResponse>;
+  /** Sends one message (text as UTF-8); settles once the socket took it. */
+  wsSend(binary: boolean, payload: Uint8Array | string): Promise<void>;
+  /** The next message, waiting up to `timeoutMs` (then `timeout`); `closed` once the server closed and nothing is left. */
+  wsReceive(timeoutMs: number): Promise<WsMessage>;
+  /** The next buffered message or undefined, without waiting; throws a DeviceError before the upgrade. */
+  wsFetch(): WsMessage | undefined;
+}
+
 export type ConnectionFactory<C extends DeviceConnection = DeviceConnection> = (target: Target, sink: MetricSink) => C;

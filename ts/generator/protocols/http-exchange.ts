@@ -33,11 +33,15 @@ export class HttpExchange {
   private headersAt = 0;
   settled = false;
 
-  /** Starts the clock; `onTimeout` must tear the exchange's stream or socket down. */
+  /**
+   * Starts the clock; `onTimeout` must tear the exchange's stream or socket down.
+   * A WebSocket upgrade records only `ws_upgrade_us` (request written to 101 in), not the response metrics.
+   */
   constructor(
     private readonly sink: MetricSink,
     timeoutMs: number,
     onTimeout: (err: DeviceError) => void,
+    private readonly upgrade = false,
   ) {
     this.promise = new Promise<HttpResponse>((resolve, reject) => {
       this.resolveFn = resolve;
@@ -58,6 +62,7 @@ export class HttpExchange {
   headers(): void {
     if (this.headersAt !== 0) return;
     this.headersAt = performance.now();
+    if (this.upgrade) return;
     this.sink.duration(KEY.headers, Math.round((this.headersAt - this.sentAt) * 1000));
   }
 
@@ -66,8 +71,12 @@ export class HttpExchange {
     this.headers();
     this.settled = true;
     clearTimeout(this.timer);
-    this.sink.duration(KEY.body, Math.round((performance.now() - this.headersAt) * 1000));
-    this.sink.count(KEY.response);
+    if (!this.upgrade) {
+      this.sink.duration(KEY.body, Math.round((performance.now() - this.headersAt) * 1000));
+      this.sink.count(KEY.response);
+    } else if (response.status === 101) {
+      this.sink.duration(KEY.wsUpgrade, Math.round((this.headersAt - this.sentAt) * 1000));
+    }
     this.resolveFn(response);
   }
 

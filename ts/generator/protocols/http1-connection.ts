@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import { KEY } from '../../shared/metrics.js';
-import type { HttpConnection, HttpRequest, HttpResponse, Target } from './device-connection.js';
+import type { HttpConnection, HttpRequest, HttpResponse, Target, WebSocketConnection, WsMessage, WsUpgradeResponse } from './device-connection.js';
 import type { MetricSink } from '../metric-sink.js';
 import { toDeviceError } from './error-codes.js';
 import { closedByDevice, HttpExchange, mayRetryUnanswered } from './http-exchange.js';
@@ -17,6 +17,8 @@ import { requestProblem } from './http-request-validation.js';
 import { openSocket } from './http-socket.js';
 import { authority, isTlsTarget } from './http-target.js';
 import { Http1ResponseParser } from './http1-response-parser.js';
+import { handshakeProblem, newWebSocketKey, upgradeHeaders } from './ws-handshake.js';
+import { WebSocketSession } from './ws-session.js';
 
 export interface Http1Options {
   /** 0 sends `HTTP/1.0` requests, 1 sends `HTTP/1.1`. */
@@ -46,8 +48,14 @@ function onClose(this: OwnedSocket): void {
   this[OWNER]?.socketFailed(this, new DeviceError(DEVICE_ERROR.closed, 'connection closed before the response was complete'));
 }
 
-export class Http1Connection implements HttpConnection {
+const notUpgraded = (): DeviceError => new DeviceError(DEVICE_ERROR.wsNotUpgraded, 'call wsUpgrade (and let it succeed) before the other ws functions');
+
+export class Http1Connection implements HttpConnection, WebSocketConnection {
   private socket: OwnedSocket | undefined;
+  /** Set once wsUpgrade succeeded: the socket then carries WebSocket frames, never HTTP again. */
+  private ws: WebSocketSession | undefined;
+  /** The Sec-WebSocket-Key of the upgrade request in flight, if the exchange is one. */
+  private upgradeKey: string | undefined;
   private exchange: HttpExchange | undefined;
   private parser: Http1ResponseParser | undefined;
   private closed = false;
@@ -87,6 +95,35 @@ export class Http1Connection implements HttpConnection {
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
+    if (this.ws !== undefined) throw new DeviceError(DEVICE_ERROR.wsUpgraded, `${req.method} on a connection upgraded to WebSocket`);
+    return this.roundTrip(req, undefined);
+  }
+
+  /** Upgrades the connection to WebSocket (always as HTTP/1.1, RFC 6455 4.1); any status but 101 rejects with `ws_upgrade_refused`. */
+  async wsUpgrade(path: string, headers: Array<[string, string]>): Promise<WsUpgradeResponse> {
+    if (this.ws !== undefined) throw new DeviceError(DEVICE_ERROR.wsUpgraded, 'the connection is already upgraded to WebSocket');
+    const key = newWebSocketKey();
+    const response = await this.roundTrip({ method: 'GET', path, headers: upgradeHeaders(headers, key) }, key);
+    if (response.status !== 101) {
+      throw new DeviceError(DEVICE_ERROR.wsUpgradeRefused, `the server answered the WebSocket upgrade of ${path} with ${response.status}, not 101`);
+    }
+    return { status: response.status, headers: response.headers };
+  }
+
+  wsSend(binary: boolean, payload: Uint8Array | string): Promise<void> {
+    return this.ws === undefined ? Promise.reject(notUpgraded()) : this.ws.send(binary, payload);
+  }
+
+  wsReceive(timeoutMs: number): Promise<WsMessage> {
+    return this.ws === undefined ? Promise.reject(notUpgraded()) : this.ws.receive(timeoutMs);
+  }
+
+  wsFetch(): WsMessage | undefined {
+    if (this.ws === undefined) throw notUpgraded();
+    return this.ws.fetch();
+  }
+
+  private async roundTrip(req: HttpRequest, upgradeKey: string | undefined): Promise<HttpResponse> {
     const problem = requestProblem(req, this.exchange !== undefined);
     if (problem !== undefined) throw problem;
     for (;;) {
@@ -95,7 +132,7 @@ export class Http1Connection implements HttpConnection {
       if (this.socket === undefined) await this.connect();
       const reused = this.socketServed;
       try {
-        return await this.send(req);
+        return await this.send(req, upgradeKey);
       } catch (err) {
         // The server may close an idle connection just as the request leaves; the
         // request was then never processed, so an idempotent one goes again, once.
@@ -117,6 +154,10 @@ export class Http1Connection implements HttpConnection {
   /** @internal called by the shared socket listeners. */
   socketData(socket: OwnedSocket, chunk: Buffer): void {
     if (socket !== this.socket) return;
+    if (this.ws !== undefined) {
+      this.ws.data(chunk);
+      return;
+    }
     const { exchange, parser } = this;
     if (exchange === undefined || parser === undefined) {
       // Bytes nobody asked for: the stream is out of step, so it cannot be reused.
@@ -137,6 +178,10 @@ export class Http1Connection implements HttpConnection {
   /** @internal */
   socketEnd(socket: OwnedSocket): void {
     if (socket !== this.socket) return;
+    if (this.ws !== undefined) {
+      this.ws.socketGone(new DeviceError(DEVICE_ERROR.closed, 'the server ended the connection'));
+      return;
+    }
     const { exchange, parser } = this;
     if (exchange === undefined || parser === undefined) {
       this.dropSocket();
@@ -154,28 +199,39 @@ export class Http1Connection implements HttpConnection {
   /** @internal */
   socketFailed(socket: OwnedSocket, err: DeviceError): void {
     if (socket !== this.socket) return;
+    if (this.ws !== undefined) {
+      this.ws.socketGone(err);
+      return;
+    }
     if (this.exchange === undefined) this.dropSocket();
     else this.failExchange(err);
   }
 
-  private send(req: HttpRequest): Promise<HttpResponse> {
+  private send(req: HttpRequest, upgradeKey: string | undefined): Promise<HttpResponse> {
     const socket = this.socket!;
+    const minorVersion = upgradeKey === undefined ? this.options.minorVersion : 1;
     this.gotBytes = false;
     this.unanswered = false;
-    this.parser = new Http1ResponseParser(req.method === 'HEAD', this.options.minorVersion);
-    this.exchange = new HttpExchange(this.sink, this.options.requestTimeoutMs, () => {
-      this.exchange = undefined;
-      this.parser = undefined;
-      this.dropSocket();
-    });
+    this.upgradeKey = upgradeKey;
+    this.parser = new Http1ResponseParser(req.method === 'HEAD', minorVersion);
+    this.exchange = new HttpExchange(
+      this.sink,
+      this.options.requestTimeoutMs,
+      () => {
+        this.exchange = undefined;
+        this.parser = undefined;
+        this.dropSocket();
+      },
+      upgradeKey !== undefined,
+    );
     socket.cork();
-    socket.write(this.head(req), 'latin1');
+    socket.write(this.head(req, minorVersion), 'latin1');
     if (req.body !== undefined && req.body.length > 0) socket.write(req.body);
     socket.uncork();
     return this.exchange.promise;
   }
 
-  private head(req: HttpRequest): string {
+  private head(req: HttpRequest, minorVersion: 0 | 1): string {
     let hasHost = false;
     let hasConnection = false;
     let hasFraming = false;
@@ -187,11 +243,11 @@ export class Http1Connection implements HttpConnection {
       else if (lower === 'content-length' || lower === 'transfer-encoding') hasFraming = true;
       fields += `${name}: ${value}\r\n`;
     }
-    let head = `${req.method} ${req.path} HTTP/1.${this.options.minorVersion}\r\n`;
+    let head = `${req.method} ${req.path} HTTP/1.${minorVersion}\r\n`;
     if (!hasHost) head += `host: ${authority(this.target)}\r\n`;
     head += fields;
     // HTTP/1.0 closes after each response unless asked to keep the connection.
-    if (this.options.minorVersion === 0 && !hasConnection) head += 'connection: keep-alive\r\n';
+    if (minorVersion === 0 && !hasConnection) head += 'connection: keep-alive\r\n';
     const bodyLength = req.body?.length ?? 0;
     if (!hasFraming && (bodyLength > 0 || BODY_EXPECTED.has(req.method))) head += `content-length: ${bodyLength}\r\n`;
     return `${head}\r\n`;
@@ -200,13 +256,35 @@ export class Http1Connection implements HttpConnection {
   private completeExchange(exchange: HttpExchange, parser: Http1ResponseParser): void {
     this.exchange = undefined;
     this.parser = undefined;
+    const upgradeKey = this.upgradeKey;
+    this.upgradeKey = undefined;
+    if (upgradeKey !== undefined && parser.status === 101) {
+      this.upgraded(exchange, parser, upgradeKey);
+      return;
+    }
     if (parser.keepAlive) this.socketServed = true;
     else this.dropSocket();
     exchange.complete({ status: parser.status, headers: parser.headers, body: parser.bodyBytes() });
   }
 
+  /** The server switched to WebSocket: from here on the socket's bytes are frames. */
+  private upgraded(exchange: HttpExchange, parser: Http1ResponseParser, key: string): void {
+    const problem = handshakeProblem(parser.headers, key);
+    if (problem !== undefined) {
+      this.dropSocket();
+      exchange.fail(problem);
+      return;
+    }
+    const ws = new WebSocketSession(this.socket!, this.sink);
+    this.ws = ws;
+    exchange.complete({ status: parser.status, headers: parser.headers, body: new Uint8Array(0) });
+    // Frames the server sent right behind its 101, in the same read.
+    if (parser.afterEnd !== undefined) ws.data(parser.afterEnd);
+  }
+
   private failExchange(err: DeviceError): void {
     const exchange = this.exchange;
+    this.upgradeKey = undefined;
     this.unanswered = !this.gotBytes;
     this.exchange = undefined;
     this.parser = undefined;
@@ -219,6 +297,8 @@ export class Http1Connection implements HttpConnection {
     if (socket === undefined) return;
     this.socket = undefined;
     socket[OWNER] = undefined;
-    socket.destroy();
+    // An upgraded socket ends with the WebSocket close handshake instead of a reset.
+    if (this.ws !== undefined) this.ws.close();
+    else socket.destroy();
   }
 }

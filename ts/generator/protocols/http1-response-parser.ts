@@ -38,6 +38,8 @@ export class Http1ResponseParser {
   keepAlive = false;
   /** Bytes the server sent after the end of the response (a broken server): the connection must not be reused. */
   trailingBytes = false;
+  /** Those bytes, from the last chunk pushed: after a 101 they are the new protocol's first. */
+  afterEnd: Buffer | undefined;
 
   private state = State.Head;
   private head: Buffer | undefined;
@@ -107,6 +109,7 @@ export class Http1ResponseParser {
           at = chunk.length;
           break;
         case State.Done:
+          this.afterEnd = at === 0 ? chunk : chunk.subarray(at);
           this.trailingBytes = true;
           this.keepAlive = false;
           return;

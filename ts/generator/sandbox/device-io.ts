@@ -5,9 +5,11 @@
  * WebSocket, TCP and UDP members join here as optional members when those
  * protocols land.
  */
-import type { HttpRequest, HttpResponse } from '../protocols/device-connection.js';
+import type { HttpRequest, HttpResponse, WebSocketConnection } from '../protocols/device-connection.js';
 
 export interface DeviceIO {
   /** One request at a time on the device's connection; rejects with a DeviceError. */
   http?: (req: HttpRequest) => Promise<HttpResponse>;
+  /** WebSocket on the same connection, once the script upgrades it (HTTP devices only). */
+  ws?: WebSocketConnection;
 }

@@ -27,6 +27,7 @@ const U8 = Uint8Array, AB = ArrayBuffer, Internal = InternalError;
 const isFiniteNumber = Number.isFinite, isInteger = Number.isInteger;
 const resolved = Promise.resolve();
 const hostNow = host.now, hostRandom = host.random, hostHash = host.hash, hostHmac = host.hmac;
+const hostWsFetch = host.wsFetch;
 const KEY = /^[a-z][a-z0-9_]{0,63}$/;
 const TOKEN = /^[!#$%&'*+.^_|~0-9A-Za-z\x60-]+$/;
 const BAD_VALUE = /[\r\n\0]/;
@@ -345,6 +346,68 @@ function http(st, method, path, headers, body) {
   }
 }
 
+function wsUpgrade(st, path, headers) {
+  try {
+    if (typeof path !== 'string' || path === '') throw bad('wsUpgrade: path must be a non-empty string');
+    return op(st, 'wu', [path, headerList(headers, 'wsUpgrade')]);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+// A text frame carries a string; a binary frame bytes, or a string sent as its UTF-8 bytes.
+function wsSend(st, binary, data, fn) {
+  try {
+    if (typeof data === 'string') return op(st, 'ws', [binary, ['s', data]]);
+    if (binary === 0) throw bad(fn + ': expects a string');
+    return op(st, 'ws', [1, bodySpec(toBytes(data, fn + ': data'), null, fn)]);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function wsSendJson(st, value) {
+  let s;
+  try { s = stringify(value); } catch (e) { return Promise.reject(bad('wsSendJson: value cannot be serialised: ' + e.message)); }
+  if (typeof s !== 'string') return Promise.reject(bad('wsSendJson: value cannot be serialised'));
+  return op(st, 'ws', [0, ['s', s]]);
+}
+
+function wsReceive(st, as, timeoutMs, fn) {
+  if (timeoutMs === undefined) timeoutMs = 5000;
+  if (typeof timeoutMs !== 'number' || !isFiniteNumber(timeoutMs) || timeoutMs < 0) return Promise.reject(bad(fn + ': timeoutMs must be a finite number >= 0'));
+  return op(st, 'wr', [as, timeoutMs]);
+}
+
+function jsonMessage(s, fn) {
+  try { return parse(s); } catch (e) { throw new DeviceError('protocol', fn + ': WebSocket message is not JSON'); }
+}
+
+function wsFetch(st, as, fn) {
+  const r = hostWsFetch(st.id, as);
+  if (r === null) return null;
+  if (typeof r === 'string') return as === 'j' ? jsonMessage(r, fn) : r;
+  if (r instanceof AB) return new U8(r);
+  if (r !== undefined && typeof r === 'object') throw new DeviceError(r.code, r.message);
+  throw new DeviceError('unknown', fn + ' failed');
+}
+
+// TCP: bytes onto the stream; UDP: one datagram. A string goes as its UTF-8 bytes.
+function socketSend(st, data) {
+  try {
+    if (typeof data === 'string') return op(st, 'ts', ['s', data]);
+    return op(st, 'ts', bodySpec(toBytes(data, 'send: data'), null, 'send'));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+function socketRecv(st, timeoutMs) {
+  if (timeoutMs === undefined) timeoutMs = 5000;
+  if (typeof timeoutMs !== 'number' || !isFiniteNumber(timeoutMs) || timeoutMs < 0) return Promise.reject(bad('recv: timeoutMs must be a finite number >= 0'));
+  return op(st, 'tr', timeoutMs);
+}
+
 function delay(st, ms, ratio) {
   if (ratio === undefined) ratio = 0;
   if (typeof ms !== 'number' || !isFiniteNumber(ms) || ms < 0) return Promise.reject(bad('delay: ms must be a finite number >= 0'));
@@ -378,6 +441,16 @@ const MAKERS = [
   (st) => (path, headers, body) => http(st, 'POST', path, headers, body),
   (st) => (path, headers, body) => http(st, 'PUT', path, headers, body),
   (st) => (path, headers, body) => http(st, 'PATCH', path, headers, body),
+  (st) => (path, headers) => wsUpgrade(st, path, headers),
+  (st) => (data) => wsSend(st, 0, data, 'wsSendText'),
+  (st) => (data) => wsSend(st, 1, data, 'wsSendBinary'),
+  (st) => (value) => wsSendJson(st, value),
+  (st) => (timeoutMs) => wsReceive(st, 't', timeoutMs, 'wsReceiveText'),
+  (st) => (timeoutMs) => wsReceive(st, 'b', timeoutMs, 'wsReceiveBinary'),
+  (st) => (timeoutMs) => wsReceive(st, 'j', timeoutMs, 'wsReceiveJson'),
+  (st) => () => wsFetch(st, 't', 'wsFetchText'),
+  (st) => () => wsFetch(st, 'b', 'wsFetchBinary'),
+  (st) => () => wsFetch(st, 'j', 'wsFetchJson'),
   (st) => (ms, randomRatio) => delay(st, ms, randomRatio),
   (st) => (key) => startTiming(st, key, undefined),
   (st) => (key) => stopTiming(st, key, undefined),
@@ -441,6 +514,19 @@ function response(v, buffer) {
   return { status: v[0], headers: v[1], body: body };
 }
 
+function message(v, buffer) {
+  if (v[0] !== 'b') return v[1];
+  return buffer === null ? new U8(0) : new U8(buffer.slice(v[1][0], v[1][0] + v[1][1]));
+}
+
+// The value an operation resolves with, from its result entry.
+function settle(kind, v, buffer) {
+  if (kind === 'h') return response(v, buffer);
+  if (kind === 'wr') return message(v, buffer);
+  if (kind === 'wu') return { status: v[0], headers: v[1] };
+  return undefined;
+}
+
 return freeze({
   setScript(fn, usedJson) {
     if (typeof fn !== 'function') throw new TypeError('the script did not compile to a function');
@@ -460,7 +546,7 @@ return freeze({
       waits.delete(r[0]);
       unlink(w[2], r[0]);
       if (r[1] === 0) w[1](new DeviceError(r[2], r[3]));
-      else w[0](w[3] === 'h' ? response(r[2], buffer) : undefined);
+      else w[0](settle(w[3], r[2], buffer));
     }
     for (const id of m.s) start(id);
   },

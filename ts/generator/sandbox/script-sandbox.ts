@@ -21,6 +21,7 @@ import { quickJSModule } from './quickjs-module.js';
 import { BinaryParts, bodyFragment } from './response-body.js';
 import { SCRIPT_FILE, usedDeviceApi, wrapScript } from './script-source.js';
 import { TimerQueue } from './timer-queue.js';
+import { fetchMessage, performWebSocket, WS_OPERATIONS, type MessageAs } from './ws-operations.js';
 
 export interface SandboxLimits {
   /** A single uninterrupted run of guest code longer than this is interrupted (`cpu_limit`). */
@@ -216,6 +217,7 @@ export class ScriptSandbox {
           this.hostCall(() => digest(ctx, createHmac(hashName(ctx, alg), this.bytesOf(key)).update(this.bytesOf(data)).digest())),
         ),
       ],
+      ['wsFetch', ctx.newFunction('wsFetch', (id, as) => this.wsFetch(ctx.getNumber(id), ctx.getString(as) as MessageAs))],
     ];
     for (const [name, fn] of fns) {
       ctx.setProp(host, name, fn);
@@ -373,6 +375,12 @@ export class ScriptSandbox {
       else this.resolved(device, opId, '0');
       return;
     }
+    if (WS_OPERATIONS.has(kind)) {
+      const ws = device.io.ws;
+      if (ws === undefined) this.rejected(device, opId, DEVICE_ERROR.wrongProtocol, 'this device does not speak WebSocket (it needs an HTTP target)');
+      else this.settle(device, opId, performWebSocket(ws, kind, payload, binary, this.binary));
+      return;
+    }
     if (kind !== 'h') return;
     const http = device.io.http;
     if (http === undefined) {
@@ -395,6 +403,33 @@ export class ScriptSandbox {
       (response) => this.resolved(device, opId, `[${response.status},${JSON.stringify(response.headers)},${bodyFragment(response.headers, response.body, this.binary)}]`),
       (error: unknown) => this.rejected(device, opId, errorCode(error), error instanceof Error ? error.message : String(error)),
     );
+  }
+
+  private settle(device: DeviceRecord, opId: number, pending: Promise<string>): void {
+    pending.then(
+      (value) => this.resolved(device, opId, value),
+      (error: unknown) => this.rejected(device, opId, errorCode(error), error instanceof Error ? error.message : String(error)),
+    );
+  }
+
+  /** `wsFetch*`: the next buffered message (string, bytes or null), or `{code, message}` for the guest to throw. */
+  private wsFetch(deviceId: number, as: MessageAs): QuickJSHandle {
+    const ctx = this.context;
+    this.stats_.hostCalls++;
+    try {
+      const message = fetchMessage(this.devices.get(deviceId)?.io.ws, as);
+      if (message === null) return ctx.null;
+      return typeof message === 'string' ? ctx.newString(message) : ctx.newArrayBuffer(exactArrayBuffer(message));
+    } catch (error) {
+      const failure = ctx.newObject();
+      const code = ctx.newString(errorCode(error));
+      const text = ctx.newString(error instanceof Error ? error.message : String(error));
+      ctx.setProp(failure, 'code', code);
+      ctx.setProp(failure, 'message', text);
+      code.dispose();
+      text.dispose();
+      return failure;
+    }
   }
 
   private onTimers(due: Waiting[]): void {

@@ -1,0 +1,72 @@
+/**
+ * Host half of the script's `ws*` functions (guest half in guest-prelude.ts).
+ * Upgrade, send and receive are mailbox operations like HTTP requests; fetch is
+ * a synchronous host call, since it never waits. A message reaches the guest as
+ * the type the script asked for: text as a string (binary messages decoded as
+ * UTF-8), bytes through the envelope's binary side channel, JSON inlined after a
+ * validity check, as JSON response bodies are.
+ */
+import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
+import type { WebSocketConnection, WsMessage } from '../protocols/device-connection.js';
+import type { BinaryParts } from './response-body.js';
+
+/** Operation kinds: upgrade, send, receive. */
+export const WS_OPERATIONS: ReadonlySet<string> = new Set(['wu', 'ws', 'wr']);
+
+/** What the script wants a message as: text, binary, JSON. */
+export type MessageAs = 't' | 'b' | 'j';
+
+type SendSpec = ['s', string] | ['b', number, number];
+
+/**
+ * Performs one ws operation; resolves with the result fragment the guest
+ * decodes (guest-prelude.ts `settle`), rejects with a DeviceError.
+ */
+export function performWebSocket(
+  ws: WebSocketConnection,
+  kind: string,
+  payload: unknown,
+  binary: Uint8Array | undefined,
+  out: BinaryParts,
+): Promise<string> {
+  switch (kind) {
+    case 'wu': {
+      const [path, headers] = payload as [string, Array<[string, string]>];
+      return ws.wsUpgrade(path, headers).then((r) => `[${r.status},${JSON.stringify(r.headers)}]`);
+    }
+    case 'ws': {
+      const [isBinary, data] = payload as [0 | 1, SendSpec];
+      const bytes = data[0] === 's' ? data[1] : (binary ?? new Uint8Array(0)).subarray(data[1], data[1] + data[2]);
+      return ws.wsSend(isBinary === 1, bytes).then(() => '0');
+    }
+    default: {
+      const [as, timeoutMs] = payload as [MessageAs, number];
+      return ws.wsReceive(timeoutMs).then((message) => messageFragment(message, as, out));
+    }
+  }
+}
+
+/** A received message as `["s", text]`, `["b", [offset, length]]` or `["j", value]`. */
+function messageFragment(message: WsMessage, as: MessageAs, out: BinaryParts): string {
+  if (as === 'b') return `["b",[${out.append(message.data)},${message.data.length}]]`;
+  const text = message.data.toString('utf8');
+  if (as === 't') return `["s",${JSON.stringify(text)}]`;
+  return `["j",${jsonText(text)}]`;
+}
+
+function jsonText(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch {
+    throw new DeviceError(DEVICE_ERROR.protocol, `WebSocket message is not JSON: ${JSON.stringify(text.slice(0, 100))}`);
+  }
+  return text;
+}
+
+/** The next buffered message for `wsFetch*`: text (also for JSON, which the guest parses), bytes, or null when none. */
+export function fetchMessage(ws: WebSocketConnection | undefined, as: MessageAs): string | Buffer | null {
+  if (ws === undefined) throw new DeviceError(DEVICE_ERROR.wrongProtocol, 'this device does not speak WebSocket (it needs an HTTP target)');
+  const message = ws.wsFetch();
+  if (message === undefined) return null;
+  return as === 'b' ? message.data : message.data.toString('utf8');
+}
