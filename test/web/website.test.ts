@@ -1,0 +1,286 @@
+/**
+ * The management website end to end: headless Chromium (Debian's) against a
+ * real coordinator serving web/, a real generator and a real nginx. The form is
+ * filled by its labels, as a user (or a screen reader) finds the fields. Every
+ * request the page makes must stay on loopback.
+ *
+ * With STRESSGRID_SCREENSHOTS=<folder> the tests also save the main views there
+ * (docs/screenshots is where the README takes them from).
+ */
+import test, { type ExecutionContext } from 'ava';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Locator, Page } from 'playwright-core';
+import type { ReportEntry } from '../../ts/coordinator/api-messages.js';
+import { startTestCoordinator, type TestCoordinator } from '../api/coordinator-harness.js';
+import { json, waitUntil } from '../support/api-client.js';
+import { launchBrowser, type TestBrowser } from '../support/browser.js';
+import { startNginx, type NginxServer } from '../support/nginx.js';
+import { readResultsCsv } from '../support/report-archive.js';
+
+const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
+const SCREENSHOTS = process.env.STRESSGRID_SCREENSHOTS ? resolve(process.env.STRESSGRID_SCREENSHOTS) : undefined;
+const LOOP_SCRIPT = 'for (;;) {\n  await get("/");\n  await delay(100);\n}\n';
+
+let nginx: NginxServer;
+let c: TestCoordinator;
+let browser: TestBrowser;
+let downloads: string;
+
+test.before(async () => {
+  nginx = await startNginx();
+  c = await startTestCoordinator({ webDir: WEB_DIR, reportIntervalSeconds: 1 });
+  browser = await launchBrowser();
+  downloads = await mkdtemp(join(tmpdir(), 'sg-downloads-'));
+  if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true });
+});
+
+test.after.always(async () => {
+  await browser?.close();
+  await c?.stop();
+  await nginx?.stop();
+  if (downloads) await rm(downloads, { recursive: true, force: true });
+});
+
+/** Every test ends here: nothing left the machine, nothing failed in the page. */
+function assertCleanPage(t: ExecutionContext): void {
+  t.deepEqual(browser.offLoopback, [], 'requests beyond loopback');
+  t.deepEqual(browser.pageErrors, [], 'errors in the page');
+}
+
+async function screenshot(page: Page, name: string, target?: Locator): Promise<void> {
+  if (!SCREENSHOTS) return;
+  const path = join(SCREENSHOTS, `${name}.png`);
+  if (target) await target.screenshot({ path });
+  else await page.screenshot({ path });
+}
+
+/** Waits until `read()` matches; the last value read is in the error. */
+async function waitForValue(what: string, read: () => Promise<string | null>, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  let last: string | null = null;
+  try {
+    await waitUntil(what, async () => pattern.test((last = await read()) ?? ''), timeoutMs);
+  } catch {
+    throw new Error(`timed out waiting for ${what} to match ${pattern}; last ${JSON.stringify(last)}`);
+  }
+  return last!;
+}
+
+const textOf = (locator: Locator) => () => locator.textContent();
+const points = (page: Page, metric: string) => async () => (await page.locator(`figure[data-metric="${metric}"]`).getAttribute('data-points').catch(() => null)) ?? '0';
+
+interface FormPlan {
+  name: string;
+  devices: string;
+  script: string;
+  sustain: string;
+  rampup?: string;
+  rampdown?: string;
+}
+
+async function fillPlan(page: Page, plan: FormPlan): Promise<void> {
+  await page.getByLabel('Plan name').fill(plan.name);
+  await page.getByLabel('Desired number of devices').fill(plan.devices);
+  await page.getByLabel('Script', { exact: true }).fill(plan.script);
+  await page.getByLabel('Script parameters').fill('{"path": "/"}');
+  await page.getByLabel('Protocol').selectOption('http');
+  await page.getByLabel('Target host(s)').fill('127.0.0.1');
+  await page.getByLabel('Target port').fill(String(nginx.port));
+  await page.getByLabel('Rampup').fill(plan.rampup ?? '0');
+  await page.getByLabel('Sustain').fill(plan.sustain);
+  await page.getByLabel('Rampdown').fill(plan.rampdown ?? '0');
+}
+
+const reports = async (): Promise<ReportEntry[]> => json<ReportEntry[]>(await fetch(`${c.url}/api/reports`));
+
+test.serial('a plan filled by label runs, its charts grow each second, and its report is listed, shown, downloaded and deleted', async (t) => {
+  const { page } = browser;
+  await page.goto(`${c.url}/`);
+  await fillPlan(page, { name: 'e2e-first', devices: '15', script: LOOP_SCRIPT, rampup: '1', sustain: '4' });
+  await waitForValue('the rounding explained', textOf(page.locator('#effective-note')), /15 desired devices rounded down to 10/);
+  t.is(await page.getByLabel('Effective number of devices').inputValue(), '10');
+  await screenshot(page, 'plan', page.locator('#plan-form'));
+
+  await page.getByRole('button', { name: 'Run' }).click();
+  const runId = await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-first-/);
+  t.is(c.coordinator.run?.runId, runId);
+  const responses = points(page, 'response_per_second');
+  await waitUntil('a response chart', async () => Number(await responses()) >= 1);
+  const first = Number(await responses());
+  await waitUntil('the chart to take the next second', async () => Number(await responses()) > first);
+  await waitUntil('and the one after', async () => Number(await responses()) > first + 1);
+  for (const metric of ['devices', 'cpu', 'network', 'headers_us', 'conn_per_second']) t.true(Number(await points(page, metric)()) > 0, metric);
+  t.regex((await page.locator('[data-live="state"]').textContent())!, /rampup|sustain/);
+  await screenshot(page, 'live', page.locator('#live'));
+  await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run done/, 20_000);
+  t.true(await page.getByRole('button', { name: 'Run' }).isEnabled());
+
+  await page.reload();
+  t.is(await page.getByLabel('Plan name').inputValue(), 'e2e-first', 'the last plan is remembered');
+  t.is(await page.getByLabel('Script', { exact: true }).inputValue(), LOOP_SCRIPT);
+  t.is(await page.getByLabel('Target port').inputValue(), String(nginx.port));
+
+  await page.getByRole('link', { name: 'Reports', exact: true }).click();
+  const row = page.locator(`tr[data-run-id="${runId}"]`);
+  await row.waitFor();
+  const [name, time, devices, maxCpu, errors, archive] = await row.locator('td').allTextContents();
+  t.is(name, `e2e-first${runId}`, 'the name, then the run id under it');
+  t.false(Number.isNaN(Date.parse(time!)), time);
+  t.is(devices, '10');
+  t.regex(maxCpu!, /^\d+\.\d %$/);
+  t.is(errors, 'none');
+  t.regex(archive!, /^Download[\d.]+ KiB$/);
+  await screenshot(page, 'reports', page.locator('#view-reports'));
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: `Download report ${runId}` }).click()]);
+  t.is(download.suggestedFilename(), `${runId}.tar.gz`);
+  const saved = join(downloads, `${runId}.tar.gz`);
+  await download.saveAs(saved);
+  const rows = await readResultsCsv(saved);
+  t.true(rows.length >= 4, `${rows.length} rows`);
+  t.true(Number(rows.at(-1)!.response_count) > 0);
+  t.is(Math.max(...rows.map((r) => Number(r.active_device_number))), 10);
+
+  await row.getByRole('link', { name: 'e2e-first', exact: true }).click();
+  await waitForValue('the report charts', points(page, 'response_per_second'), new RegExp(`^${rows.length}$`));
+  t.is(await page.locator('#report-title').textContent(), 'e2e-first');
+  t.regex((await page.locator('[data-report="facts"]').textContent())!, /10 effective of 15 desired/);
+  await screenshot(page, 'report', page.locator('#view-report'));
+
+  await page.getByRole('link', { name: '← Reports' }).click();
+  page.once('dialog', (dialog) => void dialog.dismiss());
+  await page.getByRole('button', { name: `Delete report ${runId}` }).click();
+  t.true(await row.isVisible(), 'a dismissed confirmation deletes nothing');
+  t.is((await reports()).length, 1);
+  let asked = '';
+  page.once('dialog', (dialog) => {
+    asked = dialog.message();
+    void dialog.accept();
+  });
+  await page.getByRole('button', { name: `Delete report ${runId}` }).click();
+  await row.waitFor({ state: 'detached' });
+  t.regex(asked, new RegExp(`Delete the report of e2e-first \\(${runId}\\)`));
+  t.deepEqual(await reports(), []);
+  t.is(await c.coordinator.store.path(runId), null);
+  assertCleanPage(t);
+});
+
+test.serial('a second run is aborted from the live view', async (t) => {
+  const { page } = browser;
+  await page.goto(`${c.url}/#/`);
+  await fillPlan(page, { name: 'e2e-abort', devices: '10', script: LOOP_SCRIPT, sustain: '60' });
+  await page.getByRole('button', { name: 'Run' }).click();
+  const runId = await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-abort-/);
+  await waitForValue('active devices', textOf(page.locator('[data-live="active"]')), /^10 of 10/);
+  t.true(await page.getByRole('button', { name: 'Run' }).isDisabled(), 'one run at a time');
+  await page.getByRole('button', { name: 'Abort' }).click();
+  await waitForValue('the aborted state', textOf(page.locator('[data-live="state"]')), /^aborted$/);
+  await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run aborted \(aborted from the website\)/);
+  t.is(c.coordinator.run, undefined);
+  const [entry] = await reports();
+  t.like(entry, { runId, summary: { aborted: true, reason: 'aborted from the website' } });
+  await page.getByRole('link', { name: 'Reports', exact: true }).click();
+  await waitForValue('the aborted flag', textOf(page.locator(`tr[data-run-id="${runId}"] td`).nth(4)), /^aborted$/);
+  assertCleanPage(t);
+});
+
+test.serial('a script with a syntax error shows the error at its line and never starts', async (t) => {
+  const { page } = browser;
+  await page.goto(`${c.url}/#/`);
+  const before = (await reports()).length;
+  const starts: string[] = [];
+  const onRequest = (request: { method(): string; url(): string }) => {
+    if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/runs') starts.push(request.url());
+  };
+  page.on('request', onRequest);
+  t.teardown(() => page.off('request', onRequest));
+  await fillPlan(page, { name: 'e2e-broken', devices: '10', script: 'await get("/");\n\nconst x = ;\nawait delay(10);\n', sustain: '5' });
+  const marker = page.locator('.code-editor .gutter .error-line');
+  await marker.waitFor();
+  t.is(await marker.getAttribute('data-line'), '3');
+  t.is(await marker.count(), 1);
+  t.regex((await page.locator('#script-problem').textContent())!, /^line 3, column \d+: SyntaxError/);
+  t.is(await page.getByLabel('Script', { exact: true }).getAttribute('aria-invalid'), 'true');
+  t.is(await page.getByLabel('Plan name').getAttribute('aria-invalid'), null, 'only the script is marked');
+
+  await page.getByRole('button', { name: 'Run' }).click();
+  await waitForValue('the refusal', textOf(page.locator('#form-status')), /1 problem, marked beside the fields\. Nothing was started/);
+  await screenshot(page, 'script-error', page.locator('#plan-form'));
+  t.deepEqual(starts, [], 'the run was never asked for');
+  t.is(c.coordinator.run, undefined);
+  t.is((await reports()).length, before);
+
+  // Fixing the line clears its marker.
+  await page.getByLabel('Script', { exact: true }).fill(LOOP_SCRIPT);
+  await marker.waitFor({ state: 'detached' });
+  t.true(await page.locator('#script-problem').isHidden());
+  assertCleanPage(t);
+});
+
+test.serial('advanced mode edits the whole plan as JSON, with its problems beside it, and goes back when the form can hold the plan', async (t) => {
+  const { page } = browser;
+  await page.goto(`${c.url}/#/`);
+  await fillPlan(page, { name: 'e2e-advanced', devices: '20', script: LOOP_SCRIPT, sustain: '5' });
+  await page.getByLabel('Advanced mode (edit the whole plan as JSON)').check();
+  const planJson = page.getByLabel('Plan JSON');
+  const plan = JSON.parse(await planJson.inputValue()) as Record<string, unknown>;
+  t.like(plan, { name: 'e2e-advanced', size: 20, sustain: 5, blocks: [{ script: LOOP_SCRIPT, params: { path: '/' } }], addresses: [{ host: '127.0.0.1', port: nginx.port, protocol: 'http' }] });
+
+  const twoTargets = { ...plan, addresses: [{ host: '127.0.0.1', port: nginx.port }, { host: '127.0.0.1', port: 1, protocol: 'tcp' }], sustian: 5 };
+  await planJson.fill(JSON.stringify(twoTargets, null, 2));
+  await waitForValue('the problem beside the JSON', textOf(page.locator('#plan-json-problem')), /sustian: unknown field \(did you mean "sustain"\?\)/);
+  // A click, not uncheck(): the site refuses the switch, and uncheck() would insist.
+  await page.getByLabel('Advanced mode (edit the whole plan as JSON)').click();
+  t.true(await page.getByLabel('Advanced mode (edit the whole plan as JSON)').isChecked(), 'two addresses with different ports need advanced mode');
+  t.regex((await page.locator('#advanced-problem').textContent())!, /needs advanced mode/);
+
+  await page.reload();
+  t.true(await page.getByLabel('Advanced mode (edit the whole plan as JSON)').isChecked(), 'the mode is remembered');
+  t.deepEqual(JSON.parse(await page.getByLabel('Plan JSON').inputValue()), twoTargets);
+
+  await page.getByLabel('Plan JSON').fill(JSON.stringify({ ...plan, name: 'e2e-simple-again', addresses: [{ host: '127.0.0.1', port: nginx.port, protocol: 'http' }, { host: 'localhost', port: nginx.port, protocol: 'http' }] }));
+  await page.getByLabel('Advanced mode (edit the whole plan as JSON)').uncheck();
+  t.is(await page.getByLabel('Plan name').inputValue(), 'e2e-simple-again');
+  t.is(await page.getByLabel('Target host(s)').inputValue(), '127.0.0.1, localhost');
+  t.is(await page.getByLabel('Script parameters').inputValue(), '{\n  "path": "/"\n}');
+  assertCleanPage(t);
+});
+
+test.serial('with a token the site asks for it once, then runs, streams and downloads with it', async (t) => {
+  const token = 'web-s3cret';
+  const guarded = await startTestCoordinator({ webDir: WEB_DIR, reportIntervalSeconds: 1, token });
+  t.teardown(() => guarded.stop());
+  const page = await browser.context.newPage();
+  t.teardown(() => page.close());
+  const prompts: string[] = [];
+  page.on('dialog', (dialog) => {
+    prompts.push(dialog.type());
+    void dialog.accept(token);
+  });
+  await page.goto(`${guarded.url}/`);
+  await page.locator('#generators-body tr[data-generator="gen-1"]').waitFor();
+  t.deepEqual(prompts, ['prompt'], 'asked once');
+  await fillPlan(page, { name: 'e2e-token', devices: '10', script: LOOP_SCRIPT, sustain: '2' });
+  await page.getByRole('button', { name: 'Run' }).click();
+  await waitForValue('the live state over the guarded stream', textOf(page.locator('[data-live="active"]')), /^10 of 10/);
+  await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run done/, 20_000);
+  const link = page.getByRole('link', { name: 'Download the report' });
+  t.regex((await link.getAttribute('href'))!, new RegExp(`^/results/e2e-token-.*\\.tar\\.gz\\?token=${token}$`));
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  const saved = join(downloads, 'token.tar.gz');
+  await download.saveAs(saved);
+  t.true((await readResultsCsv(saved)).length >= 2);
+  t.deepEqual(prompts, ['prompt'], 'never asked again');
+  assertCleanPage(t);
+});
+
+test.serial('the loopback guard itself: a request beyond loopback is refused and recorded', async (t) => {
+  const { page } = browser;
+  await page.goto(`${c.url}/#/`);
+  const outcome = await page.evaluate(() => fetch('http://192.0.2.1/probe').then(() => 'fetched', (error: Error) => `refused: ${error.message}`));
+  t.regex(outcome, /^refused/);
+  t.deepEqual(browser.offLoopback.splice(0), ['http://192.0.2.1/probe']);
+  assertCleanPage(t);
+});

@@ -1,0 +1,60 @@
+/**
+ * The management API as the website calls it. The optional token is asked for
+ * once, on the first 401, and kept in sessionStorage for this tab: requests send
+ * it as `Authorization: Bearer`; the live WebSocket and download links, which
+ * cannot carry headers, send it as `?token=` (the two places the coordinator
+ * accepts it there).
+ */
+
+const TOKEN_KEY = 'stressgrid-token';
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message ?? `the coordinator answered ${status}`);
+    this.status = status;
+    this.code = body?.error?.code ?? 'unknown';
+    /** Every problem of a refused plan, each with its field path. */
+    this.problems = body?.problems ?? [];
+  }
+}
+
+export const token = () => sessionStorage.getItem(TOKEN_KEY) ?? '';
+
+function askForToken(again) {
+  const given = window.prompt(
+    again ? 'That token was refused. Enter the coordinator\u2019s token (STRESSGRID_TOKEN):' : 'This coordinator needs its token (STRESSGRID_TOKEN):',
+    '',
+  );
+  if (given === null || given.trim() === '') return false;
+  sessionStorage.setItem(TOKEN_KEY, given.trim());
+  return true;
+}
+
+/** Calls the API; resolves with the parsed JSON (undefined for 204), rejects with ApiError. */
+export async function api(method, path, body) {
+  for (let attempt = 0; ; attempt++) {
+    const sent = token();
+    const headers = {};
+    if (sent) headers.authorization = `Bearer ${sent}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    // Requests in flight together all meet the 401: only the first asks; the rest retry with its answer.
+    if (response.status === 401 && attempt < 3 && (token() !== sent || askForToken(sent !== ''))) continue;
+    if (response.status === 204) return undefined;
+    const parsed = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, parsed);
+    return parsed;
+  }
+}
+
+/** A URL for what cannot send headers (download links, the live WebSocket), with the token in the query. */
+export function withToken(path) {
+  const t = token();
+  return t ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(t)}` : path;
+}
+
+/** The live stream's WebSocket URL on this same host. */
+export function liveUrl() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return withToken(`${scheme}//${location.host}/api/live`);
+}

@@ -1,0 +1,136 @@
+/**
+ * The live view: the active run's state from the live stream (GET /api/live,
+ * one snapshot a second) and a chart per metric over the run so far. Errors
+ * and generator CPU above 80 % stand out. When the run ends, its outcome and
+ * report link stay until the next run starts.
+ */
+import { api, liveUrl, withToken } from './api.js';
+import { ChartSet } from './charts.js';
+import { el, formatDuration, formatPercent } from './format.js';
+import { HOT_CPU_PERCENT, chartSpecs, errorTotals, liveColumns } from './metric-charts.js';
+
+const RECONNECT_MS = 2000;
+const CPU_MAX_COLUMN = 'cpu_percent_max';
+
+export class LiveView {
+  constructor(root, { onActive } = {}) {
+    this.root = root;
+    this.onActive = onActive ?? (() => {});
+    this.part = (name) => root.querySelector(`[data-live="${name}"]`);
+    this.charts = new ChartSet(this.part('charts'));
+    this.runId = null;
+    this.active = false;
+    this.reset(null);
+    this.part('abort').addEventListener('click', () => void this.abort());
+  }
+
+  connect() {
+    const socket = new WebSocket(liveUrl());
+    socket.addEventListener('message', (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === 'live') this.showSnapshot(message.snapshot);
+      else if (message.type === 'ended') this.showEnded(message.result);
+      else if (message.type === 'notice') this.showNotice(message.message);
+    });
+    socket.addEventListener('close', () => setTimeout(() => this.connect(), RECONNECT_MS));
+    this.socket = socket;
+  }
+
+  /** Starts a new history for `runId` (null: nothing shown). */
+  reset(runId) {
+    this.runId = runId;
+    this.x = [];
+    this.columns = {};
+    this.charts.clear();
+    this.part('notices').replaceChildren();
+    this.part('ended').hidden = true;
+    this.part('errors').hidden = true;
+    this.part('hot').hidden = true;
+    this.root.hidden = runId === null;
+  }
+
+  /** Called by the form right after it started a run, so the view is ready before the first snapshot. */
+  started(runId, name) {
+    if (this.runId !== runId) this.reset(runId);
+    this.part('run-id').textContent = runId;
+    this.part('name').textContent = name;
+    this.setActive(true);
+  }
+
+  setActive(active) {
+    this.active = active;
+    this.part('abort').disabled = !active;
+    this.onActive(active);
+  }
+
+  showSnapshot(snapshot) {
+    if (snapshot.runId !== this.runId) this.reset(snapshot.runId);
+    this.setActive(true);
+    this.part('run-id').textContent = snapshot.runId;
+    this.part('name').textContent = snapshot.name;
+    this.part('state').textContent = snapshot.state;
+    this.part('remaining').textContent = formatDuration(snapshot.remaining);
+    this.part('elapsed').textContent = formatDuration(snapshot.elapsed);
+    this.part('generators').textContent = String(snapshot.generators.length);
+    this.part('active').textContent = `${snapshot.activeDevices} of ${snapshot.targetDevices} (effective ${snapshot.effectiveDevices})`;
+
+    // One row of columns per snapshot; a metric first seen now is empty before.
+    const values = liveColumns(snapshot);
+    const n = this.x.length;
+    for (const name of Object.keys(values)) this.columns[name] ??= new Array(n).fill(null);
+    for (const [name, column] of Object.entries(this.columns)) column.push(values[name] ?? null);
+    this.x.push(snapshot.elapsed);
+
+    const hot = snapshot.generators.filter((g) => g.cpuPercent > HOT_CPU_PERCENT);
+    const hotNote = this.part('hot');
+    hotNote.hidden = hot.length === 0;
+    hotNote.textContent = hot.length === 0 ? '' : `Generator CPU above ${HOT_CPU_PERCENT} %: ${hot.map((g) => `${g.id} ${formatPercent(g.cpuPercent)}`).join(', ')}. Results may measure the generator, not the target.`;
+    const errors = errorTotals(snapshot.counters);
+    const errorNote = this.part('errors');
+    errorNote.hidden = errors.length === 0 && snapshot.lostGenerators.length === 0;
+    errorNote.textContent = [
+      errors.length > 0 ? `Errors: ${errors.map(([name, total]) => `${name} ${total}`).join(', ')}` : '',
+      snapshot.lostGenerators.length > 0 ? `Generators lost: ${snapshot.lostGenerators.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('. ');
+
+    const specs = chartSpecs(Object.keys(this.columns)).map((spec) =>
+      spec.id === 'cpu' ? { ...spec, alert: (this.columns[CPU_MAX_COLUMN]?.at(-1) ?? 0) > HOT_CPU_PERCENT } : spec,
+    );
+    this.charts.update(specs, this.x, this.columns);
+  }
+
+  showEnded(result) {
+    if (result.runId !== this.runId) return;
+    this.setActive(false);
+    this.part('state').textContent = result.outcome;
+    this.part('remaining').textContent = '–';
+    const ended = this.part('ended');
+    const parts = [`Run ${result.outcome}${result.reason ? ` (${result.reason})` : ''}.`];
+    if (result.criticalErrors > 0) parts.push(`${result.criticalErrors} critical errors.`);
+    ended.replaceChildren(parts.join(' '), ' ');
+    if (result.archiveUrl) {
+      ended.append(el('a', { href: withToken(result.archiveUrl), download: '' }, 'Download the report'), ' · ', el('a', { href: `#/reports/${result.runId}` }, 'View the report'));
+    }
+    ended.hidden = false;
+    ended.classList.toggle('error', result.outcome !== 'done' || (result.summary?.errorTotal ?? 0) > 0);
+  }
+
+  showNotice(message) {
+    const list = this.part('notices');
+    list.append(el('li', {}, message));
+    while (list.children.length > 20) list.firstElementChild.remove();
+  }
+
+  async abort() {
+    if (!this.runId || !this.active) return;
+    this.part('abort').disabled = true;
+    try {
+      this.showEnded(await api('POST', `/api/runs/${encodeURIComponent(this.runId)}/abort`, { reason: 'aborted from the website' }));
+    } catch (error) {
+      this.showNotice(`Abort failed: ${error.message}`);
+      this.part('abort').disabled = false;
+    }
+  }
+}
