@@ -70,6 +70,20 @@ test('SIGTERM mid-run aborts the run, writes its report and exits 0', async (t) 
   t.is(await generator.exited, 0);
 });
 
+test('the program serves the package\'s website, with uPlot from its npm package, beside the API', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sg-coordinator-program-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const coordinator = program('dist/ts/coordinator/main.js', ['--host', '127.0.0.1', '--port', '0', '--generator-port', '0', '--data-dir', dataDir]);
+  t.teardown(() => void coordinator.child.kill('SIGKILL'));
+  const [, api] = await coordinator.waitFor(/website and API on (http:\/\/127\.0\.0\.1:\d+)/);
+  const index = await fetch(`${api}/`);
+  t.is(index.status, 200);
+  t.regex(await index.text(), /<title>Stressgrid<\/title>/);
+  for (const path of ['/app.js', '/vendor/uplot/uPlot.esm.js', '/shared/plan.js']) t.is((await fetch(`${api}${path}`)).status, 200, path);
+  coordinator.child.kill('SIGTERM');
+  t.is(await coordinator.exited, 0, coordinator.stderr());
+});
+
 test('bad settings exit 2 with every problem', async (t) => {
   const run = program('dist/ts/coordinator/main.js', ['--port', 'x', '--generator-port', '70000', '--report-interval', '0']);
   t.is(await run.exited, 2);

@@ -21,6 +21,9 @@ test.serial('npm pack carries a prebuild that loads without cargo on PATH', (t) 
   t.regex(listing, new RegExp(`package/crates/hdr-native/prebuilds/${process.platform}-${process.arch}/stressgrid-hdr\\.napi(\\.glibc|\\.musl)?\\.node`));
   t.regex(listing, /package\/dist\/ts\/hdr\/index\.js/);
   t.notRegex(listing, /package\/target\//);
+  // The coordinator serves the website from the package's web/.
+  t.regex(listing, /package\/web\/index\.html/);
+  t.regex(listing, /package\/web\/app\.js/);
 
   const app = join(work, 'app');
   execFileSync('mkdir', ['-p', app]);
