@@ -25,6 +25,8 @@ test('a run in which nothing was exchanged is broken, and so is one with no snap
   t.deepEqual(criticalReasons(0, undefined), ['no device exchanged anything with the target']);
   const tcpSender = fakeSnapshot({ counters: { send_count: { total: 1, perSecond: 1 } } });
   t.deepEqual(criticalReasons(0, tcpSender), []);
+  const wsReceiver = fakeSnapshot({ counters: { ws_received_frames_count: { total: 1, perSecond: 1 } } });
+  t.deepEqual(criticalReasons(0, wsReceiver), []);
 });
 
 test('the device error total sums every error counter once', (t) => {

@@ -15,10 +15,13 @@ export const SCRIPT_FAULT_CODES: readonly string[] = [
   DEVICE_ERROR.stackOverflow,
   DEVICE_ERROR.badArgument,
   DEVICE_ERROR.wrongProtocol,
+  DEVICE_ERROR.wsNotUpgraded,
+  DEVICE_ERROR.wsUpgraded,
+  DEVICE_ERROR.wsUnsupported,
 ];
 
 /** Counters that prove a device exchanged something with a target. */
-const EXCHANGE_COUNTERS = [METRIC.responseCount, METRIC.sendCount, METRIC.receiveCount];
+const EXCHANGE_COUNTERS = [METRIC.responseCount, METRIC.sendCount, METRIC.receiveCount, METRIC.wsSentFramesCount, METRIC.wsReceivedFramesCount];
 
 /**
  * The reasons a finished run counts as broken, empty when it is not:
