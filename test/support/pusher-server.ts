@@ -12,6 +12,7 @@ import { createHmac, randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { closeWebSocketServer } from './ws-server.js';
 
 export interface PusherServerOptions {
   appKey?: string;
@@ -114,12 +115,6 @@ export async function startPusherServer(options: PusherServerOptions = {}): Prom
   return {
     port: (server.address() as AddressInfo).port,
     stats,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        for (const socket of sockets) socket.destroy();
-        wss.close();
-        server.close(() => resolve());
-      }),
+    close: () => closeWebSocketServer(server, wss, sockets),
   };
 }

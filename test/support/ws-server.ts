@@ -85,12 +85,16 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsTe
     },
     recent,
     target: (protocol = options.tls ? 'https' : 'http') => ({ ip: '127.0.0.1', port, protocol, hostname: '127.0.0.1', verifyTls: false }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        for (const socket of sockets) socket.destroy();
-        wss.close();
-        server.close(() => resolve());
-      }),
+    close: () => closeWebSocketServer(server, wss, sockets),
   };
+}
+
+/** Drops every client and connection at once, then stops listening. */
+export function closeWebSocketServer(server: Server, wss: WebSocketServer, sockets: Iterable<Socket>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    for (const client of wss.clients) client.terminate();
+    for (const socket of sockets) socket.destroy();
+    wss.close();
+    server.close(() => resolve());
+  });
 }
