@@ -66,6 +66,45 @@ declare function put(path: string, headers?: StressgridHeaders, body?: Stressgri
 /** PATCH `body` to `path`. */
 declare function patch(path: string, headers?: StressgridHeaders, body?: StressgridBody): Promise<StressgridResponse>;
 
+/** The answer to a successful `wsUpgrade`. */
+interface StressgridUpgrade {
+  /** Always 101. */
+  status: number;
+  /** Lower-case names, in the order received. */
+  headers: Array<[string, string]>;
+}
+
+/**
+ * Upgrades the device's HTTP/1.x connection (plain or TLS) to WebSocket with a
+ * GET of `path` (records `ws_upgrade_us`). Rejects with `ws_upgrade_refused`
+ * when the server answers anything but 101, `ws_unsupported` on HTTP/2 targets,
+ * `ws_upgraded` when already upgraded. Afterwards HTTP functions reject with
+ * `ws_upgraded`; before it the other ws functions reject with `ws_not_upgraded`.
+ */
+declare function wsUpgrade(path: string, headers?: StressgridHeaders): Promise<StressgridUpgrade>;
+/** Sends a text message (records `ws_sent_frames_count`, `ws_sent_bytes_count`); rejects with `closed` once the WebSocket closed. */
+declare function wsSendText(text: string): Promise<void>;
+/** Sends a binary message (a string goes as its UTF-8 bytes). */
+declare function wsSendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<void>;
+/** Sends `JSON.stringify(value)` as a text message. */
+declare function wsSendJson(value: unknown): Promise<void>;
+/**
+ * The next message as text (binary messages decoded as UTF-8), waiting up to
+ * `timeoutMs` (default 5000; then rejects with `timeout`). Rejects with
+ * `closed` once the server closed and no message is left.
+ */
+declare function wsReceiveText(timeoutMs?: number): Promise<string>;
+/** The next message as bytes (text messages as their UTF-8 bytes); waits like `wsReceiveText`. */
+declare function wsReceiveBinary(timeoutMs?: number): Promise<Uint8Array>;
+/** The next message parsed as JSON (rejects with `protocol` when it is not JSON); waits like `wsReceiveText`. */
+declare function wsReceiveJson(timeoutMs?: number): Promise<any>;
+/** The next buffered message as text, or `null` when none has arrived; never waits. */
+declare function wsFetchText(): string | null;
+/** The next buffered message as bytes, or `null`; never waits. */
+declare function wsFetchBinary(): Uint8Array | null;
+/** The next buffered message parsed as JSON, or `null`; never waits (throws `protocol` when it is not JSON). */
+declare function wsFetchJson(): any;
+
 /** Marks `value` to be sent as JSON. */
 declare function json(value: unknown): StressgridJsonBody;
 
