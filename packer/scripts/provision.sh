@@ -22,7 +22,8 @@ export DEBIAN_FRONTEND=noninteractive
 cloud-init status --wait >/dev/null 2>&1 || true
 
 apt-get update -q
-apt-get upgrade -y -q
+# Keep the image's own configuration files where a package ships a newer one (no prompt).
+apt-get upgrade -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold
 apt-get install -y -q --no-install-recommends ca-certificates curl gnupg
 
 # Node.js from NodeSource's signed apt repository (Ubuntu's own is older than Stressgrid needs).

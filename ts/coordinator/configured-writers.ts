@@ -3,7 +3,6 @@
  * histogram log), as its environment configures them. A new kind of writer is
  * one more entry here and its own file; the run knows only the Writer interface.
  */
-import { CloudWatchWriter } from './cloudwatch-writer.js';
 import { cloudWatchChoice, resolveCloudWatchRegion } from './cloudwatch-region.js';
 import type { Writer } from './writer.js';
 
@@ -22,13 +21,15 @@ export async function configuredWriters(
   const choice = cloudWatchChoice(env);
   if (!choice.ok) return { ok: false, problems: [choice.problem] };
   const cloudWatch = await resolveCloudWatchRegion(choice.choice, env, onEc2);
-  const region = cloudWatch.region;
-  const described = 'why' in cloudWatch ? `CloudWatch metrics off (${cloudWatch.why})` : `CloudWatch metrics on, region ${cloudWatch.region} (from ${cloudWatch.from})`;
+  if ('why' in cloudWatch) return { ok: true, writers: { create: () => [], described: [`CloudWatch metrics off (${cloudWatch.why})`] } };
+  // The AWS SDK takes a quarter of a second to load: only a coordinator that sends to CloudWatch pays for it.
+  const { CloudWatchWriter } = await import('./cloudwatch-writer.js');
+  const { region } = cloudWatch;
   return {
     ok: true,
     writers: {
-      create: () => (region === null ? [] : [new CloudWatchWriter({ region, log })]),
-      described: [described],
+      create: () => [new CloudWatchWriter({ region, log })],
+      described: [`CloudWatch metrics on, region ${region} (from ${cloudWatch.from})`],
     },
   };
 }
