@@ -6,8 +6,10 @@
  * only counted, never run) and pushes realistic telemetry every second: 20
  * histograms encoded from a few thousand samples each, and counters.
  *
- *   node dist/bench/coordinator.js [--generators 100,500,1000] [--seconds 20] [--cpu-prof]
+ *   node dist/bench/coordinator.js [--generators 100,500,1000] [--seconds 20] [--encoding plain|compressed] [--cpu-prof]
  *
+ * --encoding compressed pushes deflated V2 histograms instead of the plain ones
+ * generators send, to show what skipping inflate saves.
  * --cpu-prof profiles the coordinator and prints its functions by self time.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -19,8 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { Histogram } from '../ts/hdr/index.js';
-import { HISTOGRAM_BOUNDS } from '../ts/shared/metrics.js';
+import { HISTOGRAM_BOUNDS, TELEMETRY_HISTOGRAM_ENCODING } from '../ts/shared/metrics.js';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage, type Telemetry } from '../ts/shared/protocol.js';
+import { encodeTelemetryFrame, serializeGeneratorMessage } from '../ts/shared/telemetry-frame.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const COORDINATOR = join(root, 'dist/ts/coordinator/main.js');
@@ -39,19 +42,21 @@ const { values } = parseArgs({
     generators: { type: 'string', default: '100,500,1000' },
     seconds: { type: 'string', default: '20' },
     'cpu-prof': { type: 'boolean', default: false },
+    /** What generators push (plain); compressed V2 is accepted too and measured for comparison. */
+    encoding: { type: 'string', default: 'plain' },
   },
 });
 const fleetSizes = values.generators.split(',').map((s) => Number(s.trim()));
 const seconds = Number(values.seconds);
-if (fleetSizes.some((n) => !Number.isInteger(n) || n < 1) || !(seconds > 0)) {
-  console.error('usage: node dist/bench/coordinator.js [--generators 100,500,1000] [--seconds 20] [--cpu-prof]');
+if (fleetSizes.some((n) => !Number.isInteger(n) || n < 1) || !(seconds > 0) || !['plain', 'compressed'].includes(values.encoding)) {
+  console.error('usage: node dist/bench/coordinator.js [--generators 100,500,1000] [--seconds 20] [--encoding plain|compressed] [--cpu-prof]');
   process.exit(2);
 }
 const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
-/** Latencies as a service shows them: mostly a few ms, a long tail. */
-function encodedHistograms(): string[] {
-  const pool: string[] = [];
+/** Latencies as a service shows them: mostly a few ms, a long tail; encoded as generators push them. */
+function encodedHistograms(compressed: boolean): Uint8Array[] {
+  const pool: Uint8Array[] = [];
   for (let i = 0; i < HISTOGRAM_POOL; i++) {
     const h = new Histogram(HISTOGRAM_BOUNDS);
     const samples = new Float64Array(SAMPLES_PER_HISTOGRAM);
@@ -61,7 +66,7 @@ function encodedHistograms(): string[] {
       samples[s] = Math.max(1, Math.round(-Math.log(1 - Math.random()) * scale * tail + 100));
     }
     h.recordMany(samples);
-    pool.push(Buffer.from(h.encode()).toString('base64'));
+    pool.push(compressed ? h.encode() : h.encode(TELEMETRY_HISTOGRAM_ENCODING));
   }
   return pool;
 }
@@ -81,8 +86,8 @@ class SimulatedGenerator {
 
   constructor(
     readonly id: string,
-    /** JSON of a push's histograms, in rotation; serialised once so the simulator stays light beside the coordinator. */
-    private readonly histogramJson: string[],
+    /** A push's histograms, in rotation; encoded once so the simulator stays light beside the coordinator. */
+    private readonly histogramSets: Array<Record<string, Uint8Array>>,
   ) {}
 
   connect(url: string): Promise<void> {
@@ -134,7 +139,7 @@ class SimulatedGenerator {
     const counters: Record<string, number> = {};
     const measuring = this.runId !== null && this.active > 0;
     if (measuring) for (const name of COUNTER_NAMES) counters[name] = Math.round(this.active * 10 * Math.random());
-    const telemetry: Omit<Telemetry, 'histograms'> = {
+    const telemetry: Telemetry = {
       type: 'telemetry',
       generatorId: this.id,
       runId: this.runId,
@@ -146,18 +151,14 @@ class SimulatedGenerator {
       networkRxBytes: 2_000_000,
       networkTxBytes: 400_000,
       counters,
+      histograms: measuring ? this.histogramSets[this.seq % this.histogramSets.length]! : {},
       ...(final ? { final } : {}),
     };
-    const histograms = measuring ? this.histogramJson[this.seq % this.histogramJson.length]! : '{}';
-    this.sendText(`${JSON.stringify(telemetry).slice(0, -1)},"histograms":${histograms}}`);
+    this.send(telemetry);
   }
 
   private send(message: GeneratorMessage): void {
-    this.sendText(JSON.stringify(message));
-  }
-
-  private sendText(text: string): void {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(text);
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(serializeGeneratorMessage(message));
   }
 
   close(): void {
@@ -218,12 +219,12 @@ interface Measurement {
   telemetryKiBPerSecond: number;
 }
 
-async function measure(n: number, histogramJson: string[], pushBytes: number): Promise<Measurement> {
+async function measure(n: number, histogramSets: Array<Record<string, Uint8Array>>, pushBytes: number): Promise<Measurement> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sg-bench-coordinator-'));
   const profileDir = values['cpu-prof'] ? join(dataDir, 'profile') : undefined;
   const { child, api: base, generators: url } = await startCoordinator(join(dataDir, 'data'), profileDir);
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const fleet = Array.from({ length: n }, (_, i) => new SimulatedGenerator(`sim-${String(i + 1).padStart(4, '0')}`, histogramJson));
+  const fleet = Array.from({ length: n }, (_, i) => new SimulatedGenerator(`sim-${String(i + 1).padStart(4, '0')}`, histogramSets));
   try {
     for (let i = 0; i < fleet.length; i += CONNECT_BATCH) await Promise.all(fleet.slice(i, i + CONNECT_BATCH).map((g) => g.connect(url)));
     await api(base, 'POST', '/api/runs', {
@@ -293,23 +294,29 @@ async function printProfile(dir: string): Promise<void> {
   }
 }
 
-const pool = encodedHistograms();
-const histogramJson = pool.map((_, k) => JSON.stringify(Object.fromEntries(HISTOGRAM_NAMES.map((name, i) => [name, pool[(k + i * 7) % pool.length]]))));
-const sampleTelemetry = JSON.stringify({
+const pool = encodedHistograms(values.encoding === 'compressed');
+const histogramSets = pool.map((_, k) => Object.fromEntries(HISTOGRAM_NAMES.map((name, i) => [name, pool[(k + i * 7) % pool.length]!])));
+const pushBytes = encodeTelemetryFrame({
   type: 'telemetry',
   generatorId: 'sim-0001',
   runId: 'bench-1000-20260101T000000Z-abcd',
-  histograms: JSON.parse(histogramJson[0]!) as unknown,
+  seq: 1,
+  at: Date.now(),
+  intervalMs: 1000,
+  activeDevices: DEVICES_PER_GENERATOR,
+  cpuPercent: 35.5,
+  networkRxBytes: 2_000_000,
+  networkTxBytes: 400_000,
   counters: Object.fromEntries(COUNTER_NAMES.map((name) => [name, 1234])),
-});
-const pushBytes = Buffer.byteLength(sampleTelemetry) + 200;
+  histograms: histogramSets[0]!,
+}).length;
 console.log(
   `coordinator bench: ${seconds} s measured per fleet after ${WARM_UP_SECONDS} s of run; each simulated generator pushes ${HISTOGRAMS_PER_PUSH} histograms ` +
-    `(${SAMPLES_PER_HISTOGRAM} samples, ~${Math.round(pool.reduce((a, s) => a + s.length, 0) / pool.length)} base64 chars each) and ${COUNTER_NAMES.length} counters every second (~${(pushBytes / 1024).toFixed(1)} KiB)`,
+    `(${SAMPLES_PER_HISTOGRAM} samples, ${values.encoding} V2, ~${Math.round(pool.reduce((a, s) => a + s.length, 0) / pool.length)} bytes each) and ${COUNTER_NAMES.length} counters every second (~${(pushBytes / 1024).toFixed(1)} KiB binary frame)`,
 );
 console.log('generators  coordinator CPU (% of one core)  RSS MiB  peak RSS MiB  active devices  telemetry KiB/s  simulator CPU %');
 for (const n of fleetSizes) {
-  const m = await measure(n, histogramJson, pushBytes);
+  const m = await measure(n, histogramSets, pushBytes);
   console.log(
     `${String(m.generators).padStart(10)}  ${m.cpuPercent.toFixed(1).padStart(31)}  ${m.rssMiB.toFixed(0).padStart(7)}  ${m.peakRssMiB.toFixed(0).padStart(12)}  ${String(m.activeDevices).padStart(14)}  ${m.telemetryKiBPerSecond.toFixed(0).padStart(15)}  ${m.simulatorCpuPercent.toFixed(0).padStart(15)}`,
   );

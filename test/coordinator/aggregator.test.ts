@@ -7,10 +7,12 @@ import type { Telemetry } from '../../ts/shared/protocol.js';
 const RUN = 'checkout-20260101T000000Z-abcd';
 const T0 = Date.UTC(2026, 0, 1);
 
-function encoded(values: number[]): string {
+/** Alternates the two V2 forms: the aggregator merges both. */
+let form = 0;
+function encoded(values: number[]): Uint8Array {
   const h = new Histogram();
   h.recordMany(values);
-  return Buffer.from(h.encode()).toString('base64');
+  return h.encode({ compressed: form++ % 2 === 0 });
 }
 
 function telemetry(overrides: Partial<Telemetry> = {}): Telemetry {
@@ -180,7 +182,7 @@ test('generators that disappear leave the live views', (t) => {
 test('undecodable histograms and non-finite numbers are skipped, not thrown', (t) => {
   const agg = new Aggregator({ runId: RUN, startedAt: T0 });
   agg.ingest(
-    telemetry({ cpuPercent: Number.NaN, counters: { response_count: Number.POSITIVE_INFINITY, send_count: 2 }, histograms: { conn_us: 'not base64 at all', body_us: encoded([5]) } }),
+    telemetry({ cpuPercent: Number.NaN, counters: { response_count: Number.POSITIVE_INFINITY, send_count: 2 }, histograms: { conn_us: new TextEncoder().encode('not a histogram at all'), body_us: encoded([5]) } }),
     T0 + 1000,
   );
   t.is(agg.decodeFailures, 1);

@@ -35,7 +35,7 @@ function telemetry(generatorId: string, second: number, runId: string): Telemetr
     networkRxBytes: 2048,
     networkTxBytes: 1024,
     counters: { response_count: 5, ...(second === 100 ? { timeout_error_count: 2 } : {}) },
-    histograms: { headers_us: Buffer.from(h.encode()).toString('base64') },
+    histograms: { headers_us: h.encode() },
   };
 }
 

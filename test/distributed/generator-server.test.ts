@@ -15,7 +15,8 @@ import { startGeneratorServer, type GeneratorServer } from '../../ts/coordinator
 import { Backoff } from '../../ts/generator/backoff.js';
 import { CoordinatorConnection } from '../../ts/generator/coordinator-connection.js';
 import { Generator } from '../../ts/generator/generator.js';
-import { PROTOCOL_VERSION } from '../../ts/shared/protocol.js';
+import { PROTOCOL_VERSION, type Telemetry } from '../../ts/shared/protocol.js';
+import { encodeTelemetryFrame } from '../../ts/shared/telemetry-frame.js';
 import type { GeneratorSide } from '../../ts/shared/transport.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
@@ -90,14 +91,15 @@ test('hostile peers lose their own connection, logged; the good generator’s ru
   t.regex(garbage.reason!, /^invalid message: not JSON/);
 
   const binary = await hostile(p.url, (s) => s.send(Buffer.from(helloText('bin')), { binary: true }));
-  t.is(binary.code, 1003);
+  t.is(binary.code, 1008);
 
   const oversized = await hostile(p.url, (s) => s.send(JSON.stringify({ type: 'hello', version: PROTOCOL_VERSION, generatorId: 'big', workers: 1, pad: 'x'.repeat(100 * 1024) })));
   t.is(oversized.code, 1009);
 
   const fuzzed = await hostile(p.url, (s) => {
     s.send(helloText('fuzzed'));
-    s.send(JSON.stringify({ type: 'telemetry', generatorId: 'fuzzed', runId: started.run.runId, seq: 1, at: Date.now(), intervalMs: 1000, activeDevices: 1e30, cpuPercent: 'lots', networkRxBytes: 0, networkTxBytes: 0, counters: { response_count: 1e9 }, histograms: {} }));
+    const fuzzedTelemetry = { type: 'telemetry', generatorId: 'fuzzed', runId: started.run.runId, seq: 1, at: Date.now(), intervalMs: 1000, activeDevices: 1e30, cpuPercent: 'lots', networkRxBytes: 0, networkTxBytes: 0, counters: { response_count: 1e9 }, histograms: {} };
+    s.send(encodeTelemetryFrame(fuzzedTelemetry as unknown as Telemetry));
   });
   t.is(fuzzed.code, 1008);
   t.regex(fuzzed.reason!, /^invalid message: (activeDevices|cpuPercent)/);
@@ -123,7 +125,7 @@ test('hostile peers lose their own connection, logged; the good generator’s ru
   const log = p.log.join('\n');
   t.regex(log, /generator good connected from 127\.0\.0\.1:\d+ \(1 workers\)/);
   t.regex(log, /closed the connection of a generator from 127\.0\.0\.1:\d+: invalid message: not JSON/);
-  t.regex(log, /closed the connection of a generator from .*: binary frames are not part of the protocol/);
+  t.regex(log, /closed the connection of a generator from .*: invalid message: binary frame shorter than its header length says/);
   t.regex(log, /closed the connection of a generator from .*: message over the limit of 65536 bytes/);
   t.regex(log, /closed the connection of generator fuzzed from .*: invalid message/);
   t.regex(log, new RegExp(`refused generator future from .*: it speaks protocol version ${PROTOCOL_VERSION + 1}, this coordinator ${PROTOCOL_VERSION}`));

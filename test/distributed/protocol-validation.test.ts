@@ -4,16 +4,19 @@ import {
   MAX_METRICS,
   checkCoordinatorMessage,
   checkGeneratorMessage,
+  parseCoordinatorFrame,
   parseCoordinatorMessage,
+  parseGeneratorFrame,
   parseGeneratorMessage,
   type ParseResult,
 } from '../../ts/shared/protocol-validation.js';
-import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage } from '../../ts/shared/protocol.js';
+import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage, type Telemetry } from '../../ts/shared/protocol.js';
+import { serializeGeneratorMessage } from '../../ts/shared/telemetry-frame.js';
 
 const histogram = (() => {
   const h = new Histogram({ lowest: 1, highest: 60_000_000, significantDigits: 3 });
   h.recordMany([120, 340, 5600]);
-  return Buffer.from(h.encode()).toString('base64');
+  return h.encode({ compressed: false });
 })();
 
 const RUN_ID = 'checkout-20260314T092653Z-ab12';
@@ -66,14 +69,42 @@ const coordinatorMessages: CoordinatorMessage[] = [
   { type: 'end_run', runId: RUN_ID },
 ];
 
+/** A generator message as its socket carries it: the frame and whether it is binary. */
+function wire(m: GeneratorMessage): [Buffer, boolean] {
+  const frame = serializeGeneratorMessage(m);
+  return typeof frame === 'string' ? [Buffer.from(frame), false] : [frame, true];
+}
+
+/** The JSON header a telemetry frame starts with. */
+const headerOf = (m: Telemetry): Record<string, unknown> => ({ ...m, histograms: Object.entries(m.histograms).map(([name, bytes]) => [name, bytes.length]) });
+const bodyOf = (m: Telemetry): Buffer => Buffer.concat(Object.values(m.histograms));
+
+/** A binary frame from a header's text and a body, whatever they say. */
+function binaryFrame(header: string, body: Buffer): Buffer {
+  const json = Buffer.from(header);
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(json.length);
+  return Buffer.concat([prefix, json, body]);
+}
+
+const TELEMETRY = generatorMessages[1] as Telemetry;
+const telemetryFrame = (changes: Record<string, unknown>, body = bodyOf(TELEMETRY)): Buffer => binaryFrame(JSON.stringify({ ...headerOf(TELEMETRY), ...changes }), body);
+
 test('every valid message of either side comes through unchanged', (t) => {
-  for (const m of generatorMessages) t.deepEqual(parseGeneratorMessage(JSON.stringify(m)), { ok: true, message: m }, m.type);
+  for (const m of generatorMessages) t.deepEqual(parseGeneratorFrame(...wire(m)), { ok: true, message: m }, m.type);
   for (const m of coordinatorMessages) t.deepEqual(parseCoordinatorMessage(JSON.stringify(m)), { ok: true, message: m }, m.type);
+});
+
+test('telemetry travels as a binary frame, every other message as JSON text', (t) => {
+  for (const m of generatorMessages) t.is(wire(m)[1], m.type === 'telemetry', m.type);
+  const asText = parseGeneratorMessage(JSON.stringify(TELEMETRY));
+  t.deepEqual(asText, { ok: false, reason: 'telemetry travels in a binary frame, not as JSON text' });
+  t.deepEqual(parseCoordinatorFrame(Buffer.from(JSON.stringify(coordinatorMessages[0])), true), { ok: false, reason: 'a coordinator sends JSON text frames only' });
 });
 
 test('each side accepts only its peer’s messages', (t) => {
   for (const m of coordinatorMessages) t.false(parseGeneratorMessage(JSON.stringify(m)).ok, m.type);
-  for (const m of generatorMessages) t.false(parseCoordinatorMessage(JSON.stringify(m)).ok, m.type);
+  for (const m of generatorMessages) t.false(parseCoordinatorFrame(...wire(m)).ok, m.type);
 });
 
 test('fields nobody defined are dropped, not passed on', (t) => {
@@ -84,15 +115,16 @@ test('fields nobody defined are dropped, not passed on', (t) => {
 });
 
 test('a hello or welcome of another protocol version passes with its version, so the peer can be refused clearly', (t) => {
-  t.deepEqual(parseGeneratorMessage(JSON.stringify({ type: 'hello', version: 2, generatorId: 'next', capabilities: ['x'] })), {
+  t.deepEqual(parseGeneratorMessage(JSON.stringify({ type: 'hello', version: PROTOCOL_VERSION + 1, generatorId: 'next', capabilities: ['x'] })), {
     ok: true,
-    message: { type: 'hello', version: 2, generatorId: 'next', workers: 0 },
+    message: { type: 'hello', version: PROTOCOL_VERSION + 1, generatorId: 'next', workers: 0 },
   });
   t.deepEqual(parseCoordinatorMessage('{"type":"welcome","version":9}'), { ok: true, message: { type: 'welcome', version: 9 } });
   t.false(parseGeneratorMessage('{"type":"hello","version":"1","generatorId":"g","workers":1}').ok);
 });
 
-const rejected: Array<[string, string, RegExp]> = [
+/** A text frame as a string, a binary frame as bytes. */
+const rejected: Array<[string, string | Buffer, RegExp]> = [
   ['not JSON', '{"type":', /^not JSON/],
   ['JSON of no object', '[1,2]', /message must be an object, got a list/],
   ['a bare string', '"hello"', /message must be an object/],
@@ -101,23 +133,34 @@ const rejected: Array<[string, string, RegExp]> = [
   ['id with a line break', JSON.stringify({ ...generatorMessages[0], generatorId: 'a\nb' }), /control characters/],
   ['id too long', JSON.stringify({ ...generatorMessages[0], generatorId: 'g'.repeat(300) }), /at most 256 characters/],
   ['no workers', JSON.stringify({ ...generatorMessages[0], workers: 0 }), /workers must be between 1/],
-  ['fractional seq', JSON.stringify({ ...generatorMessages[1], seq: 1.5 }), /seq must be a whole number/],
-  ['negative devices', JSON.stringify({ ...generatorMessages[1], activeDevices: -1 }), /activeDevices must be between 0/],
-  ['cpu over 100', JSON.stringify({ ...generatorMessages[1], cpuPercent: 101 }), /cpuPercent must be between 0 and 100/],
-  ['counter as string', JSON.stringify({ ...generatorMessages[1], counters: { response_count: '5' } }), /counters.response_count must be a finite number/],
-  ['counter infinite (1e999)', JSON.stringify({ ...generatorMessages[1], counters: {} }).replace('"counters":{}', '"counters":{"x_count":1e999}'), /finite number/],
-  ['metric name with a slash', JSON.stringify({ ...generatorMessages[1], counters: { '../x': 1 } }), /no metric name/],
-  ['__proto__ as metric', JSON.stringify(generatorMessages[1]).replace('"counters":{', '"counters":{"__proto__":1,'), /no metric name/],
-  ['histogram not base64', JSON.stringify({ ...generatorMessages[1], histograms: { conn_us: 'not base64!' } }), /must be base64/],
-  ['runId neither string nor null', JSON.stringify({ ...generatorMessages[1], runId: 5 }), /runId must be a string/],
-  ['final not boolean', JSON.stringify({ ...generatorMessages[1], final: 'yes' }), /final must be true or false/],
-  ['too many metrics', JSON.stringify({ ...generatorMessages[1], counters: Object.fromEntries(Array.from({ length: MAX_METRICS + 1 }, (_, i) => [`m${i}`, 1])) }), /at most 4096 metrics/],
+  ['fractional seq', telemetryFrame({ seq: 1.5 }), /seq must be a whole number/],
+  ['negative devices', telemetryFrame({ activeDevices: -1 }), /activeDevices must be between 0/],
+  ['cpu over 100', telemetryFrame({ cpuPercent: 101 }), /cpuPercent must be between 0 and 100/],
+  ['counter as string', telemetryFrame({ counters: { response_count: '5' } }), /counters.response_count must be a finite number/],
+  ['counter infinite (1e999)', binaryFrame(JSON.stringify({ ...headerOf(TELEMETRY), counters: {} }).replace('"counters":{}', '"counters":{"x_count":1e999}'), bodyOf(TELEMETRY)), /finite number/],
+  ['metric name with a slash', telemetryFrame({ counters: { '../x': 1 } }), /no metric name/],
+  ['__proto__ as metric', binaryFrame(JSON.stringify(headerOf(TELEMETRY)).replace('"counters":{', '"counters":{"__proto__":1,'), bodyOf(TELEMETRY)), /no metric name/],
+  ['telemetry as JSON text', JSON.stringify(headerOf(TELEMETRY)), /telemetry travels in a binary frame/],
+  ['header length beyond the frame', Buffer.from([0, 0, 1, 0, 123]), /shorter than its header length says/],
+  ['frame shorter than a length prefix', Buffer.from([0, 1]), /shorter than its header length says/],
+  ['header not JSON', binaryFrame('{"type":', Buffer.alloc(0)), /header is not JSON/],
+  ['a hello in a binary frame', binaryFrame(JSON.stringify(generatorMessages[0]), Buffer.alloc(0)), /must hold telemetry, got type "hello"/],
+  ['histograms as a map', telemetryFrame({ histograms: { conn_us: 5 } }), /histograms must be a list/],
+  ['histogram longer than the frame', telemetryFrame({ histograms: [['conn_us', 1_000_000]] }), /histograms\[0\]\[1\] must be between 1 and/],
+  ['empty histogram', telemetryFrame({ histograms: [['conn_us', 0]] }), /histograms\[0\]\[1\] must be between 1 and/],
+  ['bytes after the histograms', telemetryFrame({ histograms: [['conn_us', histogram.length]] }), /bytes after its histograms/],
+  ['a histogram named twice', telemetryFrame({ histograms: [['conn_us', histogram.length], ['conn_us', histogram.length]] }), /names conn_us a second time/],
+  ['histogram name no metric', telemetryFrame({ histograms: [['__proto__', histogram.length], ['conn_us', histogram.length]] }), /no metric name/],
+  ['histogram entry not a pair', telemetryFrame({ histograms: [['conn_us']] }), /must be \[name, byteLength\]/],
+  ['runId neither string nor null', telemetryFrame({ runId: 5 }), /runId must be a string/],
+  ['final not boolean', telemetryFrame({ final: 'yes' }), /final must be true or false/],
+  ['too many metrics', telemetryFrame({ counters: Object.fromEntries(Array.from({ length: MAX_METRICS + 1 }, (_, i) => [`m${i}`, 1])) }), /at most 4096 metrics/],
   ['problem text too long', JSON.stringify({ ...generatorMessages[3], message: 'x'.repeat(5000) }), /message must be at most 4096/],
 ];
 
-for (const [what, text, reason] of rejected) {
+for (const [what, frame, reason] of rejected) {
   test(`refused with a reason: ${what}`, (t) => {
-    const parsed = parseGeneratorMessage(text);
+    const parsed = typeof frame === 'string' ? parseGeneratorFrame(Buffer.from(frame), false) : parseGeneratorFrame(frame, true);
     t.false(parsed.ok);
     if (!parsed.ok) t.regex(parsed.reason, reason);
   });
@@ -202,7 +245,7 @@ function checkFuzzed(t: import('ava').ExecutionContext, parse: (text: string) =>
     }
     if (parsed.ok) {
       // Whatever passes must pass again as it was rebuilt: the check is a fixed point.
-      t.deepEqual(check(JSON.parse(JSON.stringify(parsed.message))), parsed, text);
+      t.deepEqual(check(structuredClone(parsed.message)), parsed, text);
     } else {
       refused++;
       if (typeof parsed.reason !== 'string' || parsed.reason === '') t.fail(`no reason for ${text}`);
@@ -212,7 +255,10 @@ function checkFuzzed(t: import('ava').ExecutionContext, parse: (text: string) =>
 }
 
 test('fuzzed generator messages: never a throw, always a message or a reason', (t) => {
-  checkFuzzed(t, parseGeneratorMessage, checkGeneratorMessage, generatorMessages, 1);
+  // Telemetry is fuzzed as its frame's JSON header, the histogram bytes after it kept.
+  const asText = generatorMessages.map((m) => (m.type === 'telemetry' ? headerOf(m) : m));
+  const parse = (text: string) => (text.includes('"telemetry"') ? parseGeneratorFrame(binaryFrame(text, bodyOf(TELEMETRY)), true) : parseGeneratorFrame(Buffer.from(text), false));
+  checkFuzzed(t, parse, checkGeneratorMessage, asText, 1);
 });
 
 test('fuzzed coordinator messages: never a throw, always a message or a reason', (t) => {

@@ -5,8 +5,10 @@
 import test from 'ava';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { parseGeneratorMessage } from '../../ts/shared/protocol-validation.js';
-import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage } from '../../ts/shared/protocol.js';
+import { Histogram } from '../../ts/hdr/index.js';
+import { parseGeneratorFrame } from '../../ts/shared/protocol-validation.js';
+import { serializeGeneratorMessage } from '../../ts/shared/telemetry-frame.js';
+import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage, type Telemetry } from '../../ts/shared/protocol.js';
 import { closeFrameReason, wsLink, type WsLink, type WsLinkOptions } from '../../ts/shared/ws-link.js';
 
 interface Pair {
@@ -41,7 +43,7 @@ async function pair(options: WsLinkOptions & { maxPayload?: number } = {}): Prom
   await new Promise((resolve) => client.once('open', resolve));
   const received: GeneratorMessage[] = [];
   const invalid: string[] = [];
-  const link = wsLink<CoordinatorMessage, GeneratorMessage>(await accepted, parseGeneratorMessage, { ...options, onInvalid: (r) => invalid.push(r) });
+  const link = wsLink<CoordinatorMessage, GeneratorMessage>(await accepted, parseGeneratorFrame, { ...options, onInvalid: (r) => invalid.push(r) });
   link.onMessage((m) => received.push(m));
   const closed = new Promise<string>((resolve) => link.onClose(resolve));
   return { link, client, received, invalid, closed, clientClosed };
@@ -65,7 +67,7 @@ test('checked messages flow both ways as JSON text frames', async (t) => {
 
 test('a message that fails the check closes that connection with the reason (1008)', async (t) => {
   const p = await pair();
-  p.client.send('{"type":"hello","version":1,"generatorId":"","workers":1}');
+  p.client.send(JSON.stringify({ ...hello, generatorId: '' }));
   const { code, reason } = await p.clientClosed;
   t.is(code, 1008);
   t.is(reason, 'invalid message: generatorId must not be empty');
@@ -81,11 +83,25 @@ test('garbage that is not JSON closes the connection', async (t) => {
   t.regex(await p.closed, /^invalid message: not JSON/);
 });
 
-test('a binary frame closes the connection (1003)', async (t) => {
+test('a binary frame that is no telemetry frame closes the connection (1008)', async (t) => {
   const p = await pair();
   p.client.send(Buffer.from(JSON.stringify(hello)), { binary: true });
-  t.deepEqual(await p.clientClosed, { code: 1003, reason: 'binary frames are not part of the protocol: send JSON text' });
+  t.deepEqual(await p.clientClosed, { code: 1008, reason: 'invalid message: binary frame shorter than its header length says' });
   t.deepEqual(p.received, []);
+});
+
+test('telemetry arrives from its binary frame with its histogram bytes', async (t) => {
+  const p = await pair();
+  const h = new Histogram();
+  h.recordMany([100, 2000, 30_000]);
+  const telemetry: Telemetry = {
+    type: 'telemetry', generatorId: 'g1', runId: null, seq: 1, at: 1, intervalMs: 1000, activeDevices: 0, cpuPercent: 1,
+    networkRxBytes: 0, networkTxBytes: 0, counters: { response_count: 3 }, histograms: { conn_us: h.encode({ compressed: false }), body_us: h.encode() },
+  };
+  p.client.send(serializeGeneratorMessage(telemetry));
+  p.client.send(serializeGeneratorMessage(hello));
+  while (p.received.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.deepEqual(p.received, [telemetry, hello]);
 });
 
 test('a message over the size bound closes the connection (1009) and is logged', async (t) => {

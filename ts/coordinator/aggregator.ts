@@ -50,7 +50,8 @@ export interface RunTotals {
 
 interface GeneratorState {
   receivedAt: number;
-  latest: Telemetry;
+  /** Without its histograms: they are merged on arrival, and holding them would hold every generator's last frame. */
+  latest: Omit<Telemetry, 'histograms'>;
 }
 
 interface Coverage {
@@ -125,14 +126,14 @@ export class Aggregator {
         let second = this.#second.get(name);
         if (!second) this.#second.set(name, (second = newHistogram()));
         try {
-          if (typeof encoded !== 'string') throw new TypeError('not a string');
-          second.addEncoded(Buffer.from(encoded, 'base64'));
+          second.addEncoded(encoded);
         } catch {
           this.#decodeFailures += 1;
         }
       }
     }
-    this.#generators.set(telemetry.generatorId, { receivedAt, latest: telemetry });
+    const { histograms: _merged, ...latest } = telemetry;
+    this.#generators.set(telemetry.generatorId, { receivedAt, latest });
   }
 
   /** Forgets a generator for live views at once (its link closed); what it sent stays in the interval. */

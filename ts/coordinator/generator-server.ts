@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { parseGeneratorMessage } from '../shared/protocol-validation.js';
+import { parseGeneratorFrame } from '../shared/protocol-validation.js';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage, type Hello } from '../shared/protocol.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, wsLink, type WsLink } from '../shared/ws-link.js';
 import type { Coordinator } from './coordinator.js';
@@ -76,7 +76,7 @@ export async function startGeneratorServer(options: GeneratorServerOptions): Pro
   function accept(ws: WebSocket, peer: string): void {
     let reported = false;
     let hello: Hello | undefined;
-    const link = wsLink<CoordinatorMessage, GeneratorMessage>(ws, parseGeneratorMessage, {
+    const link = wsLink<CoordinatorMessage, GeneratorMessage>(ws, parseGeneratorFrame, {
       maxMessageBytes,
       heartbeatMs: options.heartbeatMs,
       onInvalid: (reason) => {

@@ -5,7 +5,8 @@
  * generator is a long-lived machine service; giving up would need a person.
  */
 import { WebSocket } from 'ws';
-import { parseCoordinatorMessage } from '../shared/protocol-validation.js';
+import { parseCoordinatorFrame } from '../shared/protocol-validation.js';
+import { serializeGeneratorMessage } from '../shared/telemetry-frame.js';
 import type { CoordinatorMessage, GeneratorMessage } from '../shared/protocol.js';
 import type { GeneratorSide } from '../shared/transport.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, wsLink } from '../shared/ws-link.js';
@@ -103,7 +104,8 @@ export class CoordinatorConnection {
   }
 
   private serve(socket: WebSocket): void {
-    const link = wsLink<GeneratorMessage, CoordinatorMessage>(socket, parseCoordinatorMessage, {
+    const link = wsLink<GeneratorMessage, CoordinatorMessage>(socket, parseCoordinatorFrame, {
+      serialize: serializeGeneratorMessage,
       maxMessageBytes: this.options.maxMessageBytes,
       heartbeatMs: this.options.heartbeatMs,
       onInvalid: (reason) => this.say(`closed the link to the coordinator: ${reason}`),

@@ -150,8 +150,6 @@ export class Generator {
     const intervalMs = now - this.lastPush;
     this.lastPush = now;
     const u = this.sampler.sample();
-    const histograms: Record<string, string> = {};
-    for (const [name, bytes] of Object.entries(collected.metrics.histograms)) histograms[name] = Buffer.from(bytes).toString('base64');
     const telemetry: Telemetry = {
       type: 'telemetry',
       generatorId: this.id,
@@ -164,7 +162,7 @@ export class Generator {
       networkRxBytes: u.networkRxBytes,
       networkTxBytes: u.networkTxBytes,
       counters: collected.metrics.counters,
-      histograms,
+      histograms: collected.metrics.histograms,
       ...(final ? { final } : {}),
     };
     this.link?.send(telemetry);

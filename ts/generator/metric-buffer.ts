@@ -5,7 +5,7 @@
  * Once a second the worker drains it into what the telemetry carries.
  */
 import { Histogram } from '../hdr/index.js';
-import { HISTOGRAM_BOUNDS, counterName, durationName } from '../shared/metrics.js';
+import { HISTOGRAM_BOUNDS, TELEMETRY_HISTOGRAM_ENCODING, counterName, durationName } from '../shared/metrics.js';
 import type { MetricSink } from './metric-sink.js';
 
 const BATCH = 1024;
@@ -64,7 +64,7 @@ export class MetricBuffer implements MetricSink {
     for (const [key, series] of this.durations) {
       series.flush();
       if (series.histogram.totalCount === 0) continue;
-      histograms[durationName(key)] = series.histogram.encode();
+      histograms[durationName(key)] = series.histogram.encode(TELEMETRY_HISTOGRAM_ENCODING);
       series.histogram.reset();
     }
     return { counters, histograms };

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Histogram } from '../hdr/index.js';
-import { HISTOGRAM_BOUNDS } from '../shared/metrics.js';
+import { HISTOGRAM_BOUNDS, TELEMETRY_HISTOGRAM_ENCODING } from '../shared/metrics.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { DrainedMetrics } from './metric-buffer.js';
 import type { DeviceSpec, FromWorker, ToWorker } from './worker-messages.js';
@@ -157,7 +157,7 @@ export class WorkerPool {
       }
     }
     const histograms: Record<string, Uint8Array> = Object.fromEntries(single);
-    for (const [name, h] of merged) histograms[name] = h.encode();
+    for (const [name, h] of merged) histograms[name] = h.encode(TELEMETRY_HISTOGRAM_ENCODING);
     return { runId, activeDevices, metrics: { counters, histograms } };
   }
 

@@ -10,6 +10,9 @@
 /** Range and precision of every histogram on the wire: 1 µs .. 60 s, 3 significant digits. */
 export const HISTOGRAM_BOUNDS = Object.freeze({ lowest: 1, highest: 60_000_000, significantDigits: 3 });
 
+/** How histograms travel from workers to generators to the coordinator: plain V2, cheap to merge (protocol.ts, Telemetry). */
+export const TELEMETRY_HISTOGRAM_ENCODING = Object.freeze({ compressed: false });
+
 /** Percentiles written for every histogram, with the column suffix each gets. */
 export const REPORTED_PERCENTILES: ReadonlyArray<readonly [suffix: string, percentile: number]> = [
   ['p1', 1],

@@ -4,7 +4,8 @@
  */
 import type { ResolvedPlan } from './plan.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: telemetry travels in binary frames (telemetry-frame.ts) with plain V2 histograms. */
+export const PROTOCOL_VERSION = 2;
 
 // ---- generator → coordinator ----
 
@@ -19,7 +20,11 @@ export interface Hello {
 
 /**
  * One second of a generator's measurements. Counters are increments over the
- * interval; histograms are the interval's values, V2-compressed and base64'd.
+ * interval; histograms are the interval's values in the HdrHistogram V2 encoding,
+ * plain (not deflated) because the coordinator merges every one of them every
+ * second and inflate was two thirds of that work; the compressed form is accepted
+ * too. On a socket this message is a binary frame (telemetry-frame.ts), every
+ * other message a JSON text frame.
  */
 export interface Telemetry {
   type: 'telemetry';
@@ -37,8 +42,8 @@ export interface Telemetry {
   networkTxBytes: number;
   /** Full metric names (`response_count`, `conn_refused_error_count`) → increment. */
   counters: Record<string, number>;
-  /** Full metric names (`conn_us`, `login_us`) → encoded histogram. */
-  histograms: Record<string, string>;
+  /** Full metric names (`conn_us`, `login_us`) → V2-encoded histogram. */
+  histograms: Record<string, Uint8Array>;
   /** Set on the push that follows `end_run`: the run's devices are stopped and this is all they measured. */
   final?: boolean;
 }

@@ -23,8 +23,8 @@ class InProcessEnd<Out, In> implements Link<Out, In> {
 
   send(message: Out): void {
     if (this.closed) return;
-    // A JSON round trip: the embedded mode passes exactly what a socket would, no shared objects.
-    const copy = JSON.parse(JSON.stringify(message)) as Out;
+    // A copy: the embedded mode shares no objects between the sides, as a socket would not.
+    const copy = structuredClone(message);
     queueMicrotask(() => this.peer.deliver(copy));
   }
 

@@ -1,9 +1,10 @@
 /**
- * A Link over a WebSocket (the `ws` package), for the distributed mode: one JSON
- * text frame per protocol message, each checked before it is handed on.
+ * A Link over a WebSocket (the `ws` package), for the distributed mode: one frame
+ * per protocol message (JSON text, or binary for telemetry: telemetry-frame.ts),
+ * each checked before it is handed on.
  *
  * The link guards the process behind it from its peer. A frame that is not a valid
- * message, a binary frame or one over the size bound closes that connection with
+ * message or one over the size bound closes that connection with
  * a close reason that says why; so does a peer that stops reading (the send buffer
  * would grow without limit) or stops answering pings (a half-open connection after
  * a network failure would otherwise look alive for hours).
@@ -26,12 +27,11 @@ const MAX_CLOSE_REASON_BYTES = 123;
 /** Close codes this link sends (RFC 6455 section 7.4.1). */
 export const CLOSE_CODE = Object.freeze({
   normal: 1000,
-  unsupportedData: 1003,
   policyViolation: 1008,
   tooBig: 1009,
 });
 
-export interface WsLinkOptions {
+export interface WsLinkOptions<Out = unknown> {
   /** Frames larger than this close the link (default DEFAULT_MAX_MESSAGE_BYTES). Set `maxPayload` on the socket too, so ws never buffers more. */
   maxMessageBytes?: number;
   /** Unsent bytes beyond which the link closes (default DEFAULT_MAX_BUFFERED_BYTES). */
@@ -40,17 +40,23 @@ export interface WsLinkOptions {
   heartbeatMs?: number;
   /** Told why, each time this side closes the link because of its peer. */
   onInvalid?(reason: string): void;
+  /** A message as it goes on the wire: a string goes as a text frame, bytes as a binary one (default JSON text). */
+  serialize?(message: Out): string | Buffer;
 }
+
+/** Reads one frame from the peer; `binary` tells a binary frame from a text one. */
+export type FrameParser<In> = (data: Buffer, binary: boolean) => ParseResult<In>;
 
 export interface WsLink<Out, In> extends Link<Out, In> {
   /** Resolves once the socket is closed, everything sent before close() flushed or given up on. */
   readonly ended: Promise<void>;
 }
 
-export function wsLink<Out, In>(socket: WebSocket, parse: (text: string) => ParseResult<In>, options: WsLinkOptions = {}): WsLink<Out, In> {
+export function wsLink<Out, In>(socket: WebSocket, parse: FrameParser<In>, options: WsLinkOptions<Out> = {}): WsLink<Out, In> {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const serialize = options.serialize ?? ((message: Out) => JSON.stringify(message));
   const messageHandlers: Array<(message: In) => void> = [];
   const closeHandlers: Array<(reason: string) => void> = [];
   let closedReason: string | undefined;
@@ -94,10 +100,9 @@ export function wsLink<Out, In>(socket: WebSocket, parse: (text: string) => Pars
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (closedReason !== undefined) return;
     alive = true;
-    if (isBinary) return refuse(CLOSE_CODE.unsupportedData, 'binary frames are not part of the protocol: send JSON text');
     const bytes = rawBytes(data);
     if (bytes.length > maxMessageBytes) return refuse(CLOSE_CODE.tooBig, `message of ${bytes.length} bytes is over the limit of ${maxMessageBytes}`);
-    const parsed = parse(bytes.toString('utf8'));
+    const parsed = parse(bytes, isBinary);
     if (!parsed.ok) return refuse(CLOSE_CODE.policyViolation, `invalid message: ${parsed.reason}`);
     for (const handler of messageHandlers) handler(parsed.message);
   });
@@ -127,12 +132,12 @@ export function wsLink<Out, In>(socket: WebSocket, parse: (text: string) => Pars
     ended,
     send(message: Out): void {
       if (closedReason !== undefined || socket.readyState !== WebSocket.OPEN) return;
-      const text = JSON.stringify(message);
-      if (socket.bufferedAmount + text.length > maxBufferedBytes) {
+      const frame = serialize(message);
+      if (socket.bufferedAmount + frame.length > maxBufferedBytes) {
         // The close frame would queue behind what the peer does not read, so the socket is dropped.
         return refuse(CLOSE_CODE.policyViolation, `the peer does not keep up: ${socket.bufferedAmount} bytes wait to be sent`, { drop: true });
       }
-      socket.send(text);
+      socket.send(frame, { binary: typeof frame !== 'string' });
     },
     onMessage(handler: (message: In) => void): void {
       messageHandlers.push(handler);
