@@ -20,12 +20,23 @@ export class ApiError extends Error {
 
 export const token = () => sessionStorage.getItem(TOKEN_KEY) ?? '';
 
-function askForToken(again) {
+/** Set when the user cancelled the prompt: the site stops asking until they choose to (askForToken from the header). */
+let declined = false;
+
+/** Fired on window when a request needs the token the user declined to give. */
+export const TOKEN_NEEDED_EVENT = 'stressgrid-token-needed';
+
+/** Asks for the token; false when the user cancelled. */
+export function askForToken(again = false) {
   const given = window.prompt(
     again ? 'That token was refused. Enter the coordinator\u2019s token (STRESSGRID_TOKEN):' : 'This coordinator needs its token (STRESSGRID_TOKEN):',
     '',
   );
-  if (given === null || given.trim() === '') return false;
+  if (given === null || given.trim() === '') {
+    declined = true;
+    return false;
+  }
+  declined = false;
   sessionStorage.setItem(TOKEN_KEY, given.trim());
   return true;
 }
@@ -39,7 +50,8 @@ export async function api(method, path, body) {
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     // Requests in flight together all meet the 401: only the first asks; the rest retry with its answer.
-    if (response.status === 401 && attempt < 3 && (token() !== sent || askForToken(sent !== ''))) continue;
+    if (response.status === 401 && attempt < 3 && (token() !== sent || (!declined && askForToken(sent !== '')))) continue;
+    if (response.status === 401 && declined) window.dispatchEvent(new Event(TOKEN_NEEDED_EVENT));
     if (response.status === 204) return undefined;
     const parsed = await response.json().catch(() => null);
     if (!response.ok) throw new ApiError(response.status, parsed);

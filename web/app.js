@@ -3,7 +3,7 @@
  * table (#/), the reports table (#/reports) and a report's page
  * (#/reports/<runId>). Everything it loads comes from this coordinator.
  */
-import { ApiError, api } from './api.js';
+import { ApiError, TOKEN_NEEDED_EVENT, api, askForToken } from './api.js';
 import { GeneratorsTable } from './generators-table.js';
 import { LiveView } from './live-view.js';
 import { PlanForm } from './plan-form.js';
@@ -76,6 +76,16 @@ function route() {
   if (view === 'reports') void reports.load();
   if (view === 'report') void reportPage.show(decodeURIComponent(reportMatch[1]));
 }
+
+// The token prompt was cancelled: a button in the header asks again, instead of a prompt every second.
+const tokenButton = $('#token-button');
+window.addEventListener(TOKEN_NEEDED_EVENT, () => (tokenButton.hidden = false));
+tokenButton.addEventListener('click', () => {
+  if (!askForToken()) return;
+  tokenButton.hidden = true;
+  form.scheduleCheck(0);
+  route();
+});
 
 window.addEventListener('hashchange', route);
 route();

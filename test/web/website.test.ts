@@ -260,7 +260,7 @@ test.serial('advanced mode edits the whole plan as JSON, with its problems besid
   assertCleanPage(t);
 });
 
-test.serial('with a token the site asks for it once, then runs, streams and downloads with it', async (t) => {
+test.serial('with a token the site asks for it (again only when told to), then runs, streams and downloads with it', async (t) => {
   const token = 'web-s3cret';
   const guarded = await startTestCoordinator({ webDir: WEB_DIR, reportIntervalSeconds: 1, token });
   t.teardown(() => guarded.stop());
@@ -269,11 +269,19 @@ test.serial('with a token the site asks for it once, then runs, streams and down
   const prompts: string[] = [];
   page.on('dialog', (dialog) => {
     prompts.push(dialog.type());
-    void dialog.accept(token);
+    // The first prompt is cancelled, the next answered.
+    void (prompts.length === 1 ? dialog.dismiss() : dialog.accept(token));
   });
   await page.goto(`${guarded.url}/`);
+  const askAgain = page.getByRole('button', { name: "Enter the coordinator's token" });
+  await askAgain.waitFor();
+  await page.waitForTimeout(2500);
+  t.deepEqual(prompts, ['prompt'], 'a cancelled prompt is not asked again by every poll');
+  t.is(await page.locator('#generators-body tr[data-generator]').count(), 0);
+  await askAgain.click();
   await page.locator('#generators-body tr[data-generator="gen-1"]').waitFor();
-  t.deepEqual(prompts, ['prompt'], 'asked once');
+  t.true(await askAgain.isHidden());
+  t.deepEqual(prompts, ['prompt', 'prompt']);
   await fillPlan(page, { name: 'e2e-token', devices: '10', script: LOOP_SCRIPT, sustain: '2' });
   await page.getByRole('button', { name: 'Run' }).click();
   await waitForValue('the live state over the guarded stream', textOf(page.locator('[data-live="active"]')), /^10 of 10/);
@@ -284,7 +292,7 @@ test.serial('with a token the site asks for it once, then runs, streams and down
   const saved = join(downloads, 'token.tar.gz');
   await download.saveAs(saved);
   t.true((await readResultsCsv(saved)).length >= 2);
-  t.deepEqual(prompts, ['prompt'], 'never asked again');
+  t.deepEqual(prompts, ['prompt', 'prompt'], 'never asked again');
   assertCleanPage(t);
 });
 
