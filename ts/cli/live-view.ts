@@ -133,6 +133,10 @@ export function renderFrame(snapshot: LiveSnapshot, color: boolean, width = Numb
     `${dim('generators')} ${snapshot.generators.length}   ${dim('cpu max')} ${formatPercent(totals.cpu)}   ${dim('rx')} ${formatBytesPerSecond(totals.rx)}   ${dim('tx')} ${formatBytesPerSecond(totals.tx)}`,
   );
   if (snapshot.lostGenerators.length > 0) lines.push(red(`lost generators: ${snapshot.lostGenerators.join(', ')}`));
+  for (const w of snapshot.writers ?? []) {
+    const line = `${dim(w.writer)} sent ${formatCount(w.sent)}   failed ${formatCount(w.failed)}   waiting ${formatCount(w.pending)}`;
+    lines.push(w.failed > 0 ? `${line}   ${red(w.lastError ?? 'failed')}` : line);
+  }
   if (snapshot.generators.length > 1) {
     const shown = snapshot.generators.slice(0, GENERATOR_ROWS);
     const rows = [['generator', 'devices', 'cpu', 'rx', 'tx']].concat(
@@ -200,6 +204,7 @@ export function renderLine(snapshot: LiveSnapshot): string {
     `effective=${snapshot.effectiveDevices}`,
     `generators=${snapshot.generators.length}`,
     ...(snapshot.lostGenerators.length > 0 ? [`lost=${snapshot.lostGenerators.join(',')}`] : []),
+    ...(snapshot.writers ?? []).flatMap((w) => [`${w.writer}_sent=${w.sent}`, `${w.writer}_failed=${w.failed}`]),
     `cpu_max=${totals.cpu.toFixed(1)}`,
   ];
   for (const [name, view] of sortedCounters(snapshot.counters)) {
