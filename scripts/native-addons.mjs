@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export const addons = [{ crate: 'hdr-native', lib: 'stressgrid_hdr_native', binary: 'stressgrid-hdr' }].map((a) => ({
+export const addons = [
+  { crate: 'hdr-native', lib: 'stressgrid_hdr_native', binary: 'stressgrid-hdr' },
+  { crate: 'netio', lib: 'stressgrid_netio', binary: 'stressgrid-netio' },
+].map((a) => ({
   ...a,
   dir: join(root, 'crates', a.crate),
 }));

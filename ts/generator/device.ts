@@ -10,6 +10,7 @@ import { errorKey } from '../shared/metrics.js';
 import type { MetricSink } from './metric-sink.js';
 import type { DeviceConnection, HttpConnection, Target } from './protocols/device-connection.js';
 import { createHttpConnection } from './protocols/http-connection.js';
+import { createSocketConnection } from './protocols/socket-transport.js';
 import { Http1Connection } from './protocols/http1-connection.js';
 import { WEBSOCKET_UNSUPPORTED } from './protocols/ws-unsupported.js';
 import type { DeviceIO } from './sandbox/device-io.js';
@@ -31,6 +32,10 @@ export function attach(target: Target, sink: MetricSink): Attached {
     // The HTTP/1.x connection is its own WebSocket (wsUpgrade takes over its socket).
     const ws = connection instanceof Http1Connection ? connection : WEBSOCKET_UNSUPPORTED;
     return { connection, io: { http: (req) => connection.request(req), ws } };
+  }
+  if (target.protocol === 'tcp' || target.protocol === 'udp') {
+    const socket = createSocketConnection(target, sink);
+    return { connection: socket, io: { socket } };
   }
   throw new DeviceError(DEVICE_ERROR.wrongProtocol, `protocol ${target.protocol} has no device transport in this generator yet`);
 }

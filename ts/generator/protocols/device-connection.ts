@@ -80,3 +80,18 @@ export interface WebSocketConnection {
 }
 
 export type ConnectionFactory<C extends DeviceConnection = DeviceConnection> = (target: Target, sink: MetricSink) => C;
+
+/**
+ * A TCP or UDP device's socket (`protocol: "tcp"` / `"udp"`): one send and one
+ * receive at a time are typical, several may be pending. Rejections are
+ * DeviceErrors (`conn_reset`, `closed`, `timeout`, ...).
+ */
+export interface SocketConnection extends DeviceConnection {
+  /** Hands `data` to the kernel whole (TCP: a stream; UDP: one datagram); records `send_count`. */
+  send(data: Uint8Array): Promise<void>;
+  /**
+   * TCP: the bytes that have arrived, at least one and at most RECV_BYTES; UDP:
+   * the next datagram. Waits up to `timeoutMs` (then `timeout`); records `receive_count`.
+   */
+  recv(timeoutMs: number): Promise<Uint8Array>;
+}

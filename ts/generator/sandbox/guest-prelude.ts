@@ -455,6 +455,8 @@ const MAKERS = [
   (st) => (key) => startTiming(st, key, undefined),
   (st) => (key) => stopTiming(st, key, undefined),
   (st) => (stopKey, startKey) => stopStartTiming(st, stopKey, startKey),
+  (st) => (data) => socketSend(st, data),
+  (st) => (timeoutMs) => socketRecv(st, timeoutMs),
 ];
 
 function classify(e) {
@@ -524,6 +526,7 @@ function settle(kind, v, buffer) {
   if (kind === 'h') return response(v, buffer);
   if (kind === 'wr') return message(v, buffer);
   if (kind === 'wu') return { status: v[0], headers: v[1] };
+  if (kind === 'tr') return buffer === null ? new U8(0) : new U8(buffer.slice(v[0], v[0] + v[1]));
   return undefined;
 }
 

@@ -20,6 +20,7 @@ import { GUEST_PRELUDE } from './guest-prelude.js';
 import { quickJSModule } from './quickjs-module.js';
 import { BinaryParts, bodyFragment } from './response-body.js';
 import { SCRIPT_FILE, usedDeviceApi, wrapScript } from './script-source.js';
+import { performSocket, SOCKET_RECV, SOCKET_SEND } from './socket-operations.js';
 import { TimerQueue } from './timer-queue.js';
 import { fetchMessage, performWebSocket, WS_OPERATIONS, type MessageAs } from './ws-operations.js';
 
@@ -379,6 +380,10 @@ export class ScriptSandbox {
       const ws = device.io.ws;
       if (ws === undefined) this.rejected(device, opId, DEVICE_ERROR.wrongProtocol, 'this device does not speak WebSocket (it needs an HTTP target)');
       else this.settle(device, opId, performWebSocket(ws, kind, payload, binary, this.binary));
+      return;
+    }
+    if (kind === SOCKET_SEND || kind === SOCKET_RECV) {
+      this.settle(device, opId, performSocket(device.io.socket, kind, payload, binary, this.binary));
       return;
     }
     if (kind !== 'h') return;

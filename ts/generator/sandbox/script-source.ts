@@ -33,6 +33,8 @@ export const DEVICE_API = [
   'startTiming',
   'stopTiming',
   'stopStartTiming',
+  'send',
+  'recv',
 ] as const;
 
 export const SCRIPT_FILE = 'script.js';

@@ -1,0 +1,56 @@
+//! What one turn of the poller hands JavaScript: a flat list of events, four
+//! 32-bit integers each, and one byte buffer holding every payload of the turn.
+//! The layout is the contract with `ts/netio/events.ts`; a flat array crosses
+//! the Node-API boundary as one copy instead of one object per event.
+
+/// Integers per event: `[kind, id, a, b]`.
+pub const EVENT_WIDTH: usize = 4;
+
+/// What happened to a connection. The meaning of `a` and `b` depends on the kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum EventKind {
+    /// The connection is usable; `a` = microseconds from `connect` to now.
+    Connected = 1,
+    /// Connecting failed; `a` = the OS error number.
+    ConnectFailed = 2,
+    /// A receive completed; the payload is `data[a .. a + b]`.
+    Data = 3,
+    /// Every queued send has reached the kernel.
+    Sent = 4,
+    /// The connection broke; `a` = the OS error number, or 0 when the peer closed it.
+    Failed = 5,
+}
+
+/// Events and payloads collected during one poll, in order.
+#[derive(Default, Debug)]
+pub struct Batch {
+    pub events: Vec<i32>,
+    pub data: Vec<u8>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Number of events (not integers).
+    pub fn len(&self) -> usize {
+        self.events.len() / EVENT_WIDTH
+    }
+
+    pub fn push(&mut self, kind: EventKind, id: u32, a: i32, b: i32) {
+        self.events.extend_from_slice(&[kind as i32, id as i32, a, b]);
+    }
+
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.data.clear();
+    }
+
+    /// The `i`-th event as `(kind, id, a, b)`.
+    pub fn get(&self, i: usize) -> (i32, u32, i32, i32) {
+        let e = &self.events[i * EVENT_WIDTH..(i + 1) * EVENT_WIDTH];
+        (e[0], e[1] as u32, e[2], e[3])
+    }
+}

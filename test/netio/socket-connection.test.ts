@@ -1,0 +1,206 @@
+/**
+ * One suite for both TCP/UDP engines (netio and the node:net / node:dgram
+ * fallback), against real sockets on loopback: echo, refused, reset, peer close,
+ * silent peer, connect timeout, a flooding peer, oversized sends, and use after
+ * close. Each must end with the same DeviceError code on both engines.
+ */
+import test, { type ExecutionContext } from 'ava';
+import { createSocket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import { DEVICE_ERROR, DeviceError } from '../../ts/shared/errors.js';
+import type { SocketConnection, Target } from '../../ts/generator/protocols/device-connection.js';
+import { MAX_QUEUED_BYTES, RECV_BYTES } from '../../ts/generator/protocols/socket-connection.js';
+import { createSocketConnection, type SocketEngine } from '../../ts/generator/protocols/socket-transport.js';
+import { closedPort } from '../support/closed-port.js';
+import { RecordingSink } from '../support/recording-sink.js';
+import { startStalledListener } from '../support/stalled-listener.js';
+import { startTcpServer } from '../support/tcp-server.js';
+
+const ENGINES: SocketEngine[] = ['netio', 'node'];
+
+const target = (port: number, protocol: 'tcp' | 'udp' = 'tcp'): Target => ({ ip: '127.0.0.1', port, protocol, hostname: '127.0.0.1', verifyTls: false });
+
+function open(t: ExecutionContext, engine: SocketEngine, port: number, protocol: 'tcp' | 'udp' = 'tcp', connectTimeoutMs = 5000) {
+  const sink = new RecordingSink();
+  const connection = createSocketConnection(target(port, protocol), sink, { connectTimeoutMs }, engine);
+  t.teardown(() => connection.close());
+  return { sink, connection };
+}
+
+async function code(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (err) {
+    return err instanceof DeviceError ? err.code : `not a DeviceError: ${String(err)}`;
+  }
+}
+
+/** Receives until `n` bytes came; returns them and the size of each receive. */
+async function recvAll(connection: SocketConnection, n: number): Promise<{ bytes: Buffer; sizes: number[] }> {
+  const parts: Uint8Array[] = [];
+  const sizes: number[] = [];
+  let got = 0;
+  while (got < n) {
+    const part = await connection.recv(5000);
+    parts.push(part);
+    sizes.push(part.byteLength);
+    got += part.byteLength;
+  }
+  return { bytes: Buffer.concat(parts), sizes };
+}
+
+async function udpEcho(t: ExecutionContext): Promise<number> {
+  const server = createSocket('udp4');
+  server.on('message', (msg, rinfo) => server.send(msg, rinfo.port, rinfo.address));
+  await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  return (server.address() as AddressInfo).port;
+}
+
+for (const engine of ENGINES) {
+  test(`${engine}: TCP echo round trips record conn, send and receive`, async (t) => {
+    const server = await startTcpServer((socket) => socket.on('data', (d) => socket.write(d)));
+    t.teardown(() => server.close());
+    const { sink, connection } = open(t, engine, server.port);
+    await connection.connect();
+    for (let i = 0; i < 20; i++) {
+      await connection.send(Buffer.from(`ping ${i}\n`));
+      t.is(Buffer.from(await connection.recv(5000)).toString(), `ping ${i}\n`);
+    }
+    t.is(sink.countOf('conn'), 1);
+    t.is(sink.durationsOf('conn').length, 1);
+    t.is(sink.countOf('send'), 20);
+    t.is(sink.countOf('receive'), 20);
+  });
+
+  test(`${engine}: a large TCP send arrives whole and receives never exceed RECV_BYTES`, async (t) => {
+    const server = await startTcpServer((socket) => socket.on('data', (d) => socket.write(d)));
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, server.port);
+    await connection.connect();
+    const payload = Buffer.alloc(MAX_QUEUED_BYTES, 7);
+    const [, echoed] = await Promise.all([connection.send(payload), recvAll(connection, payload.length)]);
+    t.true(echoed.bytes.equals(payload));
+    t.true(echoed.sizes.every((n) => n > 0 && n <= RECV_BYTES));
+  });
+
+  test(`${engine}: a send above the bound is bad_argument and the connection stays usable`, async (t) => {
+    const server = await startTcpServer((socket) => socket.on('data', (d) => socket.write(d)));
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, server.port);
+    await connection.connect();
+    t.is(await code(connection.send(Buffer.alloc(MAX_QUEUED_BYTES + 1))), DEVICE_ERROR.badArgument);
+    await connection.send(Buffer.from('still here'));
+    t.is(Buffer.from(await connection.recv(5000)).toString(), 'still here');
+  });
+
+  test(`${engine}: connecting to a closed port is conn_refused`, async (t) => {
+    const { sink, connection } = open(t, engine, await closedPort());
+    t.is(await code(connection.connect()), DEVICE_ERROR.connRefused);
+    t.is(sink.countOf('conn'), 0);
+  });
+
+  test(`${engine}: a connect that hangs is conn_timedout`, async (t) => {
+    const listener = await startStalledListener();
+    t.teardown(() => listener.stop());
+    const { connection } = open(t, engine, listener.port, 'tcp', 300);
+    t.is(await code(connection.connect()), DEVICE_ERROR.connTimedout);
+  });
+
+  test(`${engine}: a peer that resets is conn_reset; later operations say so too`, async (t) => {
+    const server = await startTcpServer((socket) => socket.on('data', () => socket.resetAndDestroy()));
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, server.port);
+    await connection.connect();
+    await connection.send(Buffer.from('x'));
+    t.is(await code(connection.recv(5000)), DEVICE_ERROR.connReset);
+    t.is(await code(connection.send(Buffer.from('y'))), DEVICE_ERROR.connReset);
+  });
+
+  test(`${engine}: a peer that closes makes the waiting receive closed`, async (t) => {
+    const server = await startTcpServer((socket) => socket.on('data', () => socket.end()));
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, server.port);
+    await connection.connect();
+    await connection.send(Buffer.from('bye'));
+    t.is(await code(connection.recv(5000)), DEVICE_ERROR.closed);
+    t.is(await code(connection.recv(5000)), DEVICE_ERROR.closed);
+  });
+
+  test(`${engine}: a silent peer makes recv time out, and bytes that come later are kept`, async (t) => {
+    let peer: import('node:net').Socket | undefined;
+    const server = await startTcpServer((socket) => (peer = socket));
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, server.port);
+    await connection.connect();
+    t.is(await code(connection.recv(100)), DEVICE_ERROR.timeout);
+    peer!.write('late');
+    t.is(Buffer.from(await connection.recv(5000)).toString(), 'late');
+  });
+
+  test(`${engine}: send and recv after close reject with closed, close twice is harmless`, async (t) => {
+    const server = await startTcpServer((socket) => socket.on('data', (d) => socket.write(d)));
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, server.port);
+    await connection.connect();
+    const waiting = connection.recv(5000);
+    connection.close();
+    connection.close();
+    t.is(await code(waiting), DEVICE_ERROR.closed);
+    t.is(await code(connection.send(Buffer.from('x'))), DEVICE_ERROR.closed);
+    t.is(await code(connection.recv(10)), DEVICE_ERROR.closed);
+  });
+
+  test(`${engine}: a flooding peer is read only as fast as the script receives`, async (t) => {
+    const chunk = Buffer.alloc(RECV_BYTES, 1);
+    let written = 0;
+    const server = await startTcpServer((socket) => {
+      const pump = (): void => {
+        while (written < 256 * RECV_BYTES && socket.write(chunk)) written += chunk.length;
+        if (written < 256 * RECV_BYTES) socket.once('drain', pump);
+      };
+      pump();
+    });
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, server.port);
+    await connection.connect();
+    const first = await recvAll(connection, 4 * RECV_BYTES);
+    t.true(first.sizes.every((n) => n <= RECV_BYTES));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The kernel buffers fill and the peer stops: it could not write 16 MiB into a reader that is not reading.
+    t.true(written < 256 * RECV_BYTES, `peer wrote ${written} bytes`);
+  });
+
+  test(`${engine}: UDP echo, one datagram per receive`, async (t) => {
+    const port = await udpEcho(t);
+    const { sink, connection } = open(t, engine, port, 'udp');
+    await connection.connect();
+    t.is(sink.countOf('conn'), 1);
+    for (let i = 0; i < 10; i++) {
+      await connection.send(Buffer.from(`q${i}`));
+      t.is(Buffer.from(await connection.recv(5000)).toString(), `q${i}`);
+    }
+    await connection.send(Buffer.from('a'));
+    await connection.send(Buffer.from('b'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    t.is(Buffer.from(await connection.recv(5000)).toString(), 'a');
+    t.is(Buffer.from(await connection.recv(5000)).toString(), 'b');
+    t.is(sink.countOf('send'), 12);
+    t.is(sink.countOf('receive'), 12);
+  });
+
+  test(`${engine}: UDP to a closed port is conn_refused (ICMP port unreachable)`, async (t) => {
+    const { connection } = open(t, engine, await closedPort(), 'udp');
+    await connection.connect();
+    await connection.send(Buffer.from('anyone?'));
+    t.is(await code(connection.recv(2000)), DEVICE_ERROR.connRefused);
+  });
+
+  test(`${engine}: a datagram too large for UDP is bad_argument`, async (t) => {
+    const port = await udpEcho(t);
+    const { connection } = open(t, engine, port, 'udp');
+    await connection.connect();
+    t.is(await code(connection.send(Buffer.alloc(70_000))), DEVICE_ERROR.badArgument);
+  });
+}

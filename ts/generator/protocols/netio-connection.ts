@@ -1,0 +1,119 @@
+/**
+ * TCP/UDP device sockets on netio (crates/netio): one engine, one poller, per
+ * thread, driven from the Node event loop. Its events arrive in batches; this
+ * file routes each to its connection. Sends and receives that can finish at
+ * once do so inside the call, with no event at all.
+ */
+import type { DeviceError } from '../../shared/errors.js';
+import { EVENT, EVENT_WIDTH, TRANSPORT, type EngineHandle, type NetioAddon } from '../../netio/native.js';
+import type { MetricSink } from '../metric-sink.js';
+import type { Target } from './device-connection.js';
+import { SocketDeviceConnection, SOCKET_DEFAULTS, type SocketOptions, type WriteResult } from './socket-connection.js';
+import { errnoError } from './socket-errors.js';
+
+/** The engine of this thread and the connections it carries, by engine id. */
+class ThreadEngine {
+  readonly handle: EngineHandle;
+  readonly connections = new Map<number, NetioConnection>();
+
+  constructor(readonly addon: NetioAddon) {
+    this.handle = addon.createEngine((events, data) => this.dispatch(new Int32Array(events), data));
+  }
+
+  private dispatch(events: Int32Array, data: Buffer | null): void {
+    for (let i = 0; i < events.length; i += EVENT_WIDTH) {
+      const connection = this.connections.get(events[i + 1]!);
+      if (connection === undefined) continue;
+      const a = events[i + 2]!;
+      switch (events[i]) {
+        case EVENT.connected:
+          connection.onConnected(a);
+          break;
+        case EVENT.connectFailed:
+          connection.onConnectFailed(a);
+          break;
+        case EVENT.data:
+          // A view: every batch gets a buffer of its own, never reused.
+          connection.onData(data!.subarray(a, a + events[i + 3]!));
+          break;
+        case EVENT.sent:
+          connection.onSent();
+          break;
+        case EVENT.failed:
+          connection.onFailed(a);
+          break;
+      }
+    }
+  }
+}
+
+let engine: ThreadEngine | undefined;
+
+export class NetioConnection extends SocketDeviceConnection {
+  private id = -1;
+  private readonly engine: ThreadEngine;
+
+  constructor(addon: NetioAddon, target: Target, sink: MetricSink, options: SocketOptions = SOCKET_DEFAULTS) {
+    super(target, sink, options);
+    if (engine === undefined || engine.addon !== addon) engine = new ThreadEngine(addon);
+    this.engine = engine;
+  }
+
+  /** Totals of this thread's engine: `[bytesSent, bytesReceived, connectionsOpened, open]`. */
+  static stats(): [number, number, number, number] {
+    return engine === undefined ? [0, 0, 0, 0] : engine.addon.stats(engine.handle);
+  }
+
+  protected open(): void {
+    const { addon, handle } = this.engine;
+    const result = addon.connect(handle, this.target.protocol === 'udp' ? TRANSPORT.udp : TRANSPORT.tcp, this.target.ip, this.target.port);
+    if (typeof result === 'number') {
+      this.openFailed(errnoError(-result, 'connect', this.address));
+      return;
+    }
+    this.id = result[0];
+    this.engine.connections.set(this.id, this);
+    if (result[1] >= 0) this.opened(result[1]);
+  }
+
+  protected write(data: Uint8Array): WriteResult {
+    const r = this.engine.addon.send(this.engine.handle, this.id, data);
+    if (r === 0) return 'sent';
+    if (r === 1) return 'queued';
+    return errnoError(-r, 'request', this.address);
+  }
+
+  protected read(): Uint8Array | undefined | DeviceError {
+    const r = this.engine.addon.recv(this.engine.handle, this.id);
+    if (typeof r !== 'number') return r;
+    if (r === 0) return undefined;
+    return errnoError(-r, 'request', this.address);
+  }
+
+  protected release(): void {
+    if (this.id < 0) return;
+    this.engine.connections.delete(this.id);
+    this.engine.addon.close(this.engine.handle, this.id);
+    this.id = -1;
+  }
+
+  onConnected(connUs: number): void {
+    this.opened(connUs);
+  }
+
+  onConnectFailed(errno: number): void {
+    this.openFailed(errnoError(errno, 'connect', this.address));
+  }
+
+  onData(bytes: Uint8Array): void {
+    this.arrived(bytes);
+  }
+
+  onSent(): void {
+    this.flushed();
+  }
+
+  onFailed(errno: number): void {
+    this.broke(errnoError(errno, 'request', this.address));
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * TCP/UDP device sockets on node:net and node:dgram: the fallback where netio
+ * is not built (or STRESSGRID_NETIO=node asks for it), and the baseline netio
+ * is measured against. The bounds are netio's: TCP bytes wait in the socket
+ * (paused) until a receive wants them; UDP keeps at most UDP_QUEUE_DATAGRAMS.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect, type Socket as TcpSocket } from 'node:net';
+import { DeviceError } from '../../shared/errors.js';
+import { MAX_QUEUED_BYTES, RECV_BYTES, SocketDeviceConnection, UDP_QUEUE_DATAGRAMS, type WriteResult } from './socket-connection.js';
+import { socketError } from './socket-errors.js';
+
+/** Largest UDP payload over IPv4 (65,535 less the IP and UDP headers); the kernel refuses more as netio reports it. */
+const MAX_UDP_PAYLOAD = 65_507;
+
+export class NodeSocketConnection extends SocketDeviceConnection {
+  private tcp: TcpSocket | undefined;
+  private udp: UdpSocket | undefined;
+  /** Bytes (TCP) or datagrams (UDP) that came while no receive waited. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private armed = false;
+  private ended: DeviceError | undefined;
+  private writing = 0;
+
+  protected open(): void {
+    if (this.target.protocol === 'udp') this.openUdp();
+    else this.openTcp();
+  }
+
+  private openTcp(): void {
+    const socket = connect({ host: this.target.ip, port: this.target.port, noDelay: true });
+    this.tcp = socket;
+    socket.pause();
+    let connected = false;
+    socket.once('connect', () => {
+      connected = true;
+      this.opened();
+    });
+    socket.on('error', (err) => {
+      const error = socketError(err, connected ? 'request' : 'connect');
+      this.openFailed(error);
+      this.ended ??= error;
+      this.broke(error);
+    });
+    socket.on('end', () => {
+      this.ended ??= socketError({ code: 'ENOTCONN' }, 'request');
+      if (this.armed) this.broke(new DeviceError('closed', `${this.address} closed the connection`));
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.armed && this.held.length === 0) {
+        this.armed = false;
+        socket.pause();
+        this.deliver(chunk);
+        return;
+      }
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.heldBytes >= RECV_BYTES) socket.pause();
+    });
+    socket.on('drain', () => {
+      if (this.writing === 0) return;
+      this.writing = 0;
+      this.flushed();
+    });
+  }
+
+  private openUdp(): void {
+    const socket = createSocket(this.target.ip.includes(':') ? 'udp6' : 'udp4');
+    this.udp = socket;
+    socket.on('error', (err) => {
+      const error = socketError(err, 'request');
+      this.openFailed(error);
+      this.broke(error);
+    });
+    socket.on('message', (datagram: Buffer) => {
+      if (this.armed) {
+        this.armed = false;
+        this.deliver(datagram);
+      } else if (this.held.length < UDP_QUEUE_DATAGRAMS) this.held.push(datagram);
+    });
+    socket.connect(this.target.port, this.target.ip, () => this.opened());
+  }
+
+  private deliver(bytes: Buffer): void {
+    this.arrived(bytes.length > RECV_BYTES ? bytes.subarray(0, RECV_BYTES) : bytes);
+  }
+
+  protected write(data: Uint8Array): WriteResult {
+    if (this.udp) {
+      if (data.byteLength > MAX_UDP_PAYLOAD) return socketError({ code: 'EMSGSIZE' }, 'request');
+      // dgram copies the datagram before it returns; its callback reports only
+      // errors the 'error' listener reports too.
+      this.udp.send(data);
+      return 'sent';
+    }
+    const socket = this.tcp!;
+    if (this.ended) return this.ended;
+    if (socket.writableLength + data.byteLength > MAX_QUEUED_BYTES) return socketError({ code: 'ENOBUFS' }, 'request');
+    if (socket.write(data)) return 'sent';
+    this.writing++;
+    return 'queued';
+  }
+
+  protected read(): Uint8Array | undefined | DeviceError {
+    if (this.held.length > 0) {
+      if (this.udp) return this.held.shift();
+      const all = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
+      const out = all.subarray(0, RECV_BYTES);
+      const rest = all.subarray(RECV_BYTES);
+      this.held = rest.length > 0 ? [rest] : [];
+      this.heldBytes = rest.length;
+      return out;
+    }
+    if (this.ended) return this.ended;
+    this.armed = true;
+    this.tcp?.resume();
+    return undefined;
+  }
+
+  protected release(): void {
+    this.tcp?.destroy();
+    this.tcp = undefined;
+    if (this.udp) {
+      const udp = this.udp;
+      this.udp = undefined;
+      try {
+        udp.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
+}

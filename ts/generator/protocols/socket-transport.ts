@@ -1,0 +1,39 @@
+/**
+ * Picks the engine of TCP/UDP device sockets: netio when its addon loads, else
+ * node:net / node:dgram. `STRESSGRID_NETIO=node` forces the fallback (to compare,
+ * or to rule netio out); `STRESSGRID_NETIO=native` makes a missing addon an
+ * error instead of a quiet fallback.
+ */
+import { loadNetio } from '../../netio/native.js';
+import type { MetricSink } from '../metric-sink.js';
+import type { SocketConnection, Target } from './device-connection.js';
+import { NetioConnection } from './netio-connection.js';
+import { NodeSocketConnection } from './node-socket-connection.js';
+import { SOCKET_DEFAULTS, type SocketOptions } from './socket-connection.js';
+
+export const NETIO_ENV = 'STRESSGRID_NETIO';
+
+export type SocketEngine = 'netio' | 'node';
+
+/** The engine `env` selects; throws when it names an unknown one or demands a missing addon. */
+export function socketEngine(env: NodeJS.ProcessEnv = process.env): SocketEngine {
+  const wanted = env[NETIO_ENV] ?? '';
+  if (wanted === 'node') return 'node';
+  if (wanted !== '' && wanted !== 'native') throw new Error(`${NETIO_ENV} must be "native" or "node", got ${JSON.stringify(wanted)}`);
+  const loaded = loadNetio();
+  if ('addon' in loaded) return 'netio';
+  if (wanted === 'native') throw new Error(`${NETIO_ENV}=native, but the netio addon did not load: ${loaded.error}`);
+  return 'node';
+}
+
+let chosen: SocketEngine | undefined;
+
+export function createSocketConnection(target: Target, sink: MetricSink, options: SocketOptions = SOCKET_DEFAULTS, engine?: SocketEngine): SocketConnection {
+  const use = engine ?? (chosen ??= socketEngine());
+  if (use === 'netio') {
+    const loaded = loadNetio();
+    if ('addon' in loaded) return new NetioConnection(loaded.addon, target, sink, options);
+    throw new Error(`the netio addon did not load: ${loaded.error}`);
+  }
+  return new NodeSocketConnection(target, sink, options);
+}
