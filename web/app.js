@@ -39,6 +39,11 @@ const generators = new GeneratorsTable($('#generators-body'), {
 const reports = new ReportsTable($('#reports-body'), $('#reports-status'));
 const reportPage = new ReportPage($('#view-report'));
 
+// What the last Run said no longer holds once the plan changes.
+$('#plan-form').addEventListener('input', () => {
+  formStatus.textContent = '';
+});
+
 $('#plan-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   if (runActive) return;

@@ -22,6 +22,14 @@ export const EXAMPLE_PLAN = Object.freeze({
   rampdown: 10,
 });
 
+/** The line of a JSON.parse error, from the position V8 names in its message. */
+function jsonErrorLine(message, text) {
+  const line = /\(line (\d+) column \d+\)/.exec(message);
+  if (line) return Number(line[1]);
+  const position = /at position (\d+)/.exec(message);
+  return position ? text.slice(0, Number(position[1])).split('\n').length : null;
+}
+
 /** Field id for a problem's path in simple mode; unknown paths go to the form's general list. */
 function fieldOfPath(path) {
   if (path === 'name') return 'plan-name';
@@ -60,7 +68,8 @@ export class PlanForm {
     const protocol = this.field('protocol');
     protocol.replaceChildren(...PROTOCOLS.map((p) => new Option(p, p)));
     this.advanced = this.field('advanced');
-    this.planJson = this.field('plan-json');
+    // The plan JSON gets the same editor: line numbers, highlighting, its syntax error marked at its line.
+    this.planJson = new ScriptEditor(this.field('plan-json'));
     this.checkTimer = undefined;
     this.checkSeq = 0;
     form.addEventListener('input', (event) => {
@@ -82,7 +91,8 @@ export class PlanForm {
     try {
       return { plan: JSON.parse(this.planJson.value), local: [] };
     } catch (error) {
-      return { plan: undefined, local: [{ path: '', message: `the plan is not valid JSON: ${error.message}` }] };
+      const line = jsonErrorLine(error.message, this.planJson.value);
+      return { plan: undefined, local: [{ path: '', message: `the plan is not valid JSON: ${error.message}`, ...(line ? { line, json: true } : {}) }] };
     }
   }
 
@@ -226,6 +236,7 @@ export class PlanForm {
       else input.removeAttribute('aria-invalid');
     }
     this.editor.setErrors(this.advanced.checked ? new Map() : scriptLines);
+    this.planJson.setErrors(new Map(problems.filter((p) => p.json).map((p) => [p.line, p.message])));
     const list = this.field('plan-problems');
     list.replaceChildren(...general.map((m) => Object.assign(document.createElement('li'), { textContent: m })));
     list.hidden = general.length === 0;

@@ -240,9 +240,16 @@ test.serial('advanced mode edits the whole plan as JSON, with its problems besid
   const plan = JSON.parse(await planJson.inputValue()) as Record<string, unknown>;
   t.like(plan, { name: 'e2e-advanced', size: 20, sustain: 5, blocks: [{ script: LOOP_SCRIPT, params: { path: '/' } }], addresses: [{ host: '127.0.0.1', port: nginx.port, protocol: 'http' }] });
 
+  await planJson.fill('{\n  "name": "broken",\n  oops\n}');
+  const jsonMarker = page.locator('#advanced-fields .gutter .error-line');
+  await jsonMarker.waitFor();
+  t.is(await jsonMarker.getAttribute('data-line'), '3', 'the JSON syntax error is marked at its line');
+  t.regex((await page.locator('#plan-json-problem').textContent())!, /the plan is not valid JSON/);
+
   const twoTargets = { ...plan, addresses: [{ host: '127.0.0.1', port: nginx.port }, { host: '127.0.0.1', port: 1, protocol: 'tcp' }], sustian: 5 };
   await planJson.fill(JSON.stringify(twoTargets, null, 2));
   await waitForValue('the problem beside the JSON', textOf(page.locator('#plan-json-problem')), /sustian: unknown field \(did you mean "sustain"\?\)/);
+  await screenshot(page, 'advanced', page.locator('#plan-form'));
   // A click, not uncheck(): the site refuses the switch, and uncheck() would insist.
   await page.getByLabel('Advanced mode (edit the whole plan as JSON)').click();
   t.true(await page.getByLabel('Advanced mode (edit the whole plan as JSON)').isChecked(), 'two addresses with different ports need advanced mode');
