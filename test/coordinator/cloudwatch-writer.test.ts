@@ -222,7 +222,8 @@ test('outage (connection refused): the run\'s other writers write everything, th
 test('an endpoint that never answers: close() gives up after its drain timeout, the queue stays bounded', async (t) => {
   const cw = await endpoint(t);
   cw.answer = () => 'hang';
-  const writer = writerFor(cw.url, { drainTimeoutMs: 300, maxPendingData: 3 });
+  const log: string[] = [];
+  const writer = writerFor(cw.url, { drainTimeoutMs: 300, maxPendingData: 3 }, log);
   await writer.open(await runInfo(t));
   for (let i = 1; i <= 4; i++) await writer.write(row(60 * i, { [`m${i}_count`]: 1, [`n${i}_count`]: 1 }), new Map());
   // 8 data in 4 requests with room for 3: the first is in flight, the oldest queued ones were dropped.
@@ -233,4 +234,6 @@ test('an endpoint that never answers: close() gives up after its drain timeout, 
   t.true(waited >= 250 && waited < 2000, `close waited ${waited} ms`);
   t.like(writer.status(), { sent: 0, failed: 8, pending: 0 });
   t.is(cw.requests.length, 1);
+  t.deepEqual(log.filter((l) => l.includes('queue full')).length, 2);
+  t.true(log.includes('CloudWatch: 4 metric data still unsent 0.3 s after the run ended were given up on'), log.join('\n'));
 });

@@ -85,9 +85,10 @@ export class CloudWatchWriter implements Writer {
       const timeout = this.#options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
       const drained = await Promise.race([this.#pump.then(() => true), sleep(timeout, false, { ref: false })]);
       if (!drained) {
+        const unsent = this.#status.pending;
         this.#stopping.abort();
         await this.#pump;
-        this.#log(`CloudWatch: ${this.#status.pending} metric data still unsent ${timeout / 1000} s after the run ended were given up on`);
+        this.#log(`CloudWatch: ${unsent} metric data still unsent ${timeout / 1000} s after the run ended were given up on`);
       }
     }
     this.#giveUp(this.#queue.splice(0).flat(), this.#status.lastError ?? 'the run ended before they could be sent');
