@@ -110,10 +110,10 @@ build {
     destination = "/tmp/stressgrid.tgz"
   }
 
-  # Units, env file examples and kernel settings (a trailing slash: the folder's contents).
+  # Units, env file examples and kernel settings: the folder (no trailing slash) becomes /tmp/deploy.
   provisioner "file" {
-    source      = "${path.root}/../deploy/"
-    destination = "/tmp/stressgrid-deploy"
+    source      = "${path.root}/../deploy"
+    destination = "/tmp"
   }
 
   provisioner "shell" {
@@ -123,7 +123,7 @@ build {
       "STRESSGRID_ROLE=${var.role}",
       "NODE_MAJOR=${var.node_major}",
       "RELEASE=/tmp/stressgrid.tgz",
-      "DEPLOY=/tmp/stressgrid-deploy",
+      "DEPLOY=/tmp/deploy",
     ]
   }
 }
