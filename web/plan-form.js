@@ -252,7 +252,8 @@ export class PlanForm {
     }
     output.value = String(checked.effectiveDevices);
     const step = `Ramp step: ${checked.stepSize} devices (${checked.generators} generator${checked.generators === 1 ? '' : 's'} × 10).`;
-    note.textContent = checked.effectiveMessage ? `${step} ${checked.effectiveMessage}.` : step;
+    // The message names the step itself.
+    note.textContent = checked.effectiveMessage ? `${checked.effectiveMessage[0].toUpperCase()}${checked.effectiveMessage.slice(1)}.` : step;
     output.classList.toggle('warn', checked.effectiveMessage !== null);
   }
 }
