@@ -15,7 +15,10 @@ function takeMask(frame: Buffer, at: number): void {
     maskPool = randomFillSync(Buffer.allocUnsafe(MASK_POOL_BYTES));
     maskAt = 0;
   }
-  maskPool.copy(frame, at, maskAt, maskAt + 4);
+  frame[at] = maskPool[maskAt]!;
+  frame[at + 1] = maskPool[maskAt + 1]!;
+  frame[at + 2] = maskPool[maskAt + 2]!;
+  frame[at + 3] = maskPool[maskAt + 3]!;
   maskAt += 4;
 }
 

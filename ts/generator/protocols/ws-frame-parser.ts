@@ -65,40 +65,60 @@ export class WsFrameParser {
       this.frameLength += take;
       at += take;
       this.remaining -= take;
-      if (this.remaining === 0) this.frameDone();
+      if (this.remaining === 0) {
+        this.inPayload = false;
+        this.frameDone(this.takeFrame());
+      }
     }
   }
 
-  /** Reads one frame header starting at `at`; returns how far into `chunk` it got. */
+  /**
+   * Reads one frame header starting at `at`; returns how far into `chunk` it got.
+   * A frame whose payload is all in `chunk` (most small ones) is handled at once,
+   * with one copy and no intermediate parts.
+   */
   private pushHead(chunk: Buffer, at: number): number {
-    const carried = this.partialHead?.length ?? 0;
-    const buf = this.partialHead === undefined ? chunk.subarray(at) : Buffer.concat([this.partialHead, chunk.subarray(at)]);
-    const size = buf.length < 2 ? 0 : headLength(buf[1]!);
-    if (size === 0 || buf.length < size) {
-      this.partialHead = Buffer.from(buf);
+    let buf = chunk;
+    let start = at;
+    let carried = 0;
+    if (this.partialHead !== undefined) {
+      carried = this.partialHead.length;
+      buf = Buffer.concat([this.partialHead, chunk.subarray(at)]);
+      start = 0;
+    }
+    const available = buf.length - start;
+    const size = available < 2 ? 0 : headLength(buf[start + 1]!);
+    if (size === 0 || available < size) {
+      this.partialHead = Buffer.from(buf.subarray(start));
       return chunk.length;
     }
     this.partialHead = undefined;
-    const b0 = buf[0]!;
-    const b1 = buf[1]!;
+    const b0 = buf[start]!;
+    const b1 = buf[start + 1]!;
     if ((b0 & 0x70) !== 0) throw protocolError('WebSocket frame with an RSV bit set, but no extension was negotiated');
     if ((b1 & 0x80) !== 0) throw protocolError('the server sent a masked WebSocket frame');
     const fin = (b0 & 0x80) !== 0;
     const opcode = b0 & 0x0f;
     let length = b1 & 0x7f;
-    if (length === 126) length = buf.readUInt16BE(2);
+    if (length === 126) length = buf.readUInt16BE(start + 2);
     else if (length === 127) {
-      const high = buf.readUInt32BE(2);
+      const high = buf.readUInt32BE(start + 2);
       if (high > 0x1fffff) throw protocolError('WebSocket frame length beyond 2^53');
-      length = high * 2 ** 32 + buf.readUInt32BE(6);
+      length = high * 2 ** 32 + buf.readUInt32BE(start + 6);
     }
     this.checkFrame(fin, opcode, length);
     this.fin = fin;
     this.opcode = opcode;
+    const payloadAt = at + size - carried;
+    if (chunk.length - payloadAt >= length) {
+      const payload = Buffer.allocUnsafe(length);
+      chunk.copy(payload, 0, payloadAt, payloadAt + length);
+      this.frameDone(payload);
+      return payloadAt + length;
+    }
     this.remaining = length;
     this.inPayload = true;
-    if (length === 0) this.frameDone();
-    return at + size - carried;
+    return payloadAt;
   }
 
   private checkFrame(fin: boolean, opcode: number, length: number): void {
@@ -118,9 +138,7 @@ export class WsFrameParser {
     }
   }
 
-  private frameDone(): void {
-    const payload = this.takeFrame();
-    this.inPayload = false;
+  private frameDone(payload: Buffer): void {
     switch (this.opcode) {
       case OPCODE.close: {
         const code = payload.length >= 2 ? payload.readUInt16BE(0) : CLOSE_CODE.noStatus;
@@ -135,6 +153,10 @@ export class WsFrameParser {
       case OPCODE.continuation:
         break;
       default:
+        if (this.fin) {
+          this.handler.message(this.opcode === OPCODE.binary, payload);
+          return;
+        }
         this.messageBinary = this.opcode === OPCODE.binary;
     }
     if (payload.length > 0) {
