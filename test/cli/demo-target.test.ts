@@ -137,3 +137,23 @@ test('close ends a /delay wait that is still pending', async (t) => {
   t.regex(await pending, /^cut: /);
   t.true(performance.now() - started < 2000);
 });
+
+test('/ws is a WebSocket echo: text and binary messages come back as they went', async (t) => {
+  const { WebSocket } = await import('ws');
+  await withTarget(async (target) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${target.port}/ws`);
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const replies: Array<[string, boolean]> = [];
+    const done = new Promise<void>((resolve) =>
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        replies.push([data.toString('hex'), isBinary]);
+        if (replies.length === 2) resolve();
+      }),
+    );
+    socket.send('hello');
+    socket.send(Buffer.from([1, 2, 3]));
+    await done;
+    socket.close();
+    t.deepEqual(replies, [[Buffer.from('hello').toString('hex'), false], ['010203', true]]);
+  });
+});

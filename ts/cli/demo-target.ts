@@ -1,11 +1,13 @@
 /**
  * A small HTTP server a fresh user can load-test with nothing else installed
- * (`sgcli run ... --demo`, or `sgcli demo-target` on its own). Other demo
- * services (WebSocket, TCP or UDP echo) belong beside it and share the
- * DemoTarget shape, so the CLI can start whichever the plan's protocol needs.
+ * (`sgcli run ... --demo`, or `sgcli demo-target` on its own); `/ws` upgrades to
+ * a WebSocket that echoes every message. Other demo services (TCP or UDP echo)
+ * belong beside it and share the DemoTarget shape, so the CLI can start
+ * whichever the plan's protocol needs.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 import type { Protocol } from '../shared/plan.js';
 
 /** A running demo service. */
@@ -28,6 +30,9 @@ export interface DemoTargetOptions {
 /** Where a user (or a browser) reaches the target: `http://127.0.0.1:41234`, `http://[::1]:41234`. */
 export const demoUrl = (target: Pick<DemoTarget, 'host' | 'port'>): string =>
   `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+
+/** Where the demo target upgrades to its WebSocket echo. */
+export const WEBSOCKET_ECHO_PATH = '/ws';
 
 /** Longest wait `/delay` accepts, so a typo cannot hold a connection for hours. */
 export const MAX_DELAY_MS = 60_000;
@@ -102,6 +107,12 @@ export async function startDemoTarget(options: DemoTargetOptions = {}): Promise<
     response.once('finish', () => served++);
     route(request, response);
   });
+  // WebSocket echo: each message goes back as it came, text or binary.
+  const echo = new WebSocketServer({ server, path: WEBSOCKET_ECHO_PATH });
+  echo.on('connection', (socket) => {
+    socket.on('error', () => {});
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
   // Devices wait between requests (a script's delay) on one kept-alive connection;
   // node's 5 s default would close them under the load test and count as errors.
   server.keepAliveTimeout = 120_000;
@@ -126,6 +137,8 @@ export async function startDemoTarget(options: DemoTargetOptions = {}): Promise<
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        for (const socket of echo.clients) socket.terminate();
+        echo.close();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
