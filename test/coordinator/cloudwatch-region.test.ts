@@ -68,7 +68,7 @@ test('CW_REGION=auto without instance metadata: off, saying why, quickly', async
   const port = await closedPort();
   const before = performance.now();
   const r = await resolveCloudWatchRegion({ kind: 'metadata', asked: true }, { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${port}` }, never);
-  t.true(performance.now() - before < 1500);
+  t.true(performance.now() - before < 3000);
   t.deepEqual(r, { region: null, why: 'CW_REGION=auto but instance metadata could not be reached (ECONNREFUSED)' });
   await t.throwsAsync(instanceRegion({ AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${port}` }));
 });
