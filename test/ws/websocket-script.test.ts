@@ -284,3 +284,14 @@ test('a device stopped while upgraded closes with the close handshake (1001), no
   while (closes.length < 1 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
   t.deepEqual(closes, [1001]);
 });
+
+test('ws functions on a device without WebSocket (a TCP or UDP device) fail with wrong_protocol', async (t) => {
+  const sink = new RecordingSink();
+  const sandbox = await ScriptSandbox.create({
+    source: `${ASSERT_PRELUDE}same(await codesOf([() => wsUpgrade('/'), () => wsSendText('x'), () => wsReceiveBinary(), () => wsFetchJson()]), Array(4).fill('wrong_protocol'), 'codes');`,
+    params: {},
+    sink,
+  });
+  t.teardown(() => sandbox.dispose());
+  await t.notThrowsAsync(sandbox.run(1, {}));
+});
