@@ -120,6 +120,9 @@ test('units from names, for built-in metrics and scripts\' own', (t) => {
   t.is(cloudWatchUnit('login_count'), 'Count');
   t.is(cloudWatchUnit('login_per_second'), 'Count/Second');
   t.is(cloudWatchUnit('cpu_percent_median'), 'Percent');
+  t.is(cloudWatchUnit('ws_sent_bytes_count'), 'Bytes');
+  t.is(cloudWatchUnit('ws_received_bytes_per_second'), 'Bytes/Second');
+  t.is(cloudWatchUnit('ws_sent_frames_count'), 'Count');
   t.is(cloudWatchUnit('something_else'), 'None');
 });
 

@@ -33,6 +33,9 @@ export function cloudWatchUnit(name: string): StandardUnit {
   if (name === rateName(METRIC.networkRxBytes) || name === rateName(METRIC.networkTxBytes)) return 'Bytes/Second';
   if (name === METRIC.cpuPercent || name.startsWith(`${METRIC.cpuPercent}_`)) return 'Percent';
   if (name === METRIC.activeDeviceNumber || name === METRIC.generatorCount) return 'Count';
+  // Byte counters (`ws_sent_bytes_count`, a script's `payload_bytes`): Bytes, not Count.
+  if (name.endsWith('_bytes_per_second')) return 'Bytes/Second';
+  if (name.endsWith('_bytes_count')) return 'Bytes';
   if (name.endsWith('_per_second')) return 'Count/Second';
   if (name.endsWith('_count')) return 'Count';
   if (/_us(_[a-z0-9]+)?$/.test(name)) return 'Microseconds';
