@@ -35,7 +35,8 @@ for (let i = 0; i < iterations; i++) {
   // GET and check the document
   const fetched = await get(resource);
   if (fetched.status !== 200) throw failure('get_status', `GET ${resource} answered ${fetched.status}`);
-  if (fetched.body?._source?.value !== doc.value) throw failure('get_mismatch', `GET ${resource} returned another document`);
+  const source = fetched.body?._source;
+  if (source?.value !== doc.value || Object.keys(source).length !== 1) throw failure('get_mismatch', `GET ${resource} returned another document`);
 
   stopTiming('get');
 
