@@ -19,6 +19,7 @@ test.serial('npm pack carries a prebuild that loads without cargo on PATH', (t) 
   const tarball = join(work, out.trim().split('\n').pop()!);
   const listing = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' });
   t.regex(listing, new RegExp(`package/crates/hdr-native/prebuilds/${process.platform}-${process.arch}/stressgrid-hdr\\.napi(\\.glibc|\\.musl)?\\.node`));
+  t.regex(listing, new RegExp(`package/crates/netio/prebuilds/${process.platform}-${process.arch}/stressgrid-netio\\.napi(\\.glibc|\\.musl)?\\.node`));
   t.regex(listing, /package\/dist\/ts\/hdr\/index\.js/);
   t.notRegex(listing, /package\/target\//);
   // The coordinator serves the website from the package's web/.

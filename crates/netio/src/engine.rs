@@ -113,6 +113,9 @@ pub struct Engine {
     conns: Slab<Conn>,
     limits: Limits,
     stats: Stats,
+    /// Where reads land before their bytes are appended to the caller's buffer:
+    /// zeroed once, so a read never pays for clearing `recv_bytes` of memory.
+    scratch: Box<[u8]>,
 }
 
 /// The number an error is reported by: its errno, `PEER_CLOSED` for end of stream.
@@ -139,7 +142,14 @@ fn not_connected() -> io::Error {
 
 impl Engine {
     pub fn new(limits: Limits) -> io::Result<Self> {
-        Ok(Engine { poll: Poll::new()?, events: Events::with_capacity(limits.events_per_poll.max(1)), conns: Slab::new(), limits, stats: Stats::default() })
+        Ok(Engine {
+            poll: Poll::new()?,
+            events: Events::with_capacity(limits.events_per_poll.max(1)),
+            conns: Slab::new(),
+            limits,
+            stats: Stats::default(),
+            scratch: vec![0u8; limits.recv_bytes.max(1)].into_boxed_slice(),
+        })
     }
 
     pub fn limits(&self) -> Limits {
@@ -183,7 +193,7 @@ impl Engine {
                 let local: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse().unwrap() } else { "[::]:0".parse().unwrap() };
                 let mut socket = UdpSocket::bind(local)?;
                 socket.connect(addr)?;
-                self.poll.registry().register(&mut socket, token, Interest::READABLE | Interest::WRITABLE)?;
+                self.poll.registry().register(&mut socket, token, Interest::READABLE)?;
                 (Socket::Udp { socket, queue: VecDeque::new(), queued: 0 }, State::Open)
             }
         };
@@ -224,6 +234,7 @@ impl Engine {
                         Ok(n) => written += n,
                         Err(e) if e.kind() == ErrorKind::WouldBlock => {
                             queue.extend_from_slice(&data[written..]);
+                            let _ = self.poll.registry().reregister(stream, Token(id as usize), Interest::READABLE | Interest::WRITABLE);
                             break Ok(SendOutcome::Queued);
                         }
                         Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -250,6 +261,7 @@ impl Engine {
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         *queued += data.len();
                         queue.push_back(data.to_vec());
+                        let _ = self.poll.registry().reregister(socket, Token(id as usize), Interest::READABLE | Interest::WRITABLE);
                         Ok(SendOutcome::Queued)
                     }
                     // A datagram the kernel refuses outright (too large) breaks nothing.
@@ -268,7 +280,6 @@ impl Engine {
     /// datagram (UDP), appending it to `out`; else arms the connection so the
     /// next poll delivers it.
     pub fn recv(&mut self, id: u32, out: &mut Vec<u8>) -> io::Result<RecvOutcome> {
-        let limit = self.limits.recv_bytes;
         let conn = self.conns.get_mut(id as usize).ok_or_else(not_connected)?;
         match conn.state {
             State::Open => {}
@@ -276,7 +287,7 @@ impl Engine {
             State::Broken(e) => return Err(broken(e)),
         }
         if conn.readable || matches!(conn.socket, Socket::Udp { .. }) {
-            if let Some(n) = read_into(conn, limit, out, &mut self.stats)? {
+            if let Some(n) = read_into(conn, &mut self.scratch, out, &mut self.stats)? {
                 return Ok(RecvOutcome::Data(n));
             }
         }
@@ -306,7 +317,6 @@ impl Engine {
                 return Err(e);
             }
         }
-        let limit = self.limits.recv_bytes;
         for event in self.events.iter() {
             let id = event.token().0;
             let Some(conn) = self.conns.get_mut(id) else { continue };
@@ -316,6 +326,8 @@ impl Engine {
                     None => continue,
                     Some(Ok(())) => {
                         conn.state = State::Open;
+                        // Writable edges come with every ACK that frees send buffer; wanted only while a queue waits.
+                        let _ = interest(&self.poll, conn, id, false);
                         batch.push(EventKind::Connected, id, micros(conn.started.elapsed()) as i32, 0);
                     }
                     Some(Err(e)) => {
@@ -333,7 +345,7 @@ impl Engine {
             }
             if conn.want_read && (conn.readable || matches!(conn.socket, Socket::Udp { .. })) {
                 let start = batch.data.len();
-                match read_into(conn, limit, &mut batch.data, &mut self.stats) {
+                match read_into(conn, &mut self.scratch, &mut batch.data, &mut self.stats) {
                     Ok(Some(n)) => {
                         conn.want_read = false;
                         batch.push(EventKind::Data, id, start as i32, n as i32);
@@ -350,7 +362,10 @@ impl Engine {
             }
             if event.is_writable() || event.is_error() || event.is_write_closed() {
                 match flush(conn, &mut self.stats) {
-                    Ok(true) => batch.push(EventKind::Sent, id, 0, 0),
+                    Ok(true) => {
+                        let _ = interest(&self.poll, conn, id, false);
+                        batch.push(EventKind::Sent, id, 0, 0);
+                    }
                     Ok(false) => {}
                     Err(e) => {
                         let code = errno(&e);
@@ -361,6 +376,16 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// Registers for readable edges, and writable ones too while `writable`.
+fn interest(poll: &Poll, conn: &mut Conn, id: u32, writable: bool) -> io::Result<()> {
+    let wanted = if writable { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+    let token = Token(id as usize);
+    match &mut conn.socket {
+        Socket::Tcp { stream, .. } => poll.registry().reregister(stream, token, wanted),
+        Socket::Udp { socket, .. } => poll.registry().reregister(socket, token, wanted),
     }
 }
 
@@ -393,15 +418,14 @@ fn connect_result(conn: &mut Conn) -> Option<Result<(), i32>> {
     }
 }
 
-/// One read of up to `limit` bytes into `out`. `Ok(None)`: nothing there.
-/// End of stream is an error carrying `PEER_CLOSED`.
-fn read_into(conn: &mut Conn, limit: usize, out: &mut Vec<u8>, stats: &mut Stats) -> io::Result<Option<usize>> {
-    let start = out.len();
-    out.resize(start + limit, 0);
+/// One read of up to `scratch.len()` bytes, appended to `out`. `Ok(None)`:
+/// nothing there. End of stream is an error carrying `PEER_CLOSED`.
+fn read_into(conn: &mut Conn, scratch: &mut [u8], out: &mut Vec<u8>, stats: &mut Stats) -> io::Result<Option<usize>> {
+    let limit = scratch.len();
     let result = loop {
         let r = match &mut conn.socket {
-            Socket::Tcp { stream, .. } => stream.read(&mut out[start..]),
-            Socket::Udp { socket, .. } => socket.recv(&mut out[start..]),
+            Socket::Tcp { stream, .. } => stream.read(scratch),
+            Socket::Udp { socket, .. } => socket.recv(scratch),
         };
         match r {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -411,12 +435,11 @@ fn read_into(conn: &mut Conn, limit: usize, out: &mut Vec<u8>, stats: &mut Stats
     let is_tcp = matches!(conn.socket, Socket::Tcp { .. });
     match result {
         Ok(0) if is_tcp => {
-            out.truncate(start);
             conn.readable = false;
             Err(broken(PEER_CLOSED))
         }
         Ok(n) => {
-            out.truncate(start + n);
+            out.extend_from_slice(&scratch[..n]);
             stats.bytes_received += n as u64;
             // A short TCP read drained the socket; the next arrival raises a new edge.
             // A datagram says nothing about the ones behind it.
@@ -424,14 +447,10 @@ fn read_into(conn: &mut Conn, limit: usize, out: &mut Vec<u8>, stats: &mut Stats
             Ok(Some(n))
         }
         Err(e) if e.kind() == ErrorKind::WouldBlock => {
-            out.truncate(start);
             conn.readable = false;
             Ok(None)
         }
-        Err(e) => {
-            out.truncate(start);
-            Err(e)
-        }
+        Err(e) => Err(e),
     }
 }
 

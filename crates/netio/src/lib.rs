@@ -12,5 +12,8 @@ pub mod engine;
 #[cfg(feature = "node")]
 mod node;
 
+#[cfg(test)]
+mod engine_tests;
+
 pub use batch::{Batch, EventKind};
 pub use engine::{Engine, Limits, SendOutcome, Transport};

@@ -19,6 +19,7 @@ import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import { KEY } from '../../shared/metrics.js';
 import type { MetricSink } from '../metric-sink.js';
 import type { SocketConnection, Target } from './device-connection.js';
+import { ReceiveDeadlines } from './receive-deadlines.js';
 
 /** Most bytes one receive returns (crates/netio `Limits::recv_bytes`). */
 export const RECV_BYTES = 64 * 1024;
@@ -43,6 +44,23 @@ interface Waiter<T> {
   timer?: NodeJS.Timeout;
 }
 
+/** A receive that waits (one object per receive, no closures: tens of thousands wait at once). */
+class WaitingReceive {
+  slot = 0;
+  constructor(
+    readonly resolve: (bytes: Uint8Array) => void,
+    readonly reject: (error: DeviceError) => void,
+    private readonly owner: SocketDeviceConnection,
+    readonly timeoutMs: number,
+  ) {}
+
+  expire(): void {
+    this.owner.timedOut(this);
+  }
+}
+
+const deadlines = new ReceiveDeadlines<WaitingReceive>();
+
 type Phase = 'new' | 'connecting' | 'open' | 'broken' | 'closed';
 
 export abstract class SocketDeviceConnection implements SocketConnection {
@@ -50,7 +68,7 @@ export abstract class SocketDeviceConnection implements SocketConnection {
   private failure: DeviceError | undefined;
   private connecting: Waiter<void> | undefined;
   private readonly sends: Waiter<void>[] = [];
-  private readonly receives: Waiter<Uint8Array>[] = [];
+  private readonly receives: WaitingReceive[] = [];
   /** Bytes that came for a receive that had already timed out: the next receive gets them first. */
   private early: Uint8Array | undefined;
   private started = 0;
@@ -113,14 +131,17 @@ export abstract class SocketDeviceConnection implements SocketConnection {
       }
     }
     return new Promise<Uint8Array>((resolve, reject) => {
-      const waiter: Waiter<Uint8Array> = { resolve, reject };
-      waiter.timer = setTimeout(() => {
-        const i = this.receives.indexOf(waiter);
-        if (i >= 0) this.receives.splice(i, 1);
-        reject(new DeviceError(DEVICE_ERROR.timeout, `nothing received from ${this.address} in ${timeoutMs} ms`));
-      }, timeoutMs);
+      const waiter = new WaitingReceive(resolve, reject, this, timeoutMs);
+      waiter.slot = deadlines.add(waiter, timeoutMs);
       this.receives.push(waiter);
     });
+  }
+
+  /** `waiter`'s time is up (called by the deadlines). */
+  timedOut(waiter: WaitingReceive): void {
+    const i = this.receives.indexOf(waiter);
+    if (i >= 0) this.receives.splice(i, 1);
+    waiter.reject(new DeviceError(DEVICE_ERROR.timeout, `nothing received from ${this.address} in ${waiter.timeoutMs} ms`));
   }
 
   close(): void {
@@ -159,7 +180,7 @@ export abstract class SocketDeviceConnection implements SocketConnection {
       this.early = this.early === undefined ? bytes : Buffer.concat([this.early, bytes]);
       return;
     }
-    clearTimeout(waiter.timer);
+    deadlines.remove(waiter, waiter.slot);
     this.sink.count(KEY.receive);
     waiter.resolve(bytes);
     // More receives wait: serve them from what is there now, or arm again.
@@ -171,7 +192,7 @@ export abstract class SocketDeviceConnection implements SocketConnection {
         return;
       }
       const next = this.receives.shift()!;
-      clearTimeout(next.timer);
+      deadlines.remove(next, next.slot);
       this.sink.count(KEY.receive);
       next.resolve(now);
     }
@@ -217,7 +238,7 @@ export abstract class SocketDeviceConnection implements SocketConnection {
     }
     for (const waiter of this.sends.splice(0)) waiter.reject(error);
     for (const waiter of this.receives.splice(0)) {
-      clearTimeout(waiter.timer);
+      deadlines.remove(waiter, waiter.slot);
       waiter.reject(error);
     }
   }
