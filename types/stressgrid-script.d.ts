@@ -105,6 +105,20 @@ declare function wsFetchBinary(): Uint8Array | null;
 /** The next buffered message parsed as JSON, or `null`; never waits (throws `protocol` when it is not JSON). */
 declare function wsFetchJson(): any;
 
+/**
+ * TCP: writes `data` to the device's connection; UDP: sends it as one datagram
+ * (at most 65,507 bytes). A string is sent as its UTF-8 bytes; at most 1 MiB per
+ * send. Resolves once the kernel has taken every byte; counts `send_count`.
+ * `protocol: "tcp"` or `"udp"` only.
+ */
+declare function send(data: string | Uint8Array | ArrayBuffer | ArrayBufferView): Promise<void>;
+/**
+ * TCP: the bytes that have arrived (at least one, at most 64 KiB; a reply may
+ * come in several); UDP: the next datagram. Waits up to `timeoutMs`, then rejects
+ * with code `timeout`; counts `receive_count`.
+ */
+declare function recv(timeoutMs?: number): Promise<Uint8Array>;
+
 /** Marks `value` to be sent as JSON. */
 declare function json(value: unknown): StressgridJsonBody;
 

@@ -5,6 +5,7 @@
 import type { ExecutionContext } from 'ava';
 import { join } from 'node:path';
 import { EXIT } from '../../ts/cli/exit-codes.js';
+import type { Protocol } from '../../ts/shared/plan.js';
 import { readArchive, type RunArchive } from '../e2e/run-archive.js';
 import { ROOT, runSgcli, workspace } from '../e2e/sgcli-child.js';
 
@@ -17,15 +18,15 @@ export interface ExampleRun {
 export async function runExample(
   t: ExecutionContext,
   example: string,
-  options: { port: number; devices: number; sustain: number; params: object },
+  options: { port: number; devices: number; sustain: number; params?: object; protocol?: Protocol; env?: Record<string, string> },
 ): Promise<ExampleRun> {
   const ws = await workspace(t);
   const run = await runSgcli([
     'run', `example-${example}`, join(ROOT, 'examples', `${example}.js`),
-    '--target-hosts', '127.0.0.1', '--target-port', String(options.port), '--target-protocol', 'http',
+    '--target-hosts', '127.0.0.1', '--target-port', String(options.port), '--target-protocol', options.protocol ?? 'http',
     '--size', String(options.devices), '--sustain', String(options.sustain), '--report-interval', '1',
-    '--script-params', JSON.stringify(options.params), '--data-dir', ws.dataDir,
-  ]);
+    '--script-params', JSON.stringify(options.params ?? {}), '--data-dir', ws.dataDir,
+  ], options.env);
   t.is(run.code, EXIT.ok, run.stderr);
   const archive = await readArchive(run.archive!);
   return {

@@ -17,7 +17,7 @@ test('the declarations name every device function and every global of the API', 
   for (const name of ['base64', 'hex', 'text', 'crypto', 'params']) t.regex(declarations, new RegExp(`declare const ${name}\\b`), name);
 });
 
-for (const example of ['elasticsearch', 'pusher', 'websocket-echo']) {
+for (const example of ['elasticsearch', 'pusher', 'websocket-echo', 'redis', 'dns']) {
   test(`examples/${example}.js compiles`, async (t) => {
     t.is(await checkScript(await readFile(new URL(`examples/${example}.js`, ROOT), 'utf8')), null);
   });

@@ -25,7 +25,8 @@ export const PEER_CLOSED = 0x10000;
 export type EventsCallback = (events: ArrayBuffer, data: Buffer | null) => void;
 
 export interface NetioAddon {
-  createEngine(onEvents: EventsCallback): EngineHandle;
+  /** `threaded`: wake the loop from a waiter thread instead of polling the fd on it (measured, not the default). */
+  createEngine(onEvents: EventsCallback, threaded?: boolean): EngineHandle;
   /** `[id, connUs]` (connUs -1 for TCP: a `connected` or `connectFailed` event follows), or -errno. */
   connect(engine: EngineHandle, transport: number, ip: string, port: number): [number, number] | number;
   /** 0 sent, 1 queued (a `sent` event follows), or -errno. */

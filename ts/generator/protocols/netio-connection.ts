@@ -11,13 +11,20 @@ import type { Target } from './device-connection.js';
 import { SocketDeviceConnection, SOCKET_DEFAULTS, type SocketOptions, type WriteResult } from './socket-connection.js';
 import { errnoError } from './socket-errors.js';
 
+/**
+ * `STRESSGRID_NETIO_WAKE=thread` wakes the event loop from a waiter thread
+ * (uv_async) instead of polling the engine's fd on the loop: the I/O-thread
+ * handoff, kept so docs/performance.md's comparison can be repeated.
+ */
+export const NETIO_WAKE_ENV = 'STRESSGRID_NETIO_WAKE';
+
 /** The engine of this thread and the connections it carries, by engine id. */
 class ThreadEngine {
   readonly handle: EngineHandle;
   readonly connections = new Map<number, NetioConnection>();
 
   constructor(readonly addon: NetioAddon) {
-    this.handle = addon.createEngine((events, data) => this.dispatch(new Int32Array(events), data));
+    this.handle = addon.createEngine((events, data) => this.dispatch(new Int32Array(events), data), process.env[NETIO_WAKE_ENV] === 'thread');
   }
 
   private dispatch(events: Int32Array, data: Buffer | null): void {

@@ -14,6 +14,10 @@ use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use napi::sys;
@@ -25,6 +29,23 @@ use crate::engine::Engine;
 /// Payload buffer capacity kept between turns; a burst above it is given back.
 const KEEP_DATA_CAPACITY: usize = 1 << 20;
 
+/// How the loop learns that the poller has events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// libuv polls the poller's fd itself (the default).
+    Poll,
+    /// A thread of ours waits on the fd and wakes the loop with `uv_async_send`:
+    /// the I/O-thread handoff, kept to measure it against `Poll` (docs/performance.md).
+    Thread,
+}
+
+/// The waiter thread of `Wake::Thread`: it sleeps until the loop has drained the poller.
+struct Waiter {
+    drained: SyncSender<()>,
+    stop: Arc<AtomicBool>,
+    thread: RefCell<Option<JoinHandle<()>>>,
+}
+
 pub struct Driver {
     pub engine: RefCell<Engine>,
     batch: RefCell<Batch>,
@@ -35,11 +56,12 @@ pub struct Driver {
     layout: Layout,
     referenced: Cell<bool>,
     closed: Cell<bool>,
+    waiter: Option<Waiter>,
 }
 
 impl Driver {
     /// Starts watching `engine` on the loop of `env`; `callback(events, data)` receives each batch.
-    pub unsafe fn start(env: sys::napi_env, engine: Engine, callback: sys::napi_value) -> Result<Rc<Driver>, &'static str> {
+    pub unsafe fn start(env: sys::napi_env, engine: Engine, callback: sys::napi_value, wake: Wake) -> Result<Rc<Driver>, &'static str> {
         let mut event_loop = ptr::null_mut();
         if sys::napi_get_uv_event_loop(env, &mut event_loop) != sys::Status::napi_ok {
             return Err("no event loop for this thread");
@@ -55,12 +77,15 @@ impl Driver {
             sys::napi_delete_reference(env, callback_ref);
             return Err("could not create the async context");
         }
-        let layout = Layout::from_size_align(uv::uv_handle_size(uv::UV_POLL).max(64), 16).map_err(|_| "bad handle layout")?;
+        let kind = if wake == Wake::Poll { uv::UV_POLL } else { uv::UV_ASYNC };
+        let layout = Layout::from_size_align(uv::uv_handle_size(kind).max(64), 16).map_err(|_| "bad handle layout")?;
         let handle = alloc_zeroed(layout).cast::<c_void>();
         if handle.is_null() {
             return Err("out of memory");
         }
         let fd = engine.raw_fd();
+        let (drained, wait_drained) = sync_channel::<()>(1);
+        let stop = Arc::new(AtomicBool::new(false));
         let driver = Rc::new(Driver {
             engine: RefCell::new(engine),
             batch: RefCell::new(Batch::default()),
@@ -71,15 +96,38 @@ impl Driver {
             layout,
             referenced: Cell::new(true),
             closed: Cell::new(false),
+            waiter: (wake == Wake::Thread).then(|| Waiter { drained, stop: stop.clone(), thread: RefCell::new(None) }),
         });
-        if uv::uv_poll_init(event_loop.cast(), handle, fd) != 0 {
+        let init = match wake {
+            Wake::Poll => uv::uv_poll_init(event_loop.cast(), handle, fd),
+            Wake::Thread => uv::uv_async_init(event_loop.cast(), handle, on_async),
+        };
+        if init != 0 {
             dealloc(handle.cast(), layout);
             driver.closed.set(true);
             return Err("libuv refused to watch the poller");
         }
         // The handle owns one share of the driver until libuv has closed it.
         *handle.cast::<*const Driver>() = Rc::into_raw(driver.clone());
-        uv::uv_poll_start(handle, uv::UV_READABLE, on_readable);
+        match &driver.waiter {
+            None => {
+                uv::uv_poll_start(handle, uv::UV_READABLE, on_readable);
+            }
+            Some(waiter) => {
+                let async_handle = handle as usize;
+                *waiter.thread.borrow_mut() = Some(std::thread::spawn(move || {
+                    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+                    while !stop.load(Ordering::Acquire) {
+                        if libc::poll(&mut pfd, 1, 100) > 0 && !stop.load(Ordering::Acquire) {
+                            uv::uv_async_send(async_handle as *mut c_void);
+                            if wait_drained.recv().is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }));
+            }
+        }
         driver.update_ref();
         sys::napi_add_env_cleanup_hook(env, Some(on_env_cleanup), Rc::as_ptr(&driver) as *mut c_void);
         Ok(driver)
@@ -110,7 +158,19 @@ impl Driver {
         }
         unsafe {
             sys::napi_remove_env_cleanup_hook(self.env, Some(on_env_cleanup), self as *const Driver as *mut c_void);
-            uv::uv_poll_stop(self.handle);
+            match &self.waiter {
+                None => {
+                    uv::uv_poll_stop(self.handle);
+                }
+                Some(waiter) => {
+                    // The thread must be gone before the handle it signals is.
+                    waiter.stop.store(true, Ordering::Release);
+                    let _ = waiter.drained.try_send(());
+                    if let Some(thread) = waiter.thread.borrow_mut().take() {
+                        let _ = thread.join();
+                    }
+                }
+            }
             uv::uv_close(self.handle, on_closed);
             sys::napi_async_destroy(self.env, self.async_context);
             sys::napi_delete_reference(self.env, self.callback);
@@ -174,6 +234,16 @@ unsafe extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c
     let driver = &**handle.cast::<*const Driver>();
     if !driver.closed.get() {
         driver.turn();
+    }
+}
+
+unsafe extern "C" fn on_async(handle: *mut c_void) {
+    let driver = &**handle.cast::<*const Driver>();
+    if !driver.closed.get() {
+        driver.turn();
+    }
+    if let Some(waiter) = &driver.waiter {
+        let _ = waiter.drained.try_send(());
     }
 }
 

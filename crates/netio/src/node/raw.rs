@@ -13,7 +13,7 @@ use napi::sys;
 use napi::{Env, Error, JsValue, Result, Status};
 use napi_derive::napi;
 
-use super::driver::Driver;
+use super::driver::{Driver, Wake};
 use crate::engine::{code_of, Engine, Limits, RecvOutcome, SendOutcome, Transport};
 
 const HANDLE_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7374_7265_7373_6772, upper: 0x6964_2d6e_6574_0001 };
@@ -76,18 +76,23 @@ unsafe fn string(env: sys::napi_env, v: sys::napi_value) -> Option<String> {
 }
 
 unsafe extern "C" fn create_engine(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let mut argc = 1usize;
-    let mut argv = [ptr::null_mut(); 1];
+    let mut argc = 2usize;
+    let mut argv = [ptr::null_mut(); 2];
     sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut());
     let mut kind = sys::ValueType::napi_undefined;
     if argc < 1 || sys::napi_typeof(env, argv[0], &mut kind) != OK || kind != sys::ValueType::napi_function {
         return throw(env, "createEngine(onEvents) needs a function");
     }
+    let mut threaded = false;
+    if argc >= 2 {
+        sys::napi_get_value_bool(env, argv[1], &mut threaded);
+    }
+    let wake = if threaded { Wake::Thread } else { Wake::Poll };
     let engine = match Engine::new(Limits::default()) {
         Ok(e) => e,
         Err(e) => return throw(env, &format!("could not create a poller: {e}")),
     };
-    let driver = match Driver::start(env, engine, argv[0]) {
+    let driver = match Driver::start(env, engine, argv[0], wake) {
         Ok(d) => d,
         Err(why) => return throw(env, why),
     };

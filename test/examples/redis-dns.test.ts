@@ -1,0 +1,50 @@
+/**
+ * examples/redis.js (TCP) and examples/dns.js (UDP) through sgcli, on both
+ * socket engines (netio and the node:net / node:dgram fallback), against a real
+ * redis-server and a real DNS resolver on loopback: what the servers counted
+ * must equal what the run counted.
+ */
+import test from 'ava';
+import { NETIO_ENV } from '../../ts/generator/protocols/socket-transport.js';
+import { total } from '../e2e/run-archive.js';
+import { startDnsServer } from '../support/dns-server.js';
+import { startRedis } from '../support/redis.js';
+import { assertInFlightBound, runExample } from './example-run.js';
+
+const DEVICES = 10;
+
+for (const engine of ['native', 'node']) {
+  test(`${engine}: redis.js — Redis's INFO commandstats counts exactly the SETs and GETs the run sent`, async (t) => {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    const { archive, samples } = await runExample(t, 'redis', { port: redis.port, devices: DEVICES, sustain: 4, protocol: 'tcp', env: { [NETIO_ENV]: engine } });
+    const [sets, gets] = [await redis.calls('set'), await redis.calls('get')];
+
+    t.deepEqual(archive.summary.errors, {});
+    t.is(total(archive, 'conn_count'), DEVICES);
+    t.is(total(archive, 'send_count'), sets + gets);
+    // Four seconds at one SET/GET pair a second per device.
+    t.true(sets >= 3 * DEVICES, `${sets} SETs`);
+    // Each SET answered +OK was timed (set_us), each GET answered with the value too (get_us).
+    assertInFlightBound(t, samples('set_us'), sets, DEVICES, 'SETs answered');
+    assertInFlightBound(t, samples('get_us'), gets, DEVICES, 'GETs answered');
+    assertInFlightBound(t, total(archive, 'receive_count'), sets + gets, DEVICES, 'replies');
+    t.is((await redis.info('clients')).get('connected_clients'), '1', 'every device connection was closed (the one left asks INFO)');
+  });
+
+  test(`${engine}: dns.js — the resolver's query log counts exactly the queries the run sent, all answered`, async (t) => {
+    const dns = await startDnsServer();
+    t.teardown(() => dns.stop());
+    const before = await dns.queries('stressgrid.com');
+    const { archive, samples } = await runExample(t, 'dns', { port: dns.port, devices: DEVICES, sustain: 4, protocol: 'udp', env: { [NETIO_ENV]: engine } });
+    const queries = (await dns.queries('stressgrid.com')) - before;
+
+    t.deepEqual(archive.summary.errors, {});
+    t.is(total(archive, 'conn_count'), DEVICES);
+    t.is(total(archive, 'send_count'), queries);
+    t.true(queries >= 3 * DEVICES, `${queries} queries`);
+    // Every answer was decoded and checked before resolve_us was recorded.
+    assertInFlightBound(t, samples('resolve_us'), queries, DEVICES, 'queries answered');
+    assertInFlightBound(t, total(archive, 'receive_count'), queries, DEVICES, 'answers');
+  });
+}
