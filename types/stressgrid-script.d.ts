@@ -119,19 +119,6 @@ declare function send(data: string | Uint8Array | ArrayBuffer | ArrayBufferView)
  */
 declare function recv(timeoutMs?: number): Promise<Uint8Array>;
 
-/**
- * TCP and UDP devices (`protocol: "tcp"` / `"udp"`): hands `data` to the socket
- * whole (TCP: onto the stream; UDP: one datagram); a string goes as its UTF-8
- * bytes. Records `send_count`; rejects with `wrong_protocol` on HTTP devices.
- */
-declare function send(data: Uint8Array | ArrayBuffer | ArrayBufferView | string): Promise<void>;
-/**
- * TCP: the bytes that have arrived (at least one, at most 64 KiB); UDP: the next
- * datagram. Waits up to `timeoutMs` (default 5000; then rejects with `timeout`).
- * Records `receive_count`.
- */
-declare function recv(timeoutMs?: number): Promise<Uint8Array>;
-
 /** Marks `value` to be sent as JSON. */
 declare function json(value: unknown): StressgridJsonBody;
 
