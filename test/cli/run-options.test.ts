@@ -146,6 +146,10 @@ test('--demo aims at the demo target unless a target host or port is given', (t)
   t.false(usesDemoTarget(settingsOf({ demo: true, targetHosts: 'elsewhere' })));
   t.false(usesDemoTarget(settingsOf({ demo: true, targetPort: '8080' })));
   t.false(usesDemoTarget(settingsOf({})));
-  const { problems } = buildPlan(settingsOf({ demo: true, targetProtocol: 'tcp' }), { name: 'n', scriptFile: 's.js', scriptSource: 's' });
+  // The demo target answers plain HTTP/1.x and echoes TCP and UDP; it has no TLS.
+  const { problems } = buildPlan(settingsOf({ demo: true, targetProtocol: 'https' }), { name: 'n', scriptFile: 's.js', scriptSource: 's' });
   t.deepEqual(problems.map((p) => p.path), ['--target-protocol']);
+  for (const targetProtocol of ['tcp', 'udp'] as const) {
+    t.deepEqual(buildPlan(settingsOf({ demo: true, targetProtocol }), { name: 'n', scriptFile: 's.js', scriptSource: 's' }).problems, []);
+  }
 });

@@ -117,7 +117,7 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
     .option('--report-interval <s>', 'seconds between report rows (default 60, env REPORT_INTERVAL_SECONDS)')
     .option('--plan <file.json>', 'a whole plan as JSON; the options above override its fields')
     .option('--data-dir <dir>', 'where run archives are written (default ./data)')
-    .option('--demo', 'start the built-in demo HTTP target on a free loopback port and aim at it')
+    .option('--demo', 'start the built-in demo target (HTTP; a TCP or UDP echo with --target-protocol tcp|udp) on a free loopback port and aim at it')
     .addHelpText(
       'after',
       '\nThe live view goes to stderr; stdout gets only the archive path, so `tar tzf $(sgcli run ...)` works;\n' +
@@ -226,7 +226,7 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
   let demo: DemoTarget | undefined;
   let plan = built.plan;
   if (usesDemoTarget(settings)) {
-    demo = await deps.startDemoTarget();
+    demo = await deps.startDemoTarget({ protocol: settings.targetProtocol });
     const protocol: Protocol = settings.targetProtocol ?? demo.protocol;
     plan = withSingleTarget(plan, demo.host, demo.port, protocol);
     view.notice(`demo target listening on ${demoUrl(demo)}`);

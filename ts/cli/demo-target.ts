@@ -1,14 +1,15 @@
 /**
  * A small HTTP server a fresh user can load-test with nothing else installed
  * (`sgcli run ... --demo`, or `sgcli demo-target` on its own); `/ws` upgrades to
- * a WebSocket that echoes every message. Other demo services (TCP or UDP echo)
- * belong beside it and share the DemoTarget shape, so the CLI can start
- * whichever the plan's protocol needs.
+ * a WebSocket that echoes every message. The TCP and UDP echoes (demo-echo.ts)
+ * share the DemoTarget shape, so the CLI starts whichever the plan's protocol needs.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Protocol } from '../shared/plan.js';
+import { startTcpEcho, startUdpEcho } from './demo-echo.js';
+import { listen } from './listen.js';
 
 /** A running demo service. */
 export interface DemoTarget {
@@ -25,11 +26,13 @@ export interface DemoTargetOptions {
   host?: string;
   /** Default 0: a free port chosen by the OS. */
   port?: number;
+  /** `tcp` and `udp` start an echo (demo-echo.ts); anything else the HTTP target. */
+  protocol?: Protocol;
 }
 
-/** Where a user (or a browser) reaches the target: `http://127.0.0.1:41234`, `http://[::1]:41234`. */
-export const demoUrl = (target: Pick<DemoTarget, 'host' | 'port'>): string =>
-  `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+/** Where a user (or a browser) reaches the target: `http://127.0.0.1:41234`, `http://[::1]:41234`, `tcp://127.0.0.1:41235`. */
+export const demoUrl = (target: Pick<DemoTarget, 'host' | 'port'> & { protocol?: Protocol }): string =>
+  `${target.protocol === 'tcp' || target.protocol === 'udp' ? target.protocol : 'http'}://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
 
 /** Where the demo target upgrades to its WebSocket echo. */
 export const WEBSOCKET_ECHO_PATH = '/ws';
@@ -100,8 +103,10 @@ function route(request: IncomingMessage, response: ServerResponse): void {
   handler(request, response, url);
 }
 
-/** Starts the HTTP/1.1 demo target (keep-alive) and resolves once it listens. */
+/** Starts the HTTP/1.1 demo target (keep-alive), or the echo `options.protocol` names, and resolves once it listens. */
 export async function startDemoTarget(options: DemoTargetOptions = {}): Promise<DemoTarget> {
+  if (options.protocol === 'tcp') return startTcpEcho(options);
+  if (options.protocol === 'udp') return startUdpEcho(options);
   let served = 0;
   const server = createServer((request, response) => {
     response.once('finish', () => served++);
@@ -119,13 +124,7 @@ export async function startDemoTarget(options: DemoTargetOptions = {}): Promise<
   server.headersTimeout = 125_000;
 
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port ?? 0, host);
   const { port } = server.address() as AddressInfo;
 
   return {

@@ -154,8 +154,8 @@ export function parseRunOptions(values: RunOptionValues, env: Record<string, str
 export const usesDemoTarget = (settings: RunSettings): boolean =>
   settings.demo && settings.targetHosts === undefined && settings.targetPort === undefined;
 
-/** Protocols the demo target (plain HTTP/1.x) can answer. */
-export const DEMO_TARGET_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http', 'http10']);
+/** Protocols the demo target can answer: plain HTTP/1.x, and its TCP and UDP echoes. */
+export const DEMO_TARGET_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http', 'http10', 'tcp', 'udp']);
 
 export interface PlanSources {
   name: string;
@@ -219,7 +219,7 @@ export function buildPlan(settings: RunSettings, sources: PlanSources): { plan: 
   }
 
   if (usesDemoTarget(settings) && settings.targetProtocol !== undefined && !DEMO_TARGET_PROTOCOLS.has(settings.targetProtocol)) {
-    problems.push({ path: '--target-protocol', message: `the demo target speaks plain HTTP/1.x (http, http10), not ${settings.targetProtocol}` });
+    problems.push({ path: '--target-protocol', message: `the demo target speaks plain HTTP/1.x (http, http10) and echoes over tcp and udp, not ${settings.targetProtocol}` });
   }
 
   plan.size = settings.size ?? base.size ?? PLAN_DEFAULTS.size;

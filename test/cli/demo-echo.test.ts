@@ -1,0 +1,56 @@
+/**
+ * The demo target's TCP and UDP echoes: on their own, and as `sgcli run --demo
+ * --target-protocol tcp|udp` aims a script at them.
+ */
+import test from 'ava';
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import { EXIT } from '../../ts/cli/exit-codes.js';
+import { demoUrl, startDemoTarget } from '../../ts/cli/demo-target.js';
+import { readArchive, total } from '../e2e/run-archive.js';
+import { runSgcli, workspace } from '../e2e/sgcli-child.js';
+
+test('the TCP echo writes back what it reads', async (t) => {
+  const target = await startDemoTarget({ protocol: 'tcp' });
+  t.teardown(() => target.close());
+  t.is(demoUrl(target), `tcp://127.0.0.1:${target.port}`);
+  const echoed = await new Promise<string>((resolve, reject) => {
+    const socket = connect(target.port, target.host, () => socket.write('ping'));
+    socket.once('data', (d) => {
+      socket.destroy();
+      resolve(d.toString());
+    });
+    socket.once('error', reject);
+  });
+  t.is(echoed, 'ping');
+  t.is(target.served, 1);
+});
+
+test('the UDP echo sends every datagram back', async (t) => {
+  const target = await startDemoTarget({ protocol: 'udp' });
+  t.teardown(() => target.close());
+  t.is(target.protocol, 'udp');
+  const socket = createSocket('udp4');
+  t.teardown(() => socket.close());
+  const echoed = new Promise<string>((resolve) => socket.once('message', (m) => resolve(m.toString())));
+  socket.send('ping', target.port, target.host);
+  t.is(await echoed, 'ping');
+  t.is(target.served, 1);
+});
+
+for (const protocol of ['tcp', 'udp'] as const) {
+  test(`sgcli --demo --target-protocol ${protocol}: devices send and receive against the echo`, async (t) => {
+    const ws = await workspace(t);
+    const script = await ws.file(
+      'echo.js',
+      `for (let i = 0; i < 5; i++) { await send('ping ' + i); if (text.decode(await recv()) !== 'ping ' + i) throw new Error('bad echo'); incCounter('echo'); await delay(100); }`,
+    );
+    const run = await runSgcli(['run', `demo-${protocol}`, script, '--demo', '--target-protocol', protocol, '--size', '10', '--sustain', '2', '--report-interval', '1', '--data-dir', ws.dataDir]);
+    t.is(run.code, EXIT.ok, run.stderr);
+    t.regex(run.stderr, new RegExp(`demo target listening on ${protocol}://127\\.0\\.0\\.1:\\d+`));
+    const archive = await readArchive(run.archive!);
+    t.deepEqual(archive.summary.errors, {});
+    t.true(total(archive, 'echo_count') >= 50, `${total(archive, 'echo_count')} echoes`);
+    t.true(total(archive, 'receive_count') >= total(archive, 'echo_count'));
+  });
+}
