@@ -15,6 +15,7 @@ import { closedPort } from '../support/closed-port.js';
 import { RecordingSink } from '../support/recording-sink.js';
 import { startStalledListener } from '../support/stalled-listener.js';
 import { startTcpServer } from '../support/tcp-server.js';
+import { loadNetio } from '../../ts/netio/native.js';
 
 const ENGINES: SocketEngine[] = ['netio', 'node'];
 
@@ -202,5 +203,37 @@ for (const engine of ENGINES) {
     const { connection } = open(t, engine, port, 'udp');
     await connection.connect();
     t.is(await code(connection.send(Buffer.alloc(70_000))), DEVICE_ERROR.badArgument);
+  });
+}
+
+test('the addon refuses bad arguments with an error instead of crashing', (t) => {
+  const loaded = loadNetio();
+  if (!('addon' in loaded)) return t.fail(`netio did not load: ${loaded.error}`);
+  const { addon } = loaded;
+  const engine = addon.createEngine(() => {});
+  t.teardown(() => addon.destroyEngine(engine));
+  const argumentError = { code: 'ERR_NETIO_ARGUMENT' };
+  t.throws(() => addon.createEngine('not a function' as never), argumentError);
+  t.throws(() => addon.send({} as never, 0, new Uint8Array(1)), argumentError);
+  t.throws(() => addon.connect(engine, 0, 'not an ip', 80), argumentError);
+  t.throws(() => addon.connect(engine, 0, '127.0.0.1', 70_000), argumentError);
+  t.throws(() => addon.send(engine, 0, 'text' as never), argumentError);
+  // Ids that name nothing are "not connected", whatever they are.
+  for (const id of [0, 7, -1, 2 ** 40, Number.NaN]) {
+    t.is(addon.send(engine, id, new Uint8Array(1)), -107);
+    t.is(addon.recv(engine, id), -107);
+    t.notThrows(() => addon.close(engine, id));
+  }
+});
+
+for (const engine of ENGINES) {
+  test(`${engine}: TCP echo over IPv6 loopback`, async (t) => {
+    const server = await startTcpServer((socket) => socket.on('data', (d) => socket.write(d)), '::1');
+    t.teardown(() => server.close());
+    const connection = createSocketConnection({ ip: '::1', port: server.port, protocol: 'tcp', hostname: '::1', verifyTls: false }, new RecordingSink(), undefined, engine);
+    t.teardown(() => connection.close());
+    await connection.connect();
+    await connection.send(Buffer.from('six'));
+    t.is(Buffer.from(await connection.recv(5000)).toString(), 'six');
   });
 }
