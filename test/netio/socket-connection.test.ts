@@ -237,3 +237,30 @@ for (const engine of ENGINES) {
     t.is(Buffer.from(await connection.recv(5000)).toString(), 'six');
   });
 }
+
+for (const engine of ENGINES) {
+  test(`${engine}: a UDP peer that floods is dropped beyond the buffer, and each receive is one datagram`, async (t) => {
+    const server = createSocket('udp4');
+    server.on('message', (_msg, rinfo) => {
+      for (let i = 0; i < 5000; i++) server.send(Buffer.alloc(1000, i % 256), rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, (server.address() as AddressInfo).port, 'udp');
+    await connection.connect();
+    await connection.send(Buffer.from('flood me'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    let received = 0;
+    for (;;) {
+      try {
+        const datagram = await connection.recv(100);
+        t.is(datagram.byteLength, 1000);
+        received++;
+      } catch (err) {
+        t.is((err as DeviceError).code, DEVICE_ERROR.timeout);
+        break;
+      }
+    }
+    t.true(received > 0 && received < 5000, `${received} of 5000 datagrams kept`);
+  });
+}

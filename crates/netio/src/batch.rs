@@ -25,11 +25,14 @@ pub enum EventKind {
 /// Events and payloads collected during one poll, in order.
 #[derive(Default, Debug)]
 pub struct Batch {
+    /// `EVENT_WIDTH` integers per event: kind, connection id, `a`, `b`.
     pub events: Vec<i32>,
+    /// Payloads of the `Data` events, back to back.
     pub data: Vec<u8>,
 }
 
 impl Batch {
+    /// No event was collected.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
@@ -39,10 +42,12 @@ impl Batch {
         self.events.len() / EVENT_WIDTH
     }
 
+    /// Appends one event.
     pub fn push(&mut self, kind: EventKind, id: u32, a: i32, b: i32) {
         self.events.extend_from_slice(&[kind as i32, id as i32, a, b]);
     }
 
+    /// Empties the batch, keeping its capacity.
     pub fn clear(&mut self) {
         self.events.clear();
         self.data.clear();

@@ -51,6 +51,7 @@ impl Default for Limits {
     }
 }
 
+/// What `Engine::connect` opens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     Tcp,
@@ -78,9 +79,13 @@ pub enum RecvOutcome {
 /// Totals since the engine started, counted where the bytes cross the kernel boundary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Bytes the kernel took from our sends.
     pub bytes_sent: u64,
+    /// Bytes read from the kernel (TCP streams and UDP payloads).
     pub bytes_received: u64,
+    /// Connections (and UDP sockets) opened since the engine started.
     pub connections_opened: u64,
+    /// Connections not yet closed by their owner.
     pub open: u64,
 }
 
@@ -107,6 +112,7 @@ struct Conn {
     want_read: bool,
 }
 
+/// One poller and its connections; one per thread, driven by whoever calls `poll`.
 pub struct Engine {
     poll: Poll,
     events: Events,
@@ -141,6 +147,7 @@ fn not_connected() -> io::Error {
 }
 
 impl Engine {
+    /// A new poller; fails only when the OS refuses one (out of descriptors).
     pub fn new(limits: Limits) -> io::Result<Self> {
         Ok(Engine {
             poll: Poll::new()?,
@@ -152,10 +159,12 @@ impl Engine {
         })
     }
 
+    /// The bounds this engine was made with.
     pub fn limits(&self) -> Limits {
         self.limits
     }
 
+    /// Totals since the engine started.
     pub fn stats(&self) -> Stats {
         Stats { open: self.conns.len() as u64, ..self.stats }
     }
@@ -165,6 +174,7 @@ impl Engine {
         self.conns.len()
     }
 
+    /// No connection is open.
     pub fn is_empty(&self) -> bool {
         self.conns.is_empty()
     }
