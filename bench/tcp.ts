@@ -7,12 +7,14 @@
  *      +OK, GET key, read the value), closed loop on N devices, N = 100 and
  *      10,000. A round trip is one command and its reply;
  *   2. resident memory per idle connected TCP device, 10,000 devices;
- *   3. 19,000 concurrent TCP devices in one process (each connects and does one
- *      SET/GET), under an open-file limit of 20,000 set for the bench only.
+ *   3. 19,000 concurrent TCP devices in one generator process: the embedded
+ *      coordinator and generator (two worker threads, QuickJS scripts), each
+ *      device sending PING, checking +PONG and then waiting, under an open-file
+ *      limit of 20,000 set for the bench only.
  *
- * Devices here are the generator's socket connections (SocketConnection) driven
- * by a plain async loop, without the QuickJS sandbox, so the figures are the
- * transport's own; the sandbox's cost per operation is bench:sandbox's subject.
+ * In 1 and 2 devices are the generator's socket connections (SocketConnection)
+ * driven by a plain async loop, without the QuickJS sandbox, so the figures are
+ * the transport's own; the sandbox's cost per operation is bench:sandbox's subject.
  * Each engine runs in a child process of its own; CPU is user+system of that
  * whole child (all threads) from process.cpuUsage() over the measured window,
  * and redis-benchmark's from its rusage (`times` of the shell that ran it).
@@ -22,8 +24,13 @@
  * --quick: 3 s windows, 2,000 devices for the large runs and the idle RSS, no 19,000.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runEmbedded } from '../ts/coordinator/embedded.js';
+import { isErrorMetric, METRIC } from '../ts/shared/metrics.js';
+import type { Plan } from '../ts/shared/plan.js';
 import type { SocketConnection, Target } from '../ts/generator/protocols/device-connection.js';
 import { createSocketConnection, type SocketEngine } from '../ts/generator/protocols/socket-transport.js';
 import { startRedis } from '../test/support/redis.js';
@@ -50,11 +57,13 @@ interface IdleResult {
   rssAfter: number;
 }
 
-interface ManyResult {
-  engine: string;
+interface GeneratorResult {
   devices: number;
-  connected: number;
-  roundTrips: number;
+  /** Most devices the live view reported active at once. */
+  active: number;
+  /** PONGs the scripts received and checked. */
+  pongs: number;
+  errors: number;
   rss: number;
 }
 
@@ -128,13 +137,33 @@ async function childIdle(engine: SocketEngine, port: number, devices: number): P
   return { engine, devices, rssBefore, rssAfter };
 }
 
-async function childMany(engine: SocketEngine, port: number, devices: number): Promise<ManyResult> {
-  const connections = await connectAll(engine, port, devices);
-  let roundTrips = 0;
-  await Promise.all(connections.map((c, i) => setGet(c, i % KEYS).then(() => (roundTrips += 2))));
-  const rss = process.memoryUsage().rss;
-  for (const c of connections) c.close();
-  return { engine, devices, connected: connections.length, roundTrips, rss };
+const IDLE_DEVICE_SCRIPT = "await send('PING\\r\\n'); if (text.decode(await recv(30000)) !== '+PONG\\r\\n') throw new Error('no PONG'); await delay(600000);";
+
+/** Ramps `devices` up in an embedded generator; aborts once all are up, answered and settled. */
+async function childGenerator(port: number, devices: number): Promise<GeneratorResult> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sg-bench-tcp-'));
+  const controller = new AbortController();
+  let result: GeneratorResult = { devices, active: 0, pongs: 0, errors: 0, rss: 0 };
+  let settled = 0;
+  const plan: Plan = { name: 'tcp-19k', blocks: [{ script: IDLE_DEVICE_SCRIPT }], addresses: [{ host: '127.0.0.1', port, protocol: 'tcp' }], size: devices, rampup: 30, sustain: 120, rampdown: 0 };
+  try {
+    await runEmbedded(plan, {
+      dataDir,
+      reportIntervalSeconds: 60,
+      signal: controller.signal,
+      onNotice: (m) => console.error(`stressgrid: ${m}`),
+      onLive: (s) => {
+        const pongs = s.counters[METRIC.receiveCount]?.total ?? 0;
+        const errors = Object.entries(s.counters).filter(([name]) => isErrorMetric(name)).reduce((sum, [, c]) => sum + (c.total ?? 0), 0);
+        result = { devices, active: Math.max(result.active, s.activeDevices), pongs, errors, rss: Math.max(result.rss, process.memoryUsage.rss()) };
+        settled = s.activeDevices >= devices && pongs >= devices ? settled + 1 : 0;
+        if (settled >= 3 || s.elapsed > 90) controller.abort();
+      },
+    });
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  return result;
 }
 
 /** Runs this file as a child under the bench's open-file limit; resolves with its JSON line. */
@@ -176,7 +205,7 @@ async function main(): Promise<void> {
         ? await childLoop(engine, Number(port), Number(devices), Number(seconds))
         : mode === 'idle'
           ? await childIdle(engine, Number(port), Number(devices))
-          : await childMany(engine, Number(port), Number(devices));
+          : await childGenerator(Number(port), Number(devices));
     console.log(JSON.stringify(result));
     return;
   }
@@ -207,8 +236,15 @@ async function main(): Promise<void> {
       console.log(`idle ${engine.padEnd(6)} ${large} connected devices: ${fmt((idle.rssAfter - idle.rssBefore) / idle.devices / 1024)} KB RSS each (${fmt(idle.rssBefore / 2 ** 20, 1)} → ${fmt(idle.rssAfter / 2 ** 20, 1)} MiB)`);
     }
     if (!quick) {
-      const many = await child<ManyResult>(['many', 'netio', String(redis.port), '19000']);
-      console.log(`\nnetio, one process, open-file limit ${OPEN_FILES}: ${many.connected} devices connected at once, ${many.roundTrips} round trips, RSS ${fmt(many.rss / 2 ** 20, 1)} MiB`);
+      let clients = 0;
+      const watch = setInterval(() => {
+        redis.info('clients').then((info) => (clients = Math.max(clients, Number(info.get('connected_clients') ?? 0))), () => {});
+      }, 1000);
+      const generator = await child<GeneratorResult>(['generator', 'netio', String(redis.port), '19000']).finally(() => clearInterval(watch));
+      console.log(
+        `\none generator process (embedded, open-file limit ${OPEN_FILES}): ${generator.active} of ${generator.devices} TCP devices active at once, ` +
+          `${generator.pongs} PONGs checked, ${generator.errors} errors, redis saw up to ${clients} clients, RSS ${fmt(generator.rss / 2 ** 20, 1)} MiB`,
+      );
     }
   } finally {
     await redis.stop();
