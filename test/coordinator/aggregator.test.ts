@@ -115,6 +115,21 @@ test('utilisation: mean active devices of the sum, generator count, network rate
   t.is(agg.totals().maxGeneratorCount, 2);
 });
 
+test('generator_count is a gauge: each interval counts the generators that reported in it', (t) => {
+  const agg = new Aggregator({ runId: RUN, startedAt: T0 });
+  const counts: number[] = [];
+  for (let interval = 1; interval <= 3; interval++) {
+    for (let s = 1; s <= 10; s++) {
+      const at = T0 + ((interval - 1) * 10 + s) * 1000;
+      for (const g of ['g1', 'g2', 'g3']) agg.ingest(telemetry({ generatorId: g, counters: { response_count: 1 } }), at);
+    }
+    const { metrics } = agg.closeInterval(T0 + interval * 10_000).row;
+    counts.push(metrics.generator_count!);
+    t.is(metrics.response_count, interval * 30, 'while counters run on from the start');
+  }
+  t.deepEqual(counts, [3, 3, 3]);
+});
+
 test('pushes that straddle an interval boundary do not inflate active devices', (t) => {
   const agg = new Aggregator({ runId: RUN, startedAt: T0 });
   // 11 one-second messages land inside a 10 s interval because of jitter.

@@ -7,7 +7,7 @@ import { MAX_DATA_PER_REQUEST, batches, cloudWatchUnit, consoleUrl } from '../..
 import { CsvWriter, RESULTS_CSV } from '../../ts/coordinator/csv-writer.js';
 import type { ReportRow } from '../../ts/coordinator/report-row.js';
 import { fanOut, type RunInfo } from '../../ts/coordinator/writer.js';
-import { HISTOGRAM_BOUNDS } from '../../ts/shared/metrics.js';
+import { HISTOGRAM_BOUNDS, metricKind, type MetricKind } from '../../ts/shared/metrics.js';
 import { CLOUDWATCH_TARGET, startCloudWatchEndpoint, type CloudWatchEndpoint, type RecordedDatum } from '../support/cloudwatch-endpoint.js';
 import { closedPort } from '../support/closed-port.js';
 import { tempDir, testPlan } from './fixtures.js';
@@ -112,6 +112,32 @@ test('names, the Run dimension, units, timestamps and values as CloudWatch recei
 
   t.like(writer.status(), { writer: 'cloudwatch', sent: data.length, failed: 0, retries: 0, pending: 0 });
   t.is(writer.status().link, consoleUrl('eu-west-1', RUN_ID));
+});
+
+test('generator_count and active_device_number are gauges: every interval sends its own value, not the change since the last (regression)', async (t) => {
+  const cw = await endpoint(t);
+  const writer = writerFor(cw.url);
+  await writer.open(await runInfo(t));
+  const totals = [600, 1500, 1500];
+  for (const [i, response_count] of totals.entries()) {
+    await writer.write(row(60 * (i + 1), { generator_count: 3, active_device_number: 30, response_count, response_per_second: 10 }), new Map());
+  }
+  await writer.close();
+  const intervals = totals.map((_, i) => byName(cw.accepted().filter((d) => d.Timestamp === (T0 + 60_000 * (i + 1)) / 1000)));
+  t.deepEqual(intervals.map((d) => d.get('generator_count')?.Value), [3, 3, 3]);
+  t.deepEqual(intervals.map((d) => d.get('active_device_number')?.Value), [30, 30, 30]);
+  t.deepEqual(intervals.map((d) => d.get('response_per_second')?.Value), [10, 10, 10]);
+  t.deepEqual(intervals.map((d) => d.get('response_count')?.Value), [600, 900, 0], 'a counter still goes as what was counted in the interval');
+});
+
+test('every kind of report column is known from its name', (t) => {
+  const kinds: Record<MetricKind, string[]> = {
+    gauge: ['generator_count', 'active_device_number', 'something_else'],
+    counter: ['response_count', 'login_count', 'conn_refused_error_count', 'ws_sent_bytes_count'],
+    rate: ['response_per_second', 'network_rx_bytes_per_second', 'network_tx_bytes_per_second', 'timeout_error_per_second'],
+    histogram: ['conn_us', 'login_us_p99', 'headers_us_stddev', 'cpu_percent', 'cpu_percent_max', 'cpu_percent_median'],
+  };
+  for (const [kind, names] of Object.entries(kinds) as [MetricKind, string[]][]) for (const name of names) t.is(metricKind(name), kind, name);
 });
 
 test('units from names, for built-in metrics and scripts\' own', (t) => {

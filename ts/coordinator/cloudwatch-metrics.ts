@@ -11,7 +11,7 @@
  */
 import type { MetricDatum, StandardUnit } from '@aws-sdk/client-cloudwatch';
 import type { Histogram } from '../hdr/index.js';
-import { METRIC, rateName } from '../shared/metrics.js';
+import { METRIC, metricKind, rateName } from '../shared/metrics.js';
 import { histogramStats } from './histogram-stats.js';
 import type { ReportRow } from './report-row.js';
 
@@ -49,9 +49,11 @@ export interface IntervalData {
 }
 
 /**
- * The data of one interval. `_count` is what was counted in this interval (the
- * CSV's column is the running total), so CloudWatch's Sum over any period is
- * that period's count; `previousTotals` are the totals after the interval before.
+ * The data of one interval. A counter's `_count` is what was counted in this
+ * interval (the CSV's column is the running total), so CloudWatch's Sum over any
+ * period is that period's count; `previousTotals` are the totals after the
+ * interval before. Gauges (`generator_count`, `active_device_number`) and rates
+ * go as they are.
  */
 export function intervalData(runId: string, row: ReportRow, histograms: ReadonlyMap<string, Histogram>, previousTotals: ReadonlyMap<string, number>): IntervalData {
   const Timestamp = new Date(row.time);
@@ -70,7 +72,7 @@ export function intervalData(runId: string, row: ReportRow, histograms: Readonly
   for (const [name, value] of Object.entries(row.metrics)) {
     if (histogramColumns.has(name) || !Number.isFinite(value)) continue;
     let sent = value;
-    if (name.endsWith('_count')) {
+    if (metricKind(name) === 'counter') {
       totals.set(name, value);
       sent = Math.max(0, value - (previousTotals.get(name) ?? 0));
     }

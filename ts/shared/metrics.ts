@@ -75,5 +75,39 @@ export const METRIC = Object.freeze({
   generatorCount: 'generator_count',
 });
 
+/**
+ * What a report column holds, which decides how a writer that adds values up
+ * over time (CloudWatch) may send it: a `counter` is a running total since the
+ * start, a `rate` and a `gauge` are the interval's own value, a `histogram`
+ * column is one statistic of the interval's histogram.
+ */
+export type MetricKind = 'counter' | 'rate' | 'gauge' | 'histogram';
+
+/**
+ * The kinds of the generator metrics, whose names do not follow the key
+ * suffixes: `generator_count` is how many generators reported in the interval,
+ * a gauge, although it ends in `_count`.
+ */
+const GENERATOR_METRIC_KINDS: ReadonlyMap<string, MetricKind> = new Map([
+  [METRIC.activeDeviceNumber, 'gauge'],
+  [METRIC.generatorCount, 'gauge'],
+  [METRIC.cpuPercent, 'histogram'],
+  [rateName(METRIC.networkRxBytes), 'rate'],
+  [rateName(METRIC.networkTxBytes), 'rate'],
+]);
+
+/** A histogram (`conn_us`, `cpu_percent`) or one of its statistic columns (`conn_us_p99`). */
+const HISTOGRAM_COLUMN = new RegExp(`^(${METRIC.cpuPercent}|.+_us)(_(${HISTOGRAM_STATS.join('|')}))?$`);
+
+/** The kind of a report column: a generator metric's own, else what its suffix says. */
+export function metricKind(name: string): MetricKind {
+  const fixed = GENERATOR_METRIC_KINDS.get(name);
+  if (fixed) return fixed;
+  if (name.endsWith('_count')) return 'counter';
+  if (name.endsWith('_per_second')) return 'rate';
+  if (HISTOGRAM_COLUMN.test(name)) return 'histogram';
+  return 'gauge';
+}
+
 /** A metric name that counts errors: `conn_refused_error_count` and the like. */
 export const isErrorMetric = (name: string): boolean => /_error_(count|per_second)$/.test(name);
