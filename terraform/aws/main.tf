@@ -159,8 +159,10 @@ resource "aws_launch_template" "generator" {
   image_id      = data.aws_ami.stressgrid["generator"].id
   instance_type = var.generator_instance_type
   key_name      = var.key_name
+  # The private address, not the private DNS name: a VPC without DNS hostnames
+  # gives instances none, and generators would get an empty COORDINATOR_URL host.
   user_data = base64encode(templatefile("${path.module}/generator-user-data.sh.tftpl", {
-    coordinator_url = "ws://${aws_instance.coordinator.private_dns}:9696"
+    coordinator_url = "ws://${aws_instance.coordinator.private_ip}:9696"
     token           = random_password.token.result
   }))
 

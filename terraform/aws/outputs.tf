@@ -1,6 +1,7 @@
 output "coordinator_url" {
   description = "The Stressgrid website and API (reachable from management_cidr only)."
-  value       = "http://${aws_instance.coordinator.public_dns}:8000"
+  # The public address: a VPC without DNS hostnames gives no public DNS name.
+  value = "http://${aws_instance.coordinator.public_ip}:8000"
 }
 
 output "token" {

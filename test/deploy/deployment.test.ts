@@ -105,9 +105,11 @@ test('terraform/aws: the seed\'s variables, 8000 from the management address onl
   const group = resources['aws_autoscaling_group.generators']!;
   t.is(group.desired_capacity, '${var.capacity}');
   t.is((group.launch_template as Json[])[0]!.id, '${aws_launch_template.generator.id}');
-  t.regex(resources['aws_launch_template.generator']!.user_data as string, /coordinator_url = "ws:\/\/\$\{aws_instance\.coordinator\.private_dns\}:9696"/);
-
-  t.regex(blocks('terraform/aws', 'output').coordinator_url!.value as string, /^http:\/\/\$\{aws_instance\.coordinator\.public_dns\}:8000$/);
+  // Addresses, not DNS names: a VPC without DNS hostnames leaves private_dns and public_dns empty.
+  t.regex(resources['aws_launch_template.generator']!.user_data as string, /coordinator_url = "ws:\/\/\$\{aws_instance\.coordinator\.private_ip\}:9696"/);
+  t.is(blocks('terraform/aws', 'output').coordinator_url!.value, 'http://${aws_instance.coordinator.public_ip}:8000');
+  t.is(coordinator.associate_public_ip_address, true, 'the coordinator has the public address the output names');
+  for (const file of files('terraform/aws', '.tf')) t.notRegex(readFileSync(join(root, file), 'utf8'), /\b(private|public)_dns\b/, file);
 });
 
 test('terraform/gcp: the seed\'s variables, the coordinator-management firewall, generators in a managed instance group', (t) => {
@@ -127,7 +129,8 @@ test('terraform/gcp: the seed\'s variables, the coordinator-management firewall,
   t.deepEqual((generators.allow as Json[])[0]!.ports, ['9696']);
   t.is(resources['google_compute_instance_group_manager.generators']!.target_size, '${var.capacity}');
   t.regex(JSON.stringify(resources['google_compute_instance_template.generator']!.metadata), /coordinator_url = \\"ws:\/\/\$\{google_compute_instance\.coordinator\.network_interface\[0\]\.network_ip\}:9696\\"/);
-  t.regex(blocks('terraform/gcp', 'output').coordinator_url!.value as string, /^http:\/\/.*:8000$/);
+  t.is(blocks('terraform/gcp', 'output').coordinator_url!.value, 'http://${google_compute_instance.coordinator.network_interface[0].access_config[0].nat_ip}:8000');
+  t.deepEqual((resources['google_compute_instance.coordinator']!.network_interface as Json[])[0]!.access_config, [{}], 'the coordinator has the external address the output names');
 });
 
 /** The user data templates and the variables each templatefile() call gives them. */
@@ -150,7 +153,7 @@ function render(template: string, values: Record<string, string>): string {
   });
 }
 
-const SAMPLE: Record<string, string> = { token: 'Zm9vYmFyYmF6cXV4', cw_region: 'us-east-1', coordinator_url: 'ws://ip-10-0-0-7.ec2.internal:9696' };
+const SAMPLE: Record<string, string> = { token: 'Zm9vYmFyYmF6cXV4', cw_region: 'us-east-1', coordinator_url: 'ws://10.0.0.7:9696' };
 
 /** Runs a rendered user-data script with /etc/default moved to `etc` and systemctl and chgrp recording their calls. */
 function runUserData(script: string, etc: string): { result: SpawnSyncReturns<string>; calls: string } {
