@@ -54,8 +54,8 @@ function hcl(path: string): Json {
   return parsedHcl[path]!;
 }
 
-/** The blocks `kind "type" "name"` of a parsed Terraform folder, by `type.name`. */
-function blocks(folder: string, kind: 'resource' | 'data' | 'variable' | 'output'): Record<string, Json> {
+/** The blocks `kind "type" "name"` of a parsed Terraform or Packer folder, by `type.name`. */
+function blocks(folder: string, kind: 'resource' | 'data' | 'variable' | 'output' | 'source'): Record<string, Json> {
   const out: Record<string, Json> = {};
   for (const file of HCL_FILES.filter((f) => dirname(f) === folder)) {
     for (const entry of (hcl(file)[kind] ?? []) as Json[]) {
@@ -66,6 +66,11 @@ function blocks(folder: string, kind: 'resource' | 'data' | 'variable' | 'output
     }
   }
   return out;
+}
+
+/** Every `locals` value of a parsed folder, by name. */
+function locals(folder: string): Json {
+  return Object.assign({}, ...HCL_FILES.filter((f) => dirname(f) === folder).flatMap((f) => (hcl(f).locals ?? []) as Json[]));
 }
 
 test('every Terraform and Packer file parses as HCL2', (t) => {
@@ -131,6 +136,58 @@ test('terraform/gcp: the seed\'s variables, the coordinator-management firewall,
   t.regex(JSON.stringify(resources['google_compute_instance_template.generator']!.metadata), /coordinator_url = \\"ws:\/\/\$\{google_compute_instance\.coordinator\.network_interface\[0\]\.network_ip\}:9696\\"/);
   t.is(blocks('terraform/gcp', 'output').coordinator_url!.value, 'http://${google_compute_instance.coordinator.network_interface[0].access_config[0].nat_ip}:8000');
   t.deepEqual((resources['google_compute_instance.coordinator']!.network_interface as Json[])[0]!.access_config, [{}], 'the coordinator has the external address the output names');
+});
+
+for (const cloud of ['aws', 'gcp']) {
+  test(`terraform/${cloud}: the website, the API and SSH are open only to management_cidr, by default the address of whoever applies, as a /32`, (t) => {
+    if (missing(t, existsSync(HCL_PYTHON), 'python-hcl2')) return;
+    const folder = `terraform/${cloud}`;
+    t.is(blocks(folder, 'variable').management_cidr!.default, null);
+    t.is(locals(folder).management_cidr, '${var.management_cidr != null ? var.management_cidr : "${chomp(data.http.my_address[0].response_body)}/32"}');
+    t.deepEqual(blocks(folder, 'data')['http.my_address'], { count: '${var.management_cidr == null ? 1 : 0}', url: 'https://checkip.amazonaws.com' });
+    // Whatever lets traffic in names management_cidr or the generators' own group or tag; nothing lets in 0.0.0.0/0.
+    const inbound = Object.entries(blocks(folder, 'resource')).filter(([name]) => /^(aws_vpc_security_group_ingress_rule|google_compute_firewall)\./.test(name));
+    t.true(inbound.length >= 3);
+    for (const [name, rule] of inbound) {
+      const sources = [rule.cidr_ipv4, ...((rule.source_ranges as string[] | undefined) ?? [])].filter((s) => s !== undefined);
+      const fromGenerators = rule.referenced_security_group_id === '${aws_security_group.generator.id}' || JSON.stringify(rule.source_tags) === '["stressgrid-generator"]';
+      t.true(fromGenerators ? sources.length === 0 : JSON.stringify(sources) === '["${local.management_cidr}"]', `${name}: ${JSON.stringify(rule)}`);
+    }
+  });
+}
+
+test('packer: both clouds start from the same Ubuntu LTS, the AMI is copied to the seed\'s regions, and the images are named as Terraform looks them up', (t) => {
+  if (missing(t, existsSync(HCL_PYTHON), 'python-hcl2')) return;
+  const variables = blocks('packer', 'variable');
+  t.deepEqual(variables.ami_regions!.default, ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2']);
+  t.is(variables.aws_region!.default, 'us-east-1', 'built in one of them');
+  const { name } = locals('packer');
+  t.is(name, 'stressgrid-${var.role}-${local.stamp}');
+
+  const sources = blocks('packer', 'source');
+  const ami = sources['amazon-ebs.ubuntu']!;
+  t.is(ami.ami_regions, '${var.ami_regions}');
+  t.is(ami.ami_name, '${local.name}');
+  const filter = (ami.source_ami_filter as Json[])[0]!;
+  // Canonical's own account, its newest build: never an image someone else published under the name.
+  t.deepEqual(filter.owners, ['099720109477']);
+  t.is(filter.most_recent, true);
+  t.like(filter.filters, { 'root-device-type': 'ebs', 'virtualization-type': 'hvm' });
+  const amiRelease = /^ubuntu\/images\/hvm-ssd(?:-gp3)?\/ubuntu-[a-z]+-(\d\d)\.04-amd64-server-\*$/.exec(filter.filters.name as string);
+  t.truthy(amiRelease, filter.filters.name as string);
+  // LTS releases are the April ones of even years.
+  t.is(Number(amiRelease![1]) % 2, 0, `Ubuntu ${amiRelease![1]}.04 is an LTS release`);
+  t.true(Number(amiRelease![1]) >= 24, 'a supported LTS release');
+
+  const gcp = sources['googlecompute.ubuntu']!;
+  t.is(gcp.source_image_family, `ubuntu-${amiRelease![1]}04-lts-amd64`, 'the same release on GCP');
+  t.is(gcp.image_name, '${local.name}');
+  t.is(gcp.image_family, 'stressgrid-${var.role}');
+  t.deepEqual((hcl('packer/stressgrid.pkr.hcl').build as Json[])[0]!.sources, ['source.amazon-ebs.ubuntu', 'source.googlecompute.ubuntu']);
+
+  // Terraform finds the newest image of each role by the same names.
+  t.deepEqual((blocks('terraform/aws', 'data')['aws_ami.stressgrid']!.filter as Json[])[0], { name: 'name', values: ['stressgrid-${each.key}-*'] });
+  t.is(blocks('terraform/gcp', 'data')['google_compute_image.stressgrid']!.family, 'stressgrid-${each.key}');
 });
 
 /** The user data templates and the variables each templatefile() call gives them. */
