@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
+import { DEFAULT_API_PORT } from '../../ts/coordinator/api-server.js';
+import { GENERATOR_PORT } from '../../ts/coordinator/generator-server.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const HCL_PYTHON = process.env.STRESSGRID_HCL_PYTHON ?? join(root, '.stressgrid', 'ci-python', 'bin', 'python3');
@@ -340,8 +342,13 @@ test('units: the kernel settings\' keys all exist, each documented by a comment;
     // A key the kernel may lack (a module not loaded) must be marked optional with '-'.
     if (m[1] === '') t.true(existsSync(join('/proc/sys', m[2]!.replaceAll('.', '/'))), `${m[2]} exists in this kernel`);
   });
-  for (const key of ['net.ipv4.ip_local_port_range', 'net.core.somaxconn', 'net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem', 'fs.file-max', 'fs.nr_open']) t.true(keys.includes(key), key);
-  const nrOpen = Number(/^fs\.nr_open = (\d+)$/m.exec(lines.join('\n'))![1]);
+  for (const key of ['net.ipv4.ip_local_port_range', 'net.ipv4.ip_local_reserved_ports', 'net.core.somaxconn', 'net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem', 'fs.file-max', 'fs.nr_open']) t.true(keys.includes(key), key);
+  const setting = (key: string) => new RegExp(`^${key.replaceAll('.', '\\.')} = (.+)$`, 'm').exec(lines.join('\n'))![1]!;
+  const nrOpen = Number(setting('fs.nr_open'));
+  // The local port range covers the coordinator's ports: an outgoing connection must never take them.
+  const [low, high] = setting('net.ipv4.ip_local_port_range').split(/\s+/).map(Number);
+  const reserved = setting('net.ipv4.ip_local_reserved_ports').split(',').map(Number);
+  for (const port of [DEFAULT_API_PORT, GENERATOR_PORT]) t.true(port < low! || port > high! || reserved.includes(port), `port ${port} is reserved`);
 
   for (const unit of UNITS) {
     const service = serviceSection(unit);
