@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { cloudWatchChoice, instanceRegion, looksLikeEc2, resolveCloudWatchRegion } from '../../ts/coordinator/cloudwatch-region.js';
+import { cloudWatchWriterKind } from '../../ts/coordinator/cloudwatch-writer-kind.js';
 import { configuredWriters } from '../../ts/coordinator/configured-writers.js';
 import { closedPort } from '../support/closed-port.js';
 
@@ -83,7 +84,7 @@ test('EC2 is recognised by its firmware vendor, read from files', async (t) => {
 });
 
 test('configured writers: a CloudWatch writer per run when a region is set, none when off, a problem when bad', async (t) => {
-  const on = await configuredWriters({ CW_REGION: 'us-west-2' }, () => {}, never);
+  const on = await configuredWriters({ CW_REGION: 'us-west-2' }, () => {}, [cloudWatchWriterKind(never)]);
   t.true(on.ok);
   if (on.ok) {
     t.deepEqual(on.writers.described, ['CloudWatch metrics on, region us-west-2 (from CW_REGION)']);
@@ -91,8 +92,8 @@ test('configured writers: a CloudWatch writer per run when a region is set, none
     t.is(first?.status?.().writer, 'cloudwatch');
     t.not(on.writers.create()[0], first, 'each run gets its own writer');
   }
-  const off = await configuredWriters({ CW_REGION: 'off' }, () => {}, never);
+  const off = await configuredWriters({ CW_REGION: 'off' }, () => {}, [cloudWatchWriterKind(never)]);
   t.true(off.ok && off.writers.create().length === 0);
-  const bad = await configuredWriters({ CW_REGION: 'mars' }, () => {}, never);
+  const bad = await configuredWriters({ CW_REGION: 'mars' }, () => {}, [cloudWatchWriterKind(never)]);
   t.regex(bad.ok ? '' : bad.problems.join('\n'), /^CW_REGION: must be an AWS region/);
 });

@@ -1,10 +1,22 @@
 /**
  * The writers a coordinator adds to every run beyond the archive's own (CSV and
- * histogram log), as its environment configures them. A new kind of writer is
- * one more entry here and its own file; the run knows only the Writer interface.
+ * histogram log), as its environment configures them. Each kind of writer reads
+ * its own settings (WriterKind); a new kind is one more entry in the list and
+ * its own file, and the run knows only the Writer interface.
  */
-import { cloudWatchChoice, resolveCloudWatchRegion } from './cloudwatch-region.js';
+import { cloudWatchWriterKind } from './cloudwatch-writer-kind.js';
 import type { Writer } from './writer.js';
+
+/** One kind of writer, as the environment turns it on or leaves it off. */
+export interface WriterKind {
+  configure(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<WriterChoice>;
+}
+
+export type WriterChoice =
+  /** `create` makes a fresh writer for each run; null when the kind is off. `described` says which, and why. */
+  | { ok: true; create: (() => Writer) | null; described: string }
+  /** A setting it cannot use, for the user to fix. */
+  | { ok: false; problem: string };
 
 export interface ConfiguredWriters {
   /** Called once per run: fresh writers for it. */
@@ -13,23 +25,24 @@ export interface ConfiguredWriters {
   described: string[];
 }
 
+/** The kinds a coordinator program knows. */
+export const WRITER_KINDS: readonly WriterKind[] = [cloudWatchWriterKind()];
+
+/** Asks every kind; every problem of every kind is reported at once. */
 export async function configuredWriters(
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
-  onEc2?: () => Promise<boolean>,
+  kinds: readonly WriterKind[] = WRITER_KINDS,
 ): Promise<{ ok: true; writers: ConfiguredWriters } | { ok: false; problems: string[] }> {
-  const choice = cloudWatchChoice(env);
-  if (!choice.ok) return { ok: false, problems: [choice.problem] };
-  const cloudWatch = await resolveCloudWatchRegion(choice.choice, env, onEc2);
-  if ('why' in cloudWatch) return { ok: true, writers: { create: () => [], described: [`CloudWatch metrics off (${cloudWatch.why})`] } };
-  // The AWS SDK takes a quarter of a second to load: only a coordinator that sends to CloudWatch pays for it.
-  const { CloudWatchWriter } = await import('./cloudwatch-writer.js');
-  const { region } = cloudWatch;
+  const choices = await Promise.all(kinds.map((kind) => kind.configure(env, log)));
+  const problems = choices.flatMap((c) => (c.ok ? [] : [c.problem]));
+  if (problems.length > 0) return { ok: false, problems };
+  const on = choices.flatMap((c) => (c.ok && c.create ? [c.create] : []));
   return {
     ok: true,
     writers: {
-      create: () => [new CloudWatchWriter({ region, log })],
-      described: [`CloudWatch metrics on, region ${region} (from ${cloudWatch.from})`],
+      create: () => on.map((create) => create()),
+      described: choices.flatMap((c) => (c.ok ? [c.described] : [])),
     },
   };
 }
