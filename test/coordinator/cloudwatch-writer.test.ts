@@ -218,6 +218,59 @@ test('throttling that never ends: the data is given up on, counted, and the writ
   t.true(log.some((l) => /gave up on 2 metric data after 3 tries: Throttling/.test(l)));
 });
 
+/** A writer against `url` with the default backoff whose waits are recorded and return at once. */
+function recordingDelays(url: string, options: Partial<CloudWatchWriterOptions>, log: string[] = []): { writer: CloudWatchWriter; delays: number[] } {
+  const delays: number[] = [];
+  const sleep = async (ms: number) => void delays.push(ms);
+  return { writer: writerFor(url, { backoff: undefined, sleep, ...options }, log), delays };
+}
+
+/** The documented backoff: 1 s doubling to 30 s, each delay spread over ±50 % of itself. */
+const BASE_DELAYS_MS = [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000];
+
+test('retries wait longer after each try: 1 s doubling to 30 s, within ±50 % jitter', async (t) => {
+  for (const [random, factor] of [[() => 0, 0.5], [() => 0.5, 1], [() => 0.999_999, 1.5]] as const) {
+    const cw = await endpoint(t);
+    cw.answer = () => 'throttle';
+    const { writer, delays } = recordingDelays(cw.url, { maxAttempts: BASE_DELAYS_MS.length + 1, backoff: { random } });
+    await writer.open(await runInfo(t));
+    await writer.write(row(60, { response_count: 1 }), new Map());
+    await writer.close();
+    t.is(cw.requests.length, BASE_DELAYS_MS.length + 1);
+    t.deepEqual(delays, BASE_DELAYS_MS.map((ms) => Math.round(ms * factor)), `jitter at ${factor}`);
+    t.like(writer.status(), { sent: 0, failed: 1, retries: BASE_DELAYS_MS.length });
+  }
+
+  // With real randomness, every delay stays within its attempt's bounds, and the next request starts from 1 s again.
+  const cw = await endpoint(t);
+  cw.answer = (i) => (i < 4 || (i >= 5 && i < 7) ? 'throttle' : 'ok');
+  const { writer, delays } = recordingDelays(cw.url, { backoff: {} });
+  await writer.open(await runInfo(t));
+  await writer.write(row(60, { response_count: 1 }), new Map());
+  await writer.write(row(120, { response_count: 2 }), new Map());
+  await writer.close();
+  t.is(cw.requests.length, 8);
+  const bases = [...BASE_DELAYS_MS.slice(0, 4), ...BASE_DELAYS_MS.slice(0, 2)];
+  t.is(delays.length, bases.length);
+  delays.forEach((ms, i) => t.true(ms >= bases[i]! * 0.5 && ms <= bases[i]! * 1.5, `delay ${i + 1}: ${ms} ms, base ${bases[i]} ms`));
+  t.like(writer.status(), { sent: 2, failed: 0, retries: 6 });
+});
+
+test('a refusal (no permission) is given up on after one try, without waiting', async (t) => {
+  const cw = await endpoint(t);
+  cw.answer = () => 'refuse';
+  const log: string[] = [];
+  const { writer, delays } = recordingDelays(cw.url, {}, log);
+  await writer.open(await runInfo(t));
+  await writer.write(row(60, { a_count: 1, b_count: 2 }), new Map());
+  await writer.close();
+  t.is(cw.requests.length, 1);
+  t.deepEqual(delays, []);
+  t.like(writer.status(), { sent: 0, failed: 2, retries: 0, pending: 0 });
+  t.regex(writer.status().lastError!, /AccessDenied.*HTTP 403.*not authorized to perform: cloudwatch:PutMetricData/);
+  t.true(log.some((l) => /gave up on 2 metric data after 1 try: AccessDenied/.test(l)), log.join('\n'));
+});
+
 test('a refusal that retrying cannot fix is not retried', (t) => {
   t.false(isRetryable({ name: 'InvalidParameterValueException', $metadata: { httpStatusCode: 400 } }));
   t.false(isRetryable({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));

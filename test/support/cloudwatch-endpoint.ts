@@ -28,8 +28,8 @@ export interface RecordedRequest {
   body: { Namespace?: string; MetricData?: RecordedDatum[] };
 }
 
-/** How the endpoint answers one request: success, CloudWatch's throttling, a server error, or never. */
-export type Answer = 'ok' | 'throttle' | 'server-error' | 'hang';
+/** How the endpoint answers one request: success, CloudWatch's throttling, a server error, a refusal (no permission), or never. */
+export type Answer = 'ok' | 'throttle' | 'server-error' | 'refuse' | 'hang';
 
 export interface CloudWatchEndpoint {
   url: string;
@@ -83,6 +83,12 @@ export async function startCloudWatchEndpoint(): Promise<CloudWatchEndpoint> {
       hanging.add(res);
     } else if (answer === 'throttle') {
       json(400, { __type: 'com.amazon.coral.availability#ThrottlingException', message: 'Rate exceeded' }, { 'x-amzn-query-error': 'Throttling;Sender' });
+    } else if (answer === 'refuse') {
+      json(
+        403,
+        { __type: 'com.amazon.coral.service#AccessDeniedException', message: 'User: arn:aws:iam::123456789012:user/load is not authorized to perform: cloudwatch:PutMetricData' },
+        { 'x-amzn-query-error': 'AccessDenied;Sender' },
+      );
     } else if (answer === 'server-error') {
       json(500, { __type: 'com.amazonaws.cloudwatch#InternalServiceFault', message: 'Internal failure' }, { 'x-amzn-query-error': 'InternalServiceError;Receiver' });
     } else {

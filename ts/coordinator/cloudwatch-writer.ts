@@ -31,6 +31,8 @@ export interface CloudWatchWriterOptions {
   backoff?: BackoffOptions;
   /** How long close() waits for what is still queued before giving up on it (default 10 s). */
   drainTimeoutMs?: number;
+  /** Waits between tries; rejects when `signal` aborts (default a timer; tests record the delays). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   log?: (line: string) => void;
 }
 
@@ -38,6 +40,7 @@ const DEFAULT_MAX_PENDING = 100_000;
 const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 30_000 };
+const timer = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal });
 
 export class CloudWatchWriter implements Writer {
   readonly #options: CloudWatchWriterOptions;
@@ -147,7 +150,7 @@ export class CloudWatchWriter implements Writer {
         this.#failing = true;
         this.#status.retries++;
         try {
-          await sleep(delay, undefined, { signal });
+          await (this.#options.sleep ?? timer)(delay, signal);
         } catch {
           return this.#giveUp(batch, why);
         }
