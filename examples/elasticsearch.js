@@ -4,14 +4,15 @@
 //
 //   sgcli run es examples/elasticsearch.js --target-hosts <es-host> --target-port 9200
 //
-// params (optional): iterations (default 1000), delayMs (default 1000).
-const iterations = params.iterations ?? 1000;
+// params (optional): iterations (default 1001, the original's 0..1_000 with
+// both ends included), delayMs (default 1000).
+const iterations = params.iterations ?? 1001;
 const delayMs = params.delayMs ?? 1000;
 
 /** An error counted as `<code>_error_count` when it ends the device. */
 const failure = (code, message) => Object.assign(new Error(message), { code });
 
-// Perform 1,000 PUT/GETs on each HTTP connection
+// Perform 1,000 PUT/GETs on each HTTP connection (0 to 1,000: 1,001 in all, as the original)
 for (let i = 0; i < iterations; i++) {
   // Key space is 2 ^ 24 = 16,777,216 keys
   const resource = `/stress/_doc/${base64.encode(randomBits(24), { url: true, padding: false })}`;

@@ -7,10 +7,11 @@
 //   sgcli run pusher examples/pusher.js --target-hosts <pusher-host> --target-port 80
 //
 // params (optional): appKey (default "app_key"), secret (default "secret"),
-// iterations (default 1000), delayMs (default 1000).
+// iterations (default 1001, the original's 0..1_000 with both ends included),
+// delayMs (default 1000).
 const appKey = params.appKey ?? 'app_key';
 const secret = params.secret ?? 'secret';
-const iterations = params.iterations ?? 1000;
+const iterations = params.iterations ?? 1001;
 const delayMs = params.delayMs ?? 1000;
 
 /** An error counted as `<code>_error_count` when it ends the device. */
@@ -43,7 +44,7 @@ if (subscribed.event !== 'pusher_internal:subscription_succeeded' || subscribed.
   throw failure('subscribe_failed', `subscribing to ${channel}: ${JSON.stringify(subscribed).slice(0, 200)}`);
 }
 
-// Trigger 1,000 events on each WebSocket connection
+// Trigger 1,000 events on each WebSocket connection (0 to 1,000: 1,001 in all, as the original)
 for (let i = 0; i < iterations; i++) {
   // Data size is 768 * 4 / 3 = 1024 bytes
   const data = base64.encode(randomBytes(768), { padding: false });
