@@ -21,6 +21,9 @@ const question = [
 
 const u16 = (bytes, at) => (bytes[at] << 8) | bytes[at + 1];
 
+/** An error counted as `<code>_error_count` when it ends the device. */
+const failure = (code, message) => Object.assign(new Error(message), { code });
+
 // Use all of 16-bit ID space
 for (let id = 0; id <= 0xffff; id++) {
   // Encode request
@@ -50,6 +53,8 @@ for (let id = 0; id <= 0xffff; id++) {
     throw new Error(`unexpected response header ${hex.encode(response.subarray(0, 12))}`);
   }
   const answersNum = u16(response, 6);
+  // No answer fails, as the original's 0..(answers_num - 1) then matched an answer that is not there
+  if (answersNum === 0) throw failure('no_answer', `no answer for ${name}`);
   let answer = 12 + question.length;
 
   // Decode answers

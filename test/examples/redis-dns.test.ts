@@ -2,7 +2,9 @@
  * examples/redis.js (TCP) and examples/dns.js (UDP) through sgcli, on both
  * socket engines (netio and the node:net / node:dgram fallback), against a real
  * redis-server and a real DNS resolver on loopback: what the servers counted
- * must equal what the run counted.
+ * must equal what the run counted, the resolver gave the answer it was
+ * configured with, and an empty answer fails the devices as it did in the
+ * original.
  */
 import test from 'ava';
 import { NETIO_ENV } from '../../ts/generator/protocols/socket-transport.js';
@@ -36,6 +38,7 @@ for (const engine of ['native', 'node']) {
     const dns = await startDnsServer();
     t.teardown(() => dns.stop());
     const before = await dns.queries('stressgrid.com');
+    const answeredBefore = (await dns.answers('stressgrid.com')).get(dns.address) ?? 0;
     const { archive, samples } = await runExample(t, 'dns', { port: dns.port, devices: DEVICES, sustain: 4, protocol: 'udp', env: { [NETIO_ENV]: engine } });
     const queries = (await dns.queries('stressgrid.com')) - before;
 
@@ -43,8 +46,28 @@ for (const engine of ['native', 'node']) {
     t.is(total(archive, 'conn_count'), DEVICES);
     t.is(total(archive, 'send_count'), queries);
     t.true(queries >= 3 * DEVICES, `${queries} queries`);
-    // Every answer was decoded and checked before resolve_us was recorded.
+    // resolve_us is recorded once the answer has arrived, before it is decoded; a bad one would have ended its device, counted in the errors.
     assertInFlightBound(t, samples('resolve_us'), queries, DEVICES, 'queries answered');
     assertInFlightBound(t, total(archive, 'receive_count'), queries, DEVICES, 'answers');
+    // The script decodes the address but keeps it, as the original did: the resolver's log shows what it answered.
+    const answers = await dns.answers('stressgrid.com');
+    t.deepEqual([...answers.keys()], [dns.address]);
+    t.is(answers.get(dns.address)! - answeredBefore, queries);
+  });
+
+  test(`${engine}: dns.js — an answer with no record fails the device as no_answer, as the original's answer decoding did`, async (t) => {
+    const dns = await startDnsServer({ address: '::1' });
+    t.teardown(() => dns.stop());
+    const before = await dns.queries('stressgrid.com');
+    const { archive, samples } = await runExample(t, 'dns', { port: dns.port, devices: DEVICES, sustain: 3, protocol: 'udp', env: { [NETIO_ENV]: engine } });
+    const queries = (await dns.queries('stressgrid.com')) - before;
+
+    t.deepEqual(Object.keys(archive.summary.errors), ['no_answer_error_count']);
+    // Each device fails at its first answer and is recycled a second later, to fail again.
+    const failures = archive.summary.errors['no_answer_error_count']!;
+    t.true(failures > DEVICES, `${failures} failures`);
+    assertInFlightBound(t, failures, queries, DEVICES, 'empty answers');
+    assertInFlightBound(t, samples('resolve_us'), queries, DEVICES, 'queries answered');
+    t.deepEqual([...(await dns.answers('stressgrid.com')).keys()], ['NODATA-IPv4']);
   });
 }

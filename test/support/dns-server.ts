@@ -3,8 +3,8 @@
  * dnsmasq processes: an authority that answers A queries for a test zone, and a
  * caching resolver in front of it that devices query. The resolver answers from
  * its cache as a recursive resolver does (flags 0x8180, not authoritative), and
- * logs every query it receives, so a test can count them. Both run in the
- * foreground; stop() ends them by pid.
+ * logs every query it receives and every answer it gives, so a test can count
+ * them. Both run in the foreground; stop() ends them by pid.
  *
  * Needs the Debian package `dnsmasq-base`.
  */
@@ -19,10 +19,12 @@ import { closedPort } from './closed-port.js';
 export interface DnsServer {
   /** The resolver's UDP port on 127.0.0.1. */
   port: number;
-  /** The address every name of the zone resolves to. */
+  /** The address the authority answers A queries for the zone with. */
   address: string;
   /** A queries for `name` the resolver has logged so far. */
   queries(name: string): Promise<number>;
+  /** Answers for `name` the resolver has logged so far (from the authority or its cache), by address; `NODATA-IPv4` for an empty answer. */
+  answers(name: string): Promise<Map<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -31,9 +33,12 @@ export interface DnsOptions {
   zone?: string;
   /** Log every query (default true); benchmarks turn it off. */
   logQueries?: boolean;
+  /**
+   * The address the zone's names resolve to (default 10.11.12.13). An IPv6
+   * address leaves A queries answered with no record (NOERROR, zero answers).
+   */
+  address?: string;
 }
-
-const ADDRESS = '10.11.12.13';
 
 function dnsmasq(args: string[]): { child: ChildProcess; exited: Promise<void>; output: () => string } {
   const child = spawn('dnsmasq', ['--keep-in-foreground', '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--user=root', '--group=root', ...args], {
@@ -68,11 +73,12 @@ export function queryA(port: number, name: string, timeoutMs = 500): Promise<Buf
 
 export async function startDnsServer(options: DnsOptions = {}): Promise<DnsServer> {
   const zone = options.zone ?? 'stressgrid.com';
+  const address = options.address ?? '10.11.12.13';
   const dir = await mkdtemp(join(tmpdir(), 'sg-dns-'));
   const log = join(dir, 'queries.log');
   const authorityPort = await closedPort();
   const port = await closedPort();
-  const authority = dnsmasq([`--port=${authorityPort}`, `--address=/${zone}/${ADDRESS}`, '--local-ttl=3600', `--pid-file=${join(dir, 'authority.pid')}`]);
+  const authority = dnsmasq([`--port=${authorityPort}`, `--address=/${zone}/${address}`, `--local=/${zone}/`, '--local-ttl=3600', `--pid-file=${join(dir, 'authority.pid')}`]);
   const resolver = dnsmasq([
     `--port=${port}`,
     `--server=127.0.0.1#${authorityPort}`,
@@ -99,12 +105,20 @@ export async function startDnsServer(options: DnsOptions = {}): Promise<DnsServe
       await sleep(50);
     }
   }
+  const logLines = async (): Promise<string[]> => (await readFile(log, 'utf8').catch(() => '')).split('\n');
   return {
     port,
-    address: ADDRESS,
+    address,
     async queries(name) {
-      const text = await readFile(log, 'utf8').catch(() => '');
-      return text.split('\n').filter((line) => line.includes(`query[A] ${name} from`)).length;
+      return (await logLines()).filter((line) => line.includes(`query[A] ${name} from`)).length;
+    },
+    async answers(name) {
+      const byAddress = new Map<string, number>();
+      for (const line of await logLines()) {
+        const answer = / (?:reply|cached) (\S+) is (\S+)$/.exec(line);
+        if (answer?.[1] === name) byAddress.set(answer[2]!, (byAddress.get(answer[2]!) ?? 0) + 1);
+      }
+      return byAddress;
     },
     stop,
   };
