@@ -2,9 +2,9 @@
  * examples/redis.js (TCP) and examples/dns.js (UDP) through sgcli, on both
  * socket engines (netio and the node:net / node:dgram fallback), against a real
  * redis-server and a real DNS resolver on loopback: what the servers counted
- * must equal what the run counted, the resolver gave the answer it was
- * configured with, and an empty answer fails the devices as it did in the
- * original.
+ * must equal what the run counted, Redis holds keys and values of the sizes the
+ * example describes, the resolver gave the answer it was configured with, and
+ * an empty answer fails the devices as it did in the original.
  */
 import test from 'ava';
 import { NETIO_ENV } from '../../ts/generator/protocols/socket-transport.js';
@@ -32,6 +32,16 @@ for (const engine of ['native', 'node']) {
     assertInFlightBound(t, samples('get_us'), gets, DEVICES, 'GETs answered');
     assertInFlightBound(t, total(archive, 'receive_count'), sets + gets, DEVICES, 'replies');
     t.is((await redis.info('clients')).get('connected_clients'), '1', 'every device connection was closed (the one left asks INFO)');
+
+    // Keys are 16 random bits in base64 (3 characters, 65,536 of them); values 768 random bytes in base64 (1,024 characters).
+    const keys = await redis.keys();
+    const dbsize = await redis.integer('DBSIZE');
+    t.is(dbsize, keys.length);
+    t.true(dbsize > 0 && dbsize <= Math.min(sets, 65536), `${dbsize} keys after ${sets} SETs`);
+    for (const key of keys) {
+      t.regex(key, /^[A-Za-z0-9+/]{3}$/);
+      t.is(await redis.integer(`STRLEN ${key}`), 1024, `STRLEN ${key}`);
+    }
   });
 
   test(`${engine}: dns.js — the resolver's query log counts exactly the queries the run sent, all answered`, async (t) => {

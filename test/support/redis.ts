@@ -1,7 +1,8 @@
 /**
  * A real redis-server on loopback for tests and benchmarks: a free port, its
  * own temporary directory, no persistence, run in the foreground so stop() can
- * end it by its pid. `info()` reads INFO sections over a plain socket.
+ * end it by its pid. `info()`, `keys()` and `integer()` ask it over a plain
+ * socket, so a test can check what the devices stored.
  *
  * Needs the Debian package `redis-server`.
  */
@@ -19,6 +20,10 @@ export interface RedisServer {
   info(section: string): Promise<Map<string, string>>;
   /** `calls=` of `cmdstat_<command>` in INFO commandstats (0 when never called). */
   calls(command: string): Promise<number>;
+  /** Every key (`KEYS *`). */
+  keys(): Promise<string[]>;
+  /** The reply of an inline command answered with an integer (`DBSIZE`, `STRLEN <key>`). */
+  integer(line: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +54,13 @@ const bulkComplete = (reply: string): boolean => {
   const header = /^\$(-?\d+)\r\n/.exec(reply);
   if (header === null) return reply.startsWith('-') && reply.endsWith('\r\n');
   return Buffer.byteLength(reply) >= header[0].length + Number(header[1]) + 2;
+};
+
+/** An array of bulk strings (`*<n>\r\n` then `$<len>\r\n<string>\r\n` each) is whole once its 1 + 2n lines are in. */
+const arrayComplete = (reply: string): boolean => {
+  const header = /^\*(\d+)\r\n/.exec(reply);
+  if (header === null) return reply.endsWith('\r\n');
+  return reply.endsWith('\r\n') && reply.split('\r\n').length - 1 >= 1 + 2 * Number(header[1]);
 };
 
 export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
@@ -96,6 +108,17 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
       const stat = (await info('commandstats')).get(`cmdstat_${name}`);
       const calls = stat === undefined ? undefined : /calls=(\d+)/.exec(stat);
       return calls ? Number(calls[1]) : 0;
+    },
+    async keys() {
+      const reply = await command(port, 'KEYS *', arrayComplete);
+      if (!reply.startsWith('*')) throw new Error(`KEYS answered ${JSON.stringify(reply)}`);
+      return reply.split('\r\n').slice(1, -1).filter((_, i) => i % 2 === 1);
+    },
+    async integer(line) {
+      const reply = await command(port, line, (r) => r.endsWith('\r\n'));
+      const value = /^:(-?\d+)\r\n$/.exec(reply);
+      if (value === null) throw new Error(`${line} answered ${JSON.stringify(reply)}`);
+      return Number(value[1]);
     },
     stop,
   };
