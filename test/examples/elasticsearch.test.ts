@@ -2,7 +2,8 @@
  * examples/elasticsearch.js through sgcli against a loopback store that keeps
  * ElasticSearch's document API contract: every PUT and GET the report counts
  * reached the store, every GET returned the document the device had PUT, and
- * the documents stored are the 64 KiB values the example describes.
+ * the documents stored are the 64 KiB values the example describes; against a
+ * store that answers GETs with another document, every device fails its check.
  */
 import test from 'ava';
 import { total } from '../e2e/run-archive.js';
@@ -34,4 +35,19 @@ test('elasticsearch.js: PUT/GET pairs reach the store, documents round-trip, the
     t.regex(key, /^stress\/[A-Za-z0-9_-]{4}$/);
     t.is((doc.source as { value: string }).value.length, 65536);
   }
+});
+
+test('elasticsearch.js against a store whose GETs return another document: each device fails as get_mismatch', async (t) => {
+  const store = await startDocumentStore({ corruptGets: true });
+  t.teardown(() => store.close());
+  const { archive, samples } = await runExample(t, 'elasticsearch', { port: store.port, devices: DEVICES, sustain: 3, params: { iterations: 3, delayMs: 200 } });
+
+  t.deepEqual(Object.keys(archive.summary.errors), ['get_mismatch_error_count']);
+  // A device fails at its first GET and is recycled a second later, to fail again.
+  const mismatches = archive.summary.errors['get_mismatch_error_count']!;
+  t.true(mismatches > DEVICES, `${mismatches} mismatches`);
+  assertInFlightBound(t, mismatches, store.gets.get(200) ?? 0, DEVICES, 'GETs answered');
+  // The GET is timed only once its document matched.
+  t.is(samples('get_us'), 0);
+  t.true(samples('put_us') >= mismatches);
 });

@@ -5,7 +5,9 @@
  * stores it (201 `created`, then 200 `updated`), `GET /<index>/_doc/<id>`
  * answers `{_index, _id, _version, found, _source}` (404 `found: false` when
  * absent). It counts every request and status, so a test can compare them with
- * what the run reported.
+ * what the run reported. With `corruptGets` every GET answers the stored
+ * document with one character of its `value` changed, so a test can see the
+ * example's check fail.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -25,7 +27,19 @@ export interface DocumentStore {
   close(): Promise<void>;
 }
 
-export async function startDocumentStore(): Promise<DocumentStore> {
+export interface DocumentStoreOptions {
+  /** GETs answer `_source` with the first character of its `value` changed (default false). */
+  corruptGets?: boolean;
+}
+
+/** The document with the first character of its `value` changed; anything else unchanged. */
+function corrupted(source: unknown): unknown {
+  const value = (source as { value?: unknown } | null)?.value;
+  if (typeof value !== 'string' || value === '') return source;
+  return { ...(source as object), value: `${value[0] === 'A' ? 'B' : 'A'}${value.slice(1)}` };
+}
+
+export async function startDocumentStore(options: DocumentStoreOptions = {}): Promise<DocumentStore> {
   const documents = new Map<string, { version: number; source: unknown }>();
   const puts = new Map<number, number>();
   const gets = new Map<number, number>();
@@ -61,7 +75,8 @@ export async function startDocumentStore(): Promise<DocumentStore> {
       if (req.method === 'GET') {
         const doc = documents.get(key);
         if (doc === undefined) return answer(res, gets, 404, { _index: index, _id: id, found: false });
-        return answer(res, gets, 200, { _index: index, _id: id, _version: doc.version, found: true, _source: doc.source });
+        const source = options.corruptGets ? corrupted(doc.source) : doc.source;
+        return answer(res, gets, 200, { _index: index, _id: id, _version: doc.version, found: true, _source: source });
       }
       return answer(res, undefined, 405, { error: `${req.method} is not supported` });
     });
