@@ -32,6 +32,13 @@ test('pusher.js: subscriptions succeed, triggered events reach the server, consu
   // Frames out are one subscribe per connection and the events; frames in, the greeting, the subscription and the broadcasts.
   assertInFlightBound(t, total(archive, 'ws_sent_frames_count'), server.stats.subscribed + server.stats.clientEvents, DEVICES, 'frames sent');
   assertInFlightBound(t, total(archive, 'ws_received_frames_count'), 2 * server.stats.connections + server.stats.delivered, 2 * DEVICES, 'frames received');
+
+  // Channels are private-stress- and 6 random bits front-padded to a byte, in URL-safe base64: two characters, the first of
+  // 16 and the second of 4, 64 channels. Data is 768 random bytes in base64, 1,024 characters.
+  const channels = [...server.stats.channels];
+  t.true(channels.length > 1 && channels.length <= 64, `${channels.length} channels`);
+  for (const channel of channels) t.regex(channel, /^private-stress-[A-P][AQgw]$/);
+  t.deepEqual([...server.stats.dataLengths], [[1024, server.stats.clientEvents]]);
 });
 
 test('pusher.js with the wrong secret: every subscription fails and is counted as subscribe_failed', async (t) => {

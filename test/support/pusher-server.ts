@@ -6,7 +6,8 @@
  * (`pusher_internal:subscription_succeeded`, or `pusher:error` code 4009 when
  * it does not match); client events on a subscribed private channel broadcast
  * to the channel's other subscribers; `pusher:ping` answered. It counts what it
- * saw so a test can compare it with the run's report.
+ * saw, and records the channels and the sizes of the events' data, so a test
+ * can compare them with the run's report and the example's description.
  */
 import { createHmac, randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -29,6 +30,10 @@ export interface PusherStats {
   delivered: number;
   /** Client events refused (not subscribed, not a private channel). */
   refusedEvents: number;
+  /** Channels subscribed to, each once. */
+  readonly channels: Set<string>;
+  /** Client events received, by the length of their `data` (-1 when it is not a string). */
+  readonly dataLengths: Map<number, number>;
 }
 
 export interface PusherServer {
@@ -42,7 +47,7 @@ const APP_PATH = /^\/app\/([^/?]+)(?:\?(.*))?$/;
 export async function startPusherServer(options: PusherServerOptions = {}): Promise<PusherServer> {
   const appKey = options.appKey ?? 'app_key';
   const secret = options.secret ?? 'secret';
-  const stats: PusherStats = { connections: 0, subscribed: 0, authFailures: 0, clientEvents: 0, delivered: 0, refusedEvents: 0 };
+  const stats: PusherStats = { connections: 0, subscribed: 0, authFailures: 0, clientEvents: 0, delivered: 0, refusedEvents: 0, channels: new Set(), dataLengths: new Map() };
   const channels = new Map<string, Set<WebSocket>>();
   const sockets = new Set<Socket>();
   const server = createServer((_req, res) => res.writeHead(404).end());
@@ -92,6 +97,7 @@ export async function startPusherServer(options: PusherServerOptions = {}): Prom
         if (members === undefined) channels.set(channel, (members = new Set()));
         members.add(ws);
         joined.add(channel);
+        stats.channels.add(channel);
         stats.subscribed++;
         return send(ws, { event: 'pusher_internal:subscription_succeeded', channel, data: '{}' });
       }
@@ -102,6 +108,8 @@ export async function startPusherServer(options: PusherServerOptions = {}): Prom
           return send(ws, { event: 'pusher:error', data: { code: null, message: `client event on ${channel}, which this connection has not subscribed to` } });
         }
         stats.clientEvents++;
+        const length = typeof message.data === 'string' ? message.data.length : -1;
+        stats.dataLengths.set(length, (stats.dataLengths.get(length) ?? 0) + 1);
         const text = JSON.stringify({ event, channel, data: message.data });
         for (const member of channels.get(channel) ?? []) {
           if (member === ws) continue;
