@@ -9,6 +9,7 @@ import { createServer as createH2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { Device } from '../../ts/generator/device.js';
 import { ScriptSandbox } from '../../ts/generator/sandbox/script-sandbox.js';
+import { until } from '../sandbox/fakes.js';
 import { RecordingSink } from '../support/recording-sink.js';
 import { startWsServer, type WsTestServer } from '../support/ws-server.js';
 import { ASSERT_PRELUDE, runScript } from './script-run.js';
@@ -187,12 +188,12 @@ test('pings are answered with pongs carrying the same payload', async (t) => {
   t.deepEqual(pongs, ['p1']);
 });
 
-test("the server's close rejects a pending receive with closed; buffered messages stay readable", async (t) => {
+test("the server's close rejects a pending receive with closed, and later sends", async (t) => {
   const closes: number[] = [];
   const s = await server(t, {
     onConnection: (ws) => {
       ws.on('close', (code) => closes.push(code));
-      ws.on('message', () => {
+      ws.once('message', () => {
         ws.send('last words');
         ws.close(4000, 'bye');
       });
@@ -215,8 +216,39 @@ same(wsFetchText(), null, 'nothing buffered');`,
   );
   t.is(code, undefined, message);
   // The device echoed the close code, completing the close handshake.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await until(() => closes.length > 0, 3000);
   t.deepEqual(closes, [4000]);
+});
+
+test("messages that arrived before the server's close stay readable after it; then receives reject with closed", async (t) => {
+  const s = await server(t, {
+    onConnection: (ws) => {
+      ws.once('message', () => {
+        for (const text of ['first', 'second', 'third']) ws.send(text);
+        ws.close(4000, 'bye');
+      });
+    },
+  });
+  const { sink, code, message } = await runScript(
+    `${ASSERT_PRELUDE}
+await wsUpgrade('/');
+await wsSendText('close please');
+// Nothing is received until the close is in: a send rejecting with closed says it is.
+for (let probes = 0; ; probes++) {
+  try { await wsSendText('probe'); } catch (e) { same(e.code, 'closed', 'send after the close'); break; }
+  if (probes === 500) throw new Error('the server did not close');
+  await delay(10);
+}
+same(wsFetchText(), 'first', 'fetched after the close');
+same(await wsReceiveText(100), 'second', 'received after the close');
+same(wsFetchText(), 'third', 'the last one');
+same(wsFetchText(), null, 'nothing left');
+const why = await wsReceiveText(2000).then(() => 'message', (e) => e.code + ':' + e.message);
+if (!/^closed:.*4000 bye/.test(why)) throw new Error('receive once drained: ' + why);`,
+    s.target(),
+  );
+  t.is(code, undefined, message);
+  t.is(sink.countOf('ws_received_frames'), 3);
 });
 
 test('a full receive buffer drops and counts what does not fit (1024 messages kept)', async (t) => {
