@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Histogram } from '../../ts/hdr/index.js';
 import {
+  CHECK_FAILED,
   MAX_METRICS,
   checkCoordinatorMessage,
   checkGeneratorMessage,
@@ -249,6 +250,8 @@ function checkFuzzed(t: import('ava').ExecutionContext, parse: (text: string) =>
     } else {
       refused++;
       if (typeof parsed.reason !== 'string' || parsed.reason === '') t.fail(`no reason for ${text}`);
+      // The catch-all reason means a check threw something other than its own error: a bug in the validator.
+      else if (parsed.reason.startsWith(CHECK_FAILED)) t.fail(`the validator threw on ${text}: ${parsed.reason}`);
     }
   }
   t.true(refused > 1000, `${refused} of 5000 mutations refused`);
@@ -263,6 +266,31 @@ test('fuzzed generator messages: never a throw, always a message or a reason', (
 
 test('fuzzed coordinator messages: never a throw, always a message or a reason', (t) => {
   checkFuzzed(t, parseCoordinatorMessage, checkCoordinatorMessage, coordinatorMessages, 2);
+});
+
+test('damaged telemetry frames: never a throw, never a failed check, always a message or a reason', (t) => {
+  const next = random(3);
+  const [frame] = wire(TELEMETRY);
+  const reasons = new Set<string>();
+  for (let i = 0; i < 5000; i++) {
+    const damaged = Buffer.from(frame);
+    const roll = next();
+    let bytes: Buffer = damaged;
+    if (roll < 0.25) bytes = damaged.subarray(0, Math.floor(next() * damaged.length));
+    else if (roll < 0.4) bytes = Buffer.concat([damaged, Buffer.from([Math.floor(next() * 256)])]);
+    else if (roll < 0.55) damaged.writeUInt32BE(Math.floor(next() * 2 ** 32), 0);
+    else for (let n = 1 + Math.floor(next() * 4); n > 0; n--) damaged[Math.floor(next() * damaged.length)] = Math.floor(next() * 256);
+    let parsed: ParseResult<GeneratorMessage>;
+    try {
+      parsed = parseGeneratorFrame(bytes, true);
+    } catch (err) {
+      return t.fail(`threw on ${bytes.toString('hex')}: ${String(err)}`);
+    }
+    if (parsed.ok) continue;
+    if (parsed.reason.startsWith(CHECK_FAILED)) return t.fail(`the validator threw on ${bytes.toString('hex')}: ${parsed.reason}`);
+    reasons.add(parsed.reason.replace(/\d+/g, 'N'));
+  }
+  t.true(reasons.size > 5, `reasons seen: ${[...reasons].join('; ')}`);
 });
 
 test('values JSON.parse cannot produce are refused when checked in memory', (t) => {

@@ -37,6 +37,9 @@ export const MAX_WORKERS = 4096;
 const METRIC_NAME = /^[a-z][a-z0-9_]{0,127}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/** How a reason starts when a check itself failed (a bug here), not the message: never expected from any input. */
+export const CHECK_FAILED = 'could not check the message';
+
 /** A message is malformed at `path`; thrown inside this module only, returned as a reason. */
 class Malformed extends Error {}
 
@@ -84,7 +87,7 @@ function checkWith<T>(value: unknown, read: (value: unknown) => T): ParseResult<
   } catch (err) {
     if (err instanceof Malformed) return { ok: false, reason: err.message };
     // A bug here must not let a message through unchecked, nor take the process down.
-    return { ok: false, reason: `could not check the message: ${String(err)}` };
+    return { ok: false, reason: `${CHECK_FAILED}: ${String(err)}` };
   }
 }
 
