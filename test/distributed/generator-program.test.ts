@@ -1,7 +1,8 @@
 /**
  * The stressgrid-generator program's settings and reconnection delays, and its
  * shutdown as a real process: SIGTERM during a run stops the devices, sends the
- * run's last telemetry and exits 0.
+ * run's last telemetry and exits 0; a coordinator of another protocol version is
+ * refused.
  *
  * Needs the Debian package nginx.
  */
@@ -11,9 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Backoff } from '../../ts/generator/backoff.js';
 import { DEFAULT_COORDINATOR_URL, resolveGeneratorOptions } from '../../ts/generator/program-options.js';
-import type { Telemetry } from '../../ts/shared/protocol.js';
+import { validatePlan } from '../../ts/shared/plan-validation.js';
+import { PROTOCOL_VERSION, type Telemetry } from '../../ts/shared/protocol.js';
 import { killAllGeneratorProcesses, startGeneratorProcess } from '../support/generator-process.js';
 import { startNginx } from '../support/nginx.js';
+import { startWsServer } from '../support/ws-server.js';
 import { startCluster, until } from './cluster.js';
 
 test('backoff doubles from 0.5 s to 30 s, spread by ±50%, and starts over after a success', (t) => {
@@ -48,6 +51,37 @@ test('settings come from the environment, flags win, every problem is listed', (
 });
 
 test.after.always(() => killAllGeneratorProcesses());
+
+test.serial('a coordinator of another protocol version is refused with a clear message: nothing it sends runs, and the generator backs off', async (t) => {
+  const nginx = await startNginx();
+  t.teardown(() => nginx.stop());
+  const checked = await validatePlan({ name: 'other version', blocks: [{ script: 'for (;;) { await get("/"); await delay(20); }' }], addresses: [{ host: '127.0.0.1', port: nginx.port }], size: 10, sustain: 60 });
+  if (!checked.ok) return t.fail(JSON.stringify(checked.problems));
+  const other = PROTOCOL_VERSION + 1;
+  const runId = 'other-version-20260101T000000Z-0001';
+  const dials: number[] = [];
+  // Speaks the next version and, as a careless peer would, sends a run at once.
+  const fake = await startWsServer({
+    onConnection: (ws) => {
+      dials.push(Date.now());
+      ws.once('message', () => {
+        ws.send(JSON.stringify({ type: 'welcome', version: other }));
+        ws.send(JSON.stringify({ type: 'prepare_run', runId, plan: checked.plan }));
+        ws.send(JSON.stringify({ type: 'start_cohort', runId, cohortId: 0, devices: [10], addressOffset: 0 }));
+      });
+    },
+  });
+  t.teardown(() => fake.close());
+  const generator = startGeneratorProcess({ url: `ws://127.0.0.1:${fake.port}`, id: 'old' });
+  await generator.waitFor(new RegExp(`refused the coordinator: it speaks protocol version ${other}, this generator ${PROTOCOL_VERSION}: run the same Stressgrid version on both`));
+  await generator.waitFor(/attempt 2 in [\d.]+ s/);
+  await until(() => dials.length >= 3, 10_000, () => `a third attempt; stderr:\n${generator.stderr()}`);
+  t.notRegex(generator.stderr(), /connected to/, 'a refused coordinator never counts as connected');
+  t.true(dials[2]! - dials[1]! >= 500, `the second retry waited ${dials[2]! - dials[1]!} ms: the backoff grows (0.5-1.5 s), a refusal does not reset it`);
+  t.is(await nginx.accessLogCount(), 0, 'no device of the refused coordinator ran');
+  generator.kill('SIGTERM');
+  t.is(await generator.exited, 0, generator.stderr());
+});
 
 test('SIGTERM mid-run: devices stop, the last telemetry reaches the coordinator, exit 0', async (t) => {
   const nginx = await startNginx();

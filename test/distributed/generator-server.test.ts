@@ -153,7 +153,13 @@ test('the generator side: a wrong token is logged clearly and retried; the right
   const p = await port({ token: 's3cret' });
   const lines: string[] = [];
   const links: GeneratorSide[] = [];
-  const fake = { connect: (link: GeneratorSide) => links.push(link) };
+  // Stands in for the Generator, which tells the connection when the coordinator welcomed it.
+  const fake = {
+    connect: (link: GeneratorSide, events: { welcomed(): void }) => {
+      links.push(link);
+      link.onMessage((m) => m.type === 'welcome' && events.welcomed());
+    },
+  };
   const wrong = CoordinatorConnection.start({ url: p.url, token: 'nope', generator: fake, log: (l) => lines.push(l), backoff: new Backoff({ initialMs: 50, random: () => 0.5 }) });
   cleanups.push(() => wrong.stop());
   await until(() => lines.length >= 2, 5000, () => `two attempts; log: ${lines.join('\n')}`);

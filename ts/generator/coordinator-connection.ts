@@ -19,8 +19,8 @@ export interface CoordinatorConnectionOptions {
   /** `ws://` or `wss://`. */
   url: string;
   token?: string;
-  /** Serves each link until it closes: the Generator. */
-  generator: { connect(link: GeneratorSide): void };
+  /** Serves each link until it closes, and says when the coordinator welcomed it: the Generator. */
+  generator: { connect(link: GeneratorSide, events: { welcomed(): void }): void };
   log: (line: string) => void;
   backoff?: Backoff;
   maxMessageBytes?: number;
@@ -110,14 +110,14 @@ export class CoordinatorConnection {
       heartbeatMs: this.options.heartbeatMs,
       onInvalid: (reason) => this.say(`closed the link to the coordinator: ${reason}`),
     });
-    link.onMessage((m) => {
-      if (m.type !== 'welcome') return;
-      // Only a link the coordinator accepted counts as success; a refused one keeps backing off.
-      this.backoff.reset();
-      this.say(`connected to ${this.options.url}`);
-    });
     link.onClose((reason) => this.again(`lost the coordinator at ${this.options.url}: ${reason}`));
-    this.options.generator.connect(link);
+    this.options.generator.connect(link, {
+      // Only a link the coordinator welcomed in our protocol version counts as success; a refused one keeps backing off.
+      welcomed: () => {
+        this.backoff.reset();
+        this.say(`connected to ${this.options.url}`);
+      },
+    });
   }
 
   private again(why: string): void {

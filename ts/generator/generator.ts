@@ -60,12 +60,27 @@ export class Generator {
     return this.pool.size;
   }
 
-  /** Serves one coordinator link until it closes. */
-  connect(link: GeneratorSide): void {
+  /**
+   * Serves one coordinator link until it closes. The coordinator's first message
+   * must be a welcome of our protocol version (then `events.welcomed` is called);
+   * anything else closes the link, and nothing it sent is acted on.
+   */
+  connect(link: GeneratorSide, events: { welcomed?(): void } = {}): void {
     this.link = link;
+    let welcomed = false;
     link.onMessage((m) => {
       // In arrival order: a cohort must not start before its run is prepared.
-      this.queue = this.queue.then(() => this.handle(m)).catch((err) => this.log(`stressgrid generator: ${(err as Error).stack ?? err}`));
+      this.queue = this.queue
+        .then(() => {
+          // Messages that arrived before the link closed are dropped with it.
+          if (this.link !== link) return;
+          if (welcomed) return this.handle(m);
+          const refusal = this.refusal(m);
+          if (refusal) return link.close(refusal);
+          welcomed = true;
+          events.welcomed?.();
+        })
+        .catch((err) => this.log(`stressgrid generator: ${(err as Error).stack ?? err}`));
     });
     link.onClose(() => {
       if (this.link !== link) return;
@@ -80,15 +95,28 @@ export class Generator {
     this.timer = setInterval(() => void this.push(), this.intervalMs);
   }
 
+  /** Why a message ends the link (any first message but a welcome of our version; a refusal or another version's welcome later); undefined if it does not. */
+  private refusal(m: CoordinatorMessage): string | undefined {
+    if (m.type === 'welcome' && m.version === PROTOCOL_VERSION) return undefined;
+    if (m.type === 'welcome') {
+      this.log(`stressgrid generator: refused the coordinator: it speaks protocol version ${m.version}, this generator ${PROTOCOL_VERSION}: run the same Stressgrid version on both`);
+      return 'protocol version mismatch';
+    }
+    if (m.type === 'refused') {
+      this.log(`stressgrid generator: refused by the coordinator: ${m.reason}`);
+      return m.reason;
+    }
+    return 'the first message must be welcome';
+  }
+
   private async handle(m: CoordinatorMessage): Promise<void> {
     switch (m.type) {
       case 'welcome':
-        if (m.version !== PROTOCOL_VERSION) this.link?.close(`coordinator speaks protocol ${m.version}, this generator ${PROTOCOL_VERSION}`);
+      case 'refused': {
+        const refusal = this.refusal(m);
+        if (refusal) this.link?.close(refusal);
         return;
-      case 'refused':
-        this.log(`stressgrid generator: refused by the coordinator: ${m.reason}`);
-        this.link?.close(m.reason);
-        return;
+      }
       case 'prepare_run':
         return this.prepare(m.runId, m.plan);
       case 'start_cohort':
