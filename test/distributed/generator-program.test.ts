@@ -1,14 +1,14 @@
 /**
- * The stressgrid-generator program's settings and reconnection delays, and its
- * shutdown as a real process: SIGTERM during a run stops the devices, sends the
- * run's last telemetry and exits 0; a coordinator of another protocol version is
- * refused.
+ * The stressgrid-generator program's settings and reconnection delays, and as a
+ * real process: SIGTERM or SIGINT during a run stops the devices, sends the run's
+ * last telemetry and exits 0; a coordinator of another protocol version is
+ * refused. The process tests run one at a time: each is a few processes.
  *
  * Needs the Debian package nginx.
  */
 import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Backoff } from '../../ts/generator/backoff.js';
 import { DEFAULT_COORDINATOR_URL, resolveGeneratorOptions } from '../../ts/generator/program-options.js';
@@ -38,7 +38,8 @@ test('settings come from the environment, flags win, every problem is listed', (
     options: { coordinatorUrl: 'ws://10.0.0.1:9696/', id: 'flag', workers: 2, token: 'x' },
   });
   const defaults = resolveGeneratorOptions({}, {});
-  t.true(defaults.ok && defaults.options.coordinatorUrl === new URL(DEFAULT_COORDINATOR_URL).href && defaults.options.id !== '' && defaults.options.workers === undefined);
+  t.true(defaults.ok && defaults.options.coordinatorUrl === new URL(DEFAULT_COORDINATOR_URL).href && defaults.options.workers === undefined);
+  t.is(defaults.ok && defaults.options.id, hostname(), 'the id defaults to the host name');
   t.deepEqual(resolveGeneratorOptions({ workers: '0' }, { COORDINATOR_URL: 'http://coord:9696', GENERATOR_ID: 'a\tb' }), {
     ok: false,
     problems: [
@@ -83,43 +84,45 @@ test.serial('a coordinator of another protocol version is refused with a clear m
   t.is(await generator.exited, 0, generator.stderr());
 });
 
-test('SIGTERM mid-run: devices stop, the last telemetry reaches the coordinator, exit 0', async (t) => {
-  const nginx = await startNginx();
-  const dataDir = await mkdtemp(join(tmpdir(), 'sg-sigterm-'));
-  const c = await startCluster({ dataDir });
-  t.teardown(async () => {
-    await c.close();
-    await nginx.stop();
-    await rm(dataDir, { recursive: true, force: true });
-  });
-  const stays = startGeneratorProcess({ url: c.url, id: 'stays' });
-  const leaving = startGeneratorProcess({ url: c.url, id: 'leaving' });
-  await c.waitForGenerators([stays.id, leaving.id]);
-  const finals: Telemetry[] = [];
-  let busy = false;
-  c.coordinator.registry.listen({
-    telemetry: (g, m) => {
-      if (g.id !== 'leaving') return;
-      if (m.activeDevices > 0) busy = true;
-      if (m.final) finals.push(m);
-    },
-  });
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test.serial(`${signal} mid-run: devices stop, the last telemetry reaches the coordinator, exit 0`, async (t) => {
+    const nginx = await startNginx();
+    const dataDir = await mkdtemp(join(tmpdir(), `sg-${signal.toLowerCase()}-`));
+    const c = await startCluster({ dataDir });
+    t.teardown(async () => {
+      await c.close();
+      await nginx.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+    const stays = startGeneratorProcess({ url: c.url, id: 'stays' });
+    const leaving = startGeneratorProcess({ url: c.url, id: 'leaving' });
+    await c.waitForGenerators([stays.id, leaving.id]);
+    const finals: Telemetry[] = [];
+    let busy = false;
+    c.coordinator.registry.listen({
+      telemetry: (g, m) => {
+        if (g.id !== 'leaving') return;
+        if (m.activeDevices > 0) busy = true;
+        if (m.final) finals.push(m);
+      },
+    });
 
-  const started = await c.coordinator.start({
-    name: 'sigterm',
-    blocks: [{ script: 'for (;;) { await get("/"); await delay(20); }' }],
-    addresses: [{ host: '127.0.0.1', port: nginx.port }],
-    size: 20,
-    sustain: 4,
+    const started = await c.coordinator.start({
+      name: signal.toLowerCase(),
+      blocks: [{ script: 'for (;;) { await get("/"); await delay(20); }' }],
+      addresses: [{ host: '127.0.0.1', port: nginx.port }],
+      size: 20,
+      sustain: 4,
+    });
+    if (!started.ok) return t.fail(JSON.stringify(started));
+    await until(() => busy, 5000, () => 'devices running on the generator that will leave');
+    leaving.kill(signal);
+    t.is(await leaving.exited, 0, leaving.stderr());
+    t.regex(leaving.stderr(), new RegExp(`${signal}: stopping devices and sending the last telemetry`));
+    t.is(finals.length, 1, 'the final telemetry arrived before the socket closed');
+    t.is(finals[0]!.runId, started.run.runId);
+    t.is(finals[0]!.activeDevices, 0, 'its devices were stopped');
+    const result = await started.run.done;
+    t.is(result.outcome, 'done', result.reason);
   });
-  if (!started.ok) return t.fail(JSON.stringify(started));
-  await until(() => busy, 5000, () => 'devices running on the generator that will leave');
-  leaving.kill('SIGTERM');
-  t.is(await leaving.exited, 0, leaving.stderr());
-  t.regex(leaving.stderr(), /SIGTERM: stopping devices and sending the last telemetry/);
-  t.is(finals.length, 1, 'the final telemetry arrived before the socket closed');
-  t.is(finals[0]!.runId, started.run.runId);
-  t.is(finals[0]!.activeDevices, 0, 'its devices were stopped');
-  const result = await started.run.done;
-  t.is(result.outcome, 'done', result.reason);
-});
+}
