@@ -1,91 +1,86 @@
 /**
  * The stressgrid-coordinator program as systemd runs it, with a real
  * stressgrid-generator process connected over its WebSocket port; and its settings.
+ * The process tests run one at a time: each is a few processes.
  */
-import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import test, { type ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { GeneratorInfo, RunStarted } from '../../ts/coordinator/api-messages.js';
+import type { GeneratorInfo, RunStarted, RunStatus } from '../../ts/coordinator/api-messages.js';
 import { exposureWarning, resolveCoordinatorOptions } from '../../ts/coordinator/program-options.js';
+import { waitUntil } from '../support/api-client.js';
+import { startCoordinatorProgram } from '../support/coordinator-program.js';
+import { startGeneratorProcess } from '../support/generator-process.js';
 import { startNginx } from '../support/nginx.js';
+import { killAllPrograms, startProgram } from '../support/program-process.js';
 import { nginxPlan } from './coordinator-harness.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+test.after.always(() => killAllPrograms());
 
-function program(path: string, args: string[], env: Record<string, string | undefined> = {}) {
-  const child = spawn(process.execPath, [join(root, path), ...args], { cwd: root, env: { ...process.env, STRESSGRID_TOKEN: undefined, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  // 'close', not 'exit': only then has everything the process wrote been read.
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  void exited.then(() => clearTimeout(killer));
-  return {
-    child: child as ChildProcess,
-    exited,
-    stderr: () => stderr,
-    async waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const match = pattern.exec(stderr);
-        if (match) return match;
-        if (Date.now() > deadline) throw new Error(`no ${pattern} in ${timeoutMs} ms; stderr: ${stderr}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
-  };
+async function tempDir(t: ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sg-coordinator-program-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
 }
 
-test('SIGTERM mid-run aborts the run, writes its report and exits 0', async (t) => {
-  const nginx = await startNginx();
-  const dataDir = await mkdtemp(join(tmpdir(), 'sg-coordinator-program-'));
-  t.teardown(async () => {
-    await nginx.stop();
-    await rm(dataDir, { recursive: true, force: true });
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test.serial(`${signal} mid-run aborts the run, writes its report and exits 0`, async (t) => {
+    const nginx = await startNginx();
+    t.teardown(() => nginx.stop());
+    const dataDir = await tempDir(t);
+    const coordinator = startCoordinatorProgram({ dataDir });
+    const { api, generators: generatorUrl } = await coordinator.listening();
+    t.notRegex(coordinator.stderr(), /WARNING/, 'loopback without a token is not exposed');
+    const generator = startGeneratorProcess({ url: generatorUrl, id: 'program-test' });
+    await coordinator.waitFor(/generator program-test connected/);
+
+    const started = await fetch(`${api}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(nginxPlan(nginx.port)) });
+    t.is(started.status, 201);
+    const { runId } = (await started.json()) as RunStarted;
+    const generators = (await (await fetch(`${api}/api/generators`)).json()) as GeneratorInfo[];
+    t.deepEqual(generators.map((g) => g.id), ['program-test']);
+    await waitUntil('devices of the run reaching nginx', async () => (await nginx.accessLogCount()) > 0);
+    t.is(((await (await fetch(`${api}/api/runs/current`)).json()) as RunStatus).state, 'active');
+
+    coordinator.kill(signal);
+    t.is(await coordinator.exited, 0, coordinator.stderr());
+    t.regex(coordinator.stderr(), new RegExp(`${signal}: aborting run ${runId} and writing its report`));
+    t.regex(coordinator.stderr(), /stressgrid coordinator: stopped$/m);
+    t.true(existsSync(join(dataDir, `${runId}.tar.gz`)));
+    generator.kill(signal);
+    t.is(await generator.exited, 0, generator.stderr());
   });
-  const coordinator = program('dist/ts/coordinator/main.js', ['--host', '127.0.0.1', '--port', '0', '--generator-port', '0', '--data-dir', dataDir]);
-  t.teardown(() => void coordinator.child.kill('SIGKILL'));
-  const [, api, generatorUrl] = await coordinator.waitFor(/website and API on (http:\/\/127\.0\.0\.1:\d+), generators on (ws:\/\/127\.0\.0\.1:\d+)/);
-  t.notRegex(coordinator.stderr(), /WARNING/, 'loopback without a token is not exposed');
-  const generator = program('dist/ts/generator/main.js', ['--coordinator-url', generatorUrl!, '--id', 'program-test', '--workers', '1']);
-  t.teardown(() => void generator.child.kill('SIGKILL'));
-  await coordinator.waitFor(/generator program-test connected/);
+}
 
-  const started = await fetch(`${api}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(nginxPlan(nginx.port)) });
-  t.is(started.status, 201);
-  const { runId } = (await started.json()) as RunStarted;
-  const generators = (await (await fetch(`${api}/api/generators`)).json()) as GeneratorInfo[];
-  t.deepEqual(generators.map((g) => g.id), ['program-test']);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-
-  coordinator.child.kill('SIGTERM');
-  t.is(await coordinator.exited, 0, coordinator.stderr());
-  t.regex(coordinator.stderr(), new RegExp(`aborting run ${runId}`));
-  t.true(existsSync(join(dataDir, `${runId}.tar.gz`)));
-  generator.child.kill('SIGTERM');
-  t.is(await generator.exited, 0);
+test.serial('listening beyond loopback without a token, the program says so at start; with a token it does not', async (t) => {
+  const open = startCoordinatorProgram({ dataDir: await tempDir(t), host: '0.0.0.0' });
+  await open.listening();
+  t.regex(open.stderr(), /stressgrid coordinator: WARNING: .*without STRESSGRID_TOKEN/);
+  t.regex(open.stderr(), /website and API on http:\/\/0\.0\.0\.0:\d+/);
+  const guarded = startCoordinatorProgram({ dataDir: await tempDir(t), host: '0.0.0.0', token: 's3cret' });
+  await guarded.listening();
+  t.notRegex(guarded.stderr(), /WARNING/);
+  for (const p of [open, guarded]) {
+    p.kill('SIGTERM');
+    t.is(await p.exited, 0, p.stderr());
+  }
 });
 
-test('the program serves the package\'s website, with uPlot from its npm package, beside the API', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'sg-coordinator-program-'));
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const coordinator = program('dist/ts/coordinator/main.js', ['--host', '127.0.0.1', '--port', '0', '--generator-port', '0', '--data-dir', dataDir]);
-  t.teardown(() => void coordinator.child.kill('SIGKILL'));
-  const [, api] = await coordinator.waitFor(/website and API on (http:\/\/127\.0\.0\.1:\d+)/);
+test.serial('the program serves the package\'s website, with uPlot from its npm package, beside the API', async (t) => {
+  const coordinator = startCoordinatorProgram({ dataDir: await tempDir(t) });
+  const { api } = await coordinator.listening();
   const index = await fetch(`${api}/`);
   t.is(index.status, 200);
   t.regex(await index.text(), /<title>Stressgrid<\/title>/);
   for (const path of ['/app.js', '/vendor/uplot/uPlot.esm.js', '/shared/plan.js']) t.is((await fetch(`${api}${path}`)).status, 200, path);
-  coordinator.child.kill('SIGTERM');
+  coordinator.kill('SIGTERM');
   t.is(await coordinator.exited, 0, coordinator.stderr());
 });
 
-test('bad settings exit 2 with every problem', async (t) => {
-  const run = program('dist/ts/coordinator/main.js', ['--port', 'x', '--generator-port', '70000', '--report-interval', '0']);
+test.serial('bad settings exit 2 with every problem', async (t) => {
+  const run = startProgram({ main: 'dist/ts/coordinator/main.js', name: 'the coordinator', args: ['--port', 'x', '--generator-port', '70000', '--report-interval', '0'], env: process.env });
   t.is(await run.exited, 2);
   t.regex(run.stderr(), /3 problems/);
   for (const option of ['--port', '--generator-port', '--report-interval']) t.regex(run.stderr(), new RegExp(`^  ${option}: `, 'm'));

@@ -16,7 +16,8 @@ import { planSchedule } from '../../ts/coordinator/ramp.js';
 import { ReportStore } from '../../ts/coordinator/report-store.js';
 import { validatePlan } from '../../ts/shared/plan-validation.js';
 import { PROTOCOL_VERSION } from '../../ts/shared/protocol.js';
-import { killAllGeneratorProcesses, startGeneratorProcess, type GeneratorProcess } from '../support/generator-process.js';
+import { startGeneratorProcess, type GeneratorProcess } from '../support/generator-process.js';
+import { killAllPrograms } from '../support/program-process.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
 import { startCluster, startedDevices, until, type Cluster } from './cluster.js';
@@ -30,7 +31,7 @@ const dirs: string[] = [];
 const children: Array<ReturnType<typeof spawn>> = [];
 
 test.after.always(async () => {
-  await killAllGeneratorProcesses();
+  await killAllPrograms();
   for (const child of children) child.kill('SIGKILL');
   await Promise.all(clusters.map((c) => c.close()));
   await Promise.all(nginxes.map((n) => n.stop()));

@@ -14,7 +14,8 @@ import { Backoff } from '../../ts/generator/backoff.js';
 import { DEFAULT_COORDINATOR_URL, resolveGeneratorOptions } from '../../ts/generator/program-options.js';
 import { validatePlan } from '../../ts/shared/plan-validation.js';
 import { PROTOCOL_VERSION, type Telemetry } from '../../ts/shared/protocol.js';
-import { killAllGeneratorProcesses, startGeneratorProcess } from '../support/generator-process.js';
+import { startGeneratorProcess } from '../support/generator-process.js';
+import { killAllPrograms } from '../support/program-process.js';
 import { startNginx } from '../support/nginx.js';
 import { startWsServer } from '../support/ws-server.js';
 import { startCluster, until } from './cluster.js';
@@ -51,7 +52,7 @@ test('settings come from the environment, flags win, every problem is listed', (
   t.false(resolveGeneratorOptions({ coordinatorUrl: 'not a url' }, {}).ok);
 });
 
-test.after.always(() => killAllGeneratorProcesses());
+test.after.always(() => killAllPrograms());
 
 test.serial('a coordinator of another protocol version is refused with a clear message: nothing it sends runs, and the generator backs off', async (t) => {
   const nginx = await startNginx();

@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { killAllGeneratorProcesses, startGeneratorProcess } from '../support/generator-process.js';
+import { startGeneratorProcess } from '../support/generator-process.js';
+import { killAllPrograms } from '../support/program-process.js';
 import { readResultsCsv } from '../support/report-archive.js';
 import { startCluster, type Cluster } from './cluster.js';
 
@@ -67,7 +68,7 @@ let cluster: Cluster | undefined;
 let target: Server | undefined;
 let dataDir: string | undefined;
 test.after.always(async () => {
-  await killAllGeneratorProcesses();
+  await killAllPrograms();
   await cluster?.close();
   await new Promise((resolve) => (target ? target.close(resolve) : resolve(undefined)));
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
