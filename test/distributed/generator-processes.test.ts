@@ -12,14 +12,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { planSchedule } from '../../ts/coordinator/ramp.js';
+import { planSchedule, type StartAction } from '../../ts/coordinator/ramp.js';
 import { ReportStore } from '../../ts/coordinator/report-store.js';
 import { validatePlan } from '../../ts/shared/plan-validation.js';
-import { PROTOCOL_VERSION } from '../../ts/shared/protocol.js';
+import type { LiveSnapshot } from '../../ts/shared/live.js';
+import type { ResolvedPlan } from '../../ts/shared/plan.js';
+import { PROTOCOL_VERSION, type StartCohort, type Telemetry } from '../../ts/shared/protocol.js';
 import { startGeneratorProcess, type GeneratorProcess } from '../support/generator-process.js';
 import { killAllPrograms } from '../support/program-process.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
+import { readArchive, total } from '../e2e/run-archive.js';
 import { startCluster, startedDevices, until, type Cluster } from './cluster.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -67,7 +70,7 @@ async function joined(c: Cluster, processes: GeneratorProcess[], timeoutMs?: num
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const loop = (path: string) => `for (;;) {\n  await get(${JSON.stringify(path)});\n  await delay(20);\n}`;
+const loop = (path: string, pauseMs = 20) => `for (;;) {\n  await get(${JSON.stringify(path)});\n  await delay(${pauseMs});\n}`;
 /**
  * Exactly `requests` requests, then an idle wait that outlasts the run: no request
  * is in flight when the devices stop, so every one nginx served is counted.
@@ -75,7 +78,7 @@ const loop = (path: string) => `for (;;) {\n  await get(${JSON.stringify(path)})
 const REQUESTS_PER_DEVICE = 20;
 const counted = (path: string) => `for (let i = 0; i < ${REQUESTS_PER_DEVICE}; i++) {\n  await get(${JSON.stringify(path)});\n  await delay(10);\n}\nawait delay(600000);`;
 
-function twoBlockPlan(name: string, a: NginxServer, b: NginxServer, timing: { rampup: number; sustain: number }, script = loop) {
+function twoBlockPlan(name: string, a: NginxServer, b: NginxServer, timing: { rampup: number; sustain: number; size?: number }, script: (path: string) => string = loop) {
   return {
     name,
     blocks: [
@@ -86,9 +89,10 @@ function twoBlockPlan(name: string, a: NginxServer, b: NginxServer, timing: { ra
       { host: '127.0.0.1', port: a.port },
       { host: '127.0.0.1', port: b.port },
     ],
-    size: 40,
+    size: timing.size ?? 40,
     rampdown: 0,
-    ...timing,
+    rampup: timing.rampup,
+    sustain: timing.sustain,
   };
 }
 
@@ -134,32 +138,78 @@ function onePlan(name: string, target: NginxServer, sustain: number) {
   return { name, blocks: [{ script: loop('/') }], addresses: [{ host: '127.0.0.1', port: target.port }], size: 20, rampup: 0, sustain, rampdown: 0 };
 }
 
-test.serial('a generator killed mid-run: the run completes with the other; restarted under its id it rejoins', async (t) => {
+/** Start cohorts of the schedule for one generator, by cohort id. */
+function scheduledStarts(plan: ResolvedPlan, order: string[], generatorId: string): Map<number, StartAction> {
+  const starts = planSchedule(plan, order).actions.filter((a): a is StartAction => a.kind === 'start' && a.generatorId === generatorId);
+  return new Map(starts.map((a) => [a.cohortId, a]));
+}
+
+test.serial('a generator killed mid-ramp: the others go on, the loss is shown live and recorded, nothing of its link is left; restarted, it rejoins and takes the later steps', async (t) => {
   const [a, b] = await Promise.all([nginx(), nginx()]);
   const c = await cluster();
   const stays = startGeneratorProcess({ url: c.url, id: 'stays' });
   const doomed = startGeneratorProcess({ url: c.url, id: 'doomed' });
   await joined(c, [stays, doomed]);
+  const order = c.coordinator.registry.list().map((g) => g.id);
+  const snapshots: LiveSnapshot[] = [];
+  c.coordinator.observe({ onLive: (s) => snapshots.push(s) });
+  const pushes: Array<{ id: string; at: number; telemetry: Telemetry }> = [];
+  c.coordinator.registry.listen({ telemetry: (g, telemetry) => pushes.push({ id: g.id, at: Date.now(), telemetry }) });
 
-  const started = await c.coordinator.start(twoBlockPlan('generator lost', a, b, { rampup: 0, sustain: 5 }));
+  // Eight steps, one a second: several come after the killed generator is back.
+  const plan = twoBlockPlan('generator lost', a, b, { rampup: 8, sustain: 1, size: 160 }, (path) => loop(path, 200));
+  const checked = await validatePlan(plan);
+  if (!checked.ok) return t.fail(JSON.stringify(checked.problems));
+  const started = await c.coordinator.start(plan);
   if (!started.ok) return t.fail(JSON.stringify(started));
   const runId = started.run.runId;
-  await sleep(1500);
+  const busy = (id: string, after = 0) => pushes.some((p) => p.id === id && p.at > after && p.telemetry.runId === runId && p.telemetry.activeDevices > 0);
+  await until(() => busy('doomed'), 20_000, () => 'devices running on the generator to be killed');
+
+  const killedAt = Date.now();
   doomed.kill('SIGKILL');
   await until(() => c.notices.some((n) => /generator doomed left the run/.test(n)), 5000, () => `a notice of the loss; notices: ${c.notices.join('\n')}`);
   await c.waitForLog(/generator doomed from .* disconnected/);
-  t.deepEqual(c.coordinator.registry.list().map((g) => g.id), ['stays']);
+  t.deepEqual(c.coordinator.registry.list().map((g) => g.id), ['stays'], 'the registry forgot the dead link');
+  await until(() => c.server.connections() === 1, 5000, () => `the dead connection closed; open: ${c.server.connections()}`);
+  await until(() => snapshots.some((s) => s.lostGenerators.includes('doomed')), 5000, () => 'a live snapshot that shows the loss');
+  const lostView = snapshots.find((s) => s.lostGenerators.includes('doomed'))!;
+  t.deepEqual(lostView.lostGenerators, ['doomed']);
+  t.deepEqual(lostView.generators.map((g) => g.id), ['stays'], 'the live view holds nothing of the dead generator');
 
+  const sentBefore = c.sent.get('doomed')!.length;
   await joined(c, [stays, startGeneratorProcess({ url: c.url, id: 'doomed' })]);
   await until(() => c.notices.some((n) => /generator doomed rejoined/.test(n)), 5000, () => `a notice of the rejoin; notices: ${c.notices.join('\n')}`);
-  const prepared = (c.sent.get('doomed') ?? []).filter((m) => m.type === 'prepare_run' && m.runId === runId);
-  t.is(prepared.length, 2, 'prepared when the run started and again when it rejoined');
+  const rejoinedAt = Date.now();
+  await until(() => busy('doomed', rejoinedAt), 20_000, () => 'devices running on the restarted generator');
+  await until(() => snapshots.at(-1)!.lostGenerators.length === 0, 5000, () => 'a live snapshot without the loss once it is back');
 
   const result = await started.run.done;
   t.is(result.outcome, 'done', result.reason);
   t.true(result.criticalErrors >= 1, 'the lost generator counts as a critical error');
-  const rows = await readResultsCsv(result.archivePath!);
-  t.true(Number(rows.at(-1)!.response_count) > 0);
+
+  const afterRejoin = c.sent.get('doomed')!.slice(sentBefore);
+  t.deepEqual(afterRejoin.slice(0, 2).map((m) => m.type), ['welcome', 'prepare_run'], 'welcomed and prepared again when it rejoined');
+  const laterStarts = afterRejoin.filter((m): m is StartCohort => m.type === 'start_cohort');
+  const doomedSchedule = scheduledStarts(checked.plan, order, 'doomed');
+  t.true(laterStarts.length >= 1, 'given a share again at a later step');
+  for (const m of laterStarts) t.deepEqual(m.devices, doomedSchedule.get(m.cohortId)?.devices, `cohort ${m.cohortId} is one of its own`);
+  t.is(laterStarts.at(-1)!.cohortId, Math.max(...doomedSchedule.keys()), 'down to the last step');
+
+  const staysSchedule = scheduledStarts(checked.plan, order, 'stays');
+  t.deepEqual(
+    c.sent.get('stays')!.filter((m): m is StartCohort => m.type === 'start_cohort').map((m) => m.cohortId),
+    [...staysSchedule.keys()],
+    'the surviving generator got every one of its steps',
+  );
+  const staysAfterKill = pushes.filter((p) => p.id === 'stays' && p.at > killedAt && p.telemetry.runId === runId);
+  t.true(staysAfterKill.length >= 3, `the surviving generator kept reporting: ${staysAfterKill.length} pushes after the kill`);
+  t.true(staysAfterKill.some((p) => p.telemetry.activeDevices === staysSchedule.size * 10), 'and ran its whole share');
+
+  const archive = await readArchive(result.archivePath!);
+  t.deepEqual(archive.summary.generatorsLost, ['doomed']);
+  t.true(total(archive, 'response_count') > 0);
+  t.is(c.server.connections(), 2);
 });
 
 test.serial('a generator reconnecting under a connected id replaces the old link over real sockets', async (t) => {

@@ -40,6 +40,8 @@ export interface GeneratorServerOptions {
 
 export interface GeneratorServer {
   port: number;
+  /** Connections open now, whether or not they have said hello yet. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,7 @@ export async function startGeneratorServer(options: GeneratorServerOptions): Pro
   let closing: Promise<void> | undefined;
   return {
     port,
+    connections: () => links.size,
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
