@@ -1,8 +1,9 @@
 /**
- * Reads a run's `<runId>.tar.gz` the way a user would: unpacked, results.csv
- * parsed into numeric rows, histograms.hlog into decoded histograms.
+ * Reads a run's `<runId>.tar.gz` the way a user would, from disk or downloaded:
+ * unpacked, results.csv parsed into numeric rows, histograms.hlog into decoded
+ * histograms.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { x as extract } from 'tar';
@@ -89,6 +90,25 @@ export async function readArchive(path: string): Promise<RunArchive> {
       summary: JSON.parse(await read('summary.json')) as RunSummary,
       plan: JSON.parse(await read('plan.json')) as ResolvedPlan,
     };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Downloads an archive over HTTP (`/results/<runId>.tar.gz`) and reads it; a
+ * status other than 200 or a body that is no gzip'd tar fails with what came.
+ */
+export async function downloadArchive(url: string): Promise<RunArchive> {
+  const response = await fetch(url);
+  if (response.status !== 200 || response.headers.get('content-type') !== 'application/gzip') {
+    throw new Error(`GET ${url}: ${response.status} ${response.headers.get('content-type')}: ${(await response.text()).slice(0, 200)}`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'sg-download-'));
+  try {
+    const path = join(dir, 'archive.tar.gz');
+    await writeFile(path, Buffer.from(await response.arrayBuffer()));
+    return await readArchive(path);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
