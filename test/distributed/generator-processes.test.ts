@@ -1,7 +1,9 @@
 /**
- * The distributed mode with real processes: a coordinator and its generator port
- * in this process, `stressgrid-generator` programs as child processes, nginx as
- * the target. Each run is a few seconds of load.
+ * The distributed mode with real processes: `stressgrid-generator` programs as
+ * child processes, nginx as the target, and the coordinator either in this process
+ * (its links tapped, so a test sees every message each generator was sent) or as
+ * the `stressgrid-coordinator` program driven over its API. Each run is a few
+ * seconds of load.
  *
  * Needs the Debian package nginx.
  */
@@ -135,6 +137,39 @@ test.serial('two generator processes run a plan: each gets its share, the CSV co
     [10 * REQUESTS_PER_DEVICE, 30 * REQUESTS_PER_DEVICE],
     'block shares 1:3',
   );
+});
+
+test.serial('the programs end to end: a plan started over the API of stressgrid-coordinator runs on two stressgrid-generator processes, each with its share; the downloaded CSV counts every request nginx logged', async (t) => {
+  const [a, b] = await Promise.all([nginx(), nginx()]);
+  const coordinator = startCoordinatorProgram({ dataDir: await tempDir(), args: ['--report-interval', '1'] });
+  const { api, generators: url } = await coordinator.listening();
+  const processes = ['gen-a', 'gen-b'].map((id) => startGeneratorProcess({ url, id }));
+  const generators = async () => (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`))).sort((x, y) => (x.id < y.id ? -1 : 1));
+  await waitUntil('both generators connected', async () => (await generators()).map((g) => g.id).join() === 'gen-a,gen-b', 20_000);
+
+  const started = await postJson(`${api}/api/runs`, twoBlockPlan('programs end to end', a, b, { rampup: 1, sustain: 3 }, counted));
+  t.is(started.status, 201);
+  const { runId } = await json<RunStarted>(started);
+  // Devices stay active once their requests are made, so with the ramp up each generator shows its whole share.
+  await waitUntil('each generator running half of the 40 devices', async () => (await generators()).every((g) => g.utilisation?.activeDevices === 20), 20_000);
+  let status: RunStatus | undefined;
+  await waitUntil('the run to end', async () => (status = await json<RunStatus>(await fetch(`${api}/api/runs/${runId}`))).state === 'ended', 30_000);
+  if (status?.state !== 'ended') return t.fail();
+  t.like(status.result, { outcome: 'done', criticalErrors: 0, archiveUrl: `/results/${runId}.tar.gz` });
+
+  const archive = await downloadArchive(`${api}${status.result.archiveUrl}`);
+  t.like(archive.summary, { runId, effectiveDevices: 40, generatorCount: 2, generatorsLost: [] });
+  const served = [...(await a.waitForAccessLog(20 * REQUESTS_PER_DEVICE)), ...(await b.waitForAccessLog(20 * REQUESTS_PER_DEVICE))];
+  t.is(served.length, 40 * REQUESTS_PER_DEVICE, 'every device made its requests, half of them to each address');
+  t.is(total(archive, 'response_count'), served.length, 'the CSV counts every response nginx served, no more');
+  t.deepEqual(
+    [1, 2].map((block) => served.filter((line) => line.uri === `/?block=${block}`).length),
+    [10 * REQUESTS_PER_DEVICE, 30 * REQUESTS_PER_DEVICE],
+    'block shares 1:3',
+  );
+
+  for (const p of [...processes, coordinator]) p.kill('SIGTERM');
+  for (const p of [...processes, coordinator]) t.is(await p.exited, 0, p.stderr());
 });
 
 function onePlan(name: string, target: NginxServer, sustain: number) {
