@@ -2,14 +2,17 @@
  * The stressgrid-generator program's settings and reconnection delays, and as a
  * real process: SIGTERM or SIGINT during a run stops the devices, sends the run's
  * last telemetry and exits 0; a coordinator of another protocol version is
- * refused. The process tests run one at a time: each is a few processes.
+ * refused; wss:// works through a TLS-terminating proxy. The process tests run
+ * one at a time: each is a few processes.
  *
  * Needs the Debian package nginx.
  */
 import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { Backoff } from '../../ts/generator/backoff.js';
 import { DEFAULT_COORDINATOR_URL, resolveGeneratorOptions } from '../../ts/generator/program-options.js';
 import { validatePlan } from '../../ts/shared/plan-validation.js';
@@ -17,6 +20,7 @@ import { PROTOCOL_VERSION, type Telemetry } from '../../ts/shared/protocol.js';
 import { startGeneratorProcess } from '../support/generator-process.js';
 import { killAllPrograms } from '../support/program-process.js';
 import { startNginx } from '../support/nginx.js';
+import { selfSignedCert } from '../support/tls-cert.js';
 import { startWsServer } from '../support/ws-server.js';
 import { startCluster, until } from './cluster.js';
 
@@ -83,6 +87,58 @@ test.serial('a coordinator of another protocol version is refused with a clear m
   t.is(await nginx.accessLogCount(), 0, 'no device of the refused coordinator ran');
   generator.kill('SIGTERM');
   t.is(await generator.exited, 0, generator.stderr());
+});
+
+/** A TLS-terminating proxy in front of a plain port, as a machine running the coordinator would put there. */
+async function tlsRelay(port: number, cert: { key: string; cert: string }): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createTlsServer({ key: cert.key, cert: cert.cert }, (front) => {
+    const back = connect(port, '127.0.0.1');
+    for (const s of [front, back]) {
+      sockets.add(s);
+      s.on('error', () => {
+        front.destroy();
+        back.destroy();
+      });
+      s.on('close', () => sockets.delete(s));
+    }
+    front.pipe(back).pipe(front);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test.serial('wss:// through a TLS-terminating proxy: the generator verifies the certificate, joins and reports; an untrusted certificate is refused with the reason', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sg-wss-'));
+  const c = await startCluster({ dataDir });
+  const cert = await selfSignedCert();
+  const relay = await tlsRelay(c.server.port, cert);
+  t.teardown(async () => {
+    await relay.close();
+    await c.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const url = `wss://127.0.0.1:${relay.port}`;
+
+  const untrusting = startGeneratorProcess({ url, id: 'untrusting' });
+  await untrusting.waitFor(new RegExp(`could not connect to wss://127\\.0\\.0\\.1:${relay.port}/: self[- ]signed certificate; attempt 1 in`));
+  untrusting.kill('SIGTERM');
+  t.is(await untrusting.exited, 0, untrusting.stderr());
+
+  let pushed = false;
+  c.coordinator.registry.listen({ telemetry: (g) => (pushed ||= g.id === 'tls') });
+  const trusting = startGeneratorProcess({ url, id: 'tls', env: { NODE_EXTRA_CA_CERTS: cert.certPath } });
+  await c.waitForGenerators(['tls']);
+  await trusting.waitFor(new RegExp(`connected to wss://127\\.0\\.0\\.1:${relay.port}/`));
+  await until(() => pushed, 5000, () => 'telemetry through the proxy');
+  trusting.kill('SIGTERM');
+  t.is(await trusting.exited, 0, trusting.stderr());
 });
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
