@@ -162,7 +162,7 @@ test('randomBits, randomBytes, base64, hex, text, crypto and params', async (t) 
 test('bad arguments throw or reject with code bad_argument', async (t) => {
   const result = await evaluate(`
     const codes = [];
-    const sync = [() => startTiming('Bad Key'), () => stopTiming('never_started'), () => incCounter('x', 'a'),
+    const sync = [() => startTiming('Bad Key'), () => stopTiming('never_started'), () => incCounter('x', 'a'), () => incCounter('generator'), () => incCounter('network_rx_bytes'),
       () => randomBytes(-1), () => base64.decode('a'), () => base64.decode('@@@@'), () => hex.decode('abc'),
       () => crypto.hash('sha3', 'x'), () => crypto.hmac('sha1', 5, 'x'), () => text.encode(5), () => base64.encode({})];
     for (const f of sync) { try { f(); codes.push('none'); } catch (e) { codes.push(e.code); } }
@@ -171,5 +171,5 @@ test('bad arguments throw or reject with code bad_argument', async (t) => {
     for (const f of async) { try { await f(); codes.push('none'); } catch (e) { codes.push(e.code); } }
     return codes;
   `);
-  t.deepEqual(result, Array(19).fill('bad_argument'));
+  t.deepEqual(result, Array(21).fill('bad_argument'));
 });

@@ -96,6 +96,14 @@ const GENERATOR_METRIC_KINDS: ReadonlyMap<string, MetricKind> = new Map([
   [rateName(METRIC.networkTxBytes), 'rate'],
 ]);
 
+/**
+ * Counter keys a script may not use: their `_count` or `_per_second` column is
+ * a generator metric's (`incCounter('generator')` would add to `generator_count`).
+ */
+export const RESERVED_COUNTER_KEYS: readonly string[] = Object.freeze(
+  [...GENERATOR_METRIC_KINDS.keys()].flatMap((name) => /^(.+)_(count|per_second)$/.exec(name)?.[1] ?? []),
+);
+
 /** A histogram (`conn_us`, `cpu_percent`) or one of its statistic columns (`conn_us_p99`). */
 const HISTOGRAM_COLUMN = new RegExp(`^(${METRIC.cpuPercent}|.+_us)(_(${HISTOGRAM_STATS.join('|')}))?$`);
 

@@ -17,6 +17,8 @@
  * record, made per device and only for names the script mentions
  * (script-source.ts); everything else is a frozen global shared by all devices.
  */
+import { RESERVED_COUNTER_KEYS } from '../../shared/metrics.js';
+
 export const GUEST_PRELUDE = String.raw`(function (host, paramsJson) {
 'use strict';
 const G = globalThis;
@@ -29,6 +31,7 @@ const resolved = Promise.resolve();
 const hostNow = host.now, hostRandom = host.random, hostHash = host.hash, hostHmac = host.hmac;
 const hostWsFetch = host.wsFetch;
 const KEY = /^[a-z][a-z0-9_]{0,63}$/;
+const RESERVED_COUNTER_KEY = /^(${RESERVED_COUNTER_KEYS.join('|')})$/;
 const TOKEN = /^[!#$%&'*+.^_|~0-9A-Za-z\x60-]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 const ALGORITHMS = ['sha1', 'sha256', 'sha512', 'md5'];
@@ -242,6 +245,7 @@ let counts = new Map();
 let durations = [];
 function incCounter(key, value) {
   metricKey(key, 'incCounter');
+  if (RESERVED_COUNTER_KEY.test(key)) throw bad('incCounter: the key ' + stringify(key) + ' is reserved: its columns are a generator metric\'s');
   if (value === undefined) value = 1;
   else if (typeof value !== 'number' || !isFiniteNumber(value)) throw bad('incCounter: value must be a finite number');
   counts.set(key, (counts.get(key) || 0) + value);
