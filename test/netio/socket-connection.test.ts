@@ -1,8 +1,9 @@
 /**
  * One suite for both TCP/UDP engines (netio and the node:net / node:dgram
  * fallback), against real sockets on loopback: echo, refused, reset, peer close,
- * silent peer, connect timeout, a flooding peer, oversized sends, and use after
- * close. Each must end with the same DeviceError code on both engines.
+ * silent peer, connect timeout, a flooding peer, oversized sends, failures that
+ * come while no receive waits, and use after close. Each must end with the same
+ * DeviceError code on both engines.
  */
 import test, { type ExecutionContext } from 'ava';
 import { createSocket } from 'node:dgram';
@@ -50,6 +51,13 @@ async function recvAll(connection: SocketConnection, n: number): Promise<{ bytes
   }
   return { bytes: Buffer.concat(parts), sizes };
 }
+
+/**
+ * Lets the engine see what reached its sockets (a FIN, an ICMP error) before the test
+ * calls recv, so the failure is found on the path where no receive was waiting.
+ * Loopback delivers at once; this only has to outlast a few turns of the loop.
+ */
+const engineTurns = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50));
 
 async function udpEcho(t: ExecutionContext): Promise<number> {
   const server = createSocket('udp4');
@@ -129,6 +137,21 @@ for (const engine of ENGINES) {
     t.is(await code(connection.recv(5000)), DEVICE_ERROR.closed);
   });
 
+  test(`${engine}: a peer that closed while no receive waited: every later recv and send is closed`, async (t) => {
+    let peerEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (peerEnded = resolve));
+    const server = await startTcpServer((socket) => socket.on('data', () => socket.end(peerEnded)));
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, server.port);
+    await connection.connect();
+    await connection.send(Buffer.from('bye'));
+    await ended;
+    await engineTurns();
+    t.is(await code(connection.recv(1000)), DEVICE_ERROR.closed);
+    t.is(await code(connection.send(Buffer.from('still there?'))), DEVICE_ERROR.closed);
+    t.is(await code(connection.recv(1000)), DEVICE_ERROR.closed);
+  });
+
   test(`${engine}: a silent peer makes recv time out, and bytes that come later are kept`, async (t) => {
     let peer: import('node:net').Socket | undefined;
     const server = await startTcpServer((socket) => (peer = socket));
@@ -196,6 +219,16 @@ for (const engine of ENGINES) {
     await connection.connect();
     await connection.send(Buffer.from('anyone?'));
     t.is(await code(connection.recv(2000)), DEVICE_ERROR.connRefused);
+  });
+
+  test(`${engine}: UDP refused while no receive waited: every later recv and send is conn_refused`, async (t) => {
+    const { connection } = open(t, engine, await closedPort(), 'udp');
+    await connection.connect();
+    await connection.send(Buffer.from('anyone?'));
+    await engineTurns();
+    t.is(await code(connection.recv(1000)), DEVICE_ERROR.connRefused);
+    t.is(await code(connection.send(Buffer.from('again?'))), DEVICE_ERROR.connRefused);
+    t.is(await code(connection.recv(1000)), DEVICE_ERROR.connRefused);
   });
 
   test(`${engine}: a datagram too large for UDP is bad_argument`, async (t) => {

@@ -297,8 +297,15 @@ impl Engine {
             State::Broken(e) => return Err(broken(e)),
         }
         if conn.readable || matches!(conn.socket, Socket::Udp { .. }) {
-            if let Some(n) = read_into(conn, &mut self.scratch, out, &mut self.stats)? {
-                return Ok(RecvOutcome::Data(n));
+            match read_into(conn, &mut self.scratch, out, &mut self.stats) {
+                Ok(Some(n)) => return Ok(RecvOutcome::Data(n)),
+                Ok(None) => {}
+                // A failure that came while no receive waited (a FIN, an ICMP error) breaks the
+                // connection as one that came during a wait does: every later call reports it.
+                Err(e) => {
+                    conn.state = State::Broken(errno(&e));
+                    return Err(e);
+                }
             }
         }
         conn.want_read = true;

@@ -1,5 +1,6 @@
 //! Tests of the engine alone (no Node) against real loopback sockets: TCP echo, refused,
-//! reset, end of stream, a queued send flushed on writable, UDP echo and bounds.
+//! reset, end of stream, a queued send flushed on writable, UDP echo and bounds, and
+//! failures that arrive while no receive waits.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -188,4 +189,39 @@ fn udp_echo_one_datagram_per_receive_and_refused_by_icmp() {
         Ok(RecvOutcome::Waiting) => assert_eq!(wait_for(&mut engine, lonely, EventKind::Failed).0, 111),
         Ok(other) => panic!("unexpected {other:?}"),
     }
+}
+
+/// Polls once, waiting up to `timeout` for readiness: what has reached the sockets by
+/// then is seen by the engine before the next call, with no receive waiting.
+fn settle(engine: &mut Engine, timeout: Duration) {
+    let mut batch = Batch::default();
+    engine.poll(Some(timeout), &mut batch).unwrap();
+    assert!(batch.is_empty(), "nothing was waiting, so nothing should be delivered: {:?}", batch.events);
+}
+
+/// Regression: a failure seen while idle broke only the receive that found it; the next
+/// send succeeded and the next receive waited forever.
+#[test]
+fn a_failure_that_comes_while_no_receive_waits_breaks_every_later_call() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut engine = Engine::new(Limits::default()).unwrap();
+    let id = connected(&mut engine, addr);
+    drop(listener.accept().unwrap().0); // FIN
+    settle(&mut engine, Duration::from_millis(200));
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(engine.recv(id, &mut out).map_err(|e| code_of(&e)), Err(PEER_CLOSED));
+        assert_eq!(engine.send(id, b"x").map_err(|e| code_of(&e)), Err(PEER_CLOSED));
+    }
+
+    let closed = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (lonely, _) = engine.connect(Transport::Udp, closed).unwrap();
+    engine.send(lonely, b"anyone?").unwrap(); // ICMP port unreachable
+    settle(&mut engine, Duration::from_millis(200));
+    for _ in 0..2 {
+        assert_eq!(engine.recv(lonely, &mut out).map_err(|e| code_of(&e)), Err(111));
+        assert_eq!(engine.send(lonely, b"again?").map_err(|e| code_of(&e)), Err(111));
+    }
+    assert!(out.is_empty());
 }

@@ -124,7 +124,10 @@ export abstract class SocketDeviceConnection implements SocketConnection {
     if (refused) return Promise.reject(refused);
     if (this.receives.length === 0) {
       const now = this.take();
-      if (now instanceof DeviceError) return Promise.reject(now);
+      if (now instanceof DeviceError) {
+        this.broke(now);
+        return Promise.reject(now);
+      }
       if (now !== undefined) {
         this.sink.count(KEY.receive);
         return Promise.resolve(now);
