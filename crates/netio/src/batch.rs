@@ -18,7 +18,7 @@ pub enum EventKind {
     Data = 3,
     /// Every queued send has reached the kernel.
     Sent = 4,
-    /// The connection broke; `a` = the OS error number, or 0 when the peer closed it.
+    /// The connection broke; `a` = the OS error number, or `engine::PEER_CLOSED` when the peer closed it.
     Failed = 5,
 }
 

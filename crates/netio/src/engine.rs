@@ -25,11 +25,11 @@ use slab::Slab;
 use crate::batch::{Batch, EventKind};
 
 /// `ENOTCONN`: the id names no open connection (closed, or never opened).
-pub const ERR_NOT_CONNECTED: i32 = 107;
+pub const ERR_NOT_CONNECTED: i32 = libc::ENOTCONN;
 /// `EMSGSIZE`: one send larger than `Limits::max_queued_bytes`.
-pub const ERR_TOO_LARGE: i32 = 90;
+pub const ERR_TOO_LARGE: i32 = libc::EMSGSIZE;
 /// `ENOBUFS`: the send queue of the connection is full.
-pub const ERR_QUEUE_FULL: i32 = 105;
+pub const ERR_QUEUE_FULL: i32 = libc::ENOBUFS;
 /// The peer closed the connection (end of stream), reported where an errno would be;
 /// above every errno, so it names nothing else.
 pub const PEER_CLOSED: i32 = 0x10000;
@@ -129,17 +129,12 @@ pub fn code_of(e: &io::Error) -> i32 {
     match e.raw_os_error() {
         Some(n) => n,
         None if e.kind() == ErrorKind::UnexpectedEof => PEER_CLOSED,
-        None => libc_eio(),
+        None => libc::EIO,
     }
 }
 
 fn errno(e: &io::Error) -> i32 {
     code_of(e)
-}
-
-/// `EIO`, for errors that carry no OS number.
-const fn libc_eio() -> i32 {
-    5
 }
 
 fn not_connected() -> io::Error {

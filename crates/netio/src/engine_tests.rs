@@ -90,7 +90,7 @@ fn refused_connect_reports_econnrefused_and_keeps_the_id_until_closed() {
     let mut engine = Engine::new(Limits::default()).unwrap();
     let (id, _) = engine.connect(Transport::Tcp, SocketAddr::from(([127, 0, 0, 1], port))).unwrap();
     let (errno, _, _) = wait_for(&mut engine, id, EventKind::ConnectFailed);
-    assert_eq!(errno, 111);
+    assert_eq!(errno, libc::ECONNREFUSED);
     assert_eq!(engine.len(), 1);
     engine.close(id);
     assert!(engine.is_empty());
@@ -120,11 +120,11 @@ fn peer_close_and_reset_break_the_waiting_receive() {
     server.join().unwrap();
     thread::sleep(Duration::from_millis(50));
     match engine.recv(reset, &mut out) {
-        Err(e) => assert_eq!(code_of(&e), 104),
-        Ok(RecvOutcome::Waiting) => assert_eq!(wait_for(&mut engine, reset, EventKind::Failed).0, 104),
+        Err(e) => assert_eq!(code_of(&e), libc::ECONNRESET),
+        Ok(RecvOutcome::Waiting) => assert_eq!(wait_for(&mut engine, reset, EventKind::Failed).0, libc::ECONNRESET),
         Ok(other) => panic!("unexpected {other:?}"),
     }
-    assert_eq!(code_of(&engine.send(reset, b"x").unwrap_err()), 104);
+    assert_eq!(code_of(&engine.send(reset, b"x").unwrap_err()), libc::ECONNRESET);
 }
 
 #[test]
@@ -185,8 +185,8 @@ fn udp_echo_one_datagram_per_receive_and_refused_by_icmp() {
     thread::sleep(Duration::from_millis(50));
     let mut out = Vec::new();
     match engine.recv(lonely, &mut out) {
-        Err(e) => assert_eq!(code_of(&e), 111),
-        Ok(RecvOutcome::Waiting) => assert_eq!(wait_for(&mut engine, lonely, EventKind::Failed).0, 111),
+        Err(e) => assert_eq!(code_of(&e), libc::ECONNREFUSED),
+        Ok(RecvOutcome::Waiting) => assert_eq!(wait_for(&mut engine, lonely, EventKind::Failed).0, libc::ECONNREFUSED),
         Ok(other) => panic!("unexpected {other:?}"),
     }
 }
@@ -220,8 +220,8 @@ fn a_failure_that_comes_while_no_receive_waits_breaks_every_later_call() {
     engine.send(lonely, b"anyone?").unwrap(); // ICMP port unreachable
     settle(&mut engine, Duration::from_millis(200));
     for _ in 0..2 {
-        assert_eq!(engine.recv(lonely, &mut out).map_err(|e| code_of(&e)), Err(111));
-        assert_eq!(engine.send(lonely, b"again?").map_err(|e| code_of(&e)), Err(111));
+        assert_eq!(engine.recv(lonely, &mut out).map_err(|e| code_of(&e)), Err(libc::ECONNREFUSED));
+        assert_eq!(engine.send(lonely, b"again?").map_err(|e| code_of(&e)), Err(libc::ECONNREFUSED));
     }
     assert!(out.is_empty());
 }
