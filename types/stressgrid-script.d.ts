@@ -108,14 +108,16 @@ declare function wsFetchJson(): any;
 /**
  * TCP: writes `data` to the device's connection; UDP: sends it as one datagram
  * (at most 65,507 bytes). A string is sent as its UTF-8 bytes; at most 1 MiB per
- * send. Resolves once the kernel has taken every byte; counts `send_count`.
+ * send. Resolves once the kernel has taken every byte; counts `send_count` (and
+ * the bytes in `socket_sent_bytes_count`).
  * `protocol: "tcp"` or `"udp"` only.
  */
 declare function send(data: string | Uint8Array | ArrayBuffer | ArrayBufferView): Promise<void>;
 /**
  * TCP: the bytes that have arrived (at least one, at most 64 KiB; a reply may
  * come in several); UDP: the next datagram. Waits up to `timeoutMs`, then rejects
- * with code `timeout`; counts `receive_count`.
+ * with code `timeout`; counts `receive_count` (and the bytes in
+ * `socket_received_bytes_count`).
  */
 declare function recv(timeoutMs?: number): Promise<Uint8Array>;
 

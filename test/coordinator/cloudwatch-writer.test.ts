@@ -7,7 +7,7 @@ import { MAX_DATA_PER_REQUEST, batches, cloudWatchUnit, consoleUrl } from '../..
 import { CsvWriter, RESULTS_CSV } from '../../ts/coordinator/csv-writer.js';
 import type { ReportRow } from '../../ts/coordinator/report-row.js';
 import { fanOut, type RunInfo } from '../../ts/coordinator/writer.js';
-import { HISTOGRAM_BOUNDS, metricKind, type MetricKind } from '../../ts/shared/metrics.js';
+import { HISTOGRAM_BOUNDS, KEY, METRIC, metricKind, rateName, type MetricKind } from '../../ts/shared/metrics.js';
 import { CLOUDWATCH_TARGET, startCloudWatchEndpoint, type CloudWatchEndpoint, type RecordedDatum } from '../support/cloudwatch-endpoint.js';
 import { closedPort } from '../support/closed-port.js';
 import { tempDir, testPlan } from './fixtures.js';
@@ -148,6 +148,8 @@ test('units from names, for built-in metrics and scripts\' own', (t) => {
   t.is(cloudWatchUnit('cpu_percent_median'), 'Percent');
   t.is(cloudWatchUnit('ws_sent_bytes_count'), 'Bytes');
   t.is(cloudWatchUnit('ws_received_bytes_per_second'), 'Bytes/Second');
+  t.is(cloudWatchUnit(METRIC.socketSentBytesCount), 'Bytes');
+  t.is(cloudWatchUnit(rateName(KEY.socketReceivedBytes)), 'Bytes/Second');
   t.is(cloudWatchUnit('ws_sent_frames_count'), 'Count');
   t.is(cloudWatchUnit('something_else'), 'None');
 });

@@ -8,6 +8,7 @@ import { MetricBuffer } from './metric-buffer.js';
 import { Device } from './device.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import { ScriptSandbox } from './sandbox/script-sandbox.js';
+import { recordSocketBytes } from './protocols/socket-transport.js';
 import type { FromWorker, ToWorker } from './worker-messages.js';
 
 interface RunOnWorker {
@@ -94,6 +95,7 @@ export class WorkerRuntime {
   private collect(seq: number): void {
     let active = 0;
     if (this.run) for (const cohort of this.run.cohorts.values()) for (const d of cohort) if (d.active) active++;
+    recordSocketBytes(this.metrics);
     // Encoded histograms are a few hundred bytes each: copying them is cheaper than
     // arranging transfers of natively allocated buffers.
     this.post({ type: 'collected', seq, runId: this.run?.runId ?? null, activeDevices: active, metrics: this.metrics.drain() });

@@ -50,6 +50,9 @@ export const KEY = Object.freeze({
   wsReceiveOverflow: 'ws_receive_overflow',
   send: 'send',
   receive: 'receive',
+  /** TCP stream bytes and UDP payload bytes as they cross the kernel boundary (no headers). */
+  socketSentBytes: 'socket_sent_bytes',
+  socketReceivedBytes: 'socket_received_bytes',
 });
 
 /** Built-in metric names as they appear in reports. */
@@ -67,6 +70,8 @@ export const METRIC = Object.freeze({
   wsReceiveOverflowCount: counterName(KEY.wsReceiveOverflow),
   sendCount: counterName(KEY.send),
   receiveCount: counterName(KEY.receive),
+  socketSentBytesCount: counterName(KEY.socketSentBytes),
+  socketReceivedBytesCount: counterName(KEY.socketReceivedBytes),
   /** Generator utilisation. */
   activeDeviceNumber: 'active_device_number',
   cpuPercent: 'cpu_percent',

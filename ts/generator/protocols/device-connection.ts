@@ -87,11 +87,12 @@ export type ConnectionFactory<C extends DeviceConnection = DeviceConnection> = (
  * DeviceErrors (`conn_reset`, `closed`, `timeout`, ...).
  */
 export interface SocketConnection extends DeviceConnection {
-  /** Hands `data` to the kernel whole (TCP: a stream; UDP: one datagram); records `send_count`. */
+  /** Hands `data` to the kernel whole (TCP: a stream; UDP: one datagram); records `send_count` (its bytes: `socket_sent_bytes_count`). */
   send(data: Uint8Array): Promise<void>;
   /**
    * TCP: the bytes that have arrived, at least one and at most RECV_BYTES; UDP:
-   * the next datagram. Waits up to `timeoutMs` (then `timeout`); records `receive_count`.
+   * the next datagram. Waits up to `timeoutMs` (then `timeout`); records `receive_count`
+   * (its bytes: `socket_received_bytes_count`).
    */
   recv(timeoutMs: number): Promise<Uint8Array>;
 }

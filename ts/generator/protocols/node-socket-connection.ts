@@ -3,6 +3,8 @@
  * is not built (or STRESSGRID_NETIO=node asks for it), and the baseline netio
  * is measured against. The bounds are netio's: TCP bytes wait in the socket
  * (paused) until a receive wants them; UDP keeps at most UDP_QUEUE_DATAGRAMS.
+ * Bytes are counted where netio counts them, at the kernel: a write's callback
+ * (TCP) or a send's (UDP) for what went out, each read for what came in.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket as TcpSocket } from 'node:net';
@@ -48,6 +50,7 @@ export class NodeSocketConnection extends SocketDeviceConnection {
       if (this.armed) this.broke(new DeviceError('closed', `${this.address} closed the connection`));
     });
     socket.on('data', (chunk: Buffer) => {
+      this.countReceivedBytes(chunk.length);
       if (this.armed && this.held.length === 0) {
         this.armed = false;
         socket.pause();
@@ -68,12 +71,9 @@ export class NodeSocketConnection extends SocketDeviceConnection {
   private openUdp(): void {
     const socket = createSocket(this.target.ip.includes(':') ? 'udp6' : 'udp4');
     this.udp = socket;
-    socket.on('error', (err) => {
-      const error = socketError(err, 'request');
-      this.openFailed(error);
-      this.broke(error);
-    });
+    socket.on('error', this.udpFailed);
     socket.on('message', (datagram: Buffer) => {
+      this.countReceivedBytes(datagram.length);
       if (this.armed) {
         this.armed = false;
         this.deliver(datagram);
@@ -82,6 +82,18 @@ export class NodeSocketConnection extends SocketDeviceConnection {
     socket.connect(this.target.port, this.target.ip, () => this.opened());
   }
 
+  private readonly udpFailed = (err: Error): void => {
+    const error = socketError(err, 'request');
+    this.openFailed(error);
+    this.broke(error);
+  };
+
+  /** A datagram's send callback: with a callback, dgram reports send errors here instead of as 'error'. */
+  private readonly udpSent = (err: Error | null, bytes: number): void => {
+    if (err) this.udpFailed(err);
+    else this.countSentBytes(bytes);
+  };
+
   private deliver(bytes: Buffer): void {
     this.arrived(bytes.length > RECV_BYTES ? bytes.subarray(0, RECV_BYTES) : bytes);
   }
@@ -89,15 +101,18 @@ export class NodeSocketConnection extends SocketDeviceConnection {
   protected write(data: Uint8Array): WriteResult {
     if (this.udp) {
       if (data.byteLength > MAX_UDP_PAYLOAD) return socketError({ code: 'EMSGSIZE' }, 'request');
-      // dgram copies the datagram before it returns; its callback reports only
-      // errors the 'error' listener reports too.
-      this.udp.send(data);
+      // dgram copies the datagram before it returns.
+      this.udp.send(data, this.udpSent);
       return 'sent';
     }
     const socket = this.tcp!;
     if (this.ended) return this.ended;
     if (socket.writableLength + data.byteLength > MAX_QUEUED_BYTES) return socketError({ code: 'ENOBUFS' }, 'request');
-    if (socket.write(data)) return 'sent';
+    const bytes = data.byteLength;
+    const taken = socket.write(data, (err) => {
+      if (!err) this.countSentBytes(bytes);
+    });
+    if (taken) return 'sent';
     this.writing++;
     return 'queued';
   }

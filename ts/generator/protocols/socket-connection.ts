@@ -4,7 +4,9 @@
  * waiting sends and receives, receive timeouts, the metrics, and turning a
  * failure into the DeviceError every pending operation rejects with. An engine
  * implements five small methods and reports back through the protected
- * `opened/openFailed/arrived/flushed/broke` calls.
+ * `opened/openFailed/arrived/flushed/broke` calls. Byte counts are the engine's
+ * own: netio counts them natively for the whole thread (netio-connection.ts),
+ * the fallback through `countSentBytes/countReceivedBytes` as they happen.
  *
  * Bounds (the script-facing numbers README.md documents):
  * - a receive returns at most RECV_BYTES (TCP: what has arrived; UDP: one
@@ -207,6 +209,16 @@ export abstract class SocketDeviceConnection implements SocketConnection {
       this.sink.count(KEY.send);
       waiter.resolve();
     }
+  }
+
+  /** The kernel took `n` bytes of this connection's sends. */
+  protected countSentBytes(n: number): void {
+    this.sink.count(KEY.socketSentBytes, n);
+  }
+
+  /** `n` bytes were read from this connection's socket. */
+  protected countReceivedBytes(n: number): void {
+    this.sink.count(KEY.socketReceivedBytes, n);
   }
 
   /** The connection failed; every pending and later operation rejects with `error`. */

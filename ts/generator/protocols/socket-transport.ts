@@ -37,3 +37,12 @@ export function createSocketConnection(target: Target, sink: MetricSink, options
   }
   return new NodeSocketConnection(target, sink, options);
 }
+
+/**
+ * Records into `sink` the socket bytes counted natively on this thread since the
+ * last call (netio); the fallback records its bytes as they move. Called once per
+ * telemetry push, with the sink the thread's devices record into.
+ */
+export function recordSocketBytes(sink: MetricSink): void {
+  NetioConnection.recordBytes(sink);
+}
