@@ -7,7 +7,7 @@ import test from 'ava';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { EXIT } from '../../ts/cli/exit-codes.js';
-import { NETIO_ENV } from '../../ts/generator/protocols/socket-transport.js';
+import { NETIO_ENV, NETIO_ENV_VALUES } from '../../ts/generator/protocols/socket-transport.js';
 import { METRIC } from '../../ts/shared/metrics.js';
 import { demoUrl, startDemoTarget } from '../../ts/cli/demo-target.js';
 import { readArchive, total } from '../e2e/run-archive.js';
@@ -44,7 +44,7 @@ test('the UDP echo sends every datagram back', async (t) => {
 /** One device run sends and receives PING_BYTES per round trip ('ping 0' .. 'ping 4'). */
 const PING_BYTES = 6;
 
-for (const engine of ['native', 'node'] as const) {
+for (const engine of NETIO_ENV_VALUES) {
   for (const protocol of ['tcp', 'udp'] as const) {
     test(`sgcli --demo --target-protocol ${protocol}, ${NETIO_ENV}=${engine}: devices send and receive against the echo`, async (t) => {
       const ws = await workspace(t);

@@ -10,11 +10,9 @@ import { createSocket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { KEY } from '../../ts/shared/metrics.js';
 import type { SocketConnection } from '../../ts/generator/protocols/device-connection.js';
-import { createSocketConnection, recordSocketBytes, type SocketEngine } from '../../ts/generator/protocols/socket-transport.js';
+import { createSocketConnection, recordSocketBytes, SOCKET_ENGINES, type SocketEngine } from '../../ts/generator/protocols/socket-transport.js';
 import { RecordingSink } from '../support/recording-sink.js';
 import { startTcpServer } from '../support/tcp-server.js';
-
-const ENGINES: SocketEngine[] = ['netio', 'node'];
 
 /** Sizes of the script's sends: one byte, a line, a datagram's worth, and (TCP) more than the kernel takes at once. */
 const TCP_SENDS = [1, 80, 1400, 700_000];
@@ -60,7 +58,7 @@ function assertCounts(t: ExecutionContext, sink: RecordingSink, peer: PeerCounts
   t.is(sink.countOf(KEY.socketReceivedBytes), peer.written);
 }
 
-for (const engine of ENGINES) {
+for (const engine of SOCKET_ENGINES) {
   test.serial(`${engine}: TCP bytes sent and received are what the peer read and wrote`, async (t) => {
     const peer: PeerCounts = { read: 0, written: 0 };
     // Every chunk comes back twice, so the two directions differ.

@@ -12,14 +12,12 @@ import { constants } from 'node:os';
 import { DEVICE_ERROR, DeviceError } from '../../ts/shared/errors.js';
 import type { SocketConnection, Target } from '../../ts/generator/protocols/device-connection.js';
 import { MAX_QUEUED_BYTES, RECV_BYTES } from '../../ts/generator/protocols/socket-connection.js';
-import { createSocketConnection, type SocketEngine } from '../../ts/generator/protocols/socket-transport.js';
+import { createSocketConnection, SOCKET_ENGINES, type SocketEngine } from '../../ts/generator/protocols/socket-transport.js';
 import { closedPort } from '../support/closed-port.js';
 import { RecordingSink } from '../support/recording-sink.js';
 import { startStalledListener } from '../support/stalled-listener.js';
 import { startTcpServer } from '../support/tcp-server.js';
 import { loadNetio } from '../../ts/netio/native.js';
-
-const ENGINES: SocketEngine[] = ['netio', 'node'];
 
 const target = (port: number, protocol: 'tcp' | 'udp' = 'tcp'): Target => ({ ip: '127.0.0.1', port, protocol, hostname: '127.0.0.1', verifyTls: false });
 
@@ -68,7 +66,7 @@ async function udpEcho(t: ExecutionContext): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-for (const engine of ENGINES) {
+for (const engine of SOCKET_ENGINES) {
   test(`${engine}: TCP echo round trips record conn, send and receive`, async (t) => {
     const server = await startTcpServer((socket) => socket.on('data', (d) => socket.write(d)));
     t.teardown(() => server.close());
@@ -260,7 +258,7 @@ test('the addon refuses bad arguments with an error instead of crashing', (t) =>
   }
 });
 
-for (const engine of ENGINES) {
+for (const engine of SOCKET_ENGINES) {
   test(`${engine}: TCP echo over IPv6 loopback`, async (t) => {
     const server = await startTcpServer((socket) => socket.on('data', (d) => socket.write(d)), '::1');
     t.teardown(() => server.close());
@@ -272,7 +270,7 @@ for (const engine of ENGINES) {
   });
 }
 
-for (const engine of ENGINES) {
+for (const engine of SOCKET_ENGINES) {
   test(`${engine}: a UDP peer that floods is dropped beyond the buffer, and each receive is one datagram`, async (t) => {
     const server = createSocket('udp4');
     server.on('message', (_msg, rinfo) => {

@@ -12,14 +12,17 @@ import { NodeSocketConnection } from './node-socket-connection.js';
 import { SOCKET_DEFAULTS, type SocketOptions } from './socket-connection.js';
 
 export const NETIO_ENV = 'STRESSGRID_NETIO';
+/** What NETIO_ENV may say: netio and nothing else, or the fallback. */
+export const NETIO_ENV_VALUES = ['native', 'node'] as const;
 
-export type SocketEngine = 'netio' | 'node';
+export const SOCKET_ENGINES = ['netio', 'node'] as const;
+export type SocketEngine = (typeof SOCKET_ENGINES)[number];
 
 /** The engine `env` selects; throws when it names an unknown one or demands a missing addon. */
 export function socketEngine(env: NodeJS.ProcessEnv = process.env): SocketEngine {
   const wanted = env[NETIO_ENV] ?? '';
   if (wanted === 'node') return 'node';
-  if (wanted !== '' && wanted !== 'native') throw new Error(`${NETIO_ENV} must be "native" or "node", got ${JSON.stringify(wanted)}`);
+  if (wanted !== '' && wanted !== 'native') throw new Error(`${NETIO_ENV} must be ${NETIO_ENV_VALUES.map((v) => `"${v}"`).join(' or ')}, got ${JSON.stringify(wanted)}`);
   const loaded = loadNetio();
   if ('addon' in loaded) return 'netio';
   if (wanted === 'native') throw new Error(`${NETIO_ENV}=native, but the netio addon did not load: ${loaded.error}`);
