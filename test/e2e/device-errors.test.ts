@@ -1,8 +1,8 @@
 /**
  * Failures provoked for real and followed through the whole pipeline (device,
  * worker, generator, coordinator, report, sgcli's exit code): a closed port, a
- * host that does not resolve, a script that throws, a runaway loop beside a
- * healthy block, and a script that does not compile.
+ * TCP peer that never answers, a host that does not resolve, a script that
+ * throws, a runaway loop beside a healthy block, and a script that does not compile.
  */
 import test from 'ava';
 import { readdir } from 'node:fs/promises';
@@ -11,6 +11,8 @@ import { EXIT } from '../../ts/cli/exit-codes.js';
 import { readArchive, total } from './run-archive.js';
 import { runSgcli, workspace } from './sgcli-child.js';
 import { closedPort } from '../support/closed-port.js';
+import { startTcpServer } from '../support/tcp-server.js';
+import { NETIO_ENV, NETIO_ENV_VALUES } from '../../ts/generator/protocols/socket-transport.js';
 
 
 test('a closed port: conn_refused counted, each device retrying about once a second', async (t) => {
@@ -32,6 +34,37 @@ test('a closed port: conn_refused counted, each device retrying about once a sec
   t.is(total(archive, 'response_count'), 0);
   t.false(archive.summary.aborted);
 });
+
+for (const engine of NETIO_ENV_VALUES) {
+  test(`${NETIO_ENV}=${engine}: a TCP peer that never answers: timeout counted, each device recycled on a new connection after 1 s`, async (t) => {
+    const silent = await startTcpServer(() => {});
+    t.teardown(() => silent.close());
+    const ws = await workspace(t);
+    const script = await ws.file('silent.js', "await send('anyone?');\nawait recv(200);\n");
+    const devices = 10;
+    const seconds = 3;
+    const run = await runSgcli(
+      [
+        'run', 'silent', script, '--target-hosts', '127.0.0.1', '--target-port', String(silent.port), '--target-protocol', 'tcp',
+        '--size', String(devices), '--sustain', String(seconds), '--report-interval', '1', '--data-dir', ws.dataDir,
+      ],
+      { [NETIO_ENV]: engine },
+    );
+    // Timeouts are what a load test measures: they do not fail the run.
+    t.is(run.code, EXIT.ok, run.stderr);
+    const archive = await readArchive(run.archive!);
+    const timeouts = total(archive, 'timeout_error_count');
+    t.deepEqual(archive.summary.errors, { timeout_error_count: timeouts });
+    // A run of 200 ms and a second's pause: two or three per device, never one per 200 ms.
+    t.true(timeouts >= devices * (seconds - 1) && timeouts <= devices * (seconds + 1), `${timeouts} timeouts`);
+    t.log(`${timeouts} timeouts, ${silent.connections} connections`);
+    t.is(total(archive, 'receive_count'), 0);
+    // Every run after a timeout connected again; a device stopped mid-run may not have timed out yet.
+    t.true(silent.connections >= timeouts && silent.connections <= timeouts + devices, `${silent.connections} connections, ${timeouts} timeouts`);
+    t.is(total(archive, 'conn_count'), silent.connections);
+    t.is(total(archive, 'send_count'), silent.connections);
+  });
+}
 
 test('a host that does not resolve fails the run at once, naming the host, with exit code 5', async (t) => {
   const ws = await workspace(t);

@@ -1,9 +1,10 @@
 /**
  * One suite for both TCP/UDP engines (netio and the node:net / node:dgram
  * fallback), against real sockets on loopback: echo, refused, reset, peer close,
- * silent peer, connect timeout, a flooding peer, oversized sends, failures that
- * come while no receive waits, and use after close. Each must end with the same
- * DeviceError code on both engines.
+ * silent peer, connect timeout, a flooding peer, oversized sends, a peer that
+ * reads nothing until the send queue overflows, failures that come while no
+ * receive waits, and use after close. Each must end with the same DeviceError
+ * code on both engines.
  */
 import test, { type ExecutionContext } from 'ava';
 import { createSocket } from 'node:dgram';
@@ -101,6 +102,38 @@ for (const engine of SOCKET_ENGINES) {
     t.is(await code(connection.send(Buffer.alloc(MAX_QUEUED_BYTES + 1))), DEVICE_ERROR.badArgument);
     await connection.send(Buffer.from('still here'));
     t.is(Buffer.from(await connection.recv(5000)).toString(), 'still here');
+  });
+
+  test(`${engine}: a send that would overflow the queue is bad_argument, and what was queued arrives whole`, async (t) => {
+    let peer: import('node:net').Socket | undefined;
+    let peerRead = 0;
+    const server = await startTcpServer((socket) => {
+      peer = socket;
+      socket.pause();
+      socket.on('data', (d: Buffer) => (peerRead += d.length));
+    });
+    t.teardown(() => server.close());
+    const { connection } = open(t, engine, server.port);
+    await connection.connect();
+    // The peer reads nothing: the kernel's buffers fill, then the device's queue.
+    const chunk = Buffer.alloc(MAX_QUEUED_BYTES / 4, 1);
+    const accepted: Promise<string>[] = [];
+    let refused: string | undefined;
+    for (let i = 0; i < 400 && refused === undefined; i++) {
+      const sent = code(connection.send(chunk));
+      // A refusal settles at once; a send waiting for the queue to drain does not.
+      const settled = await Promise.race([sent, new Promise<string>((resolve) => setImmediate(resolve, 'waiting'))]);
+      if (settled === 'resolved' || settled === 'waiting') accepted.push(sent);
+      else refused = settled;
+    }
+    t.is(refused, DEVICE_ERROR.badArgument);
+    peer!.resume();
+    t.deepEqual(new Set(await Promise.all(accepted)), new Set(['resolved']));
+    await connection.send(Buffer.from('tail'));
+    const expected = accepted.length * chunk.length + 'tail'.length;
+    const deadline = Date.now() + 10_000;
+    while (peerRead < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    t.is(peerRead, expected);
   });
 
   test(`${engine}: connecting to a closed port is conn_refused`, async (t) => {
