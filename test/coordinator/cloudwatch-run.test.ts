@@ -1,14 +1,12 @@
 import test from 'ava';
-import { CloudWatchWriter } from '../../ts/coordinator/cloudwatch-writer.js';
 import type { RunResult } from '../../ts/coordinator/run.js';
 import type { LiveSnapshot } from '../../ts/shared/live.js';
 import { coordinatorFor } from '../api/coordinator-harness.js';
 import { startCloudWatchEndpoint } from '../support/cloudwatch-endpoint.js';
 import { closedPort } from '../support/closed-port.js';
+import { localCloudWatchWriter } from '../support/cloudwatch-test-writer.js';
 import { readResultsCsv } from '../support/report-archive.js';
 import { startTcpServer } from '../support/tcp-server.js';
-
-const FAKE_CREDENTIALS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 
 /** Devices that hold a connection to a silent server and count ticks: the run's results are the counter. */
 const tickPlan = (targetPort: number) => ({
@@ -24,7 +22,7 @@ const tickPlan = (targetPort: number) => ({
 async function runWith(t: Parameters<typeof coordinatorFor>[0], endpoint: string): Promise<{ result: RunResult; snapshots: LiveSnapshot[]; notices: string[] }> {
   const c = await coordinatorFor(t, {
     reportIntervalSeconds: 1,
-    extraWriters: () => [new CloudWatchWriter({ region: 'us-east-1', client: { endpoint, credentials: FAKE_CREDENTIALS }, backoff: { initialMs: 5, maxMs: 20 }, maxAttempts: 2, drainTimeoutMs: 3000 })],
+    extraWriters: () => [localCloudWatchWriter(endpoint, { maxAttempts: 2 })],
   });
   const snapshots: LiveSnapshot[] = [];
   const notices: string[] = [];

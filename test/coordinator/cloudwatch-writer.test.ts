@@ -10,20 +10,18 @@ import { fanOut, type RunInfo } from '../../ts/coordinator/writer.js';
 import { HISTOGRAM_BOUNDS, KEY, METRIC, metricKind, rateName, type MetricKind } from '../../ts/shared/metrics.js';
 import { CLOUDWATCH_TARGET, startCloudWatchEndpoint, type CloudWatchEndpoint, type RecordedDatum } from '../support/cloudwatch-endpoint.js';
 import { closedPort } from '../support/closed-port.js';
+import { localCloudWatchWriter } from '../support/cloudwatch-test-writer.js';
 import { tempDir, testPlan } from './fixtures.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const RUN_ID = 'cloudwatch-20260101T120000Z-0a1b';
-const FAKE_CREDENTIALS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
-/** Quick retries, so tests about retrying take milliseconds. */
-const FAST = { backoff: { initialMs: 5, maxMs: 20 }, drainTimeoutMs: 3000 } satisfies Partial<CloudWatchWriterOptions>;
 
 async function runInfo(t: { teardown: (fn: () => Promise<void>) => void }): Promise<RunInfo> {
   return { runId: RUN_ID, plan: testPlan({ name: 'cloudwatch' }), startedAt: T0, dir: await tempDir(t) };
 }
 
 function writerFor(url: string, options: Partial<CloudWatchWriterOptions> = {}, log: string[] = []): CloudWatchWriter {
-  return new CloudWatchWriter({ region: 'eu-west-1', client: { endpoint: url, credentials: FAKE_CREDENTIALS }, log: (l) => log.push(l), ...FAST, ...options });
+  return localCloudWatchWriter(url, { region: 'eu-west-1', log: (l) => log.push(l), ...options });
 }
 
 async function endpoint(t: { teardown: (fn: () => Promise<void>) => void }): Promise<CloudWatchEndpoint> {
