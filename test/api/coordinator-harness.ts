@@ -1,7 +1,8 @@
 /**
  * A real coordinator for API and sgcli tests: its own data directory, generators
  * in this process joined by in-process links (the protocol messages a socket
- * would carry), and the management API on a free loopback port.
+ * would carry), and the management API on a free loopback port. On request it
+ * also opens its generator port, for stressgrid-generator processes.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,15 +10,21 @@ import { join } from 'node:path';
 import { Generator } from '../../ts/generator/generator.js';
 import { startApiServer, type ApiServer } from '../../ts/coordinator/api-server.js';
 import { Coordinator } from '../../ts/coordinator/coordinator.js';
+import { startGeneratorServer, type GeneratorServer } from '../../ts/coordinator/generator-server.js';
 import type { Writer } from '../../ts/coordinator/writer.js';
 import { inProcessLink } from '../../ts/shared/transport.js';
+import { waitUntil } from '../support/api-client.js';
 
 export interface TestCoordinator {
   coordinator: Coordinator;
   api: ApiServer;
   /** The API's base URL, `http://127.0.0.1:port`. */
   url: string;
+  /** `ws://127.0.0.1:port` of the generator port, when it was asked for. */
+  generatorUrl: string | undefined;
   dataDir: string;
+  /** Resolves once a generator of this id is connected. */
+  waitForGenerator(id: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -30,6 +37,8 @@ export interface TestCoordinatorOptions {
   maxBodyBytes?: number;
   /** Writers added to every run (CloudWatch). */
   extraWriters?: () => Writer[];
+  /** Opens the generator port on a free loopback port (generatorUrl), with the same token as the API. */
+  generatorPort?: boolean;
 }
 
 export async function startTestCoordinator(options: TestCoordinatorOptions = {}): Promise<TestCoordinator> {
@@ -50,14 +59,21 @@ export async function startTestCoordinator(options: TestCoordinatorOptions = {})
     generator.connect(link.generator);
   }
   await joined;
+  const generatorServer: GeneratorServer | undefined = options.generatorPort
+    ? await startGeneratorServer({ coordinator, host: '127.0.0.1', port: 0, token: options.token, log: () => {} })
+    : undefined;
   const api = await startApiServer({ coordinator, host: '127.0.0.1', port: 0, token: options.token, webDir: options.webDir, maxBodyBytes: options.maxBodyBytes, log: () => {} });
   return {
     coordinator,
     api,
     url: api.url,
+    generatorUrl: generatorServer ? `ws://127.0.0.1:${generatorServer.port}` : undefined,
     dataDir,
+    waitForGenerator: (id, timeoutMs = 20_000) =>
+      waitUntil(`generator ${id} to connect`, () => coordinator.registry.list().some((g) => g.id === id), timeoutMs),
     async stop() {
       await coordinator.abort('test over');
+      await generatorServer?.close();
       await api.close();
       await Promise.all(generators.map((g) => g.close()));
       await rm(dataDir, { recursive: true, force: true });

@@ -17,6 +17,8 @@ export interface GeneratorProcessOptions {
   env?: Record<string, string>;
   /** Runs the program through this command and arguments (e.g. `ip netns exec <ns>`). */
   wrapper?: string[];
+  /** Kills the process after this long (default: program-process.ts's), for a test file that shares one generator. */
+  lifetimeMs?: number;
 }
 
 export function startGeneratorProcess(options: GeneratorProcessOptions): GeneratorProcess {
@@ -24,6 +26,7 @@ export function startGeneratorProcess(options: GeneratorProcessOptions): Generat
     main: 'dist/ts/generator/main.js',
     name: `generator ${options.id}`,
     wrapper: options.wrapper,
+    lifetimeMs: options.lifetimeMs,
     env: {
       ...process.env,
       COORDINATOR_URL: options.url,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** No test needs a program for longer; past it the process is killed. */
+/** No test needs a program for longer (unless it says so: lifetimeMs); past it the process is killed. */
 const LIFETIME_MS = 90_000;
 
 export interface ProgramProcess {
@@ -32,6 +32,8 @@ export interface ProgramOptions {
   wrapper?: string[];
   /** Names the process in error messages. */
   name: string;
+  /** Kills the process after this long (default LIFETIME_MS), for a test file that shares one process. */
+  lifetimeMs?: number;
 }
 
 const running = new Set<ProgramProcess>();
@@ -44,7 +46,7 @@ export function startProgram(options: ProgramOptions): ProgramProcess {
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
   // 'close', not 'exit': only then has everything the process wrote been read.
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const killer = setTimeout(() => child.kill('SIGKILL'), LIFETIME_MS);
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.lifetimeMs ?? LIFETIME_MS);
   const handle: ProgramProcess = {
     child,
     stderr: () => text,

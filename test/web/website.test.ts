@@ -1,8 +1,10 @@
 /**
  * The management website end to end: headless Chromium (Debian's) against a
- * real coordinator serving web/, a real generator and a real nginx. The form is
- * filled by its labels, as a user (or a screen reader) finds the fields. Every
- * request the page makes must stay on loopback.
+ * real coordinator serving web/, a real stressgrid-generator process connected
+ * to its generator port over WebSocket, and a real nginx. The form is filled by
+ * its labels, as a user (or a screen reader) finds the fields. Every request the
+ * page makes must stay on loopback. The token's test brings a coordinator of
+ * its own.
  *
  * With STRESSGRID_SCREENSHOTS=<folder> the tests also save the main views there
  * (docs/screenshots is where the README takes them from).
@@ -17,6 +19,7 @@ import type { ReportEntry } from '../../ts/coordinator/api-messages.js';
 import { startTestCoordinator, type TestCoordinator } from '../api/coordinator-harness.js';
 import { json, waitUntil } from '../support/api-client.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
+import { startGeneratorProcess, type GeneratorProcess } from '../support/generator-process.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
 
@@ -24,14 +27,22 @@ const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
 const SCREENSHOTS = process.env.STRESSGRID_SCREENSHOTS ? resolve(process.env.STRESSGRID_SCREENSHOTS) : undefined;
 const LOOP_SCRIPT = 'for (;;) {\n  await get("/");\n  await delay(100);\n}\n';
 
+/** The whole file shares one generator process; its own timer kills it past this. */
+const GENERATOR_LIFETIME_MS = 10 * 60_000;
+
 let nginx: NginxServer;
 let c: TestCoordinator;
+let generator: GeneratorProcess;
 let browser: TestBrowser;
 let downloads: string;
 
 test.before(async () => {
   nginx = await startNginx();
-  c = await startTestCoordinator({ webDir: WEB_DIR, reportIntervalSeconds: 1 });
+  c = await startTestCoordinator({ webDir: WEB_DIR, reportIntervalSeconds: 1, generators: 0, generatorPort: true });
+  generator = startGeneratorProcess({ url: c.generatorUrl!, id: 'gen-1', lifetimeMs: GENERATOR_LIFETIME_MS });
+  await c.waitForGenerator('gen-1').catch((error: Error) => {
+    throw new Error(`${error.message}; the generator logged:\n${generator.stderr()}`);
+  });
   browser = await launchBrowser();
   downloads = await mkdtemp(join(tmpdir(), 'sg-downloads-'));
   if (SCREENSHOTS) await mkdir(SCREENSHOTS, { recursive: true });
@@ -40,6 +51,8 @@ test.before(async () => {
 test.after.always(async () => {
   await browser?.close();
   await c?.stop();
+  generator?.kill('SIGKILL');
+  await generator?.exited;
   await nginx?.stop();
   if (downloads) await rm(downloads, { recursive: true, force: true });
 });
@@ -97,17 +110,61 @@ async function fillPlan(page: Page, plan: FormPlan): Promise<void> {
 
 const reports = async (): Promise<ReportEntry[]> => json<ReportEntry[]>(await fetch(`${c.url}/api/reports`));
 
+/** The seconds a duration of the live view says (`4 s`, `1 min 5 s`). */
+function seconds(text: string | null): number {
+  const match = /^(?:(\d+) min )?(\d+) s$/.exec(text ?? '');
+  if (!match) throw new Error(`not a duration: ${JSON.stringify(text)}`);
+  return Number(match[1] ?? 0) * 60 + Number(match[2]);
+}
+
+/** The text colour Chromium draws an element in (run in the page, where getComputedStyle is). */
+const colourOf = (node: unknown): string => (globalThis as unknown as { getComputedStyle(element: unknown): { color: string } }).getComputedStyle(node).color;
+
+/** The cells of a generator's row in the generators table. */
+const generatorRow = (page: Page, id: string) => page.locator(`#generators-body tr[data-generator="${id}"]`);
+const RATE = /^\d+(\.\d)? (B|KiB|MiB|GiB)\/s$/;
+
 test.serial('a plan filled by label runs, its charts grow each second, and its report is listed, shown, downloaded and deleted', async (t) => {
   const { page } = browser;
   await page.goto(`${c.url}/`);
-  await fillPlan(page, { name: 'e2e-first', devices: '15', script: LOOP_SCRIPT, rampup: '1', sustain: '4' });
+  await fillPlan(page, { name: 'e2e-first', devices: '15', script: LOOP_SCRIPT, rampup: '1', sustain: '6' });
   await waitForValue('the rounding explained', textOf(page.locator('#effective-note')), /15 desired devices rounded down to 10/);
-  t.is(await page.getByLabel('Effective number of devices').inputValue(), '10');
+  const effective = page.getByLabel('Effective number of devices');
+  t.is(await effective.inputValue(), '10');
+  t.false(await effective.isEditable(), 'the effective number is read-only');
   await screenshot(page, 'plan', page.locator('#plan-form'));
+
+  // The editor's highlighted copy lies under the transparent textarea, token by token, with a line number per line.
+  const highlighted = page.locator('#simple-fields .code-editor pre.highlight');
+  t.is(await highlighted.textContent(), `${LOOP_SCRIPT}\n`);
+  t.deepEqual(await highlighted.locator('.tok-keyword').allTextContents(), ['for', 'await', 'await']);
+  t.deepEqual(await highlighted.locator('.tok-host').allTextContents(), ['get', 'delay']);
+  t.deepEqual(await highlighted.locator('.tok-string').allTextContents(), ['"/"']);
+  t.deepEqual(await highlighted.locator('.tok-number').allTextContents(), ['100']);
+  const colour = (selector: string) => highlighted.locator(selector).first().evaluate(colourOf);
+  t.not(await colour('.tok-keyword'), await colour('.line'), 'keywords are drawn in their own colour');
+  t.is(await page.getByLabel('Script', { exact: true }).evaluate(colourOf), 'rgba(0, 0, 0, 0)', 'the text shown is the highlighted copy');
+  t.deepEqual(await page.locator('#simple-fields .code-editor .gutter > div').allTextContents(), ['1', '2', '3', '4', '5']);
 
   await page.getByRole('button', { name: 'Run' }).click();
   const runId = await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-first-/);
   t.is(c.coordinator.run?.runId, runId);
+  t.is(await page.locator('[data-live="name"]').textContent(), 'e2e-first');
+  await waitForValue('the generators connected', textOf(page.locator('[data-live="generators"]')), /^1$/);
+
+  // The generator process, as the generators table shows it while it runs the devices.
+  const row = generatorRow(page, 'gen-1');
+  await waitForValue("the generator's devices", textOf(row.locator('td').nth(1)), /^10$/);
+  const [id, devices, cpu, networkIn, networkOut] = await row.locator('td').allTextContents();
+  t.deepEqual([id, devices], ['gen-1', '10']);
+  t.regex(cpu!, /^\d+\.\d %$/);
+  t.regex(networkIn!, RATE);
+  t.regex(networkOut!, RATE);
+
+  const remaining = page.locator('[data-live="remaining"]');
+  const firstRemaining = seconds(await waitForValue('the remaining time', textOf(remaining), /^\d+ s$/));
+  t.true(firstRemaining <= 7, `${firstRemaining} s remaining of a 7 s plan`);
+  await waitUntil('the remaining time to count down', async () => seconds(await remaining.textContent()) < firstRemaining);
   const responses = points(page, '#live', 'response_per_second');
   await waitUntil('a response chart', async () => Number(await responses()) >= 1);
   const first = Number(await responses());
@@ -115,7 +172,8 @@ test.serial('a plan filled by label runs, its charts grow each second, and its r
   await waitUntil('and the one after', async () => Number(await responses()) > first + 1);
   for (const metric of ['devices', 'cpu', 'network', 'headers_us', 'conn_per_second']) t.true(Number(await points(page, '#live', metric)()) > 0, metric);
   t.regex((await page.locator('[data-live="state"]').textContent())!, /rampup|sustain/);
-  await screenshot(page, 'live', page.locator('#live'));
+
+  await screenshot(page, 'run', page.locator('#view-run'));
   await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run done/, 20_000);
   t.true(await page.getByRole('button', { name: 'Run' }).isEnabled());
 
@@ -125,12 +183,12 @@ test.serial('a plan filled by label runs, its charts grow each second, and its r
   t.is(await page.getByLabel('Target port').inputValue(), String(nginx.port));
 
   await page.getByRole('link', { name: 'Reports', exact: true }).click();
-  const row = page.locator(`tr[data-run-id="${runId}"]`);
-  await row.waitFor();
-  const [name, time, devices, maxCpu, errors, archive] = await row.locator('td').allTextContents();
+  const report = page.locator(`tr[data-run-id="${runId}"]`);
+  await report.waitFor();
+  const [name, time, reportDevices, maxCpu, errors, archive] = await report.locator('td').allTextContents();
   t.is(name, `e2e-first${runId}`, 'the name, then the run id under it');
   t.false(Number.isNaN(Date.parse(time!)), time);
-  t.is(devices, '10');
+  t.is(reportDevices, '10');
   t.regex(maxCpu!, /^\d+\.\d %$/);
   t.is(errors, 'none');
   t.regex(archive!, /^Download[\d.]+ KiB$/);
@@ -146,16 +204,21 @@ test.serial('a plan filled by label runs, its charts grow each second, and its r
   // The interval's mean: a device that was being recycled counts for part of it.
   t.is(Math.round(Math.max(...rows.map((r) => Number(r.active_device_number)))), 10);
 
-  await row.getByRole('link', { name: 'e2e-first', exact: true }).click();
+  await report.getByRole('link', { name: 'e2e-first', exact: true }).click();
   await waitForValue('the report charts', points(page, '#view-report', 'response_per_second'), new RegExp(`^${rows.length}$`));
   t.is(await page.locator('#report-title').textContent(), 'e2e-first');
   t.regex((await page.locator('[data-report="facts"]').textContent())!, /10 effective of 15 desired/);
   await screenshot(page, 'report', page.locator('#view-report'));
+  const [fromReportPage] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download the archive' }).click()]);
+  t.is(fromReportPage.suggestedFilename(), `${runId}.tar.gz`);
+  const savedFromPage = join(downloads, `page-${runId}.tar.gz`);
+  await fromReportPage.saveAs(savedFromPage);
+  t.deepEqual(await readResultsCsv(savedFromPage), rows, 'the report page downloads the same archive');
 
   await page.getByRole('link', { name: '← Reports' }).click();
   page.once('dialog', (dialog) => void dialog.dismiss());
   await page.getByRole('button', { name: `Delete report ${runId}` }).click();
-  t.true(await row.isVisible(), 'a dismissed confirmation deletes nothing');
+  t.true(await report.isVisible(), 'a dismissed confirmation deletes nothing');
   t.is((await reports()).length, 1);
   let asked = '';
   page.once('dialog', (dialog) => {
@@ -163,13 +226,12 @@ test.serial('a plan filled by label runs, its charts grow each second, and its r
     void dialog.accept();
   });
   await page.getByRole('button', { name: `Delete report ${runId}` }).click();
-  await row.waitFor({ state: 'detached' });
+  await report.waitFor({ state: 'detached' });
   t.regex(asked, new RegExp(`Delete the report of e2e-first \\(${runId}\\)`));
   t.deepEqual(await reports(), []);
   t.is(await c.coordinator.store.path(runId), null);
   assertCleanPage(t);
 });
-
 test.serial('a second run, whose script errors stand out, is aborted from the live view', async (t) => {
   const { page } = browser;
   await page.goto(`${c.url}/#/`);
@@ -267,7 +329,7 @@ test.serial('advanced mode edits the whole plan as JSON, with its problems besid
   assertCleanPage(t);
 });
 
-test.serial('with a token the site asks for it (again only when told to), then runs, streams and downloads with it', async (t) => {
+test.serial('with a token the site asks for it (again only when told to), then runs, streams and downloads with it from the live view and the reports table', async (t) => {
   const token = 'web-s3cret';
   const guarded = await startTestCoordinator({ webDir: WEB_DIR, reportIntervalSeconds: 1, token });
   t.teardown(() => guarded.stop());
@@ -291,14 +353,25 @@ test.serial('with a token the site asks for it (again only when told to), then r
   t.deepEqual(prompts, ['prompt', 'prompt']);
   await fillPlan(page, { name: 'e2e-token', devices: '10', script: LOOP_SCRIPT, sustain: '2' });
   await page.getByRole('button', { name: 'Run' }).click();
+  const runId = await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-token-/);
   await waitForValue('the live state over the guarded stream', textOf(page.locator('[data-live="active"]')), /^10 of 10/);
   await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run done/, 20_000);
   const link = page.getByRole('link', { name: 'Download the report' });
-  t.regex((await link.getAttribute('href'))!, new RegExp(`^/results/e2e-token-.*\\.tar\\.gz\\?token=${token}$`));
+  t.is(await link.getAttribute('href'), `/results/${runId}.tar.gz?token=${token}`);
+  t.is((await fetch(`${guarded.url}/results/${runId}.tar.gz`)).status, 401, 'the archive needs the token');
   const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
   const saved = join(downloads, 'token.tar.gz');
   await download.saveAs(saved);
-  t.true((await readResultsCsv(saved)).length >= 2);
+  const rows = await readResultsCsv(saved);
+  t.true(rows.length >= 2);
+
+  await page.getByRole('link', { name: 'Reports', exact: true }).click();
+  const fromTable = page.getByRole('link', { name: `Download report ${runId}` });
+  t.is(await fromTable.getAttribute('href'), `/results/${runId}.tar.gz?token=${token}`);
+  const [tableDownload] = await Promise.all([page.waitForEvent('download'), fromTable.click()]);
+  const savedFromTable = join(downloads, 'token-table.tar.gz');
+  await tableDownload.saveAs(savedFromTable);
+  t.deepEqual(await readResultsCsv(savedFromTable), rows, 'the reports table downloads the same archive with the token');
   t.deepEqual(prompts, ['prompt', 'prompt'], 'never asked again');
   assertCleanPage(t);
 });
