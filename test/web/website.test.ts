@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
-import type { ReportEntry } from '../../ts/coordinator/api-messages.js';
+import type { ReportContents, ReportEntry } from '../../ts/coordinator/api-messages.js';
 import { startTestCoordinator, type TestCoordinator } from '../api/coordinator-harness.js';
 import { json, waitUntil } from '../support/api-client.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
@@ -93,16 +93,19 @@ interface FormPlan {
   sustain: string;
   rampup?: string;
   rampdown?: string;
+  params?: string;
+  hosts?: string;
+  port?: string;
 }
 
 async function fillPlan(page: Page, plan: FormPlan): Promise<void> {
   await page.getByLabel('Plan name').fill(plan.name);
   await page.getByLabel('Desired number of devices').fill(plan.devices);
   await page.getByLabel('Script', { exact: true }).fill(plan.script);
-  await page.getByLabel('Script parameters').fill('{"path": "/"}');
+  await page.getByLabel('Script parameters').fill(plan.params ?? '{"path": "/"}');
   await page.getByLabel('Protocol').selectOption('http');
-  await page.getByLabel('Target host(s)').fill('127.0.0.1');
-  await page.getByLabel('Target port').fill(String(nginx.port));
+  await page.getByLabel('Target host(s)').fill(plan.hosts ?? '127.0.0.1');
+  await page.getByLabel('Target port').fill(plan.port ?? String(nginx.port));
   await page.getByLabel('Rampup').fill(plan.rampup ?? '0');
   await page.getByLabel('Sustain').fill(plan.sustain);
   await page.getByLabel('Rampdown').fill(plan.rampdown ?? '0');
@@ -293,7 +296,35 @@ test.serial('a script with a syntax error shows the error at its line and never 
   assertCleanPage(t);
 });
 
-test.serial('advanced mode edits the whole plan as JSON, with its problems beside it, and goes back when the form can hold the plan', async (t) => {
+test.serial('every field with a bad value shows its own problem beside it, all at once, and nothing starts', async (t) => {
+  const { page } = browser;
+  await page.goto(`${c.url}/#/`);
+  await fillPlan(page, { name: '   ', devices: '0', script: LOOP_SCRIPT, params: '{"path": ', hosts: 'http://127.0.0.1/', port: '70000', rampup: '-1', sustain: '5' });
+  const expected: Array<[label: string, problem: RegExp]> = [
+    ['Plan name', /^must not be empty$/],
+    ['Desired number of devices', /^must be at least 1, got 0$/],
+    ['Script parameters', /^not valid JSON: /],
+    ['Target host(s)', /^must be a host name without a scheme or path \(put the protocol in "protocol"\), got "http:\/\/127\.0\.0\.1\/"$/],
+    ['Target port', /^must be between 1 and 65535, got 70000$/],
+    ['Rampup', /^must be at least 0, got -1$/],
+  ];
+  for (const [label, problem] of expected) {
+    const field = page.locator('.field').filter({ has: page.getByLabel(label, { exact: true }) });
+    await waitForValue(`the problem beside ${label}`, textOf(field.locator('.problem')), problem);
+    t.is(await page.getByLabel(label, { exact: true }).getAttribute('aria-invalid'), 'true', label);
+  }
+  for (const label of ['Script', 'Protocol', 'Sustain', 'Rampdown']) {
+    t.is(await page.getByLabel(label, { exact: true }).getAttribute('aria-invalid'), null, `${label} is fine`);
+  }
+  t.true(await page.locator('#plan-problems').isHidden(), 'every problem found its field');
+  await screenshot(page, 'field-problems', page.locator('#plan-form'));
+  await page.getByRole('button', { name: 'Run' }).click();
+  await waitForValue('the refusal', textOf(page.locator('#form-status')), /6 problems, marked beside the fields\. Nothing was started/);
+  t.is(c.coordinator.run, undefined);
+  assertCleanPage(t);
+});
+
+test.serial('advanced mode edits the whole plan as JSON, with its problems beside it, goes back when the form can hold the plan, and runs two blocks over two targets', async (t) => {
   const { page } = browser;
   await page.goto(`${c.url}/#/`);
   await fillPlan(page, { name: 'e2e-advanced', devices: '20', script: LOOP_SCRIPT, sustain: '5' });
@@ -326,6 +357,34 @@ test.serial('advanced mode edits the whole plan as JSON, with its problems besid
   t.is(await page.getByLabel('Plan name').inputValue(), 'e2e-simple-again');
   t.is(await page.getByLabel('Target host(s)').inputValue(), '127.0.0.1, localhost');
   t.is(await page.getByLabel('Script parameters').inputValue(), '{\n  "path": "/"\n}');
+
+  // A plan only advanced mode holds, two blocks over two targets, runs to its end.
+  const second = await startNginx();
+  t.teardown(() => second.stop());
+  const counting = (counter: string) => `for (;;) {\n  incCounter("${counter}");\n  await get("/");\n  await delay(100);\n}\n`;
+  const twoBlocks = {
+    name: 'e2e-two-blocks',
+    blocks: [{ script: counting('block_a') }, { script: counting('block_b') }],
+    addresses: [
+      { host: '127.0.0.1', port: nginx.port, protocol: 'http' },
+      { host: '127.0.0.1', port: second.port, protocol: 'http' },
+    ],
+    size: 10,
+    rampup: 0,
+    sustain: 2,
+    rampdown: 0,
+  };
+  await page.getByLabel('Advanced mode (edit the whole plan as JSON)').check();
+  await page.getByLabel('Plan JSON').fill(JSON.stringify(twoBlocks, null, 2));
+  const before = await nginx.accessLogCount();
+  await page.getByRole('button', { name: 'Run' }).click();
+  const runId = await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-two-blocks-/);
+  await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run done/, 20_000);
+  const contents = await json<ReportContents>(await fetch(`${c.url}/api/reports/${runId}`));
+  t.like(contents.plan, { blocks: [{ script: counting('block_a') }, { script: counting('block_b') }], addresses: [{ port: nginx.port }, { port: second.port }] });
+  for (const counter of ['block_a_per_second', 'block_b_per_second']) t.true(contents.series.columns[counter]!.some((v) => v !== null && v > 0), counter);
+  t.true((await nginx.accessLogCount()) > before, 'the first target was reached');
+  t.true((await second.accessLogCount()) > 0, 'and the second');
   assertCleanPage(t);
 });
 
