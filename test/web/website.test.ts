@@ -3,8 +3,9 @@
  * real coordinator serving web/, a real stressgrid-generator process connected
  * to its generator port over WebSocket, and a real nginx. The form is filled by
  * its labels, as a user (or a screen reader) finds the fields. Every request the
- * page makes must stay on loopback. The token's test brings a coordinator of
- * its own.
+ * page makes must stay on loopback. A few tests need what a real generator
+ * cannot be made to do on demand (report 95 % CPU) or a second coordinator (a
+ * token); they bring their own.
  *
  * With STRESSGRID_SCREENSHOTS=<folder> the tests also save the main views there
  * (docs/screenshots is where the README takes them from).
@@ -22,6 +23,7 @@ import { launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startGeneratorProcess, type GeneratorProcess } from '../support/generator-process.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
+import { attachScriptedGenerator } from '../support/scripted-generator.js';
 
 const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
 const SCREENSHOTS = process.env.STRESSGRID_SCREENSHOTS ? resolve(process.env.STRESSGRID_SCREENSHOTS) : undefined;
@@ -432,6 +434,59 @@ test.serial('with a token the site asks for it (again only when told to), then r
   await tableDownload.saveAs(savedFromTable);
   t.deepEqual(await readResultsCsv(savedFromTable), rows, 'the reports table downloads the same archive with the token');
   t.deepEqual(prompts, ['prompt', 'prompt'], 'never asked again');
+  assertCleanPage(t);
+});
+
+test.serial('a generator above 80 % CPU stands out: its row, a banner naming it, the CPU chart, and its run in the reports', async (t) => {
+  const scripted = await startTestCoordinator({ webDir: WEB_DIR, reportIntervalSeconds: 1, generators: 0 });
+  t.teardown(() => scripted.stop());
+  const hot = attachScriptedGenerator(scripted.coordinator, 'hot-gen', { cpuPercent: 95, networkRxBytesPerSecond: 2048, networkTxBytesPerSecond: 512 });
+  const cool = attachScriptedGenerator(scripted.coordinator, 'cool-gen', { cpuPercent: 50, networkRxBytesPerSecond: 1024, networkTxBytesPerSecond: 256 });
+  t.teardown(() => {
+    hot.close();
+    cool.close();
+  });
+  const page = await browser.context.newPage();
+  t.teardown(() => page.close());
+  await page.goto(`${scripted.url}/`);
+  const hotRow = generatorRow(page, 'hot-gen');
+  const coolRow = generatorRow(page, 'cool-gen');
+  await waitForValue('the hot generator', textOf(hotRow.locator('td').nth(2)), /^95\.0 %$/);
+  await waitForValue('the cool generator', textOf(coolRow.locator('td').nth(2)), /^50\.0 %$/);
+  t.deepEqual(await hotRow.locator('td').allTextContents(), ['hot-gen', '0', '95.0 %', '2.0 KiB/s', '512 B/s']);
+  t.deepEqual(await coolRow.locator('td').allTextContents(), ['cool-gen', '0', '50.0 %', '1.0 KiB/s', '256 B/s']);
+  t.is(await hotRow.getAttribute('class'), 'hot');
+  t.is(await coolRow.getAttribute('class'), '');
+  t.regex((await hotRow.locator('td').nth(2).getAttribute('title'))!, /above 80 %/);
+
+  await fillPlan(page, { name: 'e2e-hot', devices: '20', script: LOOP_SCRIPT, sustain: '30' });
+  await page.getByRole('button', { name: 'Run' }).click();
+  const runId = await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-hot-/);
+  const banner = page.getByRole('alert').filter({ hasText: 'Generator CPU' });
+  t.is(
+    await waitForValue('the CPU banner', textOf(banner), /^Generator CPU above 80 %/),
+    'Generator CPU above 80 %: hot-gen 95.0 %. Results may measure the generator, not the target.',
+    'the banner names the hot generator only',
+  );
+  const cpuChart = page.locator('#live figure[data-metric="cpu"]');
+  await waitForValue('the CPU chart marked', () => cpuChart.getAttribute('class'), /\balert\b/);
+  await waitForValue('devices on the hot generator', textOf(hotRow.locator('td').nth(1)), /^10$/);
+  await waitForValue('devices on the cool generator', textOf(coolRow.locator('td').nth(1)), /^10$/);
+  await waitUntil('a few seconds on the charts', async () => Number(await points(page, '#live', 'cpu')()) >= 3);
+  await screenshot(page, 'hot-generator', page.locator('#view-run'));
+
+  // The same generator below the line: nothing stands out any more.
+  hot.utilisation = { ...hot.utilisation, cpuPercent: 40 };
+  await banner.waitFor({ state: 'hidden' });
+  await waitForValue('the CPU chart unmarked', () => cpuChart.getAttribute('class'), /^chart$/);
+  await waitForValue('the hot row unmarked', () => hotRow.getAttribute('class'), /^$/);
+
+  await page.getByRole('button', { name: 'Abort' }).click();
+  await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run aborted/);
+  await page.getByRole('link', { name: 'Reports', exact: true }).click();
+  const maxCpu = page.locator(`tr[data-run-id="${runId}"] td`).nth(3);
+  t.is(await waitForValue('the max CPU', textOf(maxCpu), /%$/), '95.0 %', 'the run reached 95 % before the generator cooled');
+  t.is(await maxCpu.getAttribute('class'), 'num hot');
   assertCleanPage(t);
 });
 
