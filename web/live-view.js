@@ -1,13 +1,14 @@
 /**
  * The live view: the active run's state from the live stream (GET /api/live,
- * one snapshot a second) and a chart per metric over the run so far. Errors
- * and generator CPU above 80 % stand out. When the run ends, its outcome and
- * report link stay until the next run starts.
+ * one snapshot a second) and a chart per metric over the run so far. Errors,
+ * generator CPU above 80 % and results a writer failed to send stand out.
+ * When the run ends, its outcome and report link stay until the next run starts.
  */
 import { api, liveUrl, withToken } from './api.js';
 import { ChartSet } from './charts.js';
 import { el, formatDuration, formatPercent } from './format.js';
 import { HOT_CPU_PERCENT, chartSpecs, errorTotals, liveColumns } from './metric-charts.js';
+import { writerStatusParts } from './writer-status.js';
 
 const RECONNECT_MS = 2000;
 const CPU_MAX_COLUMN = 'cpu_percent_max';
@@ -46,6 +47,7 @@ export class LiveView {
     this.part('ended').hidden = true;
     this.part('errors').hidden = true;
     this.part('hot').hidden = true;
+    this.part('writers').hidden = true;
     this.root.hidden = runId === null;
   }
 
@@ -94,11 +96,25 @@ export class LiveView {
     ]
       .filter(Boolean)
       .join('. ');
+    this.showWriters(snapshot.writers ?? []);
 
     const specs = chartSpecs(Object.keys(this.columns)).map((spec) =>
       spec.id === 'cpu' ? { ...spec, alert: (this.columns[CPU_MAX_COLUMN]?.at(-1) ?? 0) > HOT_CPU_PERCENT } : spec,
     );
     this.charts.update(specs, this.x, this.columns);
+  }
+
+  /** Writers that send results elsewhere (CloudWatch): what arrived, what waits, and failures in red. */
+  showWriters(writers) {
+    const list = this.part('writers');
+    list.hidden = writers.length === 0;
+    list.replaceChildren(
+      ...writers.map((w) => {
+        const item = el('li', { className: w.failed > 0 ? 'error' : '' }, `${w.writer}: `, ...writerStatusParts(w, { live: true }));
+        item.dataset.writer = w.writer;
+        return item;
+      }),
+    );
   }
 
   showEnded(result) {

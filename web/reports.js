@@ -6,6 +6,7 @@ import { api, withToken } from './api.js';
 import { ChartSet } from './charts.js';
 import { el, formatBytes, formatPercent, formatTime } from './format.js';
 import { HOT_CPU_PERCENT, chartSpecs } from './metric-charts.js';
+import { writerStatusParts } from './writer-status.js';
 
 export class ReportsTable {
   constructor(tbody, status) {
@@ -97,7 +98,14 @@ export class ReportPage {
       ['Errors', s ? (s.errorTotal > 0 ? Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ') : 'none') : '–'],
       ['Outcome', s ? (s.aborted ? `aborted${s.reason ? ` (${s.reason})` : ''}` : 'done') : '–'],
     ];
-    this.part('facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: (k === 'Errors' && s?.errorTotal > 0) || (k === 'Max CPU' && s?.maxCpuPercent > HOT_CPU_PERCENT) ? 'error' : '' }, v)]));
+    this.part('facts').replaceChildren(
+      ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: (k === 'Errors' && s?.errorTotal > 0) || (k === 'Max CPU' && s?.maxCpuPercent > HOT_CPU_PERCENT) ? 'error' : '' }, v)]),
+      ...(s?.writers ?? []).flatMap((w) => {
+        const value = el('dd', { className: w.failed > 0 ? 'error' : '' }, ...writerStatusParts(w));
+        value.dataset.writer = w.writer;
+        return [el('dt', {}, w.writer), value];
+      }),
+    );
     const columns = report.series.columns;
     this.charts.update(chartSpecs(Object.keys(columns)), report.series.elapsed, columns);
   }

@@ -5,7 +5,7 @@
  * its labels, as a user (or a screen reader) finds the fields. Every request the
  * page makes must stay on loopback. A few tests need what a real generator
  * cannot be made to do on demand (report 95 % CPU) or a second coordinator (a
- * token); they bring their own.
+ * token, CloudWatch); they bring their own.
  *
  * With STRESSGRID_SCREENSHOTS=<folder> the tests also save the main views there
  * (docs/screenshots is where the README takes them from).
@@ -17,9 +17,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
 import type { ReportContents, ReportEntry } from '../../ts/coordinator/api-messages.js';
+import { consoleUrl } from '../../ts/coordinator/cloudwatch-metrics.js';
 import { startTestCoordinator, type TestCoordinator } from '../api/coordinator-harness.js';
 import { json, waitUntil } from '../support/api-client.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
+import { startCloudWatchEndpoint } from '../support/cloudwatch-endpoint.js';
+import { LOCAL_CLOUDWATCH_REGION, localCloudWatchWriter } from '../support/cloudwatch-test-writer.js';
 import { startGeneratorProcess, type GeneratorProcess } from '../support/generator-process.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
@@ -487,6 +490,51 @@ test.serial('a generator above 80 % CPU stands out: its row, a banner naming it,
   const maxCpu = page.locator(`tr[data-run-id="${runId}"] td`).nth(3);
   t.is(await waitForValue('the max CPU', textOf(maxCpu), /%$/), '95.0 %', 'the run reached 95 % before the generator cooled');
   t.is(await maxCpu.getAttribute('class'), 'num hot');
+  assertCleanPage(t);
+});
+
+test.serial('results sent to CloudWatch: the live view shows what arrived and its failures stand out; the report links to it', async (t) => {
+  const cw = await startCloudWatchEndpoint();
+  t.teardown(() => cw.close());
+  const withCloudWatch = await startTestCoordinator({
+    webDir: WEB_DIR,
+    reportIntervalSeconds: 1,
+    extraWriters: () => [localCloudWatchWriter(cw.url, { maxAttempts: 2 })],
+  });
+  t.teardown(() => withCloudWatch.stop());
+  const page = await browser.context.newPage();
+  t.teardown(() => page.close());
+  await page.goto(`${withCloudWatch.url}/`);
+  await fillPlan(page, { name: 'e2e-cloudwatch', devices: '10', script: LOOP_SCRIPT, sustain: '30' });
+  await page.getByRole('button', { name: 'Run' }).click();
+  const runId = await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-cloudwatch-/);
+  const writer = page.locator('[data-live="writers"] li[data-writer="cloudwatch"]');
+  await waitForValue('metric data sent', textOf(writer), /^cloudwatch: [1-9]\d* metric data sent, 0 failed, \d+ waiting · View the run's cloudwatch metrics$/);
+  t.is(await writer.getAttribute('class'), '', 'nothing stands out while all arrives');
+  t.is(await writer.getByRole('link').getAttribute('href'), consoleUrl(LOCAL_CLOUDWATCH_REGION, runId));
+
+  cw.answer = () => 'server-error';
+  await waitForValue('the failures', textOf(writer), /^cloudwatch: [1-9]\d* metric data sent, [1-9]\d* failed, \d+ waiting \(last error: .*HTTP 500.*\) · /);
+  t.is(await writer.getAttribute('class'), 'error');
+  await screenshot(page, 'cloudwatch-live', page.locator('[data-live="writers"]'));
+  await page.getByRole('button', { name: 'Abort' }).click();
+  await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run aborted/);
+
+  const { summary } = await json<ReportContents>(await fetch(`${withCloudWatch.url}/api/reports/${runId}`));
+  const status = summary!.writers![0]!;
+  t.is(status.sent, cw.accepted().length);
+  t.true(status.failed > 0);
+  await page.getByRole('link', { name: 'View the report' }).click();
+  const fact = page.locator('[data-report="facts"] dd[data-writer="cloudwatch"]');
+  t.is(
+    await waitForValue('the CloudWatch fact', textOf(fact), /metric data sent/),
+    `${status.sent} metric data sent, ${status.failed} failed (last error: ${status.lastError}) · View the run's cloudwatch metrics`,
+  );
+  t.is(await fact.getAttribute('class'), 'error');
+  t.is(await fact.getByRole('link').getAttribute('href'), status.link!);
+  t.true(status.link!.includes(runId));
+  t.is(await page.locator('[data-report="facts"] dt', { hasText: 'cloudwatch' }).count(), 1);
+  await screenshot(page, 'cloudwatch-report', page.locator('[data-report="facts"]'));
   assertCleanPage(t);
 });
 
