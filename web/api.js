@@ -1,9 +1,9 @@
 /**
  * The management API as the website calls it. The optional token is asked for
  * once, on the first 401, and kept in sessionStorage for this tab: requests send
- * it as `Authorization: Bearer`; the live WebSocket and download links, which
- * cannot carry headers, send it as `?token=` (the two places the coordinator
- * accepts it there).
+ * it as `Authorization: Bearer`; the live WebSocket, which cannot carry that
+ * header, offers it as a subprotocol. It never goes in a URL: download links
+ * come from the coordinator already signed.
  */
 
 const TOKEN_KEY = 'stressgrid-token';
@@ -59,14 +59,16 @@ export async function api(method, path, body) {
   }
 }
 
-/** A URL for what cannot send headers (download links, the live WebSocket), with the token in the query. */
-export function withToken(path) {
-  const t = token();
-  return t ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(t)}` : path;
-}
-
 /** The live stream's WebSocket URL on this same host. */
 export function liveUrl() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return withToken(`${scheme}//${location.host}/api/live`);
+  return `${scheme}//${location.host}/api/live`;
+}
+
+/** The live stream's subprotocols: its own, and the token (base64url) when there is one (api-auth.ts). */
+export function liveProtocols() {
+  const t = token();
+  if (!t) return ['stressgrid-live'];
+  const base64url = btoa(String.fromCharCode(...new TextEncoder().encode(t))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return ['stressgrid-live', `stressgrid-token.${base64url}`];
 }

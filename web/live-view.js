@@ -4,7 +4,7 @@
  * generator CPU above 80 % and results a writer failed to send stand out.
  * When the run ends, its outcome and report link stay until the next run starts.
  */
-import { api, liveUrl, withToken } from './api.js';
+import { api, liveProtocols, liveUrl } from './api.js';
 import { ChartSet } from './charts.js';
 import { el, formatDuration, formatPercent } from './format.js';
 import { HOT_CPU_PERCENT, chartSpecs, errorTotals, liveColumns } from './metric-charts.js';
@@ -26,7 +26,7 @@ export class LiveView {
   }
 
   connect() {
-    const socket = new WebSocket(liveUrl());
+    const socket = new WebSocket(liveUrl(), liveProtocols());
     socket.addEventListener('message', (event) => {
       const message = JSON.parse(event.data);
       if (message.type === 'live') this.showSnapshot(message.snapshot);
@@ -127,7 +127,7 @@ export class LiveView {
     if (result.criticalErrors > 0) parts.push(`${result.criticalErrors} critical errors.`);
     ended.replaceChildren(parts.join(' '), ' ');
     if (result.archiveUrl) {
-      ended.append(el('a', { href: withToken(result.archiveUrl), download: '' }, 'Download the report'), ' · ', el('a', { href: `#/reports/${result.runId}` }, 'View the report'));
+      ended.append(el('a', { href: result.archiveUrl, download: '' }, 'Download the report'), ' · ', el('a', { href: `#/reports/${result.runId}` }, 'View the report'));
     }
     ended.hidden = false;
     ended.classList.toggle('error', result.outcome !== 'done' || (result.summary?.errorTotal ?? 0) > 0);

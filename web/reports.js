@@ -2,7 +2,7 @@
  * The reports table (GET /api/reports) and a report's own page
  * (GET /api/reports/<runId>: summary, plan and results.csv as series).
  */
-import { api, withToken } from './api.js';
+import { api } from './api.js';
 import { ChartSet } from './charts.js';
 import { el, formatBytes, formatPercent, formatTime } from './format.js';
 import { HOT_CPU_PERCENT, chartSpecs } from './metric-charts.js';
@@ -37,7 +37,7 @@ export class ReportsTable {
     const remove = el('button', { type: 'button', className: 'danger' }, 'Delete');
     remove.setAttribute('aria-label', `Delete report ${report.runId}`);
     remove.addEventListener('click', () => void this.remove(report));
-    const download = el('a', { href: withToken(report.url), download: report.fileName }, 'Download');
+    const download = el('a', { href: report.url, download: report.fileName }, 'Download');
     download.setAttribute('aria-label', `Download report ${report.runId}`);
     const row = el(
       'tr',
@@ -87,7 +87,7 @@ export class ReportPage {
     const s = report.summary;
     this.part('status').textContent = report.series.elapsed.length === 0 ? 'This report has no rows.' : '';
     this.part('title').textContent = s?.name ?? runId;
-    this.part('download').href = withToken(`/results/${runId}.tar.gz`);
+    this.part('download').href = report.url;
     const facts = [
       ['Run id', runId],
       ['Started', s ? formatTime(s.startedAt) : '–'],

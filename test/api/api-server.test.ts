@@ -178,7 +178,7 @@ test('generators are listed with their last utilisation', async (t) => {
   }
 });
 
-test('with a token: 401 without it, 200 with the bearer header, ?token= only for the live stream and downloads', async (t) => {
+test('with a token: 401 without it, 200 with the bearer header; the browser\'s live stream offers it as a subprotocol, never in the URL', async (t) => {
   const token = 's3cret-token';
   const c = await coordinatorFor(t, { token });
   const bearer = { authorization: `Bearer ${token}` };
@@ -186,32 +186,74 @@ test('with a token: 401 without it, 200 with the bearer header, ?token= only for
   t.is(refused.status, 401);
   t.is((await json<ApiErrorBody>(refused)).error.code, 'unauthorized');
   t.is((await fetch(`${c.url}/api/reports`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
-  t.is((await fetch(`${c.url}/api/reports?token=${token}`)).status, 401, 'the query token is not for the API at large');
+  t.is((await fetch(`${c.url}/api/reports?token=${token}`)).status, 401, 'no token in a query');
   t.is((await fetch(`${c.url}/api/reports`, { headers: bearer })).status, 200);
   t.is((await postJson(`${c.url}/api/runs`, nginxPlan(nginx.port))).status, 401);
   t.is(c.coordinator.run, undefined);
 
-  const started = await postJson(`${c.url}/api/runs`, nginxPlan(nginx.port), bearer);
-  t.is(started.status, 201);
-  const result = await json<RunEnded>(await fetch(`${c.url}/api/runs/current/abort`, { method: 'POST', headers: bearer }));
-  t.is((await fetch(`${c.url}${result.archiveUrl}`)).status, 401);
-  t.is((await fetch(`${c.url}${result.archiveUrl}?token=wrong`)).status, 401);
-  t.is((await fetch(`${c.url}${result.archiveUrl}?token=${token}`)).status, 200);
-
   const wsUrl = `${c.url.replace('http', 'ws')}/api/live`;
-  const unauthorized = await new Promise<number>((resolve, reject) => {
-    const ws = new WebSocket(wsUrl);
-    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-    ws.on('open', () => reject(new Error('opened without a token')));
-    ws.on('error', () => undefined);
-  });
-  t.is(unauthorized, 401);
-  await new Promise<void>((resolve, reject) => {
-    const ws = new WebSocket(`${wsUrl}?token=${token}`);
-    ws.on('open', () => (ws.close(), resolve()));
-    ws.on('error', reject);
-  });
-  t.pass();
+  const upgrade = (url: string, protocols: string[]) =>
+    new Promise<number | string>((resolve) => {
+      const ws = new WebSocket(url, protocols);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => (resolve(`open ${ws.protocol}`), ws.close()));
+      ws.on('error', () => undefined);
+    });
+  const carrier = `stressgrid-token.${Buffer.from(token).toString('base64url')}`;
+  t.is(await upgrade(wsUrl, ['stressgrid-live']), 401);
+  t.is(await upgrade(`${wsUrl}?token=${token}`, ['stressgrid-live']), 401, 'no token in a query');
+  t.is(await upgrade(wsUrl, ['stressgrid-live', `stressgrid-token.${Buffer.from('wrong').toString('base64url')}`]), 401);
+  t.is(await upgrade(wsUrl, ['stressgrid-live', carrier]), 'open stressgrid-live', 'admitted; the answer names the live protocol, not the token');
+});
+
+test('with a token, a run\'s archive URL is a signed link that downloads as given; altered or expired it is refused, and it never holds the token', async (t) => {
+  const token = 's3cret-token';
+  const c = await coordinatorFor(t, { token, linkExpirySeconds: 2 });
+  const bearer = { authorization: `Bearer ${token}` };
+  t.is((await postJson(`${c.url}/api/runs`, nginxPlan(nginx.port), bearer)).status, 201);
+  const result = await json<RunEnded>(await fetch(`${c.url}/api/runs/current/abort`, { method: 'POST', headers: bearer }));
+  const link = new URL(result.archiveUrl!, c.url);
+  t.is(link.pathname, `/results/${result.runId}.tar.gz`);
+  t.deepEqual([...link.searchParams.keys()], ['expires', 'signature']);
+  t.false(result.archiveUrl!.includes(token));
+  t.false(result.archiveUrl!.includes(encodeURIComponent(token)));
+  const expires = Number(link.searchParams.get('expires'));
+  t.true(Math.abs(expires - (Date.now() / 1000 + 2)) < 2, `expires ${expires}`);
+
+  const download = await fetch(link);
+  t.is(download.status, 200);
+  t.true((await tarEntries(Buffer.from(await download.arrayBuffer()))).includes('results.csv'));
+
+  const plain = await fetch(`${c.url}/results/${result.runId}.tar.gz`);
+  t.is(plain.status, 401, 'unsigned, the archive needs the token');
+  t.is((await fetch(`${c.url}/results/${result.runId}.tar.gz`, { headers: bearer })).status, 200, 'the bearer header still admits');
+  t.is((await fetch(`${c.url}/results/${result.runId}.tar.gz?token=${token}`)).status, 401, 'no token in a query');
+
+  const altered = (name: string, value: string) => {
+    const url = new URL(link);
+    url.searchParams.set(name, value);
+    return fetch(url);
+  };
+  const longer = await altered('expires', String(expires + 3600));
+  t.is(longer.status, 403);
+  t.is((await json<ApiErrorBody>(longer)).error.code, 'link_invalid');
+  const sig = link.searchParams.get('signature')!;
+  t.is((await altered('signature', `${sig[0] === 'A' ? 'B' : 'A'}${sig.slice(1)}`)).status, 403);
+  t.is((await altered('signature', '')).status, 403);
+  const otherRun = new URL(link);
+  otherRun.pathname = `/results/${result.runId.replace(/.$/, (ch) => (ch === '0' ? '1' : '0'))}.tar.gz`;
+  t.is((await fetch(otherRun)).status, 403, 'the signature is for one run only');
+
+  const listed = await json<ReportEntry[]>(await fetch(`${c.url}/api/reports`, { headers: bearer }));
+  t.regex(listed[0]!.url, /^\/results\/.+\.tar\.gz\?expires=\d+&signature=[\w-]+$/);
+  t.is((await fetch(`${c.url}${listed[0]!.url}`)).status, 200, 'the reports list gives signed links too');
+
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, expires * 1000 - Date.now()) + 50));
+  const expired = await fetch(link);
+  t.is(expired.status, 403);
+  const body = await json<ApiErrorBody>(expired);
+  t.is(body.error.code, 'link_expired');
+  t.regex(body.error.message, /expired/);
 });
 
 test('the live stream carries every second\'s snapshot, the notices and the ending with its archive URL', async (t) => {

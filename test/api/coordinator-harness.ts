@@ -32,6 +32,8 @@ export interface TestCoordinatorOptions {
   /** In-process generators, one worker thread each (default 1). */
   generators?: number;
   token?: string;
+  /** How long signed download links are valid. */
+  linkExpirySeconds?: number;
   reportIntervalSeconds?: number;
   webDir?: string;
   maxBodyBytes?: number;
@@ -62,7 +64,7 @@ export async function startTestCoordinator(options: TestCoordinatorOptions = {})
   const generatorServer: GeneratorServer | undefined = options.generatorPort
     ? await startGeneratorServer({ coordinator, host: '127.0.0.1', port: 0, token: options.token, log: () => {} })
     : undefined;
-  const api = await startApiServer({ coordinator, host: '127.0.0.1', port: 0, token: options.token, webDir: options.webDir, maxBodyBytes: options.maxBodyBytes, log: () => {} });
+  const api = await startApiServer({ coordinator, host: '127.0.0.1', port: 0, token: options.token, linkExpirySeconds: options.linkExpirySeconds, webDir: options.webDir, maxBodyBytes: options.maxBodyBytes, log: () => {} });
   return {
     coordinator,
     api,

@@ -88,12 +88,17 @@ test.serial('bad settings exit 2 with every problem', async (t) => {
 
 test('settings: flags win over the environment, defaults as documented', (t) => {
   const defaults = resolveCoordinatorOptions({}, {});
-  t.deepEqual(defaults, { ok: true, options: { port: 8000, generatorPort: 9696, host: '0.0.0.0', dataDir: './data', reportIntervalSeconds: 60, token: undefined } });
-  const env = { STRESSGRID_PORT: '8080', STRESSGRID_GENERATOR_PORT: '9797', STRESSGRID_HOST: '127.0.0.1', STRESSGRID_DATA_DIR: '/var/lib/sg', REPORT_INTERVAL_SECONDS: '10', STRESSGRID_TOKEN: 't' };
-  t.deepEqual(resolveCoordinatorOptions({}, env), { ok: true, options: { port: 8080, generatorPort: 9797, host: '127.0.0.1', dataDir: '/var/lib/sg', reportIntervalSeconds: 10, token: 't' } });
+  t.deepEqual(defaults, { ok: true, options: { port: 8000, generatorPort: 9696, host: '0.0.0.0', dataDir: './data', reportIntervalSeconds: 60, linkExpirySeconds: 604800, token: undefined } });
+  const env = { STRESSGRID_PORT: '8080', STRESSGRID_GENERATOR_PORT: '9797', STRESSGRID_HOST: '127.0.0.1', STRESSGRID_DATA_DIR: '/var/lib/sg', REPORT_INTERVAL_SECONDS: '10', STRESSGRID_LINK_EXPIRY_SECONDS: '3600', STRESSGRID_TOKEN: 't' };
+  t.deepEqual(resolveCoordinatorOptions({}, env), { ok: true, options: { port: 8080, generatorPort: 9797, host: '127.0.0.1', dataDir: '/var/lib/sg', reportIntervalSeconds: 10, linkExpirySeconds: 3600, token: 't' } });
   t.like(resolveCoordinatorOptions({ port: '0', host: '::1' }, env), { ok: true, options: { port: 0, host: '::1' } });
   const bad = resolveCoordinatorOptions({}, { STRESSGRID_PORT: 'http' });
   t.deepEqual(bad, { ok: false, problems: ['STRESSGRID_PORT (or --port): must be a port from 0 to 65535 (0: any free one), got "http"'] });
+  t.like(resolveCoordinatorOptions({ linkExpiry: '60' }, env), { ok: true, options: { linkExpirySeconds: 60 } });
+  t.deepEqual(resolveCoordinatorOptions({ linkExpiry: '-1' }, {}), {
+    ok: false,
+    problems: ['--link-expiry: must be a whole number of seconds from 1 to 315360000 (ten years), got "-1"'],
+  });
 });
 
 test('the exposure warning: beyond loopback without a token only', (t) => {

@@ -4,12 +4,13 @@
  * and nginx as the target.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { EXIT } from '../../ts/cli/exit-codes.js';
 import type { RunStarted } from '../../ts/coordinator/api-messages.js';
@@ -19,6 +20,7 @@ import { coordinatorFor, nginxPlan } from '../api/coordinator-harness.js';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const SGCLI = join(root, 'dist/ts/cli/sgcli.js');
 const SCRIPT = 'examples/http-get.js';
+const execFileAsync = promisify(execFile);
 
 let nginx: NginxServer;
 test.before(async () => {
@@ -56,18 +58,21 @@ function sgcli(args: string[], env: Record<string, string | undefined> = {}) {
 
 const targetArgs = (): string[] => ['--target-hosts', '127.0.0.1', '--target-port', String(nginx.port), '--script-params', '{"delayMs":20}'];
 
-test('a run on the coordinator: the live view on stderr, the archive URL as the last stdout line, and the URL downloads', async (t) => {
+test('a run on a coordinator with a token: the live view on stderr, a signed archive URL as the last stdout line that plain curl downloads as printed, the token nowhere', async (t) => {
   const c = await coordinatorFor(t, { token: 'remote-token' });
   const run = sgcli(['run', 'remote-ok', SCRIPT, ...targetArgs(), '--size', '10', '--sustain', '3', '--coordinator', c.url], { STRESSGRID_TOKEN: 'remote-token' });
   t.is(await run.exited, EXIT.ok, run.stderr());
   t.regex(run.stderr(), /response_count=[1-9]/);
   const url = run.lastStdoutLine();
-  t.regex(url, new RegExp(`^${c.url}/results/remote-ok-\\w+-\\w+\\.tar\\.gz$`));
+  t.regex(url, new RegExp(`^${c.url}/results/remote-ok-\\w+-\\w+\\.tar\\.gz\\?expires=\\d+&signature=[\\w-]+$`));
   t.is(run.stdout(), `${url}\n`, 'stdout carries the URL alone');
-  t.is((await fetch(url)).status, 401, 'the download needs the token too');
-  const download = await fetch(url, { headers: { authorization: 'Bearer remote-token' } });
-  t.is(download.status, 200);
-  t.true(gunzipSync(Buffer.from(await download.arrayBuffer())).includes('results.csv'));
+  t.false(run.stdout().includes('remote-token'), 'the token is not in stdout');
+  t.false(run.stderr().includes('remote-token'), 'nor in the log');
+  const saved = join(await mkdtemp(join(tmpdir(), 'sg-curl-')), 'report.tar.gz');
+  t.teardown(() => rm(dirname(saved), { recursive: true, force: true }));
+  await execFileAsync('curl', ['--silent', '--show-error', '--fail', '--output', saved, url]);
+  t.true(gunzipSync(await readFile(saved)).includes('results.csv'), 'curl fetched the archive with the URL as printed');
+  t.is((await fetch(url.replace(/\?.*$/, ''))).status, 401, 'without its signature the archive needs the token');
   t.is(c.coordinator.run, undefined, 'no second run was started');
   t.is((await c.coordinator.store.list()).length, 1);
 });

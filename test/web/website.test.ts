@@ -399,6 +399,9 @@ test.serial('with a token the site asks for it (again only when told to), then r
   t.teardown(() => guarded.stop());
   const page = await browser.context.newPage();
   t.teardown(() => page.close());
+  const requested: string[] = [];
+  page.on('request', (request) => requested.push(request.url()));
+  page.on('websocket', (socket) => requested.push(socket.url()));
   const prompts: string[] = [];
   page.on('dialog', (dialog) => {
     prompts.push(dialog.type());
@@ -421,7 +424,8 @@ test.serial('with a token the site asks for it (again only when told to), then r
   await waitForValue('the live state over the guarded stream', textOf(page.locator('[data-live="active"]')), /^10 of 10/);
   await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run done/, 20_000);
   const link = page.getByRole('link', { name: 'Download the report' });
-  t.is(await link.getAttribute('href'), `/results/${runId}.tar.gz?token=${token}`);
+  const signed = new RegExp(`^/results/${runId}\\.tar\\.gz\\?expires=\\d+&signature=[\\w-]+$`);
+  t.regex((await link.getAttribute('href'))!, signed, 'a link the coordinator signed');
   t.is((await fetch(`${guarded.url}/results/${runId}.tar.gz`)).status, 401, 'the archive needs the token');
   const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
   const saved = join(downloads, 'token.tar.gz');
@@ -431,12 +435,14 @@ test.serial('with a token the site asks for it (again only when told to), then r
 
   await page.getByRole('link', { name: 'Reports', exact: true }).click();
   const fromTable = page.getByRole('link', { name: `Download report ${runId}` });
-  t.is(await fromTable.getAttribute('href'), `/results/${runId}.tar.gz?token=${token}`);
+  t.regex((await fromTable.getAttribute('href'))!, signed);
   const [tableDownload] = await Promise.all([page.waitForEvent('download'), fromTable.click()]);
   const savedFromTable = join(downloads, 'token-table.tar.gz');
   await tableDownload.saveAs(savedFromTable);
   t.deepEqual(await readResultsCsv(savedFromTable), rows, 'the reports table downloads the same archive with the token');
   t.deepEqual(prompts, ['prompt', 'prompt'], 'never asked again');
+  t.true(requested.some((url) => url.includes('/api/live')), 'the live stream was opened');
+  t.deepEqual(requested.filter((url) => url.includes(token)), [], 'the token is in no URL the site asked for');
   assertCleanPage(t);
 });
 

@@ -8,12 +8,21 @@ import type { PlanProblem } from '../shared/plan.js';
 import type { RunOutcome, RunResult } from './run.js';
 import type { RunSummary } from './run-summary.js';
 
-/** GET /api/reports/<runId>: a report's summary, plan and results.csv as series. */
+import type { ReportContents } from './report-reader.js';
+
 export type { ReportContents, ReportSeries } from './report-reader.js';
+
+/** GET /api/reports/<runId>: a report's summary, plan and results.csv as series, and its download link. */
+export interface ReportDetail extends ReportContents {
+  /** Path of the download, as ReportEntry's. */
+  url: string;
+}
 
 /** Stable codes of API errors; `status` is the HTTP status each goes with. */
 export const API_ERROR = Object.freeze({
   unauthorized: { code: 'unauthorized', status: 401 },
+  linkExpired: { code: 'link_expired', status: 403 },
+  linkInvalid: { code: 'link_invalid', status: 403 },
   invalidJson: { code: 'invalid_json', status: 400 },
   invalidPlan: { code: 'invalid_plan', status: 400 },
   invalidRunId: { code: 'invalid_run_id', status: 400 },
@@ -53,7 +62,10 @@ export interface RunEnded {
   outcome: RunOutcome;
   reason?: string;
   criticalErrors: number;
-  /** Where the report is served (`/results/<runId>.tar.gz`), or null when none was written. */
+  /**
+   * Where the report is served (`/results/<runId>.tar.gz`, signed with `?expires=&signature=`
+   * when the coordinator has a token), or null when none was written.
+   */
   archiveUrl: string | null;
   summary: RunSummary | null;
 }
@@ -88,7 +100,7 @@ export interface ReportEntry {
   bytes: number;
   /** ISO 8601, from the run id. */
   startedAt: string;
-  /** Path of the download, relative to the coordinator's base URL. */
+  /** Path of the download, relative to the coordinator's base URL (a signed link when the coordinator has a token). */
   url: string;
   /** The archive's summary.json (name, devices, max CPU, errors); null when it has none. */
   summary: RunSummary | null;
@@ -116,13 +128,14 @@ export type LiveMessage = { type: 'live'; snapshot: LiveSnapshot } | { type: 'no
 /** The path a run's archive is served at. */
 export const archiveUrlPath = (runId: string): string => `/results/${runId}.tar.gz`;
 
-export function runEnded(result: RunResult): RunEnded {
+/** How a run ended, its archive named by `link` (a signed link where the coordinator has a token). */
+export function runEnded(result: RunResult, link: (runId: string) => string = archiveUrlPath): RunEnded {
   return {
     runId: result.runId,
     outcome: result.outcome,
     ...(result.reason !== undefined ? { reason: result.reason } : {}),
     criticalErrors: result.criticalErrors,
-    archiveUrl: result.archivePath === null ? null : archiveUrlPath(result.runId),
+    archiveUrl: result.archivePath === null ? null : link(result.runId),
     summary: result.summary,
   };
 }

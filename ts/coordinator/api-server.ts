@@ -8,10 +8,11 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import { open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { isGuardedPath, tokenCheck } from './api-auth.js';
-import { API_ERROR, archiveUrlPath, runEnded, type ApiErrorBody, type ApiErrorKind, type PlanChecked, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
+import { chooseLiveProtocol, isGuardedPath, tokenCheck } from './api-auth.js';
+import { API_ERROR, runEnded, type ApiErrorBody, type ApiErrorKind, type PlanChecked, type ReportDetail, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
 import { runIdOfArchive } from './archive.js';
 import type { Coordinator, StartOutcome } from './coordinator.js';
+import { DownloadLinks } from './download-links.js';
 import type { Run } from './run.js';
 import { GeneratorUtilisationTracker } from './generator-utilisation.js';
 import { LiveStream } from './live-stream.js';
@@ -36,8 +37,10 @@ export interface ApiServerOptions {
   host?: string;
   /** Default 8000; 0 picks a free port. */
   port?: number;
-  /** When set, /api and /results need it (api-auth.ts). */
+  /** When set, /api and /results need it (api-auth.ts); archives are then served to signed links (download-links.ts). */
   token?: string;
+  /** How long a signed download link is valid (default DEFAULT_LINK_EXPIRY_SECONDS). */
+  linkExpirySeconds?: number;
   log?: (line: string) => void;
   maxBodyBytes?: number;
   /** The website's folder (default: the package's web/). */
@@ -79,7 +82,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const log = options.log ?? ((line: string) => console.error(line));
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = Fastify({ logger: false, bodyLimit: maxBodyBytes, forceCloseConnections: 'idle' });
-  const live = new LiveStream(coordinator);
+  const token = options.token === '' ? undefined : options.token;
+  const links = new DownloadLinks({ token, ...(options.linkExpirySeconds !== undefined ? { expirySeconds: options.linkExpirySeconds } : {}) });
+  const live = new LiveStream(coordinator, (runId) => links.path(runId));
   const generators = new GeneratorUtilisationTracker(coordinator.registry);
   const site = new StaticSite(options.webDir);
   const reader = new ReportReader();
@@ -99,15 +104,22 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   // Registered before the token hook: its own hooks must see an upgrade refused
   // by the token, or that socket is never closed and shutdown waits on it.
-  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES } });
+  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES, handleProtocols: chooseLiveProtocol } });
 
-  if (options.token !== undefined && options.token !== '') {
-    const allowed = tokenCheck(options.token);
+  if (token !== undefined) {
+    const allowed = tokenCheck(token);
     app.addHook('onRequest', async (request, reply) => {
       const path = request.url.split('?')[0]!;
       if (!isGuardedPath(path)) return;
       const query = new URLSearchParams(request.url.slice(path.length + 1));
-      if (allowed({ method: request.method, path, authorization: request.headers.authorization, queryToken: query.get('token') ?? undefined })) return;
+      if (allowed({ method: request.method, path, authorization: request.headers.authorization, protocols: request.headers['sec-websocket-protocol'] })) return;
+      const archiveRunId = request.method === 'GET' && path.startsWith('/results/') ? runIdOfArchive(path.slice('/results/'.length)) : null;
+      if (archiveRunId !== null) {
+        const link = links.check(archiveRunId, query);
+        if (link === 'ok') return;
+        if (link === 'expired') return sendError(reply, API_ERROR.linkExpired, 'this download link has expired: ask the coordinator for a new one (sgcli prints one at the end of a run; the website lists them under Reports)');
+        if (link === 'invalid') return sendError(reply, API_ERROR.linkInvalid, 'this download link was altered or signed with another token: use the link as the coordinator gave it');
+      }
       reply.header('www-authenticate', 'Bearer realm="stressgrid"');
       return sendError(reply, API_ERROR.unauthorized, 'this coordinator needs its token: send Authorization: Bearer <STRESSGRID_TOKEN>');
     });
@@ -162,7 +174,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const given = (body as { reason?: unknown } | undefined)?.reason;
     const reason = typeof given === 'string' && given.trim() !== '' ? given.trim().slice(0, MAX_ABORT_REASON_CHARS) : undefined;
     live.watch(run);
-    return runEnded(await run.abort(reason));
+    return runEnded(await run.abort(reason), (id) => links.path(id));
   };
 
   app.post('/api/runs/current/abort', async (request, reply) => {
@@ -192,7 +204,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
           fileName: r.fileName,
           bytes: r.bytes,
           startedAt: r.startedAt,
-          url: archiveUrlPath(r.runId),
+          url: links.path(r.runId),
           summary: await reader.summary(r.path),
         }),
       ),
@@ -212,7 +224,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return sendError(reply, API_ERROR.notFound, `there is no report of run ${runId}`);
       throw error;
     }
-    return contents;
+    return { ...contents, url: links.path(runId) } satisfies ReportDetail;
   });
 
   app.delete<{ Params: { runId: string } }>('/api/reports/:runId', async (request, reply) => {

@@ -27,7 +27,11 @@ export class LiveStream {
   private readonly unobserve: () => void;
   private readonly pinger: NodeJS.Timeout;
 
-  constructor(private readonly coordinator: Coordinator) {
+  /** `link` names a run's archive in its ending (a signed link where the coordinator has a token). */
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly link?: (runId: string) => string,
+  ) {
     this.unobserve = coordinator.observe({
       onLive: (snapshot) => {
         // Runs started by anything but the API (none today) still get their ending told.
@@ -46,7 +50,7 @@ export class LiveStream {
     if (this.watched.has(run)) return;
     this.watched.add(run);
     void run.done.then((result) => {
-      const ended = runEnded(result);
+      const ended = runEnded(result, this.link);
       this.recent.set(ended.runId, ended);
       if (this.recent.size > RECENT_RESULTS) this.recent.delete(this.recent.keys().next().value!);
       this.broadcast({ type: 'ended', result: ended }, false);

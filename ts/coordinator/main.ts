@@ -25,9 +25,11 @@ const program = new Command('stressgrid-coordinator')
   .option('--host <address>', 'address both ports listen on (env STRESSGRID_HOST, default 0.0.0.0)')
   .option('--data-dir <dir>', 'where run reports are kept (env STRESSGRID_DATA_DIR, default ./data)')
   .option('--report-interval <s>', 'seconds between report rows (env REPORT_INTERVAL_SECONDS, default 60)')
+  .option('--link-expiry <s>', 'seconds a signed download link stays valid, with a token (env STRESSGRID_LINK_EXPIRY_SECONDS, default 604800: a week)')
   .addHelpText(
     'after',
-    '\nSTRESSGRID_TOKEN (environment only) is the shared secret the API, the website and generators must present.' +
+    '\nSTRESSGRID_TOKEN (environment only) is the shared secret the API, the website and generators must present;' +
+      '\n  with it, report downloads need a link the coordinator signed (sgcli prints one, the website lists them).' +
       '\nCW_REGION (environment only): send metrics to Amazon CloudWatch in this region; `auto`: this EC2 instance\'s region; `off`: never.' +
       '\n  Unset: AWS_REGION, else the instance\'s region on EC2, else off. Credentials come from the AWS SDK\'s default chain.',
   )
@@ -49,7 +51,7 @@ let generators: Awaited<ReturnType<typeof startGeneratorServer>>;
 try {
   await coordinator.recover();
   generators = await startGeneratorServer({ coordinator, host: options.host, port: options.generatorPort, token: options.token, log });
-  api = await startApiServer({ coordinator, host: options.host, port: options.port, token: options.token, log });
+  api = await startApiServer({ coordinator, host: options.host, port: options.port, token: options.token, linkExpirySeconds: options.linkExpirySeconds, log });
 } catch (error) {
   say(`could not start: ${(error as Error).message}`);
   process.exit(EXIT_START_FAILED);

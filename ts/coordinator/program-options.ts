@@ -10,6 +10,7 @@ import { TOKEN_ENV } from '../shared/token.js';
 import { DEFAULT_API_PORT } from './api-server.js';
 import { REPORT_INTERVAL_ENV } from './coordinator.js';
 import { GENERATOR_PORT } from './generator-server.js';
+import { DEFAULT_LINK_EXPIRY_SECONDS, LINK_EXPIRY_ENV, parseLinkExpiry } from './download-links.js';
 import { DEFAULT_DATA_DIR } from './report-store.js';
 import { DEFAULT_REPORT_INTERVAL_SECONDS } from './run.js';
 
@@ -25,6 +26,7 @@ export interface CoordinatorFlags {
   host?: string;
   dataDir?: string;
   reportInterval?: string;
+  linkExpiry?: string;
 }
 
 export interface CoordinatorProgramOptions {
@@ -33,6 +35,8 @@ export interface CoordinatorProgramOptions {
   host: string;
   dataDir: string;
   reportIntervalSeconds: number;
+  /** How long a signed download link is valid. */
+  linkExpirySeconds: number;
   token: string | undefined;
 }
 
@@ -70,12 +74,21 @@ export function resolveCoordinatorOptions(flags: CoordinatorFlags, env: NodeJS.P
     }
   }
 
+  const [rawExpiry, expirySource] = pick(flags.linkExpiry, LINK_EXPIRY_ENV);
+  let linkExpirySeconds = DEFAULT_LINK_EXPIRY_SECONDS;
+  if (rawExpiry !== undefined) {
+    const parsed = parseLinkExpiry(rawExpiry);
+    if (parsed === null) problems.push(`${named('--link-expiry', expirySource)}: must be a whole number of seconds from 1 to 315360000 (ten years), got ${JSON.stringify(rawExpiry)}`);
+    else linkExpirySeconds = parsed;
+  }
+
   const options = {
     port: port('--port', PORT_ENV, DEFAULT_API_PORT),
     generatorPort: port('--generator-port', GENERATOR_PORT_ENV, GENERATOR_PORT),
     host,
     dataDir,
     reportIntervalSeconds,
+    linkExpirySeconds,
     token: env[TOKEN_ENV] || undefined,
   };
   if (problems.length > 0) return { ok: false, problems };
