@@ -5,6 +5,10 @@
  * This is the one place where outcomes and errors become exit codes.
  */
 import { Command, CommanderError } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { thresholdsPassed } from '../coordinator/run-summary.js';
+import { thresholdLabel } from '../shared/thresholds.js';
+import { formatEndSummary, type SummaryJson } from './end-summary.js';
 import type { LiveSnapshot } from '../shared/live.js';
 import type { EmbeddedOptions, EmbeddedResult, runEmbedded } from '../coordinator/embedded.js';
 import type { PlanProblem, Protocol } from '../shared/plan.js';
@@ -42,6 +46,8 @@ export interface CliDeps {
   readFile: (path: string) => Promise<string>;
   /** Creates a directory and its parents; nothing when it exists. */
   makeDirectory: (path: string) => Promise<void>;
+  /** Writes a whole file (--summary-json, reports); node:fs when not given. */
+  writeFile?: (path: string, text: string) => Promise<void>;
   /** Calls `handler` on every Ctrl-C until the returned function is called. */
   onInterrupt: (handler: () => void) => () => void;
   version?: string;
@@ -50,14 +56,15 @@ export interface CliDeps {
 /** What a finished command reports; mapped to an exit code by exitCodeFor. */
 type CommandResult =
   | { kind: 'ok' }
-  | { kind: 'run'; outcome: EmbeddedResult['outcome']; critical: boolean }
+  | { kind: 'run'; outcome: EmbeddedResult['outcome']; critical: boolean; thresholdsFailed?: boolean; thresholdAborted?: boolean }
   | { kind: 'forced' };
 
 export function exitCodeFor(result: CommandResult): ExitCode {
   if (result.kind === 'ok') return EXIT.ok;
   if (result.kind === 'forced') return EXIT.forced;
-  if (result.outcome === 'aborted') return EXIT.aborted;
   if (result.outcome === 'failed') return EXIT.runFailed;
+  if (result.outcome === 'aborted') return result.thresholdAborted ? EXIT.thresholdsFailed : EXIT.aborted;
+  if (result.thresholdsFailed) return EXIT.thresholdsFailed;
   return result.critical ? EXIT.criticalErrors : EXIT.ok;
 }
 
@@ -91,6 +98,8 @@ export async function runCommand(argv: readonly string[], deps: CliDeps): Promis
   }
 }
 
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Command {
   const program = new Command('sgcli')
     .description('Stressgrid: load tests with many simulated devices, from the terminal.')
@@ -117,12 +126,15 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
     .option('--report-interval <s>', 'seconds between report rows (default 60, env REPORT_INTERVAL_SECONDS)')
     .option('--plan <file.json>', 'a whole plan as JSON; the options above override its fields')
     .option('--data-dir <dir>', 'where run archives are written (default ./data)')
+    .option('--threshold <threshold>', "a pass/fail goal, '<metric>: <expression>' like 'headers_us: p99 < 10000' (repeatable; added to the plan's thresholds)", collect, [] as string[])
+    .option('--summary-json <file>', 'also write the end-of-run summary as JSON to this file')
     .option('--demo', 'start the built-in demo target (HTTP; a TCP or UDP echo with --target-protocol tcp|udp) on a free loopback port and aim at it')
     .addHelpText(
       'after',
       '\nThe live view goes to stderr; stdout gets only the archive path, so `tar tzf $(sgcli run ...)` works;\n' +
         'with --coordinator it gets the archive URL, so `wget $(sgcli run ...)` does.\n' +
-        'Ctrl-C once aborts the run and still writes its report; twice quits at once.',
+        'Ctrl-C once aborts the run and still writes its report; twice quits at once.\n' +
+        `A run whose thresholds fail exits with ${EXIT.thresholdsFailed}; the archive is still written.`,
     )
     .action(async (name: string, scriptFile: string | undefined, values: RunOptionValues & { token?: string }) => {
       done(await runPlan(name, scriptFile, values, deps));
@@ -276,19 +288,37 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
 
     const reasons = outcome.outcome === 'done' ? criticalReasons(outcome.criticalErrors, last) : [];
     if (outcome.outcome === 'failed') deps.stderr.write('sgcli: the run failed\n');
-    if (outcome.outcome === 'aborted') deps.stderr.write('sgcli: the run was aborted\n');
+    if (outcome.outcome === 'aborted') deps.stderr.write(`sgcli: the run was aborted${outcome.reason ? `: ${outcome.reason}` : ''}\n`);
     if (reasons.length > 0) {
       deps.stderr.write(`sgcli: the run ended broken: ${reasons.join('; ')} (${deviceErrorTotal(last)} device errors in all)\n`);
     }
+    const summary = outcome.summary ?? null;
+    const thresholds = summary?.thresholds ?? [];
+    const thresholdsFailed = thresholds.some((t) => t.ok !== true);
+    const thresholdAborted = thresholds.some((t) => t.aborted === true);
+    if (summary !== null) {
+      deps.stderr.write(`\n${formatEndSummary(summary).join('\n')}\n`);
+      if (settings.summaryJson !== undefined) await writeSummaryJson(settings.summaryJson, { ...summary, archive: outcome.archivePath, thresholdsPassed: thresholdsPassed(summary) }, deps);
+    }
+    if (thresholdsFailed) deps.stderr.write(`sgcli: thresholds failed: ${thresholds.filter((t) => t.ok !== true).map((t) => thresholdLabel(t)).join('; ')}\n`);
     if (outcome.archivePath !== null) {
       // The last line of stdout, and the only one, for `tar tzf $(sgcli run ...)` (a URL with --coordinator).
       deps.stdout.write(`${outcome.archivePath}\n`);
     }
-    return { kind: 'run', outcome: outcome.outcome, critical: reasons.length > 0 };
+    return { kind: 'run', outcome: outcome.outcome, critical: reasons.length > 0, thresholdsFailed, thresholdAborted };
   } finally {
     view.finish();
     stopListening();
     await demo?.close();
+  }
+}
+
+/** Writes --summary-json; a failure is told, not fatal: the run and its archive stand. */
+async function writeSummaryJson(path: string, summary: SummaryJson, deps: CliDeps): Promise<void> {
+  try {
+    await (deps.writeFile ?? writeFile)(path, `${JSON.stringify(summary, null, 2)}\n`);
+  } catch (error) {
+    deps.stderr.write(`sgcli: could not write --summary-json ${path}: ${(error as Error).message}\n`);
   }
 }
 

@@ -23,6 +23,13 @@ export const EXIT = Object.freeze({
   runFailed: 5,
   /** Asked for something this build does not support (a remote coordinator without the remote runner). */
   notSupported: 6,
+  /**
+   * The run's thresholds were not all met (the plan's `thresholds` or
+   * `--threshold`), or one with abortOnFail stopped the run. The archive is
+   * written; the end-of-run summary says which failed and what was measured.
+   * Takes precedence over criticalErrors; the same number as k6's.
+   */
+  thresholdsFailed: 99,
   /** A second Ctrl-C forced the exit; no archive. 128 + SIGINT, as shells do. */
   forced: 130,
 });

@@ -6,6 +6,7 @@
  * the archive path and `tar tzf $(sgcli run ...)` works.
  */
 import { isErrorMetric } from '../shared/metrics.js';
+import { formatThresholdValue, thresholdLabel } from '../shared/thresholds.js';
 import type { CounterView, HistogramView, LiveSnapshot } from '../shared/live.js';
 import { formatBytesPerSecond, formatCount, formatDuration, formatPercent, formatSignificant, microsToMillis } from './format-units.js';
 
@@ -147,6 +148,14 @@ export function renderFrame(snapshot: LiveSnapshot, color: boolean, width = Numb
     if (snapshot.generators.length > GENERATOR_ROWS) lines.push(dim(`  … and ${snapshot.generators.length - GENERATOR_ROWS} more generators`));
   }
 
+  const thresholds = snapshot.thresholds ?? [];
+  if (thresholds.length > 0) {
+    lines.push('');
+    const rows = thresholds.map((r) => [r.ok === null ? 'wait' : r.ok ? 'pass' : 'FAIL', thresholdLabel(r), formatThresholdValue(r)]);
+    const rendered = table([['threshold', '', 'measured'], ...rows], ['left', 'left', 'right']);
+    lines.push(dim(rendered[0]!), ...rendered.slice(1).map((line, i) => (thresholds[i]!.ok === false ? red(line) : line)));
+  }
+
   lines.push('');
   const counters = sortedCounters(snapshot.counters);
   if (counters.length === 0) {
@@ -207,6 +216,11 @@ export function renderLine(snapshot: LiveSnapshot): string {
     ...(snapshot.writers ?? []).flatMap((w) => [`${w.writer}_sent=${w.sent}`, `${w.writer}_failed=${w.failed}`]),
     `cpu_max=${totals.cpu.toFixed(1)}`,
   ];
+  const thresholds = snapshot.thresholds ?? [];
+  if (thresholds.length > 0) {
+    const failed = thresholds.filter((r) => r.ok === false).length;
+    fields.push(`thresholds_failed=${failed}`, `thresholds_passed=${thresholds.filter((r) => r.ok === true).length}`);
+  }
   for (const [name, view] of sortedCounters(snapshot.counters)) {
     const label = counterLabel(name);
     fields.push(`${label}_count=${view.total}`, `${label}_per_second=${Number.isInteger(view.perSecond) ? view.perSecond : formatSignificant(view.perSecond)}`);

@@ -46,6 +46,8 @@ export async function runRemote(plan: unknown, options: RemoteOptions): Promise<
       outcome: ended.outcome,
       archivePath: ended.archiveUrl === null ? null : coordinatorPath(options.coordinator, ended.archiveUrl).href,
       criticalErrors: ended.criticalErrors,
+      summary: ended.summary,
+      ...(ended.reason ? { reason: ended.reason } : {}),
     };
   } finally {
     stream.close();

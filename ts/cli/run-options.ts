@@ -5,6 +5,7 @@
  * block shares) are checked by the runner's validation, not here.
  */
 import { PLAN_DEFAULTS, PROTOCOLS, type PlanProblem, type Protocol } from '../shared/plan.js';
+import { parseThresholdOption } from '../shared/thresholds.js';
 
 /** Option values as commander hands them over: strings, or true for flags. */
 export interface RunOptionValues {
@@ -21,6 +22,9 @@ export interface RunOptionValues {
   plan?: string;
   dataDir?: string;
   demo?: boolean;
+  /** `--threshold '<metric>: <expression>'`, repeatable. */
+  threshold?: string[];
+  summaryJson?: string;
 }
 
 export const REPORT_INTERVAL_ENV = 'REPORT_INTERVAL_SECONDS';
@@ -43,6 +47,10 @@ export interface RunSettings {
   planFile?: string;
   dataDir: string;
   demo: boolean;
+  /** Thresholds given with --threshold, added to the plan's. */
+  thresholds: Array<{ metric: string; expression: string }>;
+  /** Where --summary-json writes the end-of-run summary. */
+  summaryJson?: string;
 }
 
 const INTEGER = /^\d+$/;
@@ -129,6 +137,16 @@ export function parseRunOptions(values: RunOptionValues, env: Record<string, str
         ? secondsOption(envInterval, REPORT_INTERVAL_ENV, problems, true)
         : DEFAULT_REPORT_INTERVAL_SECONDS;
 
+  const thresholds: RunSettings['thresholds'] = [];
+  for (const text of values.threshold ?? []) {
+    const parsed = parseThresholdOption(text);
+    if (parsed.ok) thresholds.push({ metric: parsed.metric, expression: parsed.expression });
+    else problems.push({ path: '--threshold', message: parsed.message });
+  }
+  if (values.summaryJson !== undefined && values.summaryJson.trim() === '') {
+    problems.push({ path: '--summary-json', message: 'must be a file path' });
+  }
+
   const settings: RunSettings = {
     coordinator: values.coordinator,
     targetHosts,
@@ -143,6 +161,8 @@ export function parseRunOptions(values: RunOptionValues, env: Record<string, str
     planFile: values.plan,
     dataDir: values.dataDir ?? DEFAULT_DATA_DIR,
     demo: values.demo === true,
+    thresholds,
+    ...(values.summaryJson !== undefined ? { summaryJson: values.summaryJson } : {}),
   };
   return { settings, problems };
 }
@@ -226,6 +246,15 @@ export function buildPlan(settings: RunSettings, sources: PlanSources): { plan: 
   plan.rampup = settings.rampup ?? base.rampup ?? PLAN_DEFAULTS.rampup;
   plan.sustain = settings.sustain ?? base.sustain ?? PLAN_DEFAULTS.sustain;
   plan.rampdown = settings.rampdown ?? base.rampdown ?? PLAN_DEFAULTS.rampdown;
+  if (settings.thresholds.length > 0) {
+    // Added to the plan file's thresholds, never replacing them: a CI job tightens a plan, it does not loosen it.
+    const thresholds: Record<string, unknown> = isObject(base.thresholds) ? { ...base.thresholds } : {};
+    for (const { metric, expression } of settings.thresholds) {
+      const existing = thresholds[metric];
+      thresholds[metric] = [...(Array.isArray(existing) ? existing : existing === undefined ? [] : [existing]), expression];
+    }
+    plan.thresholds = thresholds;
+  }
   return { plan, problems };
 }
 

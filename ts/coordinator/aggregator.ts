@@ -12,7 +12,7 @@ import type { CounterView, GeneratorView, HistogramView } from '../shared/live.j
 import { HISTOGRAM_BOUNDS, METRIC, counterName, rateName } from '../shared/metrics.js';
 import type { Telemetry } from '../shared/protocol.js';
 import { histogramStats, histogramView } from './histogram-stats.js';
-import type { ClosedInterval, ReportRow } from './report-row.js';
+import type { ClosedInterval, MetricWindow, ReportRow } from './report-row.js';
 
 export interface AggregatorOptions {
   /** Telemetry of any other run counts only towards utilisation. */
@@ -82,6 +82,9 @@ export class Aggregator {
   #secondViews: Record<string, HistogramView> = {};
   #secondViewsAt = -Infinity;
   #cpu = newHistogram();
+  /** Every histogram of the whole run, merged as it arrives: thresholds and the summary read percentiles off these. */
+  #runHistograms = new Map<string, Histogram>();
+  #runCpu = newHistogram();
   #rxBytes = 0;
   #txBytes = 0;
   #coverage = new Map<string, Coverage>();
@@ -103,6 +106,7 @@ export class Aggregator {
     const cpu = finiteOr(telemetry.cpuPercent, null);
     if (cpu !== null) {
       this.#cpu.record(Math.max(0, cpu));
+      this.#runCpu.record(Math.max(0, cpu));
       this.#maxCpu = Math.max(this.#maxCpu ?? 0, cpu);
     }
     this.#rxBytes += Math.max(0, finiteOr(telemetry.networkRxBytes, 0));
@@ -233,6 +237,7 @@ export class Aggregator {
     }
     if (this.#cpu.totalCount > 0) histograms.set(METRIC.cpuPercent, this.#cpu);
 
+    const increments = Object.fromEntries(this.#counters);
     const row: ReportRow = {
       elapsed: roundMs((now - this.startedAt) / 1000),
       time: new Date(now).toISOString(),
@@ -246,7 +251,23 @@ export class Aggregator {
     this.#rxBytes = 0;
     this.#txBytes = 0;
     this.#coverage = new Map();
-    return { row, histograms };
+    return { row, histograms, counters: increments, seconds };
+  }
+
+  /** The interval still open: its histograms so far (this second included), its counter increments and its length until `now`. */
+  currentInterval(now: number = Date.now()): MetricWindow {
+    this.#settleSecond();
+    const histograms = new Map(this.#histograms);
+    if (this.#cpu.totalCount > 0) histograms.set(METRIC.cpuPercent, this.#cpu);
+    return { histograms, counters: Object.fromEntries(this.#counters), seconds: Math.max(0, now - this.#intervalStart) / 1000 };
+  }
+
+  /** The whole run so far: every histogram merged since the start, counter totals, seconds since the start. */
+  wholeRun(now: number = Date.now()): MetricWindow {
+    this.#settleSecond();
+    const histograms = new Map(this.#runHistograms);
+    if (this.#runCpu.totalCount > 0) histograms.set(METRIC.cpuPercent, this.#runCpu);
+    return { histograms, counters: Object.fromEntries(this.#totals), seconds: Math.max(0, now - this.startedAt) / 1000 };
   }
 
   /** Moves the current second's histograms into the interval's. */
@@ -255,6 +276,9 @@ export class Aggregator {
       let merged = this.#histograms.get(name);
       if (!merged) this.#histograms.set(name, (merged = newHistogram()));
       merged.add(h);
+      let run = this.#runHistograms.get(name);
+      if (!run) this.#runHistograms.set(name, (run = newHistogram()));
+      run.add(h);
     }
     this.#second = new Map();
   }

@@ -9,6 +9,7 @@ import type { PlanProblem } from '../shared/plan.js';
 import { inProcessLink } from '../shared/transport.js';
 import { Generator } from '../generator/generator.js';
 import { Coordinator } from './coordinator.js';
+import type { RunSummary } from './run-summary.js';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -25,6 +26,10 @@ export interface EmbeddedResult {
   archivePath: string | null;
   problems?: PlanProblem[];
   criticalErrors: number;
+  /** The run's summary.json (null when no report was written): the end-of-run summary and the thresholds' verdict. */
+  summary?: RunSummary | null;
+  /** Why the run was aborted or failed. */
+  reason?: string;
 }
 
 export async function runEmbedded(plan: unknown, options: EmbeddedOptions): Promise<EmbeddedResult> {
@@ -57,7 +62,13 @@ export async function runEmbedded(plan: unknown, options: EmbeddedOptions): Prom
       const result = await started.run.done;
       options.signal.removeEventListener('abort', onAbort);
       if (result.reason && result.outcome === 'failed') options.onNotice(result.reason);
-      return { outcome: result.outcome, archivePath: result.archivePath, criticalErrors: result.criticalErrors };
+      return {
+        outcome: result.outcome,
+        archivePath: result.archivePath,
+        criticalErrors: result.criticalErrors,
+        summary: result.summary,
+        ...(result.reason ? { reason: result.reason } : {}),
+      };
     } finally {
       unobserve();
     }

@@ -21,8 +21,18 @@ export interface ReportRow {
   metrics: Record<string, number>;
 }
 
-/** What Aggregator.closeInterval hands to the writers. */
-export interface ClosedInterval {
+/** Merged metrics over a span of the run (an interval, or the whole run), as thresholds and the summary read them. */
+export interface MetricWindow {
+  /** Merged histograms by metric name (`conn_us`, `cpu_percent`). */
+  histograms: ReadonlyMap<string, Histogram>;
+  /** Counter amounts over the span by full name (`response_count`): increments for an interval, totals for the run. */
+  counters: Record<string, number>;
+  /** The span's length. */
+  seconds: number;
+}
+
+/** What Aggregator.closeInterval hands to the writers (row, histograms) and to the thresholds (all of it). */
+export interface ClosedInterval extends MetricWindow {
   row: ReportRow;
   /** The interval's merged histograms by metric name (`conn_us`, `cpu_percent`), for writers that keep them whole. */
   histograms: Map<string, Histogram>;

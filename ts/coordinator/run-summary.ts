@@ -5,8 +5,10 @@
 import type { WriterStatus } from '../shared/live.js';
 import { METRIC, isErrorMetric } from '../shared/metrics.js';
 import type { ResolvedPlan } from '../shared/plan.js';
+import type { ThresholdResult } from '../shared/thresholds.js';
 import type { RunTotals } from './aggregator.js';
-import type { ReportRow } from './report-row.js';
+import { histogramStats } from './histogram-stats.js';
+import type { MetricWindow, ReportRow } from './report-row.js';
 
 export const SUMMARY_JSON = 'summary.json';
 export const PLAN_JSON = 'plan.json';
@@ -33,6 +35,42 @@ export interface RunSummary {
   generatorsLost: string[];
   /** Writers that sent the results elsewhere: what arrived, what failed, and where to see it (the CloudWatch console). */
   writers?: WriterStatus[];
+  /** Seconds from the start of the ramp to the end. */
+  durationSeconds?: number;
+  /** Every counter's total over the run (`response_count` → total). */
+  counters?: Record<string, number>;
+  /** Every histogram over the whole run, from the histograms merged across generators and intervals. */
+  histograms?: Record<string, SummaryHistogram>;
+  /** The plan's thresholds at the end: each met (ok true) or not; absent when the plan has none. */
+  thresholds?: ThresholdResult[];
+}
+
+/** A histogram of the whole run; values in its recorded unit (µs for `_us`). */
+export interface SummaryHistogram {
+  count: number;
+  mean: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** Whether every threshold of a summary was met (true when there are none). */
+export const thresholdsPassed = (summary: Pick<RunSummary, 'thresholds'>): boolean => (summary.thresholds ?? []).every((t) => t.ok === true);
+
+/** The whole-run figures of a summary: duration, counter totals, every histogram's percentiles. */
+export function wholeRunFigures(run: MetricWindow): Required<Pick<RunSummary, 'durationSeconds' | 'counters' | 'histograms'>> {
+  const histograms: Record<string, SummaryHistogram> = {};
+  for (const name of [...run.histograms.keys()].sort()) {
+    const h = run.histograms.get(name)!;
+    if (h.totalCount === 0) continue;
+    const s = histogramStats(h);
+    histograms[name] = { count: h.totalCount, mean: s.mean, min: s.min, p50: s.median, p90: s.p90, p99: s.p99, p999: s.p999, max: s.max };
+  }
+  const counters = Object.fromEntries(Object.entries(run.counters).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return { durationSeconds: Math.round(run.seconds * 1000) / 1000, counters, histograms };
 }
 
 export interface SummaryInput {
@@ -48,6 +86,9 @@ export interface SummaryInput {
   reason?: string;
   generatorsLost?: string[];
   writers?: WriterStatus[];
+  /** The whole run's merged metrics, for the figures (durationSeconds, counters, histograms). */
+  wholeRun?: MetricWindow;
+  thresholds?: ThresholdResult[];
 }
 
 export function buildSummary(input: SummaryInput): RunSummary {
@@ -71,6 +112,8 @@ export function buildSummary(input: SummaryInput): RunSummary {
     ...(input.reason === undefined ? {} : { reason: input.reason }),
     generatorsLost: input.generatorsLost ?? [],
     ...(input.writers === undefined ? {} : { writers: input.writers }),
+    ...(input.wholeRun === undefined ? {} : wholeRunFigures(input.wholeRun)),
+    ...(input.thresholds === undefined ? {} : { thresholds: input.thresholds }),
   };
 }
 

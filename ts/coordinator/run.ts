@@ -7,6 +7,7 @@
 import type { LiveSnapshot, RunState, WriterStatus } from '../shared/live.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { Telemetry } from '../shared/protocol.js';
+import { readThresholds, thresholdAbortReason, type ThresholdResult } from '../shared/thresholds.js';
 import { Aggregator } from './aggregator.js';
 import { CsvWriter } from './csv-writer.js';
 import type { ConnectedGenerator, GeneratorRegistry } from './generator-registry.js';
@@ -15,6 +16,7 @@ import { phaseAt, planSchedule, targetDevicesAt, type RampAction, type Schedule 
 import type { ReportStore } from './report-store.js';
 import { newRunId } from './run-id.js';
 import { buildSummary, writerStatusLine, type RunSummary } from './run-summary.js';
+import { ThresholdEvaluator } from './threshold-evaluator.js';
 import { fanOut, type Writer, type WriterSet } from './writer.js';
 
 /** Default report interval (REPORT_INTERVAL_SECONDS). */
@@ -82,6 +84,8 @@ export class Run {
   private aggregator: Aggregator;
   private startedAt_: number;
   private writerOpen: Promise<void> | undefined;
+  /** Null when the plan has no thresholds. */
+  private readonly thresholds: ThresholdEvaluator | null;
 
   private constructor(
     readonly runId: string,
@@ -95,6 +99,8 @@ export class Run {
     this.aggregator = new Aggregator({ runId, startedAt });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.scheduled = new Set(generators.keys());
+    const thresholds = readThresholds(options.plan.thresholds).thresholds;
+    this.thresholds = thresholds.length > 0 ? new ThresholdEvaluator(thresholds) : null;
     this.writer = fanOut([new CsvWriter(), new HlogWriter(), ...(options.extraWriters ?? [])], (_w, err) => {
       this.criticalErrors++;
       this.notice(`a report writer failed: ${(err as Error).message ?? err}`);
@@ -247,7 +253,15 @@ export class Run {
       counters: live.counters,
       histograms: live.histograms,
       ...this.writerStatuses(),
+      ...(this.thresholds ? { thresholds: this.thresholdResults(preparing, now) } : {}),
     };
+  }
+
+  /** The thresholds so far: the whole run and the open interval merged over every generator. */
+  private thresholdResults(preparing: boolean, now: number): ThresholdResult[] {
+    const evaluator = this.thresholds!;
+    if (preparing) return evaluator.evaluate({ histograms: new Map(), counters: {}, seconds: 0 }, null).map((r) => ({ ...r, ok: null, value: null }));
+    return evaluator.evaluate(this.aggregator.wholeRun(now), this.finishing ? null : this.aggregator.currentInterval(now));
   }
 
   /** The statuses of writers that send elsewhere (CloudWatch), when there are any. */
@@ -257,17 +271,30 @@ export class Run {
   }
 
   private emitLive(): void {
+    let snapshot: LiveSnapshot;
     try {
-      this.options.onLive?.(this.snapshot());
+      snapshot = this.snapshot();
+      this.options.onLive?.(snapshot);
     } catch (err) {
       this.notice(`live view failed: ${(err as Error).message}`);
+      return;
+    }
+    // Checked on every live tick, once a second, so a threshold stops the run within a second of its grace period.
+    if (this.thresholds && snapshot.thresholds && !this.finishing && this.state !== 'preparing') {
+      const failing = this.thresholds.abortingThreshold(snapshot.thresholds, snapshot.elapsed);
+      if (failing) {
+        const reason = thresholdAbortReason(failing);
+        this.notice(`stopping the run: ${reason}`);
+        void this.finish('aborted', reason);
+      }
     }
   }
 
   private async writeInterval(): Promise<void> {
     await this.writerOpen;
-    const { row, histograms } = this.aggregator.closeInterval();
-    await this.writer.write(row, histograms);
+    const closed = this.aggregator.closeInterval();
+    this.thresholds?.closeInterval(closed);
+    await this.writer.write(closed.row, closed.histograms);
   }
 
   /** Stops the run now; the report is still written. */
@@ -299,6 +326,7 @@ export class Run {
       await this.writer.close();
       for (const status of this.writer.statuses()) this.notice(writerStatusLine(status));
       this.criticalErrors += this.aggregator.decodeFailures;
+      const wholeRun = this.aggregator.wholeRun(endedAt);
       summary = buildSummary({
         runId: this.runId,
         plan: this.options.plan,
@@ -311,6 +339,8 @@ export class Run {
         ...(reason ? { reason } : {}),
         generatorsLost: [...this.everLost],
         ...this.writerStatuses(),
+        wholeRun,
+        ...(this.thresholds ? { thresholds: this.thresholds.evaluate(wholeRun, null, true) } : {}),
       });
       archivePath = await this.options.store.finishRun(this.runId, { files: this.writer.files(), summary });
     } catch (err) {

@@ -1,3 +1,5 @@
+import type { ThresholdResult } from './thresholds.js';
+
 /**
  * What the coordinator shows of a run every second: the shape the CLI, the API's
  * live stream and the website read.
@@ -56,6 +58,8 @@ export interface LiveSnapshot {
   histograms: Record<string, HistogramView>;
   /** Writers that send results elsewhere (CloudWatch): how that is going; absent when there are none. */
   writers?: WriterStatus[];
+  /** The plan's thresholds as they stand so far, merged over every generator; absent when the plan has none. */
+  thresholds?: ThresholdResult[];
 }
 
 /** How a writer that sends results over the network is doing, for the live view, the summary and the log. */

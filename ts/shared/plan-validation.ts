@@ -15,6 +15,7 @@ import {
   type Protocol,
   type ResolvedPlan,
 } from './plan.js';
+import { readThresholds } from './thresholds.js';
 
 /** Where a script failed to compile, as the sandbox reports it. */
 export interface ScriptProblem {
@@ -34,7 +35,7 @@ export interface ValidatePlanOptions {
 
 export type PlanValidation = { ok: true; plan: ResolvedPlan } | { ok: false; problems: PlanProblem[] };
 
-const PLAN_FIELDS = ['name', 'blocks', 'addresses', 'size', 'rampup', 'sustain', 'rampdown'] as const satisfies ReadonlyArray<keyof Plan>;
+const PLAN_FIELDS = ['name', 'blocks', 'addresses', 'size', 'rampup', 'sustain', 'rampdown', 'thresholds'] as const satisfies ReadonlyArray<keyof Plan>;
 const BLOCK_FIELDS = ['script', 'params', 'size'] as const;
 const ADDRESS_FIELDS = ['host', 'port', 'protocol', 'verifyTls', 'serverName'] as const;
 
@@ -64,6 +65,8 @@ export async function validatePlan(input: unknown, options: ValidatePlanOptions 
   if (rampup !== undefined && sustain !== undefined && rampdown !== undefined && rampup + sustain + rampdown <= 0) {
     report('sustain', 'the run would last 0 seconds: rampup + sustain + rampdown must be more than 0');
   }
+  const thresholds = readThresholds(input.thresholds);
+  for (const problem of thresholds.problems) report(problem.path, problem.message);
 
   if (options.checkScript && Array.isArray(input.blocks)) {
     const check = options.checkScript;
@@ -94,6 +97,7 @@ export async function validatePlan(input: unknown, options: ValidatePlanOptions 
       rampup: rampup!,
       sustain: sustain!,
       rampdown: rampdown!,
+      ...(input.thresholds === undefined ? {} : { thresholds: input.thresholds as ResolvedPlan['thresholds'] }),
     },
   };
 }

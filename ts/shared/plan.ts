@@ -4,6 +4,8 @@
  * lives in plan-validation.ts.
  */
 
+import type { ThresholdsInput } from './thresholds.js';
+
 export const PROTOCOLS = ['http10', 'http10s', 'http', 'https', 'http2', 'http2s', 'tcp', 'udp'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
@@ -43,6 +45,8 @@ export interface Plan {
   rampup: number;
   sustain: number;
   rampdown: number;
+  /** Pass/fail goals on metrics, evaluated on the coordinator (thresholds.ts). */
+  thresholds?: ThresholdsInput;
 }
 
 /** A plan with every default filled in, as the runner uses it. */
