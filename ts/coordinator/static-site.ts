@@ -27,7 +27,7 @@ interface Mount {
 
 const SHARED_DIR = fileURLToPath(new URL('../shared/', import.meta.url));
 /** Shared modules that import nothing from Node, so a browser can load them. */
-export const BROWSER_SHARED_MODULES = ['plan.js', 'live.js', 'metrics.js'] as const;
+export const BROWSER_SHARED_MODULES = ['plan.js', 'live.js', 'metrics.js', 'thresholds.js', 'json-shape.js'] as const;
 
 function uplotDir(): string | null {
   try {

@@ -15,6 +15,7 @@ import {
   type Protocol,
   type ResolvedPlan,
 } from './plan.js';
+import { describe, isPlainObject } from './json-shape.js';
 import { readThresholds } from './thresholds.js';
 
 /** Where a script failed to compile, as the sandbox reports it. */
@@ -296,20 +297,4 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length]!;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** Names a value's JSON type the way a user reading the error thinks of it. */
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
-  if (typeof value === 'object') return 'an object';
-  return typeof value;
 }

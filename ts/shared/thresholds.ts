@@ -23,6 +23,8 @@
  * This module imports nothing from Node, so the website loads it as it is.
  */
 
+import { describe, isPlainObject } from './json-shape.js';
+
 /** The built-in ratio of failures: Σ `*_error_count` / (`response_count` + Σ `*_error_count`). */
 export const ERROR_RATE = 'error_rate';
 
@@ -328,19 +330,4 @@ export function formatThresholdNumber(value: number): string {
   const abs = Math.abs(value);
   if (abs >= 1000) return value.toFixed(0);
   return String(Number(value.toPrecision(4)));
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
-  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
-  if (typeof value === 'object') return 'an object';
-  return typeof value;
 }
