@@ -59,7 +59,7 @@ export function formatEndSummary(summary: RunSummary): string[] {
     lines.push(`  thresholds: ${failed === 0 ? `all ${thresholds.length} passed` : `${failed} of ${thresholds.length} FAILED`}`);
     const rows = thresholds.map((t) => [
       `${t.ok === true ? 'pass' : 'FAIL'}  ${thresholdLabel(t)}`,
-      `measured ${formatThresholdValue(t)}${t.aborted ? '  (stopped the run)' : ''}`,
+      `measured ${formatThresholdValue(t)}${t.aborted ? `  (stopped the run at ${t.abortedAt ?? 0} s)` : ''}`,
     ]);
     lines.push(...pad(rows, 2).map((line) => `    ${line}`));
   }

@@ -62,6 +62,7 @@ export class ThresholdEvaluator {
   /** Per threshold: the worst value of the closed intervals (interval window only). */
   readonly #worstInterval: Array<number | null>;
   #abortedBy: number | null = null;
+  #abortedAt = 0;
 
   constructor(readonly thresholds: readonly Threshold[]) {
     this.#worstInterval = thresholds.map(() => null);
@@ -102,7 +103,7 @@ export class ThresholdEvaluator {
         gracePeriod: threshold.gracePeriod,
         ok,
         value,
-        ...(this.#abortedBy === i ? { aborted: true } : {}),
+        ...(this.#abortedBy === i ? { aborted: true, abortedAt: this.#abortedAt } : {}),
       };
     });
   }
@@ -115,6 +116,7 @@ export class ThresholdEvaluator {
     const i = results.findIndex((r) => r.abortOnFail && r.ok === false && elapsed >= r.gracePeriod);
     if (i < 0) return null;
     this.#abortedBy = i;
-    return { ...results[i]!, aborted: true };
+    this.#abortedAt = Math.round(elapsed * 1000) / 1000;
+    return { ...results[i]!, aborted: true, abortedAt: this.#abortedAt };
   }
 }

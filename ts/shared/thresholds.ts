@@ -77,6 +77,8 @@ export interface ThresholdResult {
   value: number | null;
   /** This threshold stopped the run. */
   aborted?: boolean;
+  /** When it did: seconds since the ramp started. */
+  abortedAt?: number;
 }
 
 /** One thing wrong with the thresholds field, with its field path (`thresholds["headers_us"][1].threshold`). */
