@@ -41,6 +41,7 @@ const generatorMessages: GeneratorMessage[] = [
   },
   { type: 'telemetry', generatorId: 'gen-1', runId: null, seq: 0, at: 0, intervalMs: 0, activeDevices: 0, cpuPercent: 0, networkRxBytes: 0, networkTxBytes: 0, counters: {}, histograms: {} },
   { type: 'run_problem', generatorId: 'gen-1', runId: RUN_ID, message: 'nx_domain: target.invalid does not resolve' },
+  { type: 'generator_notice', generatorId: 'gen-1', runId: RUN_ID, message: 'devices are failing with too_many_open_files' },
 ];
 
 const coordinatorMessages: CoordinatorMessage[] = [

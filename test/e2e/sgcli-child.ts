@@ -45,9 +45,11 @@ export function parseLiveLines(stderr: string): LiveLine[] {
     .map((line) => Object.fromEntries(line.split(' ').map((field) => field.split('=', 2) as [string, string])));
 }
 
-export function startSgcli(args: readonly string[], env: Record<string, string> = {}): Running {
+/** `launcher`: a command sgcli runs under, like `['prlimit', '--nofile=256:256', '--']`. */
+export function startSgcli(args: readonly string[], env: Record<string, string> = {}, launcher: readonly string[] = []): Running {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [SGCLI, ...args], {
+  const [command, ...prefix] = [...launcher, process.execPath];
+  const child = spawn(command!, [...prefix, SGCLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, STRESSGRID_WORKERS: '2', NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -86,7 +88,8 @@ export function startSgcli(args: readonly string[], env: Record<string, string> 
   };
 }
 
-export const runSgcli = (args: readonly string[], env?: Record<string, string>): Promise<Finished> => startSgcli(args, env).finished;
+export const runSgcli = (args: readonly string[], env?: Record<string, string>, launcher?: readonly string[]): Promise<Finished> =>
+  startSgcli(args, env, launcher).finished;
 
 /** A temporary folder for one test's scripts, plans and data directory, removed after it. */
 export interface Workspace {

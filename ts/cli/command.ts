@@ -38,6 +38,8 @@ export interface CliDeps {
   /** Compiles a script the way devices will; when given, compile errors come before anything starts. */
   checkScript?: (source: string) => Promise<ScriptProblem | null>;
   startDemoTarget: (options?: DemoTargetOptions) => Promise<DemoTarget>;
+  /** Raises the process's soft open-file limit to the hard one; the line that says what it got. */
+  raiseOpenFileLimit?: () => Promise<string>;
   /** Carries only the archive path of a run (and a command's own output). */
   stdout: TerminalStream;
   /** Live view, notices and errors. */
@@ -235,6 +237,7 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
   if (!validation.ok) throw classifyProblems(validation.problems, scriptOrigin);
 
   const view = createLiveView(deps.stderr, deps.env);
+  if (deps.raiseOpenFileLimit) view.notice(await deps.raiseOpenFileLimit());
   let demo: DemoTarget | undefined;
   let plan = built.plan;
   if (usesDemoTarget(settings)) {

@@ -29,6 +29,11 @@ const code = await runCommand(process.argv.slice(2), {
   // Loaded on first use: QuickJS is not needed for --help or a usage error.
   checkScript: async (source) => (await import('../generator/sandbox/check.js')).checkScript(source),
   startDemoTarget,
+  // Loaded on a run only, like the runner: the addon is not needed for --help.
+  raiseOpenFileLimit: async () => {
+    const { openFileLimitLine, raiseOpenFileLimit } = await import('../netio/open-file-limit.js');
+    return openFileLimitLine(raiseOpenFileLimit());
+  },
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

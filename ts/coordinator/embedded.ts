@@ -36,7 +36,7 @@ export async function runEmbedded(plan: unknown, options: EmbeddedOptions): Prom
   const log = (line: string) => options.onNotice(line.replace(/^stressgrid (coordinator|generator): /, ''));
   const coordinator = new Coordinator({ dataDir: options.dataDir, reportIntervalSeconds: options.reportIntervalSeconds, log: () => {} });
   await coordinator.recover();
-  const generator = await Generator.start({ id: process.env.GENERATOR_ID || hostname(), workers: options.workers, log });
+  const generator = await Generator.start({ id: process.env.GENERATOR_ID || hostname(), workers: options.workers, log, logNotices: false });
   try {
     const joined = new Promise<void>((resolve) => {
       const stop = coordinator.registry.listen({ joined: () => (stop(), resolve()) });

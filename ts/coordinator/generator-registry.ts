@@ -3,7 +3,7 @@
  * its `hello` speaks our protocol version; one that reconnects under an id already
  * connected replaces the old link, never doubles it.
  */
-import { PROTOCOL_VERSION, type GeneratorMessage, type RunProblem, type RunReady, type Telemetry } from '../shared/protocol.js';
+import { PROTOCOL_VERSION, type GeneratorMessage, type GeneratorNotice, type RunProblem, type RunReady, type Telemetry } from '../shared/protocol.js';
 import type { CoordinatorSide } from '../shared/transport.js';
 
 export interface ConnectedGenerator {
@@ -19,6 +19,7 @@ export interface RegistryListener {
   telemetry?(generator: ConnectedGenerator, telemetry: Telemetry): void;
   problem?(generator: ConnectedGenerator, problem: RunProblem): void;
   ready?(generator: ConnectedGenerator, ready: RunReady): void;
+  notice?(generator: ConnectedGenerator, notice: GeneratorNotice): void;
 }
 
 export class GeneratorRegistry {
@@ -67,6 +68,7 @@ export class GeneratorRegistry {
       if (m.type === 'telemetry') this.emit((l) => l.telemetry?.(g, m));
       else if (m.type === 'run_problem') this.emit((l) => l.problem?.(g, m));
       else if (m.type === 'run_ready') this.emit((l) => l.ready?.(g, m));
+      else if (m.type === 'generator_notice') this.emit((l) => l.notice?.(g, m));
     });
     link.onClose((reason) => {
       const g = generator;

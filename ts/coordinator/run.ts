@@ -151,6 +151,9 @@ export class Run {
         this.ready.add(g.id);
         if (this.state === 'preparing' && [...this.scheduled].every((id) => this.ready.has(id))) this.startClock();
       },
+      notice: (g, n) => {
+        if (n.runId === this.runId) this.notice(`generator ${g.id}: ${n.message}`);
+      },
       problem: (g, p) => {
         if (p.runId !== this.runId) return;
         // A generator that could not prepare the run holds none of its devices: no final telemetry will come.

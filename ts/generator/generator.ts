@@ -8,6 +8,8 @@ import { DeviceError } from '../shared/errors.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type StartCohort, type Telemetry } from '../shared/protocol.js';
 import type { GeneratorSide } from '../shared/transport.js';
+import { openFileLimit } from '../netio/open-file-limit.js';
+import { OpenFileWatch } from './open-file-watch.js';
 import type { Target } from './protocols/device-connection.js';
 import { resolveTargets } from './protocols/resolve-targets.js';
 import { UtilisationSampler } from './utilisation.js';
@@ -21,6 +23,10 @@ export interface GeneratorOptions {
   workers?: number;
   telemetryIntervalMs?: number;
   log?: (line: string) => void;
+  /** The process's open-file limit (default: read through the netio addon; null: unknown). */
+  openFileLimit?: number | null;
+  /** Whether notices sent to the coordinator are logged here too (default true; the embedded mode shows the coordinator's). */
+  logNotices?: boolean;
 }
 
 interface PreparedRun {
@@ -41,19 +47,25 @@ export class Generator {
   private lastPush = performance.now();
   private readonly sampler = new UtilisationSampler();
   private readonly log: (line: string) => void;
+  private readonly openFiles: OpenFileWatch;
 
   private constructor(
     readonly id: string,
     private readonly pool: WorkerPool,
     private readonly intervalMs: number,
-    log?: (line: string) => void,
+    log: ((line: string) => void) | undefined,
+    fileLimit: number | null,
+    private readonly logNotices: boolean,
   ) {
     this.log = log ?? ((line) => console.error(line));
+    this.openFiles = new OpenFileWatch(fileLimit);
   }
 
   static async start(options: GeneratorOptions): Promise<Generator> {
     const pool = await WorkerPool.start(options.workers ?? defaultWorkerCount());
-    return new Generator(options.id, pool, options.telemetryIntervalMs ?? TELEMETRY_INTERVAL_MS, options.log);
+    const known = openFileLimit();
+    const fileLimit = options.openFileLimit !== undefined ? options.openFileLimit : known.ok ? known.limit.soft : null;
+    return new Generator(options.id, pool, options.telemetryIntervalMs ?? TELEMETRY_INTERVAL_MS, options.log, fileLimit, options.logNotices ?? true);
   }
 
   get workers(): number {
@@ -122,7 +134,9 @@ export class Generator {
       case 'start_cohort':
         return this.startCohort(m);
       case 'stop_cohort':
-        if (this.run?.runId === m.runId) this.pool.stop(m.runId, m.cohortId);
+        if (this.run?.runId !== m.runId) return;
+        this.pool.stop(m.runId, m.cohortId);
+        this.openFiles.cohortStopped(m.runId, m.cohortId);
         return;
       case 'end_run':
         if (this.run?.runId !== m.runId) return;
@@ -134,6 +148,13 @@ export class Generator {
 
   private problem(runId: string, message: string): void {
     this.link?.send({ type: 'run_problem', generatorId: this.id, runId, message });
+  }
+
+  /** Logged here and shown with the run's notices; the run goes on. */
+  private notice(runId: string, message: string | undefined): void {
+    if (message === undefined) return;
+    if (this.logNotices) this.log(`stressgrid generator: ${message}`);
+    this.link?.send({ type: 'generator_notice', generatorId: this.id, runId, message });
   }
 
   private async prepare(runId: string, plan: ResolvedPlan): Promise<void> {
@@ -163,6 +184,7 @@ export class Generator {
       }
     });
     this.pool.start(m.runId, m.cohortId, specs);
+    this.notice(m.runId, this.openFiles.cohortStarted(m.runId, m.cohortId, specs.length));
   }
 
   private endRun(): void {
@@ -194,6 +216,7 @@ export class Generator {
       ...(final ? { final } : {}),
     };
     this.link?.send(telemetry);
+    if (telemetry.runId !== null) this.notice(telemetry.runId, this.openFiles.countersSeen(telemetry.runId, telemetry.counters));
   }
 
   /** Stops every device, sends the last telemetry, closes the link and the workers. */

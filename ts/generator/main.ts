@@ -9,6 +9,7 @@ import { Generator } from './generator.js';
 import { CoordinatorConnection } from './coordinator-connection.js';
 import { resolveGeneratorOptions, type GeneratorFlags } from './program-options.js';
 import { refuseSettings } from '../shared/program-settings.js';
+import { openFileLimitLine, raiseOpenFileLimit } from '../netio/open-file-limit.js';
 
 /** How long shutdown waits for the last telemetry to leave before exiting anyway. */
 const FLUSH_TIMEOUT_MS = 5000;
@@ -27,7 +28,10 @@ const resolved = resolveGeneratorOptions(program.opts<GeneratorFlags>());
 if (!resolved.ok) refuseSettings('stressgrid-generator', resolved.problems, log);
 const options = resolved.options;
 
-const generator = await Generator.start({ id: options.id, workers: options.workers, log });
+// Before any socket opens: a shell's soft limit (often 1024) would cap the devices.
+const fileLimit = raiseOpenFileLimit();
+log(`stressgrid generator: ${openFileLimitLine(fileLimit)}`);
+const generator = await Generator.start({ id: options.id, workers: options.workers, log, openFileLimit: fileLimit.ok ? fileLimit.limit.soft : null });
 log(`stressgrid generator: ${options.id} started with ${generator.workers} workers; coordinator ${options.coordinatorUrl}`);
 const connection = CoordinatorConnection.start({ url: options.coordinatorUrl, token: options.token, generator, log });
 

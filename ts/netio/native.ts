@@ -37,6 +37,10 @@ export interface NetioAddon {
   /** `[bytesSent, bytesReceived, connectionsOpened, open]`. */
   stats(engine: EngineHandle): [number, number, number, number];
   destroyEngine(engine: EngineHandle): void;
+  /** Raises the soft RLIMIT_NOFILE to the hard one: `[soft, hard, previous]` (-1: unlimited), or -errno. */
+  raiseOpenFileLimit(): [number, number, number] | number;
+  /** RLIMIT_NOFILE as it stands: `[soft, hard, soft]` (-1: unlimited), or -errno. */
+  openFileLimit(): [number, number, number] | number;
 }
 
 const require = createRequire(import.meta.url);

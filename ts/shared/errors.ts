@@ -39,6 +39,8 @@ export const DEVICE_ERROR = Object.freeze({
   wsUpgradeRefused: 'ws_upgrade_refused',
   /** `wsUpgrade` on an HTTP/2 target: WebSocket runs over HTTP/1.x connections only. */
   wsUnsupported: 'ws_unsupported',
+  /** The generator reached its open-file limit (EMFILE) or the system's (ENFILE): raise `ulimit -n`. */
+  tooManyOpenFiles: 'too_many_open_files',
   /** Anything else the transport raised that has no code above. */
   unknown: 'unknown',
 });

@@ -103,6 +103,8 @@ function readGeneratorMessage(value: unknown): GeneratorMessage {
       return readRunProblem(m);
     case 'run_ready':
       return { type: 'run_ready', generatorId: id(m.generatorId, 'generatorId'), runId: id(m.runId, 'runId') };
+    case 'generator_notice':
+      return { type: 'generator_notice', generatorId: id(m.generatorId, 'generatorId'), runId: id(m.runId, 'runId'), message: text(m.message, 'message', MAX_TEXT_LENGTH) };
     default:
       throw new Malformed(`unknown generator message type ${describe(type)}`);
   }

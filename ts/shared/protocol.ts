@@ -4,8 +4,11 @@
  */
 import type { ResolvedPlan } from './plan.js';
 
-/** 2: telemetry travels in binary frames (telemetry-frame.ts) with plain V2 histograms. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: telemetry travels in binary frames (telemetry-frame.ts) with plain V2 histograms.
+ * 3: generators tell the run what the user should know (`generator_notice`).
+ */
+export const PROTOCOL_VERSION = 3;
 
 // ---- generator → coordinator ----
 
@@ -63,7 +66,15 @@ export interface RunReady {
   runId: string;
 }
 
-export type GeneratorMessage = Hello | Telemetry | RunProblem | RunReady;
+/** Something about this generator the run's user should know (it is shown beside the run's other notices); the run goes on. */
+export interface GeneratorNotice {
+  type: 'generator_notice';
+  generatorId: string;
+  runId: string;
+  message: string;
+}
+
+export type GeneratorMessage = Hello | Telemetry | RunProblem | RunReady | GeneratorNotice;
 
 // ---- coordinator → generator ----
 

@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod engine;
+pub mod open_files;
 
 #[cfg(feature = "node")]
 mod node;
@@ -17,3 +18,4 @@ mod engine_tests;
 
 pub use batch::{Batch, EventKind};
 pub use engine::{Engine, Limits, SendOutcome, Transport};
+pub use open_files::{open_file_limit, raise_open_file_limit, OpenFileLimit};

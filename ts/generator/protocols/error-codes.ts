@@ -14,6 +14,8 @@ const BY_CODE: ReadonlyMap<string, DeviceErrorCode> = new Map<string, DeviceErro
   ['ECONNRESET', DEVICE_ERROR.connReset],
   ['EPIPE', DEVICE_ERROR.connReset],
   ['ECONNABORTED', DEVICE_ERROR.connReset],
+  ['EMFILE', DEVICE_ERROR.tooManyOpenFiles],
+  ['ENFILE', DEVICE_ERROR.tooManyOpenFiles],
   ['ENOTFOUND', DEVICE_ERROR.nxDomain],
   ['EAI_AGAIN', DEVICE_ERROR.nxDomain],
   ['EAI_NONAME', DEVICE_ERROR.nxDomain],

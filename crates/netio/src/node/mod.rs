@@ -11,6 +11,7 @@
 //! - `send(handle, id, Uint8Array)` → 0 sent, 1 queued (a `Sent` event follows), or −errno
 //! - `recv(handle, id)` → Buffer, 0 (a `Data` event follows), or −errno
 //! - `close(handle, id)`, `stats(handle)` → `[bytesSent, bytesReceived, opened, open]`, `destroyEngine(handle)`
+//! - `raiseOpenFileLimit()`, `openFileLimit()` → `[soft, hard, previous]` (−1: unlimited) or −errno
 
 mod driver;
 mod raw;

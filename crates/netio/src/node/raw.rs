@@ -15,6 +15,7 @@ use napi_derive::napi;
 
 use super::driver::{Driver, Wake};
 use crate::engine::{code_of, Engine, Limits, RecvOutcome, SendOutcome, Transport};
+use crate::open_files::{self, OpenFileLimit, UNLIMITED};
 
 const HANDLE_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7374_7265_7373_6772, upper: 0x6964_2d6e_6574_0001 };
 const OK: sys::napi_status = sys::Status::napi_ok;
@@ -220,6 +221,28 @@ unsafe extern "C" fn destroy_engine(env: sys::napi_env, info: sys::napi_callback
     ptr::null_mut()
 }
 
+/// `[soft, hard, previous]` (-1 for unlimited), or -errno.
+unsafe fn limit_result(env: sys::napi_env, result: std::io::Result<OpenFileLimit>) -> sys::napi_value {
+    let limit = match result {
+        Ok(limit) => limit,
+        Err(error) => return number(env, -f64::from(error.raw_os_error().unwrap_or(libc::EINVAL))),
+    };
+    let mut array = ptr::null_mut();
+    sys::napi_create_array_with_length(env, 3, &mut array);
+    for (i, v) in [limit.soft, limit.hard, limit.previous].into_iter().enumerate() {
+        sys::napi_set_element(env, array, i as u32, number(env, if v == UNLIMITED { -1.0 } else { v as f64 }));
+    }
+    array
+}
+
+unsafe extern "C" fn raise_open_file_limit(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
+    limit_result(env, open_files::raise_open_file_limit())
+}
+
+unsafe extern "C" fn open_file_limit(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
+    limit_result(env, open_files::open_file_limit())
+}
+
 unsafe fn export(env: sys::napi_env, exports: sys::napi_value, name: &CStr, cb: sys::napi_callback) -> Result<()> {
     let mut function = ptr::null_mut();
     let len = name.to_bytes().len() as isize;
@@ -241,6 +264,8 @@ pub fn register(exports: napi::bindgen_prelude::Object, env: Env) -> Result<()> 
         export(env.raw(), exports.raw(), c"close", Some(close))?;
         export(env.raw(), exports.raw(), c"stats", Some(stats))?;
         export(env.raw(), exports.raw(), c"destroyEngine", Some(destroy_engine))?;
+        export(env.raw(), exports.raw(), c"raiseOpenFileLimit", Some(raise_open_file_limit))?;
+        export(env.raw(), exports.raw(), c"openFileLimit", Some(open_file_limit))?;
     }
     Ok(())
 }
