@@ -1,5 +1,5 @@
 /**
- * Turns whatever Node, undici, OpenSSL or nghttp2 raised into a DeviceError with a
+ * Turns whatever Node (node:net, node:tls, node:http2), OpenSSL or nghttp2 raised into a DeviceError with a
  * stable code, so a failure is counted under the same `<code>_error_count` no
  * matter which transport produced it. The original message is kept, and the
  * original error is the cause.
@@ -21,12 +21,6 @@ const BY_CODE: ReadonlyMap<string, DeviceErrorCode> = new Map<string, DeviceErro
   ['EAI_NONAME', DEVICE_ERROR.nxDomain],
   ['EAI_NODATA', DEVICE_ERROR.nxDomain],
   ['EAI_FAIL', DEVICE_ERROR.nxDomain],
-  ['UND_ERR_CONNECT_TIMEOUT', DEVICE_ERROR.connTimedout],
-  ['UND_ERR_HEADERS_TIMEOUT', DEVICE_ERROR.timeout],
-  ['UND_ERR_BODY_TIMEOUT', DEVICE_ERROR.timeout],
-  ['UND_ERR_SOCKET', DEVICE_ERROR.closed],
-  ['UND_ERR_CLOSED', DEVICE_ERROR.closed],
-  ['UND_ERR_DESTROYED', DEVICE_ERROR.closed],
   ['ERR_SOCKET_CLOSED', DEVICE_ERROR.closed],
   ['ERR_STREAM_DESTROYED', DEVICE_ERROR.closed],
   ['ERR_STREAM_PREMATURE_CLOSE', DEVICE_ERROR.closed],
@@ -38,9 +32,6 @@ const BY_CODE: ReadonlyMap<string, DeviceErrorCode> = new Map<string, DeviceErro
   ['ERR_HTTP2_STREAM_ERROR', DEVICE_ERROR.protocol],
   ['ERR_HTTP2_INVALID_HEADER_VALUE', DEVICE_ERROR.protocol],
   ['ERR_HTTP2_PROTOCOL_ERROR', DEVICE_ERROR.protocol],
-  ['UND_ERR_INFO', DEVICE_ERROR.protocol],
-  ['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', DEVICE_ERROR.protocol],
-  ['UND_ERR_HEADERS_OVERFLOW', DEVICE_ERROR.protocol],
 ]);
 
 /**
@@ -84,9 +75,6 @@ const isTlsError = (code: string, err: { library?: unknown }): boolean =>
   code.startsWith('ERR_TLS_') ||
   err.library === 'SSL routines';
 
-/** Parse errors of llhttp (`HPE_*`, from node:http and undici). */
-const isParseError = (code: string): boolean => code.startsWith('HPE_');
-
 const isTimeout = (code: string): boolean => code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT';
 
 /** The stable code for `err`, or `unknown`. */
@@ -99,7 +87,6 @@ export function deviceErrorCode(err: unknown, phase: ErrorPhase = 'request'): De
   if (known !== undefined) return known;
   if (isTimeout(code)) return phase === 'connect' ? DEVICE_ERROR.connTimedout : DEVICE_ERROR.timeout;
   if (isTlsError(code, e)) return DEVICE_ERROR.tls;
-  if (isParseError(code)) return DEVICE_ERROR.protocol;
   return DEVICE_ERROR.unknown;
 }
 
