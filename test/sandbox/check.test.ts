@@ -37,3 +37,33 @@ test('ScriptSandbox.create rejects a script that does not compile, with the same
   t.deepEqual(error.problem, await checkScript('a\n  b c'));
   t.is(error.code, 'script_compile');
 });
+
+// The wrapper is `(async function (...) {<body>})`: these bodies close it early
+// and would leave code at the top level of the guest.
+const BREAKOUTS = [
+  `}); throw new Error('top level ran'); (function () {`,
+  `}), incCounter('escaped'), (function () {`,
+  `await delay(1); });\n(function () {`,
+];
+
+test('a script with an unbalanced } is refused at compile time, as a function body only', async (t) => {
+  for (const source of BREAKOUTS) {
+    const problem = await checkScript(source);
+    t.truthy(problem, source);
+    t.regex(problem!.message, /body of a function/, source);
+  }
+});
+
+test('ScriptSandbox.create refuses an unbalanced } before any of it runs', async (t) => {
+  for (const source of BREAKOUTS) {
+    const sink = new RecordingSink();
+    const error = await t.throwsAsync(ScriptSandbox.create({ source, params: {}, sink }), { instanceOf: ScriptCompileError });
+    t.regex(error.message, /body of a function/, source);
+    t.notRegex(error.message, /top level ran/);
+    t.is(sink.counts.size, 0);
+  }
+});
+
+test('braces inside strings, regular expressions, templates and comments are no problem', async (t) => {
+  t.is(await checkScript("const a = '}'; const b = /[}]/; const c = `}${'{'}`; // }\n/* } */ await delay(1);"), null);
+});

@@ -7,7 +7,7 @@
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten';
 import type { ScriptProblem } from '../../shared/plan-validation.js';
 import { quickJSModule } from './quickjs-module.js';
-import { SCRIPT_FILE, scriptFrame, userPosition, wrapScript } from './script-source.js';
+import { functionBodyProblem, SCRIPT_FILE, scriptFrame, userPosition, wrapScript } from './script-source.js';
 
 export type { ScriptProblem } from '../../shared/plan-validation.js';
 
@@ -34,18 +34,28 @@ export async function checkScript(source: string): Promise<ScriptProblem | null>
   runtime.setInterruptHandler(() => performance.now() > deadline);
   const context = runtime.newContext();
   try {
-    const result = context.evalCode(wrapScript(source), SCRIPT_FILE, { compileOnly: true });
-    if (result.error) {
-      const problem = compileProblem(context, result.error, source);
-      result.error.dispose();
-      return problem;
-    }
-    result.value.dispose();
-    return null;
+    return compileCheck(context, source);
   } finally {
     context.dispose();
     runtime.dispose();
   }
+}
+
+/**
+ * Compiles the script without running it: first as QuickJS compiles it on a
+ * device (positions in the user's text), then as a function body on its own,
+ * so a body that closes its wrapper early never reaches a device.
+ */
+export function compileCheck(context: QuickJSContext, source: string): ScriptProblem | null {
+  const result = context.evalCode(wrapScript(source), SCRIPT_FILE, { compileOnly: true });
+  if (result.error) {
+    const problem = compileProblem(context, result.error, source);
+    result.error.dispose();
+    return problem;
+  }
+  result.value.dispose();
+  const notABody = functionBodyProblem(source);
+  return notABody === null ? null : { line: 1, column: 1, message: `SyntaxError: ${notABody}` };
 }
 
 /** Turns the guest error of a failed compile into a problem positioned in the user's source. */

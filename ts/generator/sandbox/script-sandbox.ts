@@ -14,7 +14,7 @@ import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emsc
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import type { MetricSink } from '../metric-sink.js';
 import type { HttpRequest, HttpResponse } from '../protocols/device-connection.js';
-import { compileProblem, ScriptCompileError } from './check.js';
+import { compileCheck, compileProblem, ScriptCompileError } from './check.js';
 import type { DeviceIO } from './device-io.js';
 import { GUEST_PRELUDE } from './guest-prelude.js';
 import { quickJSModule } from './quickjs-module.js';
@@ -236,6 +236,9 @@ export class ScriptSandbox {
     this.takeFn = ctx.getProp(this.mailbox, 'take');
     this.takeBinaryFn = ctx.getProp(this.mailbox, 'takeBinary');
 
+    // Nothing of the script runs before it is known to be a function body and nothing else.
+    const problem = compileCheck(ctx, source);
+    if (problem !== null) throw new ScriptCompileError(problem);
     const compiled = ctx.evalCode(wrapScript(source), SCRIPT_FILE);
     if (compiled.error) {
       const problem = compileProblem(ctx, compiled.error, source);

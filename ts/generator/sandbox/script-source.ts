@@ -4,10 +4,10 @@
  * this one wrapper so a script that passes the check compiles identically on
  * every device, and so error positions map back by subtracting one line.
  *
- * The wrapper is text, so a body with an unbalanced `}` can close it early and
- * run code at the top level of the guest once, when the sandbox is created.
- * That code has no more reach than device code (the same context, the same
- * limits), so we accept it rather than parse JavaScript on the host.
+ * The wrapper is text, so a body with an unbalanced `}` could close it early
+ * and leave code at the top level of the guest, run once when the sandbox is
+ * created. A script is therefore first parsed as a function body on its own
+ * (functionBodyProblem), and only a body that passes is ever wrapped and run.
  */
 
 /** API functions bound to the calling device; passed as parameters of the wrapper, in this order. */
@@ -41,6 +41,25 @@ export const SCRIPT_FILE = 'script.js';
 
 /** Lines the wrapper puts before the user's first line. */
 const WRAPPER_LINES = 1;
+
+/** The engine's own AsyncFunction constructor: it parses parameters and body each on their own (CreateDynamicFunction). */
+const AsyncFunction = (async function () {}).constructor as new (...parts: string[]) => unknown;
+
+/**
+ * Why `source` is not a function body on its own, or null when it is. The host
+ * engine parses the body without concatenating it into a larger text (it
+ * refuses a body that closes its function early), and the function it makes is
+ * never called, so nothing of the script runs here.
+ */
+export function functionBodyProblem(source: string): string | null {
+  try {
+    new AsyncFunction(...DEVICE_API, `"use strict";\n${source}`);
+    return null;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    return `the script must be the body of a function and nothing else (${error.message}: an unbalanced \`}\` closes the body early?)`;
+  }
+}
 
 export function wrapScript(source: string): string {
   return `(async function (${DEVICE_API.join(', ')}) {"use strict";\n${source}\n})`;
