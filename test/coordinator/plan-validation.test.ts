@@ -22,7 +22,7 @@ test('a minimal plan gets every default', async (t) => {
   if (!result.ok) return;
   t.deepEqual(result.plan, {
     name: 'checkout',
-    blocks: [{ script: 'await get("/")', params: {}, size: 1 }],
+    blocks: [{ script: 'await get("/")', params: {}, size: 1, limits: { memoryMb: 16, cpuMs: 200, stackKb: 256 } }],
     addresses: [{ host: 'localhost', port: 80, protocol: 'http', verifyTls: false, serverName: 'localhost' }],
     size: 10,
     rampup: 0,
@@ -240,4 +240,33 @@ test('a failing checkScript rejects instead of passing the plan', async (t) => {
   await t.throwsAsync(validatePlan(minimal(), { checkScript: async () => Promise.reject(new Error('sandbox down')) }), {
     message: 'sandbox down',
   });
+});
+
+test('block limits: partial limits keep the other defaults', async (t) => {
+  const result = await validatePlan({ ...minimal(), blocks: [{ script: 'await get("/")', limits: { memoryMb: 4 } }] });
+  t.true(result.ok);
+  if (result.ok) t.deepEqual(result.plan.blocks[0]!.limits, { memoryMb: 4, cpuMs: 200, stackKb: 256 });
+});
+
+test('block limits: every wrong limit is listed with its path', async (t) => {
+  const problems = await problemsOf({
+    ...minimal(),
+    blocks: [
+      { script: 'await get("/")', limits: { memoryMb: 0, cpuMs: 'fast', stackKb: 1.5, heapMb: 3 } },
+      { script: 'await get("/")', limits: { memoryMb: 4096, cpuMs: 5, stackKb: 100000 } },
+      { script: 'await get("/")', limits: 16 },
+    ],
+  });
+  t.deepEqual(paths(problems), [
+    'blocks[0].limits.cpuMs',
+    'blocks[0].limits.heapMb',
+    'blocks[0].limits.memoryMb',
+    'blocks[0].limits.stackKb',
+    'blocks[1].limits.cpuMs',
+    'blocks[1].limits.memoryMb',
+    'blocks[1].limits.stackKb',
+    'blocks[2].limits',
+  ]);
+  t.regex(problems.find((p) => p.path === 'blocks[0].limits.memoryMb')!.message, /between 1 and 1024/);
+  t.regex(problems.find((p) => p.path === 'blocks[0].limits.stackKb')!.message, /whole number/);
 });

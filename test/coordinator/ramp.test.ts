@@ -9,13 +9,13 @@ import {
   type StartAction,
   type StopAction,
 } from '../../ts/coordinator/ramp.js';
-import type { ResolvedPlan } from '../../ts/shared/plan.js';
+import { BLOCK_LIMIT_DEFAULTS, type ResolvedPlan } from '../../ts/shared/plan.js';
 
 function plan(overrides: Partial<ResolvedPlan> & { blockSizes?: number[]; addressCount?: number } = {}): ResolvedPlan {
   const { blockSizes = [1], addressCount = 1, ...rest } = overrides;
   return {
     name: 'ramp',
-    blocks: blockSizes.map((size, i) => ({ script: `// block ${i}`, params: {}, size })),
+    blocks: blockSizes.map((size, i) => ({ script: `// block ${i}`, params: {}, size, limits: { ...BLOCK_LIMIT_DEFAULTS } })),
     addresses: Array.from({ length: addressCount }, (_, i) => ({ host: `10.0.0.${i + 1}`, port: 80, protocol: 'http' as const, verifyTls: false })),
     size: 100,
     rampup: 10,

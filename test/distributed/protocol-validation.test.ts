@@ -1,3 +1,4 @@
+import { BLOCK_LIMIT_DEFAULTS } from '../../ts/shared/plan.js';
 import test from 'ava';
 import { Histogram } from '../../ts/hdr/index.js';
 import {
@@ -53,8 +54,8 @@ const coordinatorMessages: CoordinatorMessage[] = [
     plan: {
       name: 'Checkout',
       blocks: [
-        { script: 'await get("/")', params: { path: '/', nested: { list: [1, 'two', null, true] } }, size: 1 },
-        { script: 'await delay(5)', params: {}, size: 3 },
+        { script: 'await get("/")', params: { path: '/', nested: { list: [1, 'two', null, true] } }, size: 1, limits: { memoryMb: 8, cpuMs: 100, stackKb: 128 } },
+        { script: 'await delay(5)', params: {}, size: 3, limits: { ...BLOCK_LIMIT_DEFAULTS } },
       ],
       addresses: [
         { host: '127.0.0.1', port: 8080, protocol: 'http', verifyTls: false },

@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { Histogram } from '../../ts/hdr/index.js';
 import type { Target } from '../../ts/generator/protocols/device-connection.js';
 import { WORKERS_ENV, WorkerPool, defaultWorkerCount } from '../../ts/generator/worker-pool.js';
-import type { ResolvedPlan } from '../../ts/shared/plan.js';
+import { BLOCK_LIMIT_DEFAULTS, type ResolvedPlan } from '../../ts/shared/plan.js';
 
 const REQUESTS = 3;
 /** Far above what a loaded machine adds to a loopback exchange, so the two workers' values cannot mix. */
@@ -44,7 +44,7 @@ async function server(t: import('ava').ExecutionContext, delayMs: number): Promi
 
 const plan = (script: string): ResolvedPlan => ({
   name: 'pool',
-  blocks: [{ script, params: {}, size: 1 }],
+  blocks: [{ script, params: {}, size: 1, limits: { ...BLOCK_LIMIT_DEFAULTS } }],
   addresses: [{ host: '127.0.0.1', port: 80, protocol: 'http', verifyTls: false }],
   size: 10,
   rampup: 0,

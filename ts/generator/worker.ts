@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { MetricBuffer } from './metric-buffer.js';
 import { Device } from './device.js';
 import type { ResolvedPlan } from '../shared/plan.js';
-import { ScriptSandbox } from './sandbox/script-sandbox.js';
+import { sandboxLimits, ScriptSandbox } from './sandbox/script-sandbox.js';
 import { recordSocketBytes } from './protocols/socket-transport.js';
 import type { FromWorker, ToWorker } from './worker-messages.js';
 
@@ -69,7 +69,7 @@ export class WorkerRuntime {
     const sandboxes: ScriptSandbox[] = [];
     try {
       for (const block of plan.blocks) {
-        sandboxes.push(await ScriptSandbox.create({ source: block.script, params: block.params, sink: this.metrics }));
+        sandboxes.push(await ScriptSandbox.create({ source: block.script, params: block.params, sink: this.metrics, limits: sandboxLimits(block.limits) }));
       }
     } catch (err) {
       for (const s of sandboxes) s.dispose();

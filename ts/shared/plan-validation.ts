@@ -7,9 +7,12 @@
  */
 import { isIP } from 'node:net';
 import {
+  BLOCK_LIMIT_DEFAULTS,
+  BLOCK_LIMIT_RANGES,
   PLAN_DEFAULTS,
   PROTOCOLS,
   TLS_PROTOCOLS,
+  type BlockLimits,
   type Plan,
   type PlanProblem,
   type Protocol,
@@ -37,7 +40,8 @@ export interface ValidatePlanOptions {
 export type PlanValidation = { ok: true; plan: ResolvedPlan } | { ok: false; problems: PlanProblem[] };
 
 const PLAN_FIELDS = ['name', 'blocks', 'addresses', 'size', 'rampup', 'sustain', 'rampdown', 'thresholds'] as const satisfies ReadonlyArray<keyof Plan>;
-const BLOCK_FIELDS = ['script', 'params', 'size'] as const;
+const BLOCK_FIELDS = ['script', 'params', 'size', 'limits'] as const;
+const LIMIT_FIELDS = ['memoryMb', 'cpuMs', 'stackKb'] as const satisfies ReadonlyArray<keyof BlockLimits>;
 const ADDRESS_FIELDS = ['host', 'port', 'protocol', 'verifyTls', 'serverName'] as const;
 
 /** Long enough for any sensible title, short enough to fit a run id and a chart legend. */
@@ -138,7 +142,7 @@ function readList<T>(
   return value.map((item, i) => readItem(item, `${path}[${i}]`));
 }
 
-function readBlock(value: unknown, path: string, report: Report): Required<ResolvedPlan['blocks'][number]> | undefined {
+function readBlock(value: unknown, path: string, report: Report): ResolvedPlan['blocks'][number] | undefined {
   if (!isPlainObject(value)) return void report(path, `must be an object with a script, got ${describe(value)}`);
   reportUnknownFields(value, BLOCK_FIELDS, path, report);
   let script: string | undefined;
@@ -148,8 +152,20 @@ function readBlock(value: unknown, path: string, report: Report): Required<Resol
   else script = value.script;
   const params = readParams(value.params, `${path}.params`, report);
   const size = readNumber(value.size, `${path}.size`, PLAN_DEFAULTS.blockSize, { integer: true, min: 1 }, report);
-  if (script === undefined || params === undefined || size === undefined) return undefined;
-  return { script, params, size };
+  const limits = readLimits(value.limits, `${path}.limits`, report);
+  if (script === undefined || params === undefined || size === undefined || limits === undefined) return undefined;
+  return { script, params, size, limits };
+}
+
+function readLimits(value: unknown, path: string, report: Report): Required<BlockLimits> | undefined {
+  if (value === undefined) return { ...BLOCK_LIMIT_DEFAULTS };
+  if (!isPlainObject(value)) return void report(path, `must be an object such as {"memoryMb": 16, "cpuMs": 200, "stackKb": 256}, got ${describe(value)}`);
+  reportUnknownFields(value, LIMIT_FIELDS, path, report);
+  const limits: Partial<Required<BlockLimits>> = {};
+  for (const field of LIMIT_FIELDS) {
+    limits[field] = readNumber(value[field], `${path}.${field}`, BLOCK_LIMIT_DEFAULTS[field], { integer: true, ...BLOCK_LIMIT_RANGES[field] }, report);
+  }
+  return LIMIT_FIELDS.every((field) => limits[field] !== undefined) ? (limits as Required<BlockLimits>) : undefined;
 }
 
 function readParams(value: unknown, path: string, report: Report): Record<string, unknown> | undefined {

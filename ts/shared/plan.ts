@@ -21,7 +21,31 @@ export interface Block {
   params?: Record<string, unknown>;
   /** Relative share of devices this block gets (default 1). */
   size?: number;
+  /** What one device of this block may use before it alone is stopped (defaults: BLOCK_LIMIT_DEFAULTS). */
+  limits?: BlockLimits;
 }
+
+/**
+ * Per-device limits of a block's script. A device that passes one ends with
+ * the error named beside it; the devices beside it are not touched.
+ */
+export interface BlockLimits {
+  /** Memory the device's own objects may hold, in MiB (`memory_limit`). */
+  memoryMb?: number;
+  /** CPU time one uninterrupted run of the device's code may take, in ms (`cpu_limit`). */
+  cpuMs?: number;
+  /** Guest stack, in KiB; deeper recursion fails (`stack_overflow`). */
+  stackKb?: number;
+}
+
+export const BLOCK_LIMIT_DEFAULTS: Readonly<Required<BlockLimits>> = Object.freeze({ memoryMb: 16, cpuMs: 200, stackKb: 256 });
+
+/** Allowed values of each limit, inclusive; whole numbers. */
+export const BLOCK_LIMIT_RANGES: Readonly<Record<keyof BlockLimits, { min: number; max: number }>> = Object.freeze({
+  memoryMb: { min: 1, max: 1024 },
+  cpuMs: { min: 10, max: 60_000 },
+  stackKb: { min: 64, max: 1024 },
+});
 
 export interface Address {
   host: string;
@@ -51,7 +75,7 @@ export interface Plan {
 
 /** A plan with every default filled in, as the runner uses it. */
 export interface ResolvedPlan extends Plan {
-  blocks: Array<Required<Block>>;
+  blocks: Array<Required<Omit<Block, 'limits'>> & { limits: Required<BlockLimits> }>;
   addresses: Array<Required<Omit<Address, 'serverName'>> & { serverName?: string }>;
 }
 

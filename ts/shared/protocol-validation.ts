@@ -8,7 +8,7 @@
  * A hello or welcome of another protocol version passes with only its version
  * checked: the receiver must see it to answer with a clear refusal.
  */
-import { PROTOCOLS, type Protocol, type ResolvedPlan } from './plan.js';
+import { BLOCK_LIMIT_DEFAULTS, BLOCK_LIMIT_RANGES, PROTOCOLS, type Protocol, type ResolvedPlan } from './plan.js';
 import {
   PROTOCOL_VERSION,
   type CoordinatorMessage,
@@ -230,6 +230,7 @@ function readPlan(value: unknown): ResolvedPlan {
         script: string(b.script, `${path}.script`),
         params: object(b.params, `${path}.params`),
         size: integer(b.size, `${path}.size`, 1, Number.MAX_SAFE_INTEGER),
+        limits: blockLimits(b.limits, `${path}.limits`),
       };
     }),
     addresses: list(p.addresses, 'plan.addresses', (v, path) => {
@@ -248,6 +249,14 @@ function readPlan(value: unknown): ResolvedPlan {
     sustain: number(p.sustain, 'plan.sustain', 0),
     rampdown: number(p.rampdown, 'plan.rampdown', 0),
   };
+}
+
+function blockLimits(value: unknown, path: string): ResolvedPlan['blocks'][number]['limits'] {
+  // A plan from a coordinator that predates limits gets the defaults.
+  const l = value === undefined ? {} : object(value, path);
+  const limit = (field: keyof typeof BLOCK_LIMIT_RANGES): number =>
+    l[field] === undefined ? BLOCK_LIMIT_DEFAULTS[field] : integer(l[field], `${path}.${field}`, BLOCK_LIMIT_RANGES[field].min, BLOCK_LIMIT_RANGES[field].max);
+  return { memoryMb: limit('memoryMb'), cpuMs: limit('cpuMs'), stackKb: limit('stackKb') };
 }
 
 function object(value: unknown, path: string): Record<string, unknown> {

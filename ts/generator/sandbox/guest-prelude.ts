@@ -486,8 +486,16 @@ function describe(e) {
   }
 }
 
+const staged = new Map();
+function stage(id, fn, value) {
+  const list = staged.get(id);
+  if (list === undefined) staged.set(id, [fn, value]);
+  else list.push(fn, value);
+}
+
 function retire(st) {
   st.dead = true;
+  staged.delete(st.id);
   if (devices.get(st.id) === st) devices.delete(st.id);
   for (const id of st.w) waits.delete(id);
   st.w = [];
@@ -540,22 +548,31 @@ return freeze({
     script = fn;
     used = parse(usedJson);
   },
+  // Results and starts wait here per device until the host wakes that device
+  // alone, so that what it allocates and how long it runs are measured as its own.
   turn(envelope, buffer) {
     const m = parse(envelope);
     // Kills first: a result for a device stopped this turn must find no waiter.
     for (const id of m.k) {
       const st = devices.get(id);
       if (st !== undefined) retire(st);
+      staged.delete(id);
     }
     for (const r of m.r) {
       const w = waits.get(r[0]);
       if (w === undefined) continue;
       waits.delete(r[0]);
       unlink(w[2], r[0]);
-      if (r[1] === 0) w[1](new DeviceError(r[2], r[3]));
-      else w[0](settle(w[3], r[2], buffer));
+      const value = r[1] === 0 ? new DeviceError(r[2], r[3]) : settle(w[3], r[2], buffer);
+      stage(w[2].id, r[1] === 0 ? w[1] : w[0], value);
     }
-    for (const id of m.s) start(id);
+    for (const id of m.s) stage(id, start, id);
+  },
+  wake(id) {
+    const list = staged.get(id);
+    if (list === undefined) return;
+    staged.delete(id);
+    for (let i = 0; i < list.length; i += 2) list[i](list[i + 1]);
   },
   take() {
     if (out.length === 0 && done.length === 0 && counts.size === 0 && durations.length === 0) return '';

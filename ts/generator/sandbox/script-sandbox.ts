@@ -12,12 +12,14 @@
 import { createHash, createHmac, randomFillSync } from 'node:crypto';
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten';
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
+import { BLOCK_LIMIT_DEFAULTS, type BlockLimits } from '../../shared/plan.js';
 import type { MetricSink } from '../metric-sink.js';
 import type { HttpRequest, HttpResponse } from '../protocols/device-connection.js';
 import { compileCheck, compileProblem, ScriptCompileError } from './check.js';
 import type { DeviceIO } from './device-io.js';
 import { GUEST_PRELUDE } from './guest-prelude.js';
-import { quickJSModule } from './quickjs-module.js';
+import { NO_LIMIT, type HeapAccounting } from './heap-accounting.js';
+import { quickJS } from './quickjs-module.js';
 import { BinaryParts, bodyFragment } from './response-body.js';
 import { SCRIPT_FILE, usedDeviceApi, wrapScript } from './script-source.js';
 import { performSocket, SOCKET_RECV, SOCKET_SEND } from './socket-operations.js';
@@ -25,19 +27,20 @@ import { TimerQueue } from './timer-queue.js';
 import { fetchMessage, performWebSocket, WS_OPERATIONS, type MessageAs } from './ws-operations.js';
 
 export interface SandboxLimits {
-  /** A single uninterrupted run of guest code longer than this is interrupted (`cpu_limit`). */
+  /** One device's uninterrupted run of code longer than this is interrupted (`cpu_limit`). */
   cpuMsPerTurn: number;
-  /** Memory cap of the runtime, shared by all its devices (`memory_limit`). */
+  /** Bytes one device's own allocations may hold (`memory_limit`). */
   memoryBytes: number;
   /** Guest stack; deeper recursion is a guest error (`stack_overflow`). */
   stackBytes: number;
 }
 
-export const DEFAULT_SANDBOX_LIMITS: Readonly<SandboxLimits> = Object.freeze({
-  cpuMsPerTurn: 200,
-  memoryBytes: 256 * 1024 * 1024,
-  stackBytes: 256 * 1024,
-});
+export const DEFAULT_SANDBOX_LIMITS: Readonly<SandboxLimits> = sandboxLimits(BLOCK_LIMIT_DEFAULTS);
+
+/** A plan block's limits in the sandbox's units. */
+export function sandboxLimits(limits: Required<BlockLimits>): SandboxLimits {
+  return Object.freeze({ cpuMsPerTurn: limits.cpuMs, memoryBytes: limits.memoryMb * 1024 * 1024, stackBytes: limits.stackKb * 1024 });
+}
 
 /** Counters that show the mailbox at work. */
 export interface SandboxStats {
@@ -65,6 +68,8 @@ interface DeviceRecord {
   readonly io: DeviceIO;
   readonly resolve: () => void;
   readonly reject: (error: DeviceError) => void;
+  /** Bytes of the runtime charged to this device: what its own code allocated and still holds. */
+  held: number;
 }
 
 interface Waiting {
@@ -84,6 +89,10 @@ const HASHES = new Set(['sha1', 'sha256', 'sha512', 'md5']);
 /** Job batches start here and adapt so that a batch stays well inside one CPU slice. */
 const INITIAL_JOB_BATCH = 64;
 const MAX_JOB_BATCH = 1024;
+/** The host collects cycles once the runtime has grown by half since the last collection, and at least by this. */
+const MIN_GC_GROWTH_BYTES = 4 * 1024 * 1024;
+/** How often charges are checked against what the runtime really holds. */
+const RECONCILE_MS = 1000;
 
 export class ScriptSandbox {
   private readonly devices = new Map<number, DeviceRecord>();
@@ -104,13 +113,28 @@ export class ScriptSandbox {
   private turnFn: QuickJSHandle | undefined;
   private takeFn: QuickJSHandle | undefined;
   private takeBinaryFn: QuickJSHandle | undefined;
+  private wakeFn: QuickJSHandle | undefined;
+  /** JSRuntime pointer, for the accounting allocator's fields. */
+  private readonly rt: number;
+  /** Bytes the runtime holds with no device running: the prelude and the script. */
+  private baseline = 0;
+  private gcAt = 0;
+  private reconciledAt = 0;
 
   private constructor(
     private readonly runtime: QuickJSRuntime,
     private readonly context: QuickJSContext,
+    private readonly heap: HeapAccounting,
     private readonly sink: MetricSink,
     private readonly limits: SandboxLimits,
   ) {
+    this.rt = (runtime as unknown as { rt: { value: number } }).rt.value;
+    const usage = runtime.computeMemoryUsage();
+    const held = (context.dump(usage) as { memory_used_size?: number }).memory_used_size ?? 0;
+    usage.dispose();
+    heap.install(this.rt, held);
+    // Cycles are collected between device slices, never inside one (see collectGarbage).
+    heap.setGcThreshold(this.rt, NO_LIMIT);
     runtime.setInterruptHandler(() => {
       this.checks++;
       const now = performance.now();
@@ -137,10 +161,10 @@ export class ScriptSandbox {
       if (!Number.isFinite(value) || value <= 0) throw new RangeError(`sandbox limit ${name} must be a positive number, got ${value}`);
     }
     const paramsJson = JSON.stringify(opts.params ?? {});
-    const runtime = (await quickJSModule()).newRuntime();
-    runtime.setMemoryLimit(limits.memoryBytes);
+    const { module, heap } = await quickJS();
+    const runtime = module.newRuntime();
     runtime.setMaxStackSize(limits.stackBytes);
-    const sandbox = new ScriptSandbox(runtime, runtime.newContext(), opts.sink, limits);
+    const sandbox = new ScriptSandbox(runtime, runtime.newContext(), heap, opts.sink, limits);
     try {
       sandbox.boot(opts.source, paramsJson);
     } catch (error) {
@@ -155,7 +179,7 @@ export class ScriptSandbox {
     if (this.disposed) return Promise.reject(new Error('the sandbox is disposed'));
     if (this.devices.has(deviceId)) return Promise.reject(new Error(`device ${deviceId} is already running`));
     return new Promise<void>((resolve, reject) => {
-      this.devices.set(deviceId, { id: deviceId, io, resolve, reject });
+      this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0 });
       this.starts.push(deviceId);
       this.schedule();
     });
@@ -184,15 +208,14 @@ export class ScriptSandbox {
     return { ...this.stats_ };
   }
 
-  /** Bytes the QuickJS runtime has allocated (all devices of this script). */
+  /** Bytes the QuickJS runtime holds (all devices of this script), counted by the accounting allocator. */
   guestMemoryBytes(): number {
-    const handle = this.runtime.computeMemoryUsage();
-    try {
-      const usage = this.context.dump(handle) as { memory_used_size?: number };
-      return usage.memory_used_size ?? 0;
-    } finally {
-      handle.dispose();
-    }
+    return this.heap.size(this.rt);
+  }
+
+  /** Bytes charged to one device (undefined when it is not running). */
+  deviceMemoryBytes(deviceId: number): number | undefined {
+    return this.devices.get(deviceId)?.held;
   }
 
   dispose(): void {
@@ -200,7 +223,7 @@ export class ScriptSandbox {
     this.disposed = true;
     this.timers.clear();
     this.devices.clear();
-    for (const handle of [this.turnFn, this.takeFn, this.takeBinaryFn, this.mailbox]) handle?.dispose();
+    for (const handle of [this.turnFn, this.takeFn, this.takeBinaryFn, this.wakeFn, this.mailbox]) handle?.dispose();
     this.context.dispose();
     this.runtime.dispose();
   }
@@ -235,6 +258,7 @@ export class ScriptSandbox {
     this.turnFn = ctx.getProp(this.mailbox, 'turn');
     this.takeFn = ctx.getProp(this.mailbox, 'take');
     this.takeBinaryFn = ctx.getProp(this.mailbox, 'takeBinary');
+    this.wakeFn = ctx.getProp(this.mailbox, 'wake');
 
     // Nothing of the script runs before it is known to be a function body and nothing else.
     const problem = compileCheck(ctx, source);
@@ -253,6 +277,8 @@ export class ScriptSandbox {
     compiled.value.dispose();
     this.arm(Infinity);
     ctx.unwrapResult(set).dispose();
+    this.baseline = this.heap.size(this.rt);
+    this.gcAt = this.baseline + MIN_GC_GROWTH_BYTES;
   }
 
   private hostCall(fn: () => QuickJSHandle): QuickJSHandle {
@@ -285,12 +311,82 @@ export class ScriptSandbox {
     this.scheduled = false;
     if (this.disposed) return;
     this.stats_.turns++;
-    if (this.results.length > 0 || this.starts.length > 0 || this.kills.length > 0) this.deliver();
+    const woken = this.results.length > 0 || this.starts.length > 0 || this.kills.length > 0 ? this.deliver() : [];
+    for (const device of woken) this.slice(device);
     this.runJobs();
     this.collect();
+    this.collectGarbage();
   };
 
-  private deliver(): void {
+  /**
+   * Runs one device alone: wakes it (its results, or its start) and runs the
+   * jobs that makes, under its own CPU slice and with the runtime's memory
+   * limit set to what the device has left. What the runtime holds more after
+   * the slice is charged to the device; a refused allocation ends it with
+   * `memory_limit`, whatever the script made of the error.
+   */
+  private slice(device: DeviceRecord): void {
+    if (this.devices.get(device.id) !== device) return;
+    const heap = this.heap;
+    const before = heap.size(this.rt);
+    heap.setLimit(this.rt, before + Math.max(0, this.limits.memoryBytes - device.held));
+    heap.takeRefusal(this.rt);
+    const started = performance.now();
+    const id = this.context.newNumber(device.id);
+    const failure = this.callGuest(this.wakeFn!, id);
+    id.dispose();
+    if (failure === undefined) {
+      // One deadline for the whole slice, however many jobs it takes.
+      this.arm(started + this.limits.cpuMsPerTurn);
+      for (;;) {
+        const result = this.runtime.executePendingJobs(-1);
+        this.stats_.guestCalls++;
+        if (!result.error) break;
+        result.error.dispose();
+      }
+      this.arm(Infinity);
+    }
+    heap.setLimit(this.rt, NO_LIMIT);
+    const refused = heap.takeRefusal(this.rt);
+    device.held = Math.max(0, device.held + heap.size(this.rt) - before);
+    if (this.devices.get(device.id) !== device) return;
+    if (refused) this.fail(device, DEVICE_ERROR.memoryLimit, `the device held more than its ${Math.round(this.limits.memoryBytes / 1048576)} MiB`);
+    else if (failure !== undefined) this.fail(device, failure.code, failure.message);
+  }
+
+  /**
+   * Collects cycles between slices, so no device pays for another's garbage,
+   * and lowers the charges when devices are charged more than the runtime
+   * holds (memory a device allocated and something else freed: its results
+   * taken by the host, cycles collected here).
+   */
+  private collectGarbage(): void {
+    const heap = this.heap;
+    if (heap.size(this.rt) > this.gcAt) {
+      heap.setGcThreshold(this.rt, 0);
+      this.context.newObject().dispose();
+      heap.setGcThreshold(this.rt, NO_LIMIT);
+      const after = heap.size(this.rt);
+      this.gcAt = Math.max(after * 1.5, after + MIN_GC_GROWTH_BYTES);
+      this.reconcile();
+      return;
+    }
+    const now = performance.now();
+    if (now - this.reconciledAt >= RECONCILE_MS) this.reconcile();
+  }
+
+  private reconcile(): void {
+    this.reconciledAt = performance.now();
+    let charged = 0;
+    for (const device of this.devices.values()) charged += device.held;
+    const held = Math.max(0, this.heap.size(this.rt) - this.baseline);
+    if (charged <= held || charged === 0) return;
+    const scale = held / charged;
+    for (const device of this.devices.values()) device.held *= scale;
+  }
+
+  /** Hands the guest this turn's results, starts and kills; returns the devices to wake, in order. */
+  private deliver(): DeviceRecord[] {
     const ctx = this.context;
     const envelope = `{"r":[${this.results.join(',')}],"k":${JSON.stringify(this.kills)},"s":${JSON.stringify(this.starts)}}`;
     const involved = [...this.resultOwners, ...this.starts.map((id) => this.devices.get(id)!)];
@@ -304,10 +400,11 @@ export class ScriptSandbox {
     const result = this.callGuest(this.turnFn!, text, buffer);
     text.dispose();
     buffer.dispose();
-    if (result === undefined) return;
-    // The guest could not take this batch in (out of memory, mostly): fail its
-    // devices rather than leave them waiting for results that never come.
+    if (result === undefined) return [...new Set(involved)];
+    // The guest could not take this batch in: fail its devices rather than
+    // leave them waiting for results that never come.
     for (const device of involved) if (this.devices.get(device.id) === device) this.fail(device, result.code, result.message);
+    return [];
   }
 
   private runJobs(): void {
