@@ -58,7 +58,7 @@ test('a third kind of writer, plugged in through the writer configuration alone,
   const runs: Call[][] = [];
   const configured = await configuredWriters({ [RECORDING_ENV]: 'on', CW_REGION: 'off' }, () => {}, [...WRITER_KINDS, recordingKind(runs)]);
   if (!configured.ok) return t.fail(configured.problems.join('\n'));
-  t.deepEqual(configured.writers.described, ['CloudWatch metrics off (CW_REGION=off)', 'recording on']);
+  t.deepEqual(configured.writers.described, ['CloudWatch metrics off (CW_REGION=off)', 'Prometheus remote write off (PROMETHEUS_REMOTE_WRITE_URL not set)', 'recording on']);
 
   const c = await coordinatorFor(t, { reportIntervalSeconds: 1, extraWriters: configured.writers.create });
   const target = await startTcpServer(() => {});
@@ -122,7 +122,7 @@ test('a kind left off adds no writer to a run', async (t) => {
   const configured = await configuredWriters({ CW_REGION: 'off' }, () => {}, [...WRITER_KINDS, recordingKind(runs)]);
   t.true(configured.ok);
   if (!configured.ok) return;
-  t.deepEqual(configured.writers.described, ['CloudWatch metrics off (CW_REGION=off)', 'recording off']);
+  t.deepEqual(configured.writers.described, ['CloudWatch metrics off (CW_REGION=off)', 'Prometheus remote write off (PROMETHEUS_REMOTE_WRITE_URL not set)', 'recording off']);
   t.deepEqual(configured.writers.create(), []);
   t.is(runs.length, 0);
 });

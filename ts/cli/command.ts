@@ -11,6 +11,7 @@ import { thresholdLabel } from '../shared/thresholds.js';
 import { formatEndSummary, type SummaryJson } from './end-summary.js';
 import type { LiveSnapshot } from '../shared/live.js';
 import type { EmbeddedOptions, EmbeddedResult, runEmbedded } from '../coordinator/embedded.js';
+import type { Writer } from '../coordinator/writer.js';
 import type { PlanProblem, Protocol } from '../shared/plan.js';
 import { validatePlan, type ScriptProblem } from '../shared/plan-validation.js';
 import { CLI_ERROR, CliError, usageError } from './cli-errors.js';
@@ -22,6 +23,7 @@ import { criticalReasons, deviceErrorTotal } from './run-verdict.js';
 import type { runRemote } from './remote-runner.js';
 import { buildPlan, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
 import { TOKEN_ENV } from '../shared/token.js';
+import { PROMETHEUS_FLAG, prometheusSettings, type PrometheusFlags, type PrometheusSettings } from '../coordinator/prometheus-writer-kind.js';
 
 /** The embedded coordinator + generator; only its type is imported here, the module loads on a run. */
 export type RunEmbedded = typeof runEmbedded;
@@ -131,6 +133,8 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
     .option('--threshold <threshold>', "a pass/fail goal, '<metric>: <expression>' like 'headers_us: p99 < 10000' (repeatable; added to the plan's thresholds)", collect, [] as string[])
     .option('--summary-json <file>', 'also write the end-of-run summary as JSON to this file')
     .option('--demo', 'start the built-in demo target (HTTP; a TCP or UDP echo with --target-protocol tcp|udp) on a free loopback port and aim at it')
+    .option(`${PROMETHEUS_FLAG.url} <url>`, 'push every second of the run to this Prometheus remote-write URL (env PROMETHEUS_REMOTE_WRITE_URL)')
+    .option(`${PROMETHEUS_FLAG.labels} <k=v,...>`, 'labels added to every pushed series (env PROMETHEUS_REMOTE_WRITE_LABELS)')
     .addHelpText(
       'after',
       '\nThe live view goes to stderr; stdout gets only the archive path, so `tar tzf $(sgcli run ...)` works;\n' +
@@ -138,7 +142,7 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
         'Ctrl-C once aborts the run and still writes its report; twice quits at once.\n' +
         `A run whose thresholds fail exits with ${EXIT.thresholdsFailed}; the archive is still written.`,
     )
-    .action(async (name: string, scriptFile: string | undefined, values: RunOptionValues & { token?: string }) => {
+    .action(async (name: string, scriptFile: string | undefined, values: RunOptionValues & PrometheusFlags & { token?: string }) => {
       done(await runPlan(name, scriptFile, values, deps));
     });
 
@@ -187,7 +191,7 @@ async function readOptional(path: string | undefined, option: string, deps: CliD
   }
 }
 
-async function runPlan(name: string, scriptFile: string | undefined, values: RunOptionValues & { token?: string }, deps: CliDeps): Promise<CommandResult> {
+async function runPlan(name: string, scriptFile: string | undefined, values: RunOptionValues & PrometheusFlags & { token?: string }, deps: CliDeps): Promise<CommandResult> {
   const { settings, problems } = parseRunOptions(values, deps.env);
   let coordinator: URL | undefined;
   if (settings.coordinator !== undefined && settings.coordinator.trim() !== '') {
@@ -212,6 +216,13 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     basePlan,
   });
   problems.push(...built.problems);
+  // With --coordinator the coordinator's own settings decide where its metrics go.
+  let prometheus: PrometheusSettings | null = null;
+  if (coordinator === undefined) {
+    const checked = prometheusSettings(values, deps.env);
+    if (checked.ok) prometheus = checked.settings;
+    else problems.push(...checked.problems.map((p) => ({ path: p.setting, message: p.message })));
+  }
   if (problems.length > 0) throw usageError(problems);
 
   const loadRemoteRunner = deps.loadRemoteRunner;
@@ -252,6 +263,15 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
   if (coordinator !== undefined && (values.dataDir !== undefined || values.reportInterval !== undefined)) {
     view.notice('--data-dir and --report-interval are ignored with --coordinator: the coordinator keeps its reports (STRESSGRID_DATA_DIR, REPORT_INTERVAL_SECONDS)');
   }
+  if (coordinator !== undefined && values.prometheusRemoteWrite !== undefined) {
+    view.notice(`${PROMETHEUS_FLAG.url} is ignored with --coordinator: the coordinator pushes to the remote-write URL it was started with`);
+  }
+  let extraWriters: (() => Writer[]) | undefined;
+  if (prometheus !== null) {
+    const settings = prometheus;
+    const { PrometheusRemoteWriter } = await import('../coordinator/prometheus-writer.js');
+    extraWriters = () => [new PrometheusRemoteWriter({ ...settings, log: (line) => view.notice(line) })];
+  }
 
   const abort = new AbortController();
   let forceQuit!: () => void;
@@ -280,7 +300,7 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     const running =
       coordinator !== undefined && loadRemoteRunner !== undefined
         ? (await loadRemoteRunner())(plan, { ...watch, coordinator, token: values.token ?? (deps.env[TOKEN_ENV] || undefined) })
-        : (await deps.loadRunner())(plan, { ...watch, dataDir: settings.dataDir, reportIntervalSeconds: settings.reportIntervalSeconds });
+        : (await deps.loadRunner())(plan, { ...watch, dataDir: settings.dataDir, reportIntervalSeconds: settings.reportIntervalSeconds, ...(extraWriters ? { extraWriters } : {}) });
     const outcome = await Promise.race([running, forced]);
     view.finish();
     if (outcome === 'forced') {

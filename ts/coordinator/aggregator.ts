@@ -88,6 +88,8 @@ export class Aggregator {
   #rxBytes = 0;
   #txBytes = 0;
   #coverage = new Map<string, Coverage>();
+  /** Network bytes by generator since the run started. */
+  readonly #generatorBytes = new Map<string, { rx: number; tx: number }>();
 
   constructor(options: AggregatorOptions) {
     this.runId = options.runId;
@@ -109,8 +111,15 @@ export class Aggregator {
       this.#runCpu.record(Math.max(0, cpu));
       this.#maxCpu = Math.max(this.#maxCpu ?? 0, cpu);
     }
-    this.#rxBytes += Math.max(0, finiteOr(telemetry.networkRxBytes, 0));
-    this.#txBytes += Math.max(0, finiteOr(telemetry.networkTxBytes, 0));
+    const rx = Math.max(0, finiteOr(telemetry.networkRxBytes, 0));
+    const tx = Math.max(0, finiteOr(telemetry.networkTxBytes, 0));
+    this.#rxBytes += rx;
+    this.#txBytes += tx;
+    const bytes = this.#generatorBytes.get(telemetry.generatorId);
+    if (bytes) {
+      bytes.rx += rx;
+      bytes.tx += tx;
+    } else this.#generatorBytes.set(telemetry.generatorId, { rx, tx });
     const coverage = this.#coverage.get(telemetry.generatorId) ?? { deviceMs: 0, coveredMs: 0 };
     coverage.coveredMs += intervalMs;
     if (ours) coverage.deviceMs += Math.max(0, finiteOr(telemetry.activeDevices, 0)) * intervalMs;
@@ -286,6 +295,16 @@ export class Aggregator {
   /** Totals of the whole run so far, for its summary. */
   totals(): RunTotals {
     return { counters: Object.fromEntries(this.#totals), maxCpuPercent: this.#maxCpu, maxGeneratorCount: this.#maxGenerators };
+  }
+
+  /** The run's histograms up to the last second the live view turned over; they keep growing. */
+  runHistograms(): ReadonlyMap<string, Histogram> {
+    return this.#runHistograms;
+  }
+
+  /** Network bytes each generator reported since the run started (any run's traffic: it is the machine's). */
+  generatorBytes(): ReadonlyMap<string, { rx: number; tx: number }> {
+    return this.#generatorBytes;
   }
 }
 

@@ -22,8 +22,11 @@ export interface TokenRequest {
   protocols: string | undefined;
 }
 
-/** Paths the token guards; the website's own files stay public so its login can load. */
-export const isGuardedPath = (path: string): boolean => path === '/api' || path.startsWith('/api/') || path.startsWith('/results/');
+/** Paths the token guards (the API, reports, Prometheus's /metrics); the website's own files stay public so its login can load. */
+export const isGuardedPath = (path: string): boolean => path === '/api' || path.startsWith('/api/') || path.startsWith('/results/') || path === METRICS_PATH;
+
+/** The Prometheus scrape endpoint. */
+export const METRICS_PATH = '/metrics';
 
 /** Builds the check once; compares digests so neither length nor content leaks through timing. */
 export function tokenCheck(token: string): (request: TokenRequest) => boolean {

@@ -8,7 +8,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import { open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { chooseLiveProtocol, isGuardedPath, tokenCheck } from './api-auth.js';
+import { METRICS_PATH, chooseLiveProtocol, isGuardedPath, tokenCheck } from './api-auth.js';
 import { API_ERROR, runEnded, type ApiErrorBody, type ApiErrorKind, type PlanChecked, type ReportDetail, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
 import { runIdOfArchive } from './archive.js';
 import type { Coordinator, StartOutcome } from './coordinator.js';
@@ -16,6 +16,8 @@ import { DownloadLinks } from './download-links.js';
 import type { Run } from './run.js';
 import { GeneratorUtilisationTracker } from './generator-utilisation.js';
 import { LiveStream } from './live-stream.js';
+import { OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, renderExposition, wantsOpenMetrics } from './prometheus-exposition.js';
+import { PrometheusScrape } from './prometheus-scrape.js';
 import { ReportReader, type ReportContents } from './report-reader.js';
 import { REPORT_ERROR, ReportError } from './report-store.js';
 import { isValidRunId } from './run-id.js';
@@ -88,6 +90,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const generators = new GeneratorUtilisationTracker(coordinator.registry);
   const site = new StaticSite(options.webDir);
   const reader = new ReportReader();
+  const scrape = new PrometheusScrape(coordinator.registry);
+  const unobserve = coordinator.observe({ onSecond: (sample) => scrape.update(sample) });
   // Starts one after another: a second start waits for the first to be decided,
   // so it meets that run as active (409) instead of starting beside it.
   let starting: Promise<unknown> = Promise.resolve();
@@ -252,6 +256,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       .send(handle.createReadStream());
   });
 
+  // Prometheus scrapes here (OpenMetrics when it asks for it); the names are in ts/shared/prometheus-names.ts.
+  app.get(METRICS_PATH, async (request, reply) => {
+    const openMetrics = wantsOpenMetrics(request.headers.accept);
+    return reply.header('content-type', openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE).send(renderExposition(scrape.families(), openMetrics));
+  });
+
   app.route({
     method: 'GET',
     url: '/api/live',
@@ -279,6 +289,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       closed ??= (async () => {
         live.close();
         generators.stop();
+        unobserve();
         const closing = app.close();
         // A download to a client that stopped reading would hold shutdown forever.
         const grace = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);

@@ -5,6 +5,7 @@
  * its own file, and the run knows only the Writer interface.
  */
 import { cloudWatchWriterKind } from './cloudwatch-writer-kind.js';
+import { prometheusWriterKind, type PrometheusFlags } from './prometheus-writer-kind.js';
 import type { Writer } from './writer.js';
 
 /** One kind of writer, as the environment turns it on or leaves it off. */
@@ -25,8 +26,13 @@ export interface ConfiguredWriters {
   described: string[];
 }
 
-/** The kinds a coordinator program knows. */
-export const WRITER_KINDS: readonly WriterKind[] = [cloudWatchWriterKind()];
+/** The kinds a coordinator program knows, with the flags some of them take. */
+export function writerKinds(flags: PrometheusFlags = {}): WriterKind[] {
+  return [cloudWatchWriterKind(), prometheusWriterKind(flags)];
+}
+
+/** The kinds as the environment alone configures them. */
+export const WRITER_KINDS: readonly WriterKind[] = writerKinds();
 
 /** Asks every kind; every problem of every kind is reported at once. */
 export async function configuredWriters(

@@ -13,7 +13,7 @@ import { effectiveDevices, type EffectiveDevices } from './ramp.js';
 import { DEFAULT_DATA_DIR, ReportStore } from './report-store.js';
 import { recoverInterruptedRuns } from './run-recovery.js';
 import { DEFAULT_REPORT_INTERVAL_SECONDS, Run, RunStartError, type RunResult } from './run.js';
-import type { Writer } from './writer.js';
+import type { SecondSample, Writer } from './writer.js';
 
 /** Environment variable for the report interval in seconds. */
 export const REPORT_INTERVAL_ENV = 'REPORT_INTERVAL_SECONDS';
@@ -45,6 +45,8 @@ export interface PlanCheck {
 
 export interface RunObserver {
   onLive?(snapshot: LiveSnapshot): void;
+  /** Every second, with the run's histograms so far: read them during the call. */
+  onSecond?(sample: SecondSample): void;
   onNotice?(message: string): void;
 }
 
@@ -103,6 +105,7 @@ export class Coordinator {
         reportIntervalSeconds: this.options.reportIntervalSeconds ?? reportIntervalFromEnv(),
         extraWriters: this.options.extraWriters?.() ?? [],
         onLive: (s) => this.observers.forEach((o) => o.onLive?.(s)),
+        onSecond: (s) => this.observers.forEach((o) => o.onSecond?.(s)),
         onNotice: (m) => this.observers.forEach((o) => o.onNotice?.(m)),
       });
     } catch (err) {

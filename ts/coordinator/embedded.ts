@@ -10,6 +10,7 @@ import { inProcessLink } from '../shared/transport.js';
 import { Generator } from '../generator/generator.js';
 import { Coordinator } from './coordinator.js';
 import type { RunSummary } from './run-summary.js';
+import type { Writer } from './writer.js';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -19,6 +20,8 @@ export interface EmbeddedOptions {
   signal: AbortSignal;
   onLive: (snapshot: LiveSnapshot) => void;
   onNotice: (message: string) => void;
+  /** Writers beyond the report's own, fresh for the run (Prometheus remote write). */
+  extraWriters?: () => Writer[];
 }
 
 export interface EmbeddedResult {
@@ -34,7 +37,7 @@ export interface EmbeddedResult {
 
 export async function runEmbedded(plan: unknown, options: EmbeddedOptions): Promise<EmbeddedResult> {
   const log = (line: string) => options.onNotice(line.replace(/^stressgrid (coordinator|generator): /, ''));
-  const coordinator = new Coordinator({ dataDir: options.dataDir, reportIntervalSeconds: options.reportIntervalSeconds, log: () => {} });
+  const coordinator = new Coordinator({ dataDir: options.dataDir, reportIntervalSeconds: options.reportIntervalSeconds, extraWriters: options.extraWriters, log: () => {} });
   await coordinator.recover();
   const generator = await Generator.start({ id: process.env.GENERATOR_ID || hostname(), workers: options.workers, log, logNotices: false });
   try {

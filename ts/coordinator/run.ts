@@ -17,7 +17,7 @@ import type { ReportStore } from './report-store.js';
 import { newRunId } from './run-id.js';
 import { buildSummary, writerStatusLine, type RunSummary } from './run-summary.js';
 import { ThresholdEvaluator } from './threshold-evaluator.js';
-import { fanOut, type Writer, type WriterSet } from './writer.js';
+import { fanOut, type SecondSample, type Writer, type WriterSet } from './writer.js';
 
 /** Default report interval (REPORT_INTERVAL_SECONDS). */
 export const DEFAULT_REPORT_INTERVAL_SECONDS = 60;
@@ -48,6 +48,8 @@ export interface RunOptions {
   /** Writers beyond the CSV and histogram log (CloudWatch). */
   extraWriters?: Writer[];
   onLive?: (snapshot: LiveSnapshot) => void;
+  /** Every second, with the run's histograms so far (the /metrics endpoint). */
+  onSecond?: (sample: SecondSample) => void;
   onNotice?: (message: string) => void;
 }
 
@@ -86,6 +88,8 @@ export class Run {
   private writerOpen: Promise<void> | undefined;
   /** Null when the plan has no thresholds. */
   private readonly thresholds: ThresholdEvaluator | null;
+  /** True from the writers' open to their close: the seconds streaming writers get. */
+  private streaming = false;
 
   private constructor(
     readonly runId: string,
@@ -199,6 +203,7 @@ export class Run {
     this.startedAt_ = Date.now();
     this.aggregator = new Aggregator({ runId: this.runId, startedAt: this.startedAt_ });
     this.writerOpen = this.writer.open({ runId: this.runId, plan: this.options.plan, startedAt: this.startedAt_, dir: this.dir });
+    void this.writerOpen.then(() => (this.streaming = true));
     for (const action of this.schedule.actions) {
       const delay = Math.max(0, this.startedAt_ + action.at * 1000 - Date.now());
       this.timers.push(setTimeout(() => this.perform(action), delay));
@@ -278,6 +283,9 @@ export class Run {
     try {
       snapshot = this.snapshot();
       this.options.onLive?.(snapshot);
+      const sample: SecondSample = { time: Date.now(), snapshot, runHistograms: this.aggregator.runHistograms(), generatorBytes: this.aggregator.generatorBytes() };
+      if (this.streaming) this.writer.writeSecond(sample);
+      this.options.onSecond?.(sample);
     } catch (err) {
       this.notice(`live view failed: ${(err as Error).message}`);
       return;
@@ -326,6 +334,7 @@ export class Run {
       // A run that ended before its clock started still leaves a (header-only) report.
       this.writerOpen ??= this.writer.open({ runId: this.runId, plan: this.options.plan, startedAt: this.startedAt_, dir: this.dir });
       await this.writeInterval();
+      this.streaming = false;
       await this.writer.close();
       for (const status of this.writer.statuses()) this.notice(writerStatusLine(status));
       this.criticalErrors += this.aggregator.decodeFailures;

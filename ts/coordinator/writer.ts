@@ -2,10 +2,11 @@
  * The one contract between a run and where its results go (k6's Output): a
  * writer is opened once per run, gets every report interval, and is closed at
  * the end. CSV, the histogram log and CloudWatch implement it; the runner knows
- * nothing else of them.
+ * nothing else of them. A writer that streams (Prometheus remote write) opts in
+ * to every second's values as well (StreamingWriter).
  */
 import type { Histogram } from '../hdr/index.js';
-import type { WriterStatus } from '../shared/live.js';
+import type { LiveSnapshot, WriterStatus } from '../shared/live.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { ReportRow } from './report-row.js';
 
@@ -38,8 +39,35 @@ export function writesFiles(writer: Writer): writer is FileWriter {
   return typeof (writer as Partial<FileWriter>).files === 'function';
 }
 
+/** One second of a run, as the live view shows it. */
+export interface SecondSample {
+  /** Wall-clock ms the second was taken at. */
+  time: number;
+  snapshot: LiveSnapshot;
+  /**
+   * The run's latency histograms merged from its start to this second (`headers_us`).
+   * Read them during the call: they go on growing after it returns.
+   */
+  runHistograms: ReadonlyMap<string, Histogram>;
+  /** Network bytes each generator reported since the run started, by generator id. */
+  generatorBytes: ReadonlyMap<string, { rx: number; tx: number }>;
+}
+
+/** A writer that also gets every second's values, not only the report intervals (opt-in capability, k6 style). */
+export interface StreamingWriter extends Writer {
+  /**
+   * Every second between open() and close(), in order. Synchronous and cheap: it
+   * may only convert and queue, never wait on the network, so it cannot slow the run.
+   */
+  writeSecond(sample: SecondSample): void;
+}
+
+export function streamsSeconds(writer: Writer): writer is StreamingWriter {
+  return typeof (writer as Partial<StreamingWriter>).writeSecond === 'function';
+}
+
 /** Every writer of a run as one, with the statuses of those that report one. */
-export interface WriterSet extends FileWriter {
+export interface WriterSet extends FileWriter, StreamingWriter {
   statuses(): WriterStatus[];
 }
 
@@ -56,6 +84,16 @@ export function fanOut(writers: readonly Writer[], onError: (writer: Writer, err
   return {
     open: (run) => each((w) => w.open(run)),
     write: (row, histograms) => each((w) => w.write(row, histograms)),
+    writeSecond: (sample) => {
+      for (const w of writers) {
+        if (!streamsSeconds(w)) continue;
+        try {
+          w.writeSecond(sample);
+        } catch (error) {
+          onError(w, error);
+        }
+      }
+    },
     close: () => each((w) => w.close()),
     files: () => writers.flatMap((w) => (writesFiles(w) ? w.files() : [])),
     statuses: () => writers.flatMap((w) => (w.status ? [w.status()] : [])),

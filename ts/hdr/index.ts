@@ -135,6 +135,14 @@ export class Histogram {
     }
   }
 
+  /**
+   * How many values are at or below each limit (ascending), in one native call:
+   * cumulative counts, exact to the histogram's precision (a Prometheus histogram's buckets).
+   */
+  countsAtOrBelow(limits: Float64Array | readonly number[]): number[] {
+    return this.#n.countsAtOrBelow(limits instanceof Float64Array ? limits : Float64Array.from(limits));
+  }
+
   get mean(): number {
     return this.#n.mean;
   }

@@ -19,6 +19,7 @@ export interface NativeHistogram {
   reset(): void;
   valueAtPercentile(percentile: number): number;
   valuesAtPercentiles(percentiles: Float64Array): number[];
+  countsAtOrBelow(limits: Float64Array): number[];
   readonly mean: number;
   readonly stddev: number;
   readonly min: number;

@@ -363,6 +363,27 @@ impl Recorder {
         Ok(self.histogram().value_at_percentile(percentile))
     }
 
+    /// How many recorded values are at or below each of `limits` (ascending, in the
+    /// histogram's unit), read in one pass: the cumulative buckets of a Prometheus
+    /// histogram. A recorded value counts at or below a limit when the highest value
+    /// of its equivalence range is, so a count is exact to the histogram's precision.
+    pub fn counts_at_or_below(&mut self, limits: &[f64]) -> Vec<u64> {
+        let mut counts = vec![0u64; limits.len()];
+        for v in self.histogram().iter_recorded() {
+            let value = v.value_iterated_to() as f64;
+            let first = limits.partition_point(|&limit| limit < value);
+            if let Some(slot) = counts.get_mut(first) {
+                *slot = slot.saturating_add(v.count_at_value());
+            }
+        }
+        let mut running = 0u64;
+        for slot in counts.iter_mut() {
+            running = running.saturating_add(*slot);
+            *slot = running;
+        }
+        counts
+    }
+
     /// Arithmetic mean of the recorded values (0 when empty).
     pub fn mean(&mut self) -> f64 {
         self.histogram().mean()
@@ -429,6 +450,17 @@ mod tests {
         assert_eq!(h.value_at_percentile(99.0).unwrap(), 990);
         assert!((h.mean() - 500.5).abs() < 0.5);
         assert!((h.stddev() - 288.67).abs() < 1.0);
+    }
+
+    #[test]
+    fn counts_at_or_below_are_cumulative() {
+        let mut h = hist();
+        for v in 1..=1000 {
+            h.record(v as f64).unwrap();
+        }
+        h.record_n(50_000.0, 10).unwrap();
+        assert_eq!(h.counts_at_or_below(&[0.5, 1.0, 100.0, 999.5, 1000.0, 49_000.0, 60_000_000.0]), vec![0, 1, 100, 999, 1000, 1000, 1010]);
+        assert_eq!(hist().counts_at_or_below(&[1.0, 2.0]), vec![0, 0]);
     }
 
     #[test]

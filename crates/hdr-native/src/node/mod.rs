@@ -124,6 +124,12 @@ impl NativeHistogram {
             .collect()
     }
 
+    /// Cumulative counts at ascending limits in one crossing (a Prometheus histogram's buckets).
+    #[napi]
+    pub fn counts_at_or_below(&self, limits: Float64ArraySlice) -> Vec<f64> {
+        self.shared.borrow_mut().counts_at_or_below(&limits).into_iter().map(|c| c as f64).collect()
+    }
+
     #[napi(getter)]
     pub fn mean(&self) -> f64 {
         self.shared.borrow_mut().mean()
