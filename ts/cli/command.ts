@@ -8,7 +8,9 @@ import { Command, CommanderError } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import { thresholdsPassed } from '../coordinator/run-summary.js';
 import { thresholdLabel } from '../shared/thresholds.js';
+import { join } from 'node:path';
 import { formatEndSummary, type SummaryJson } from './end-summary.js';
+import { thresholdsJunit } from './junit.js';
 import type { LiveSnapshot } from '../shared/live.js';
 import type { EmbeddedOptions, EmbeddedResult, runEmbedded } from '../coordinator/embedded.js';
 import type { Writer } from '../coordinator/writer.js';
@@ -21,7 +23,7 @@ import { EXIT, type ExitCode } from './exit-codes.js';
 import { createLiveView, type TerminalStream } from './live-view.js';
 import { criticalReasons, deviceErrorTotal } from './run-verdict.js';
 import type { runRemote } from './remote-runner.js';
-import { buildPlan, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
+import { buildPlan, DEFAULT_DATA_DIR, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
 import { TOKEN_ENV } from '../shared/token.js';
 import { PROMETHEUS_FLAG, prometheusSettings, type PrometheusFlags, type PrometheusSettings } from '../coordinator/prometheus-writer-kind.js';
 
@@ -132,6 +134,7 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
     .option('--data-dir <dir>', 'where run archives are written (default ./data)')
     .option('--threshold <threshold>', "a pass/fail goal, '<metric>: <expression>' like 'headers_us: p99 < 10000' (repeatable; added to the plan's thresholds)", collect, [] as string[])
     .option('--summary-json <file>', 'also write the end-of-run summary as JSON to this file')
+    .option('--junit <file>', "also write the thresholds' results as JUnit XML to this file")
     .option('--demo', 'start the built-in demo target (HTTP; a TCP or UDP echo with --target-protocol tcp|udp) on a free loopback port and aim at it')
     .option(`${PROMETHEUS_FLAG.url} <url>`, 'push every second of the run to this Prometheus remote-write URL (env PROMETHEUS_REMOTE_WRITE_URL)')
     .option(`${PROMETHEUS_FLAG.labels} <k=v,...>`, 'labels added to every pushed series (env PROMETHEUS_REMOTE_WRITE_LABELS)')
@@ -144,6 +147,17 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
     )
     .action(async (name: string, scriptFile: string | undefined, values: RunOptionValues & PrometheusFlags & { token?: string }) => {
       done(await runPlan(name, scriptFile, values, deps));
+    });
+
+  program
+    .command('report')
+    .description('write a run\'s report as one self-contained HTML file (charts inlined; opens with no network)')
+    .argument('<archive>', 'a run archive (<runId>.tar.gz), or a run id found in --data-dir')
+    .option('-o, --output <file>', 'where to write the HTML (default report.html)')
+    .option('--junit <file>', "also write the thresholds' results as JUnit XML to this file")
+    .option('--data-dir <dir>', 'where to look for a run id\'s archive (default ./data)')
+    .action(async (archive: string, values: ReportOptionValues) => {
+      done(await writeReport(archive, values, deps));
     });
 
   program
@@ -322,6 +336,7 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     if (summary !== null) {
       deps.stderr.write(`\n${formatEndSummary(summary).join('\n')}\n`);
       if (settings.summaryJson !== undefined) await writeSummaryJson(settings.summaryJson, { ...summary, archive: outcome.archivePath, thresholdsPassed: thresholdsPassed(summary) }, deps);
+      if (values.junit !== undefined) await writeOutput(values.junit, thresholdsJunit(summary), '--junit', deps);
     }
     if (thresholdsFailed) deps.stderr.write(`sgcli: thresholds failed: ${thresholds.filter((t) => t.ok !== true).map((t) => thresholdLabel(t)).join('; ')}\n`);
     if (outcome.archivePath !== null) {
@@ -337,12 +352,47 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
 }
 
 /** Writes --summary-json; a failure is told, not fatal: the run and its archive stand. */
-async function writeSummaryJson(path: string, summary: SummaryJson, deps: CliDeps): Promise<void> {
+const writeSummaryJson = (path: string, summary: SummaryJson, deps: CliDeps): Promise<void> => writeOutput(path, `${JSON.stringify(summary, null, 2)}\n`, '--summary-json', deps);
+
+/** Writes a file a run was asked for beside its archive; a failure is told, not fatal. */
+async function writeOutput(path: string, text: string, option: string, deps: CliDeps): Promise<void> {
   try {
-    await (deps.writeFile ?? writeFile)(path, `${JSON.stringify(summary, null, 2)}\n`);
+    await (deps.writeFile ?? writeFile)(path, text);
   } catch (error) {
-    deps.stderr.write(`sgcli: could not write --summary-json ${path}: ${(error as Error).message}\n`);
+    deps.stderr.write(`sgcli: could not write ${option} ${path}: ${(error as Error).message}\n`);
   }
+}
+
+interface ReportOptionValues {
+  output?: string;
+  junit?: string;
+  dataDir?: string;
+}
+
+/** `sgcli report`: the archive (or a run id's archive in the data directory) → one HTML file, and JUnit on request. */
+async function writeReport(target: string, values: ReportOptionValues, deps: CliDeps): Promise<CommandResult> {
+  const { buildHtmlReport, reportSourcesOfArchive } = await import('../coordinator/html-report.js');
+  const archive = target.endsWith('.tar.gz') || target.includes('/') ? target : join(values.dataDir ?? DEFAULT_DATA_DIR, `${target}.tar.gz`);
+  let sources: Awaited<ReturnType<typeof reportSourcesOfArchive>>;
+  try {
+    sources = await reportSourcesOfArchive(archive);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? `there is no ${archive}` : (error as Error).message;
+    throw usageError([{ path: '<archive>', message: `cannot read the run's archive: ${why}` }]);
+  }
+  const output = values.output ?? 'report.html';
+  const write = deps.writeFile ?? writeFile;
+  try {
+    await write(output, await buildHtmlReport(sources));
+    if (values.junit !== undefined) await write(values.junit, thresholdsJunit(sources.summary));
+  } catch (error) {
+    throw usageError([{ path: values.junit !== undefined && (error as { path?: string }).path === values.junit ? '--junit' : '--output', message: (error as Error).message }]);
+  }
+  deps.stdout.write(`${output}\n`);
+  const failed = (sources.summary.thresholds ?? []).filter((r) => r.ok !== true);
+  if (failed.length > 0) deps.stderr.write(`the run failed ${failed.length} of ${sources.summary.thresholds!.length} thresholds\n`);
+  return { kind: 'ok' };
 }
 
 async function serveDemoTarget(values: { port?: string; host?: string }, deps: CliDeps): Promise<CommandResult> {

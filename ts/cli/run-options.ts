@@ -25,6 +25,7 @@ export interface RunOptionValues {
   /** `--threshold '<metric>: <expression>'`, repeatable. */
   threshold?: string[];
   summaryJson?: string;
+  junit?: string;
 }
 
 export const REPORT_INTERVAL_ENV = 'REPORT_INTERVAL_SECONDS';

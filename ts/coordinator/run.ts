@@ -4,14 +4,17 @@
  * every second, writes a report row every interval (and the last, partial one),
  * and archives the report before announcing it.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { LiveSnapshot, RunState, WriterStatus } from '../shared/live.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { Telemetry } from '../shared/protocol.js';
 import { readThresholds, thresholdAbortReason, type ThresholdResult } from '../shared/thresholds.js';
 import { Aggregator } from './aggregator.js';
-import { CsvWriter } from './csv-writer.js';
+import { CsvWriter, RESULTS_CSV } from './csv-writer.js';
 import type { ConnectedGenerator, GeneratorRegistry } from './generator-registry.js';
-import { HlogWriter } from './hlog-writer.js';
+import { HISTOGRAM_LOG, HlogWriter } from './hlog-writer.js';
+import { buildHtmlReport, REPORT_HTML } from './html-report.js';
 import { phaseAt, planSchedule, targetDevicesAt, type RampAction, type Schedule } from './ramp.js';
 import type { ReportStore } from './report-store.js';
 import { newRunId } from './run-id.js';
@@ -314,6 +317,20 @@ export class Run {
     return this.done;
   }
 
+  /** report.html in the run's folder, for the archive; a failure is told and costs only the report. */
+  private async writeHtmlReport(summary: RunSummary): Promise<string | null> {
+    const path = join(this.dir, REPORT_HTML);
+    try {
+      const read = (name: string) => readFile(join(this.dir, name), 'utf8').catch(() => null);
+      const html = await buildHtmlReport({ summary, plan: this.options.plan, csv: await read(RESULTS_CSV), hlog: await read(HISTOGRAM_LOG) });
+      await writeFile(path, html);
+      return path;
+    } catch (err) {
+      this.notice(`the HTML report could not be written: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
   private async finish(outcome: RunOutcome, reason?: string): Promise<void> {
     if (this.finishing) return;
     this.finishing = true;
@@ -354,7 +371,8 @@ export class Run {
         wholeRun,
         ...(this.thresholds ? { thresholds: this.thresholds.evaluate(wholeRun, null, true) } : {}),
       });
-      archivePath = await this.options.store.finishRun(this.runId, { files: this.writer.files(), summary });
+      const report = await this.writeHtmlReport(summary);
+      archivePath = await this.options.store.finishRun(this.runId, { files: [...this.writer.files(), ...(report ? [report] : [])], summary });
     } catch (err) {
       this.criticalErrors++;
       this.notice(`the report could not be written: ${(err as Error).message}`);
