@@ -103,7 +103,7 @@ test('a third kind of writer, plugged in through the writer configuration alone,
     // A writer without files or a status adds nothing to the archive or the summary.
     const entries: string[] = [];
     await tarList({ file: result.archivePath!, onReadEntry: (entry) => void entries.push(entry.path) });
-    t.deepEqual(entries.sort(), ['histograms.hlog', 'plan.json', 'results.csv', 'summary.json']);
+    t.deepEqual(entries.sort(), ['histograms.hlog', 'plan.json', 'report.html', 'results.csv', 'summary.json']);
     t.is(result.summary!.writers, undefined);
   }
 });

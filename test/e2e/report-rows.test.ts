@@ -31,7 +31,7 @@ for (const { interval, sustain, rows } of [
     ]);
     t.is(run.code, EXIT.ok, run.stderr);
     const archive = await readArchive(run.archive!);
-    t.deepEqual(archive.files, ['histograms.hlog', 'plan.json', 'results.csv', 'summary.json']);
+    t.deepEqual(archive.files, ['histograms.hlog', 'plan.json', 'report.html', 'results.csv', 'summary.json']);
     t.deepEqual(archive.columns.slice(0, 2), ['elapsed', 'time']);
 
     t.is(archive.rows.length, rows, `elapsed ${archive.rows.map((r) => r.elapsed)}`);
