@@ -92,9 +92,9 @@ test('percentiles over two generator processes, from the merged histograms, equa
     t.is(r.value, fromProcesses[i], `${r.expression}: the coordinator's value is that of every sample the two processes recorded`);
     const exact = expected[i]!;
     // The device's clock runs from the request written to the headers read: the target's own time
-    // plus the loopback and the event loops on both sides, which a loaded 2-core CI machine stretches
-    // by tens of ms. Never below the target's time less HDR's 0.1 %.
-    const slack = exact * 0.001 + 60_000;
+    // plus the loopback and the event loops on both sides, which a 2-core CI machine running other
+    // tests stretches by up to a few hundred ms. Never below the target's time less HDR's 0.1 %.
+    const slack = exact * 0.001 + 500_000;
     t.true(r.value! >= exact * 0.999 - 1 && r.value! <= exact + slack, `${r.expression}: merged ${r.value} µs, raw ${exact} µs`);
   });
   const averaged = [...perGenerator.values()].reduce((sum, h) => sum + h.valueAtPercentile(99), 0) / perGenerator.size;
