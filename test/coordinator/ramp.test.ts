@@ -81,7 +81,7 @@ test('a simple ramp: steps spread over ramp-up, removed last-first over ramp-dow
   const schedule = planSchedule(plan({ size: 40, rampup: 8, sustain: 10, rampdown: 4 }), ['g1', 'g2']);
   t.is(schedule.effective.devices, 40);
   t.is(schedule.duration, 22);
-  const summary = schedule.actions.map((a) => (a.kind === 'end' ? `${a.at} end` : `${a.at} ${a.kind} ${a.cohortId}@${a.generatorId}`));
+  const summary = schedule.actions.map((a) => (a.kind === 'end' || a.kind === 'arrivals' ? `${a.at} ${a.kind}` : `${a.at} ${a.kind} ${a.cohortId}@${a.generatorId}`));
   t.deepEqual(summary, [
     '0 start 0@g1',
     '0 start 1@g2',

@@ -125,6 +125,8 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
     .option('--target-port <n>', 'target port (default 80, 443 for TLS)')
     .option('--target-protocol <p>', 'http10 http10s http https http2 http2s tcp udp (default http)')
     .option('--size <n>', 'desired devices, rounded down to the ramp step (default 10)')
+    .option('--arrival-rate <per-second>', 'open model: iterations (runs of the script) started per second, ramped over --rampup and --rampdown, instead of --size devices')
+    .option('--max-devices <n>', 'with --arrival-rate: the pool of devices that serve the iterations (default: the rate / 10, at least 10)')
     .option('--script-params <json>', 'JSON object in scope as `params` (default {})')
     .option('--rampup <s>', 'ramp-up seconds (default 0)')
     .option('--sustain <s>', 'sustain seconds (default 60)')

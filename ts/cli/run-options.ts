@@ -14,6 +14,8 @@ export interface RunOptionValues {
   targetPort?: string;
   targetProtocol?: string;
   size?: string;
+  arrivalRate?: string;
+  maxDevices?: string;
   scriptParams?: string;
   rampup?: string;
   sustain?: string;
@@ -40,6 +42,9 @@ export interface RunSettings {
   targetPort?: number;
   targetProtocol?: Protocol;
   size?: number;
+  /** Iterations per second of every block (the open model), instead of --size devices. */
+  arrivalRate?: number;
+  maxDevices?: number;
   scriptParams?: Record<string, unknown>;
   rampup?: number;
   sustain?: number;
@@ -75,6 +80,17 @@ function secondsOption(raw: string | undefined, path: string, problems: PlanProb
   const value = Number(text);
   if (!DECIMAL.test(text) || (positive && value === 0)) {
     problems.push({ path, message: `must be a ${positive ? 'positive' : 'non-negative'} number of seconds, got ${JSON.stringify(raw)}` });
+    return undefined;
+  }
+  return value;
+}
+
+function rateOption(raw: string | undefined, path: string, problems: PlanProblem[]): number | undefined {
+  if (raw === undefined) return undefined;
+  const text = raw.trim();
+  const value = Number(text);
+  if (!DECIMAL.test(text) || value === 0) {
+    problems.push({ path, message: `must be a positive number of iterations per second, got ${JSON.stringify(raw)}` });
     return undefined;
   }
   return value;
@@ -154,6 +170,8 @@ export function parseRunOptions(values: RunOptionValues, env: Record<string, str
     targetPort: integerOption(values.targetPort, '--target-port', 1, 65535, problems),
     targetProtocol,
     size: integerOption(values.size, '--size', 1, undefined, problems),
+    arrivalRate: rateOption(values.arrivalRate, '--arrival-rate', problems),
+    maxDevices: integerOption(values.maxDevices, '--max-devices', 1, undefined, problems),
     scriptParams: jsonObjectOption(values.scriptParams, '--script-params', problems),
     rampup: secondsOption(values.rampup, '--rampup', problems),
     sustain: secondsOption(values.sustain, '--sustain', problems),
@@ -216,12 +234,19 @@ export function buildPlan(settings: RunSettings, sources: PlanSources): { plan: 
   const overrides: Record<string, unknown> = {};
   if (sources.scriptSource !== undefined) overrides.script = sources.scriptSource;
   if (settings.scriptParams !== undefined) overrides.params = settings.scriptParams;
+  if (settings.arrivalRate !== undefined) overrides.arrivalRate = settings.arrivalRate;
+  if (settings.maxDevices !== undefined) overrides.maxDevices = settings.maxDevices;
+  // --arrival-rate replaces a block's stages: the two are alternatives.
+  const amendBlock = (block: Record<string, unknown>): Record<string, unknown> => {
+    const { stages, ...rest } = block;
+    return settings.arrivalRate !== undefined ? { ...rest, ...overrides } : { ...block, ...overrides, ...(stages !== undefined && { stages }) };
+  };
   plan.blocks =
     blocks.length === 0
       ? sources.scriptSource !== undefined
         ? [overrides]
         : []
-      : blocks.map((block) => (isObject(block) ? { ...block, ...overrides } : block));
+      : blocks.map((block) => (isObject(block) ? amendBlock(block) : block));
 
   const amend = (address: Record<string, unknown>): Record<string, unknown> => ({
     ...address,

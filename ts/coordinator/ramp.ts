@@ -8,6 +8,7 @@
  * DEVICES_PER_GENERATOR_STEP devices and block totals are apportioned once for
  * the whole run, then dealt out to cohorts without loss.
  */
+import { arrivalStages, isArrivalBlock, splitEvenly, stagesDuration } from '../shared/arrival-rate.js';
 import { DEVICES_PER_GENERATOR_STEP, type ResolvedPlan } from '../shared/plan.js';
 
 /** Devices one ramp step adds across the cluster: one cohort of 10 per generator. */
@@ -59,13 +60,29 @@ export interface StopAction {
   generatorId: string;
 }
 
+/**
+ * One generator starts serving an arrival-rate block: its slot of the block's
+ * iterations and its share of the pool (protocol.ts StartArrivals). The block's
+ * schedule runs on the generator from there; it ends on its own.
+ */
+export interface ArrivalsAction {
+  at: number;
+  kind: 'arrivals';
+  generatorId: string;
+  block: number;
+  slot: number;
+  slots: number;
+  maxDevices: number;
+  addressOffset: number;
+}
+
 /** The run is over: every remaining device stops and the last interval is written. */
 export interface EndAction {
   at: number;
   kind: 'end';
 }
 
-export type RampAction = StartAction | StopAction | EndAction;
+export type RampAction = StartAction | ArrivalsAction | StopAction | EndAction;
 
 export interface Schedule {
   effective: EffectiveDevices;
@@ -82,10 +99,12 @@ export interface Schedule {
  * cohorts and only the end.
  */
 export function planSchedule(plan: ResolvedPlan, generatorIds: readonly string[]): Schedule {
-  const effective = effectiveDevices(plan.size, generatorIds.length);
-  const duration = plan.rampup + plan.sustain + plan.rampdown;
+  // Only closed blocks share the plan's devices; a plan of arrival-rate blocks alone has none.
+  const closed = plan.blocks.some((b) => !isArrivalBlock(b));
+  const effective = closed ? effectiveDevices(plan.size, generatorIds.length) : { devices: 0, step: rampStep(generatorIds.length), message: null };
+  const duration = runDuration(plan);
   const steps = effective.step > 0 ? effective.devices / effective.step : 0;
-  const blockTotals = apportion(effective.devices, plan.blocks.map((b) => b.size));
+  const blockTotals = apportion(effective.devices, plan.blocks.map((b) => (isArrivalBlock(b) ? 0 : b.size)));
   const remaining = [...blockTotals];
   const starts: StartAction[] = [];
   for (let k = 0; k < steps; k++) {
@@ -108,8 +127,40 @@ export function planSchedule(plan: ResolvedPlan, generatorIds: readonly string[]
     const step = starts.slice((steps - 1 - j) * generatorIds.length, (steps - j) * generatorIds.length);
     for (const start of step.reverse()) stops.push({ at, kind: 'stop', cohortId: start.cohortId, generatorId: start.generatorId });
   }
-  const actions: RampAction[] = [...starts, ...stops, { at: duration, kind: 'end' }];
+  const arrivals = planArrivals(plan, generatorIds);
+  const actions: RampAction[] = [...arrivals, ...starts, ...stops, { at: duration, kind: 'end' }];
+  actions.sort((a, b) => a.at - b.at);
   return { effective, actions, duration };
+}
+
+/** Seconds a run lasts: the plan's ramp when any block follows it, and every block's own stages. */
+export function runDuration(plan: Pick<ResolvedPlan, 'blocks' | 'rampup' | 'sustain' | 'rampdown'>): number {
+  const ramp = plan.rampup + plan.sustain + plan.rampdown;
+  const followsRamp = plan.blocks.some((b) => b.stages === undefined);
+  return plan.blocks.reduce((max, b) => (b.stages === undefined ? max : Math.max(max, stagesDuration(b.stages))), followsRamp ? ramp : 0);
+}
+
+/**
+ * Every arrival-rate block starts at 0 on as many generators as its pool allows
+ * (one device each at least): iterations are dealt out by slot, the pool split
+ * evenly, and each generator's pool continues the addresses where the previous
+ * one's stopped, so devices spread over them as in a closed block.
+ */
+export function planArrivals(plan: ResolvedPlan, generatorIds: readonly string[]): ArrivalsAction[] {
+  const actions: ArrivalsAction[] = [];
+  plan.blocks.forEach((b, block) => {
+    if (!isArrivalBlock(b) || generatorIds.length === 0) return;
+    if (arrivalStages(b, plan).length === 0) return;
+    const maxDevices = b.maxDevices ?? DEVICES_PER_GENERATOR_STEP;
+    const slots = Math.min(generatorIds.length, maxDevices);
+    const pools = splitEvenly(maxDevices, slots);
+    let addressOffset = 0;
+    for (let slot = 0; slot < slots; slot++) {
+      actions.push({ at: 0, kind: 'arrivals', generatorId: generatorIds[slot]!, block, slot, slots, maxDevices: pools[slot]!, addressOffset });
+      addressOffset = (addressOffset + pools[slot]!) % plan.addresses.length;
+    }
+  });
+  return actions;
 }
 
 /**

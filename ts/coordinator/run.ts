@@ -123,7 +123,8 @@ export class Run {
       generators.map((g) => g.id),
     );
     if (schedule.effective.message) options.onNotice?.(schedule.effective.message);
-    if (schedule.effective.devices === 0) throw new RunStartError('no_devices', schedule.effective.message ?? 'the plan asks for no devices');
+    const arrivals = schedule.actions.some((a) => a.kind === 'arrivals');
+    if (schedule.effective.devices === 0 && !arrivals) throw new RunStartError('no_devices', schedule.effective.message ?? 'the plan asks for no devices');
     const runId = newRunId(options.plan.name);
     const dir = await options.store.startRun(runId, options.plan);
     const startedAt = Date.now();
@@ -227,6 +228,9 @@ export class Run {
     if (!g) return;
     if (action.kind === 'start') {
       g.link.send({ type: 'start_cohort', runId: this.runId, cohortId: action.cohortId, devices: action.devices, addressOffset: action.addressOffset });
+    } else if (action.kind === 'arrivals') {
+      const { block, slot, slots, maxDevices, addressOffset } = action;
+      g.link.send({ type: 'start_arrivals', runId: this.runId, block, slot, slots, maxDevices, addressOffset });
     } else {
       g.link.send({ type: 'stop_cohort', runId: this.runId, cohortId: action.cohortId });
     }
@@ -252,7 +256,7 @@ export class Run {
     return {
       runId: this.runId,
       name: this.options.plan.name,
-      state: this.finishing ? this.state : this.state === 'preparing' ? 'preparing' : (phaseAt(this.options.plan, elapsed) as RunState),
+      state: this.finishing ? this.state : this.state === 'preparing' ? 'preparing' : this.phase(elapsed),
       elapsed,
       remaining: Math.max(0, this.schedule.duration - elapsed),
       desiredDevices: this.options.plan.size,
@@ -273,6 +277,12 @@ export class Run {
     const evaluator = this.thresholds!;
     if (preparing) return evaluator.evaluate({ histograms: new Map(), counters: {}, seconds: 0 }, null).map((r) => ({ ...r, ok: null, value: null }));
     return evaluator.evaluate(this.aggregator.wholeRun(now), this.finishing ? null : this.aggregator.currentInterval(now));
+  }
+
+  /** The ramp's phase; a run that lasts longer than the plan's ramp (a block's own stages) is sustaining until its end. */
+  private phase(elapsed: number): RunState {
+    const phase = phaseAt(this.options.plan, elapsed);
+    return phase === 'done' && elapsed < this.schedule.duration ? 'sustain' : phase;
   }
 
   /** The statuses of writers that send elsewhere (CloudWatch), when there are any. */

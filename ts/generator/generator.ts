@@ -6,7 +6,7 @@
  */
 import { DeviceError } from '../shared/errors.js';
 import type { ResolvedPlan } from '../shared/plan.js';
-import { PROTOCOL_VERSION, type CoordinatorMessage, type StartCohort, type Telemetry } from '../shared/protocol.js';
+import { PROTOCOL_VERSION, type CoordinatorMessage, type StartArrivals, type StartCohort, type Telemetry } from '../shared/protocol.js';
 import type { GeneratorSide } from '../shared/transport.js';
 import { openFileLimit } from '../netio/open-file-limit.js';
 import { OpenFileWatch } from './open-file-watch.js';
@@ -133,6 +133,8 @@ export class Generator {
         return this.prepare(m.runId, m.plan);
       case 'start_cohort':
         return this.startCohort(m);
+      case 'start_arrivals':
+        return this.startArrivals(m);
       case 'stop_cohort':
         if (this.run?.runId !== m.runId) return;
         this.pool.stop(m.runId, m.cohortId);
@@ -177,14 +179,25 @@ export class Generator {
     const specs: DeviceSpec[] = [];
     let n = 0;
     m.devices.forEach((count, block) => {
-      for (let i = 0; i < count; i++, n++) {
-        const a = (m.addressOffset + n) % run.targets.length;
-        const ips = run.targets[a];
-        specs.push({ block, target: ips[run.placed[a]++ % ips.length] });
-      }
+      for (let i = 0; i < count; i++, n++) specs.push({ block, target: this.place(run, m.addressOffset + n) });
     });
     this.pool.start(m.runId, m.cohortId, specs);
     this.notice(m.runId, this.openFiles.cohortStarted(m.runId, m.cohortId, specs.length));
+  }
+
+  private startArrivals(m: StartArrivals): void {
+    const run = this.run;
+    if (!run || run.runId !== m.runId || run.plan.blocks[m.block] === undefined) return;
+    const targets: Target[] = [];
+    for (let n = 0; n < m.maxDevices; n++) targets.push(this.place(run, m.addressOffset + n));
+    this.pool.startArrivals(m.runId, m.block, m.slot, m.slots, targets);
+  }
+
+  /** The target of the device that takes address `n` (mod the addresses), spread over the address's IPs. */
+  private place(run: PreparedRun, n: number): Target {
+    const a = n % run.targets.length;
+    const ips = run.targets[a];
+    return ips[run.placed[a]++ % ips.length];
   }
 
   private endRun(): void {

@@ -6,6 +6,12 @@ import type { ResolvedPlan } from '../shared/plan.js';
 import type { DrainedMetrics } from './metric-buffer.js';
 import type { Target } from './protocols/device-connection.js';
 
+/**
+ * `arrivals`: serve iterations k ≡ slot (mod slots) of an arrival-rate block with a
+ * pool of `targets.length` devices, its clock started at `startedAt`
+ * (performance.timeOrigin + performance.now(), ms: the same instant on every thread).
+ */
+
 /** One device to start: which block's script, which target. */
 export interface DeviceSpec {
   block: number;
@@ -15,6 +21,7 @@ export interface DeviceSpec {
 export type ToWorker =
   | { type: 'prepare'; runId: string; plan: ResolvedPlan }
   | { type: 'start'; runId: string; cohortId: number; devices: DeviceSpec[] }
+  | { type: 'arrivals'; runId: string; block: number; slot: number; slots: number; targets: Target[]; startedAt: number }
   | { type: 'stop'; runId: string; cohortId: number }
   | { type: 'end'; runId: string }
   | { type: 'collect'; seq: number }

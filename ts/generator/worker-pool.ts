@@ -8,7 +8,9 @@ import { Worker } from 'node:worker_threads';
 import { Histogram } from '../hdr/index.js';
 import { HISTOGRAM_BOUNDS, TELEMETRY_HISTOGRAM_ENCODING } from '../shared/metrics.js';
 import type { ResolvedPlan } from '../shared/plan.js';
+import { splitEvenly } from '../shared/arrival-rate.js';
 import type { DrainedMetrics } from './metric-buffer.js';
+import type { Target } from './protocols/device-connection.js';
 import type { DeviceSpec, FromWorker, ToWorker } from './worker-messages.js';
 
 /** Environment variable that sets how many worker threads a generator runs. */
@@ -115,6 +117,25 @@ export class WorkerPool {
     }
     this.workers.forEach((w, i) => {
       if (shares[i].length > 0) w.postMessage({ type: 'start', runId, cohortId, devices: shares[i] } satisfies ToWorker);
+    });
+  }
+
+  /**
+   * Deals a generator's slot of an arrival-rate block out to as many workers as
+   * its pool has devices: worker w takes slot `slot + slots·w` of `slots·W`, so the
+   * workers' iterations interleave and together are exactly the generator's.
+   */
+  startArrivals(runId: string, block: number, slot: number, slots: number, targets: Target[]): void {
+    const workers = this.workers.slice(0, Math.min(this.workers.length, targets.length));
+    if (workers.length === 0) return;
+    const pools = splitEvenly(targets.length, workers.length);
+    const startedAt = performance.timeOrigin + performance.now();
+    let from = 0;
+    workers.forEach((w, i) => {
+      const share = targets.slice(from, from + pools[i]!);
+      from += pools[i]!;
+      const message: ToWorker = { type: 'arrivals', runId, block, slot: slot + slots * i, slots: slots * workers.length, targets: share, startedAt };
+      w.postMessage(message);
     });
   }
 

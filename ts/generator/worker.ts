@@ -6,6 +6,8 @@
 import { parentPort } from 'node:worker_threads';
 import { MetricBuffer } from './metric-buffer.js';
 import { Device } from './device.js';
+import { ArrivalBlock } from './arrival-block.js';
+import { arrivalStages } from '../shared/arrival-rate.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import { sandboxLimits, ScriptSandbox } from './sandbox/script-sandbox.js';
 import { recordSocketBytes } from './protocols/socket-transport.js';
@@ -13,8 +15,10 @@ import type { FromWorker, ToWorker } from './worker-messages.js';
 
 interface RunOnWorker {
   runId: string;
+  plan: ResolvedPlan;
   sandboxes: ScriptSandbox[];
   cohorts: Map<number, Device[]>;
+  arrivals: ArrivalBlock[];
 }
 
 export class WorkerRuntime {
@@ -38,6 +42,24 @@ export class WorkerRuntime {
         cohort.push(...devices);
         run.cohorts.set(message.cohortId, cohort);
         for (const d of devices) d.start();
+        return;
+      }
+      case 'arrivals': {
+        const run = this.current(message.runId);
+        const block = run?.plan.blocks[message.block];
+        if (!run || !block || message.targets.length === 0) return;
+        const arrivals = new ArrivalBlock({
+          sandbox: run.sandboxes[message.block]!,
+          stages: arrivalStages(block, run.plan),
+          pattern: block.arrival ?? 'uniform',
+          slot: { slot: message.slot, slots: message.slots },
+          targets: message.targets,
+          sink: this.metrics,
+          nextId: () => this.nextDeviceId++,
+          startedAt: message.startedAt - performance.timeOrigin,
+        });
+        run.arrivals.push(arrivals);
+        arrivals.start();
         return;
       }
       case 'stop': {
@@ -76,7 +98,7 @@ export class WorkerRuntime {
       this.post({ type: 'prepared', runId, problem: (err as Error).message });
       return;
     }
-    this.run = { runId, sandboxes, cohorts: new Map() };
+    this.run = { runId, plan, sandboxes, cohorts: new Map(), arrivals: [] };
     this.post({ type: 'prepared', runId, problem: null });
   }
 
@@ -85,6 +107,7 @@ export class WorkerRuntime {
     if (!run) return;
     this.run = undefined;
     for (const cohort of run.cohorts.values()) for (const d of cohort) d.stop();
+    for (const block of run.arrivals) block.stop();
     // Stopped devices may still have a microtask or a closing socket in flight; the
     // runtimes go once those have settled.
     setTimeout(() => {
@@ -95,6 +118,7 @@ export class WorkerRuntime {
   private collect(seq: number): void {
     let active = 0;
     if (this.run) for (const cohort of this.run.cohorts.values()) for (const d of cohort) if (d.active) active++;
+    if (this.run) for (const block of this.run.arrivals) active += block.busy;
     recordSocketBytes(this.metrics);
     // Encoded histograms are a few hundred bytes each: copying them is cheaper than
     // arranging transfers of natively allocated buffers.

@@ -34,6 +34,18 @@ export const rateName = (key: string): string => `${key}_per_second`;
 export const durationName = (key: string): string => `${key}_us`;
 export const errorKey = (code: string): string => `${code}_error`;
 
+/**
+ * The twin of a latency key in an arrival-rate block, measured from the
+ * iteration's intended start: `headers` → `headers_intended`, so `headers_us` →
+ * `headers_intended_us` (DESIGN.md 7: `_intended` goes before the unit).
+ */
+export const INTENDED_SUFFIX = '_intended';
+export const intendedKey = (key: string): string => `${key}${INTENDED_SUFFIX}`;
+/** `headers_us` → `headers_intended_us`; a name without the `_us` unit has no twin and is returned as it is. */
+export const intendedName = (name: string): string => name.replace(/_us$/, `${INTENDED_SUFFIX}_us`);
+/** A histogram measured from intended starts (`headers_intended_us`). */
+export const isIntendedMetric = (name: string): boolean => name.endsWith(`${INTENDED_SUFFIX}_us`);
+
 /** Keys of the metrics devices record themselves. */
 export const KEY = Object.freeze({
   conn: 'conn',
@@ -53,6 +65,14 @@ export const KEY = Object.freeze({
   /** TCP stream bytes and UDP payload bytes as they cross the kernel boundary (no headers). */
   socketSentBytes: 'socket_sent_bytes',
   socketReceivedBytes: 'socket_received_bytes',
+  /** Arrival-rate blocks: iterations started; */
+  iteration: 'iteration',
+  /** due but never started (no free device within MAX_ITERATION_WAIT_MS, or the block ended first); */
+  droppedIteration: 'dropped_iteration',
+  /** started after waiting for a free device; */
+  lateIteration: 'late_iteration',
+  /** and how long after its due time each iteration started (the scheduler's own, never twinned). */
+  iterationLateness: 'iteration_lateness',
 });
 
 /** Built-in metric names as they appear in reports. */
@@ -72,6 +92,10 @@ export const METRIC = Object.freeze({
   receiveCount: counterName(KEY.receive),
   socketSentBytesCount: counterName(KEY.socketSentBytes),
   socketReceivedBytesCount: counterName(KEY.socketReceivedBytes),
+  iterationCount: counterName(KEY.iteration),
+  droppedIterationCount: counterName(KEY.droppedIteration),
+  lateIterationCount: counterName(KEY.lateIteration),
+  iterationLatenessUs: durationName(KEY.iterationLateness),
   /** Generator utilisation. */
   activeDeviceNumber: 'active_device_number',
   cpuPercent: 'cpu_percent',
@@ -105,9 +129,13 @@ const GENERATOR_METRIC_KINDS: ReadonlyMap<string, MetricKind> = new Map([
  * Counter keys a script may not use: their `_count` or `_per_second` column is
  * a generator metric's (`incCounter('generator')` would add to `generator_count`).
  */
-export const RESERVED_COUNTER_KEYS: readonly string[] = Object.freeze(
-  [...GENERATOR_METRIC_KINDS.keys()].flatMap((name) => /^(.+)_(count|per_second)$/.exec(name)?.[1] ?? []),
-);
+export const RESERVED_COUNTER_KEYS: readonly string[] = Object.freeze([
+  ...[...GENERATOR_METRIC_KINDS.keys()].flatMap((name) => /^(.+)_(count|per_second)$/.exec(name)?.[1] ?? []),
+  // The arrival-rate scheduler's own counters: a script adding to them would falsify them.
+  KEY.iteration,
+  KEY.droppedIteration,
+  KEY.lateIteration,
+]);
 
 /** A histogram (`conn_us`, `cpu_percent`) or one of its statistic columns (`conn_us_p99`). */
 const HISTOGRAM_COLUMN = new RegExp(`^(${METRIC.cpuPercent}|.+_us)(_(${HISTOGRAM_STATS.join('|')}))?$`);

@@ -6,9 +6,11 @@
  * problem names its field path (`blocks[1].script`) the way a user would point at it.
  */
 import { isIP } from 'node:net';
+import { arrivalStages, defaultMaxDevices, peakRate, stagesDuration } from './arrival-rate.js';
 import {
   BLOCK_LIMIT_DEFAULTS,
   BLOCK_LIMIT_RANGES,
+  ARRIVAL_PATTERNS,
   PLAN_DEFAULTS,
   PROTOCOLS,
   TLS_PROTOCOLS,
@@ -16,7 +18,9 @@ import {
   type Plan,
   type PlanProblem,
   type Protocol,
+  type ResolvedBlock,
   type ResolvedPlan,
+  type Stage,
 } from './plan.js';
 import { describe, isPlainObject } from './json-shape.js';
 import { readThresholds } from './thresholds.js';
@@ -40,8 +44,11 @@ export interface ValidatePlanOptions {
 export type PlanValidation = { ok: true; plan: ResolvedPlan } | { ok: false; problems: PlanProblem[] };
 
 const PLAN_FIELDS = ['name', 'blocks', 'addresses', 'size', 'rampup', 'sustain', 'rampdown', 'thresholds'] as const satisfies ReadonlyArray<keyof Plan>;
-const BLOCK_FIELDS = ['script', 'params', 'size', 'limits'] as const;
+const BLOCK_FIELDS = ['script', 'params', 'size', 'limits', 'arrivalRate', 'stages', 'maxDevices', 'arrival'] as const;
 const LIMIT_FIELDS = ['memoryMb', 'cpuMs', 'stackKb'] as const satisfies ReadonlyArray<keyof BlockLimits>;
+const STAGE_FIELDS = ['rate', 'duration'] as const;
+/** Far beyond what one cluster can start, low enough that a typo (an extra 000) is caught. */
+export const MAX_ARRIVAL_RATE = 10_000_000;
 const ADDRESS_FIELDS = ['host', 'port', 'protocol', 'verifyTls', 'serverName'] as const;
 
 /** Long enough for any sensible title, short enough to fit a run id and a chart legend. */
@@ -67,7 +74,9 @@ export async function validatePlan(input: unknown, options: ValidatePlanOptions 
   const rampup = readNumber(input.rampup, 'rampup', PLAN_DEFAULTS.rampup, { min: 0 }, report);
   const sustain = readNumber(input.sustain, 'sustain', PLAN_DEFAULTS.sustain, { min: 0 }, report);
   const rampdown = readNumber(input.rampdown, 'rampdown', PLAN_DEFAULTS.rampdown, { min: 0 }, report);
-  if (rampup !== undefined && sustain !== undefined && rampdown !== undefined && rampup + sustain + rampdown <= 0) {
+  // Blocks with their own stages do not follow the plan's ramp; the run lasts while any block does.
+  const followRamp = !Array.isArray(blocks) || blocks.some((b) => b === undefined || b.stages === undefined);
+  if (followRamp && rampup !== undefined && sustain !== undefined && rampdown !== undefined && rampup + sustain + rampdown <= 0) {
     report('sustain', 'the run would last 0 seconds: rampup + sustain + rampdown must be more than 0');
   }
   const thresholds = readThresholds(input.thresholds);
@@ -142,7 +151,7 @@ function readList<T>(
   return value.map((item, i) => readItem(item, `${path}[${i}]`));
 }
 
-function readBlock(value: unknown, path: string, report: Report): ResolvedPlan['blocks'][number] | undefined {
+function readBlock(value: unknown, path: string, report: Report): ResolvedBlock | undefined {
   if (!isPlainObject(value)) return void report(path, `must be an object with a script, got ${describe(value)}`);
   reportUnknownFields(value, BLOCK_FIELDS, path, report);
   let script: string | undefined;
@@ -153,8 +162,9 @@ function readBlock(value: unknown, path: string, report: Report): ResolvedPlan['
   const params = readParams(value.params, `${path}.params`, report);
   const size = readNumber(value.size, `${path}.size`, PLAN_DEFAULTS.blockSize, { integer: true, min: 1 }, report);
   const limits = readLimits(value.limits, `${path}.limits`, report);
-  if (script === undefined || params === undefined || size === undefined || limits === undefined) return undefined;
-  return { script, params, size, limits };
+  const open = readArrivals(value, path, report);
+  if (script === undefined || params === undefined || size === undefined || limits === undefined || open === undefined) return undefined;
+  return { script, params, size, limits, ...open };
 }
 
 function readLimits(value: unknown, path: string, report: Report): Required<BlockLimits> | undefined {
@@ -166,6 +176,72 @@ function readLimits(value: unknown, path: string, report: Report): Required<Bloc
     limits[field] = readNumber(value[field], `${path}.${field}`, BLOCK_LIMIT_DEFAULTS[field], { integer: true, ...BLOCK_LIMIT_RANGES[field] }, report);
   }
   return LIMIT_FIELDS.every((field) => limits[field] !== undefined) ? (limits as Required<BlockLimits>) : undefined;
+}
+
+type Arrivals = Pick<ResolvedBlock, 'arrivalRate' | 'stages' | 'maxDevices' | 'arrival'>;
+
+/**
+ * The open-model fields of a block: {} for a closed block (it resolves exactly as
+ * before they existed), undefined when any of them is wrong.
+ */
+function readArrivals(value: Record<string, unknown>, path: string, report: Report): Arrivals | undefined {
+  let ok = true;
+  const fail = (field: string, message: string): void => {
+    ok = false;
+    report(`${path}.${field}`, message);
+  };
+  let arrivalRate: number | undefined;
+  if (value.arrivalRate !== undefined) {
+    if (typeof value.arrivalRate !== 'number' || !Number.isFinite(value.arrivalRate)) fail('arrivalRate', `must be a number of iterations per second, got ${describe(value.arrivalRate)}`);
+    else if (value.arrivalRate <= 0 || value.arrivalRate > MAX_ARRIVAL_RATE) fail('arrivalRate', `must be more than 0 and at most ${MAX_ARRIVAL_RATE} iterations per second, got ${value.arrivalRate}`);
+    else arrivalRate = value.arrivalRate;
+  }
+  const stages = value.stages === undefined ? undefined : readStages(value.stages, `${path}.stages`, (p, m) => ((ok = false), report(p, m)));
+  if (value.arrivalRate !== undefined && value.stages !== undefined) fail('stages', 'give either arrivalRate (with the plan\'s rampup, sustain and rampdown) or stages, not both');
+  const open = value.arrivalRate !== undefined || value.stages !== undefined;
+  const closedOnly = (field: string): void => fail(field, 'applies only to an arrival-rate block: give the block an arrivalRate or stages');
+  let maxDevices: number | undefined;
+  if (value.maxDevices !== undefined) {
+    const n = readNumber(value.maxDevices, `${path}.maxDevices`, 0, { integer: true, min: 1 }, (p, m) => ((ok = false), report(p, m)));
+    if (n !== undefined && !open) closedOnly('maxDevices');
+    maxDevices = n;
+  }
+  let arrival = PLAN_DEFAULTS.arrival;
+  if (value.arrival !== undefined) {
+    if (typeof value.arrival !== 'string' || !(ARRIVAL_PATTERNS as readonly string[]).includes(value.arrival)) {
+      fail('arrival', `must be one of ${ARRIVAL_PATTERNS.join(', ')}; got ${describe(value.arrival)}`);
+    } else {
+      arrival = value.arrival as typeof arrival;
+      if (!open) closedOnly('arrival');
+    }
+  }
+  if (!ok) return undefined;
+  if (!open) return {};
+  const own: Pick<ResolvedBlock, 'arrivalRate' | 'stages'> = stages !== undefined ? { stages } : { arrivalRate };
+  return { ...own, maxDevices: maxDevices ?? defaultMaxDevices(arrivalStages(own, { rampup: 0, sustain: 1, rampdown: 0 })), arrival };
+}
+
+function readStages(value: unknown, path: string, report: Report): Stage[] | undefined {
+  if (!Array.isArray(value)) return void report(path, `must be a list of { rate, duration } objects, got ${describe(value)}`);
+  if (value.length === 0) return void report(path, 'at least one stage is required');
+  let ok = true;
+  const stages = value.map((item, i): Stage => {
+    const at = `${path}[${i}]`;
+    if (!isPlainObject(item)) {
+      ok = false;
+      report(at, `must be an object { rate, duration }, got ${describe(item)}`);
+      return { rate: 0, duration: 0 };
+    }
+    reportUnknownFields(item, STAGE_FIELDS, at, (p, m) => ((ok = false), report(p, m)));
+    const rate = item.rate === undefined ? void report(`${at}.rate`, 'a rate (iterations per second) is required') : readNumber(item.rate, `${at}.rate`, 0, { min: 0, max: MAX_ARRIVAL_RATE }, report);
+    const duration = item.duration === undefined ? void report(`${at}.duration`, 'a duration (seconds) is required') : readNumber(item.duration, `${at}.duration`, 0, { min: 0 }, report);
+    if (rate === undefined || duration === undefined) ok = false;
+    return { rate: rate ?? 0, duration: duration ?? 0 };
+  });
+  if (!ok) return undefined;
+  if (stagesDuration(stages) <= 0) return void report(path, 'the stages would last 0 seconds: their durations must add up to more than 0');
+  if (peakRate(stages) <= 0) return void report(path, 'every stage has rate 0: no iteration would ever start');
+  return stages;
 }
 
 function readParams(value: unknown, path: string, report: Report): Record<string, unknown> | undefined {

@@ -19,10 +19,23 @@ export interface Block {
   script: string;
   /** JSON value in scope as `params`. */
   params?: Record<string, unknown>;
-  /** Relative share of devices this block gets (default 1). */
+  /** Relative share of the plan's devices this block gets (default 1); closed blocks only. */
   size?: number;
   /** What one device of this block may use before it alone is stopped (defaults: BLOCK_LIMIT_DEFAULTS). */
   limits?: BlockLimits;
+  /**
+   * Open model: iterations (runs of the script body) started per second, whatever
+   * the latency of earlier ones; ramps 0 → rate over `rampup`, holds over
+   * `sustain`, falls to 0 over `rampdown`. A block with `arrivalRate` or `stages`
+   * is an arrival-rate block (arrival-rate.ts); one with neither is closed.
+   */
+  arrivalRate?: number;
+  /** Instead of `arrivalRate` and the plan's ramp: the rate moves linearly from where the last stage ended (0 at first) to `rate` over `duration` seconds. */
+  stages?: Stage[];
+  /** The pool of devices that serve an arrival-rate block's iterations (default: see defaultMaxDevices). */
+  maxDevices?: number;
+  /** How an arrival-rate block spaces its iterations: evenly (default) or as a Poisson process of the same rate. */
+  arrival?: ArrivalPattern;
 }
 
 /**
@@ -46,6 +59,17 @@ export const BLOCK_LIMIT_RANGES: Readonly<Record<keyof BlockLimits, { min: numbe
   cpuMs: { min: 10, max: 60_000 },
   stackKb: { min: 64, max: 1024 },
 });
+
+/** One stage of an arrival-rate block. */
+export interface Stage {
+  /** Iterations per second reached at the end of the stage. */
+  rate: number;
+  /** Seconds. */
+  duration: number;
+}
+
+export const ARRIVAL_PATTERNS = ['uniform', 'poisson'] as const;
+export type ArrivalPattern = (typeof ARRIVAL_PATTERNS)[number];
 
 export interface Address {
   host: string;
@@ -75,9 +99,18 @@ export interface Plan {
 
 /** A plan with every default filled in, as the runner uses it. */
 export interface ResolvedPlan extends Plan {
-  blocks: Array<Required<Omit<Block, 'limits'>> & { limits: Required<BlockLimits> }>;
+  blocks: ResolvedBlock[];
   addresses: Array<Required<Omit<Address, 'serverName'>> & { serverName?: string }>;
 }
+
+/**
+ * A block with its defaults filled in. A closed block carries exactly the fields
+ * it always had; an arrival-rate block also has `maxDevices` and `arrival`, and
+ * `arrivalRate` or `stages` as given.
+ */
+export type ResolvedBlock = Required<Pick<Block, 'script' | 'params' | 'size'>> & { limits: Required<BlockLimits> } &
+  Pick<Block, 'arrivalRate' | 'stages'> &
+  Partial<Required<Pick<Block, 'maxDevices' | 'arrival'>>>;
 
 /** One thing wrong with a plan: where (`blocks[0].script`) and what. */
 export interface PlanProblem {
@@ -100,4 +133,5 @@ export const PLAN_DEFAULTS = Object.freeze({
   rampup: 0,
   sustain: 60,
   rampdown: 0,
+  arrival: 'uniform' as ArrivalPattern,
 });

@@ -8,7 +8,7 @@
  * A hello or welcome of another protocol version passes with only its version
  * checked: the receiver must see it to answer with a clear refusal.
  */
-import { BLOCK_LIMIT_DEFAULTS, BLOCK_LIMIT_RANGES, PROTOCOLS, type Protocol, type ResolvedPlan } from './plan.js';
+import { ARRIVAL_PATTERNS, BLOCK_LIMIT_DEFAULTS, BLOCK_LIMIT_RANGES, PROTOCOLS, type ArrivalPattern, type Protocol, type ResolvedPlan } from './plan.js';
 import {
   PROTOCOL_VERSION,
   type CoordinatorMessage,
@@ -16,6 +16,7 @@ import {
   type Hello,
   type PrepareRun,
   type RunProblem,
+  type StartArrivals,
   type StartCohort,
   type Telemetry,
 } from './protocol.js';
@@ -157,6 +158,8 @@ function readCoordinatorMessage(value: unknown): CoordinatorMessage {
       return readPrepareRun(m);
     case 'start_cohort':
       return readStartCohort(m);
+    case 'start_arrivals':
+      return readStartArrivals(m);
     case 'stop_cohort':
       return { type, runId: id(m.runId, 'runId'), cohortId: integer(m.cohortId, 'cohortId', 0, Number.MAX_SAFE_INTEGER) };
     case 'end_run':
@@ -216,6 +219,37 @@ function readStartCohort(m: Record<string, unknown>): StartCohort {
   };
 }
 
+function readStartArrivals(m: Record<string, unknown>): StartArrivals {
+  const slots = integer(m.slots, 'slots', 1, Number.MAX_SAFE_INTEGER);
+  return {
+    type: 'start_arrivals',
+    runId: id(m.runId, 'runId'),
+    block: integer(m.block, 'block', 0, MAX_PLAN_ITEMS - 1),
+    slot: integer(m.slot, 'slot', 0, slots - 1),
+    slots,
+    maxDevices: integer(m.maxDevices, 'maxDevices', 1, Number.MAX_SAFE_INTEGER),
+    addressOffset: integer(m.addressOffset, 'addressOffset', 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/** The open-model fields of a validated block (none for a closed block). */
+function readArrivalFields(b: Record<string, unknown>, path: string): Partial<ResolvedPlan['blocks'][number]> {
+  const out: Partial<ResolvedPlan['blocks'][number]> = {};
+  if (b.arrivalRate !== undefined) out.arrivalRate = number(b.arrivalRate, `${path}.arrivalRate`, 0);
+  if (b.stages !== undefined) {
+    out.stages = list(b.stages, `${path}.stages`, (v, at) => {
+      const s = object(v, at);
+      return { rate: number(s.rate, `${at}.rate`, 0), duration: number(s.duration, `${at}.duration`, 0) };
+    });
+  }
+  if (b.maxDevices !== undefined) out.maxDevices = integer(b.maxDevices, `${path}.maxDevices`, 1, Number.MAX_SAFE_INTEGER);
+  if (b.arrival !== undefined) {
+    if (!(ARRIVAL_PATTERNS as readonly unknown[]).includes(b.arrival)) throw new Malformed(`${path}.arrival must be one of ${ARRIVAL_PATTERNS.join(', ')}, got ${describe(b.arrival)}`);
+    out.arrival = b.arrival as ArrivalPattern;
+  }
+  return out;
+}
+
 /**
  * The shape of a plan the coordinator already validated: types and ranges only.
  * The user-facing rules (and their friendly messages) are plan-validation.ts's.
@@ -231,6 +265,7 @@ function readPlan(value: unknown): ResolvedPlan {
         params: object(b.params, `${path}.params`),
         size: integer(b.size, `${path}.size`, 1, Number.MAX_SAFE_INTEGER),
         limits: blockLimits(b.limits, `${path}.limits`),
+        ...readArrivalFields(b, path),
       };
     }),
     addresses: list(p.addresses, 'plan.addresses', (v, path) => {

@@ -7,8 +7,9 @@ import type { ResolvedPlan } from './plan.js';
 /**
  * 2: telemetry travels in binary frames (telemetry-frame.ts) with plain V2 histograms.
  * 3: generators tell the run what the user should know (`generator_notice`).
+ * 4: arrival-rate blocks (`start_arrivals`, the open-model fields of a plan's blocks).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 // ---- generator → coordinator ----
 
@@ -109,6 +110,23 @@ export interface StartCohort {
   addressOffset: number;
 }
 
+/**
+ * Start serving an arrival-rate block (`plan.blocks[block]`) from now on: this
+ * generator runs iterations k ≡ slot (mod slots) of the block's schedule
+ * (shared/arrival-rate.ts) with a pool of up to `maxDevices` devices; pool device
+ * n targets `plan.addresses[(addressOffset + n) % addresses.length]`. The block
+ * ends on its own when its schedule does, or with the run.
+ */
+export interface StartArrivals {
+  type: 'start_arrivals';
+  runId: string;
+  block: number;
+  slot: number;
+  slots: number;
+  maxDevices: number;
+  addressOffset: number;
+}
+
 /** Stop every device of a cohort wherever it is. */
 export interface StopCohort {
   type: 'stop_cohort';
@@ -122,4 +140,4 @@ export interface EndRun {
   runId: string;
 }
 
-export type CoordinatorMessage = Welcome | Refused | PrepareRun | StartCohort | StopCohort | EndRun;
+export type CoordinatorMessage = Welcome | Refused | PrepareRun | StartCohort | StartArrivals | StopCohort | EndRun;

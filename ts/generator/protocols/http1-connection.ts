@@ -94,6 +94,11 @@ export class Http1Connection implements HttpConnection, WebSocketConnection {
     this.socketServed = false;
   }
 
+  /** The connection carries WebSocket now: it cannot serve another run of a script that upgrades it. */
+  get isWebSocket(): boolean {
+    return this.ws !== undefined;
+  }
+
   async request(req: HttpRequest): Promise<HttpResponse> {
     if (this.ws !== undefined) throw new DeviceError(DEVICE_ERROR.wsUpgraded, `${req.method} on a connection upgraded to WebSocket`);
     return this.roundTrip(req, undefined);

@@ -17,7 +17,7 @@
  * record, made per device and only for names the script mentions
  * (script-source.ts); everything else is a frozen global shared by all devices.
  */
-import { RESERVED_COUNTER_KEYS } from '../../shared/metrics.js';
+import { INTENDED_SUFFIX, RESERVED_COUNTER_KEYS } from '../../shared/metrics.js';
 
 export const GUEST_PRELUDE = String.raw`(function (host, paramsJson) {
 'use strict';
@@ -32,6 +32,7 @@ const hostNow = host.now, hostRandom = host.random, hostHash = host.hash, hostHm
 const hostWsFetch = host.wsFetch;
 const KEY = /^[a-z][a-z0-9_]{0,63}$/;
 const RESERVED_COUNTER_KEY = /^(${RESERVED_COUNTER_KEYS.join('|')})$/;
+const INTENDED = '${INTENDED_SUFFIX}';
 const TOKEN = /^[!#$%&'*+.^_|~0-9A-Za-z\x60-]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 const ALGORITHMS = ['sha1', 'sha256', 'sha512', 'md5'];
@@ -428,7 +429,10 @@ function stopTiming(st, key, now) {
   const started = st.t === undefined ? undefined : st.t.get(key);
   if (started === undefined) throw bad('stopTiming: no timing started for ' + stringify(key));
   st.t.delete(key);
-  durations.push(key, (now === undefined ? hostNow() : now) - started);
+  if (now === undefined) now = hostNow();
+  durations.push(key, now - started);
+  // An arrival-rate iteration's twin, from when the iteration should have started.
+  if (st.i !== undefined) durations.push(key + INTENDED, now - st.i);
 }
 function stopStartTiming(st, stopKey, startKey) {
   metricKey(startKey, 'stopStartTiming');
@@ -513,8 +517,9 @@ function finish(st, failed, e) {
   entry[2] = describe(e);
 }
 
-function start(id) {
-  const st = { id: id, w: [], t: undefined, dead: false };
+function start(s) {
+  const id = typeof s === 'number' ? s : s[0];
+  const st = { id: id, w: [], t: undefined, i: typeof s === 'number' ? undefined : s[1], dead: false };
   devices.set(id, st);
   const args = new Array(MAKERS.length);
   for (let i = 0; i < MAKERS.length; i++) if (used[i]) args[i] = MAKERS[i](st);
@@ -566,7 +571,8 @@ return freeze({
       const value = r[1] === 0 ? new DeviceError(r[2], r[3]) : settle(w[3], r[2], buffer);
       stage(w[2].id, r[1] === 0 ? w[1] : w[0], value);
     }
-    for (const id of m.s) stage(id, start, id);
+    // A start is an id, or [id, intended start in µs] for an arrival-rate iteration.
+    for (const s of m.s) stage(typeof s === 'number' ? s : s[0], start, s);
   },
   wake(id) {
     const list = staged.get(id);

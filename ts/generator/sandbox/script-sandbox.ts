@@ -96,7 +96,8 @@ const RECONCILE_MS = 1000;
 
 export class ScriptSandbox {
   private readonly devices = new Map<number, DeviceRecord>();
-  private starts: number[] = [];
+  /** Devices to start at the next turn: an id, or [id, intended start in µs] for an arrival-rate iteration. */
+  private starts: Array<number | [number, number]> = [];
   private kills: number[] = [];
   private results: string[] = [];
   private resultOwners: DeviceRecord[] = [];
@@ -174,13 +175,18 @@ export class ScriptSandbox {
     return sandbox;
   }
 
-  /** Runs the script as device `deviceId`; settles when the body returns or fails. */
-  run(deviceId: number, io: DeviceIO): Promise<void> {
+  /**
+   * Runs the script as device `deviceId`; settles when the body returns or fails.
+   * `intendedStartUs` (this thread's performance.now() in µs) marks an iteration of
+   * an arrival-rate block: each of its timings then also records its `_intended`
+   * twin, measured from that instant.
+   */
+  run(deviceId: number, io: DeviceIO, intendedStartUs?: number): Promise<void> {
     if (this.disposed) return Promise.reject(new Error('the sandbox is disposed'));
     if (this.devices.has(deviceId)) return Promise.reject(new Error(`device ${deviceId} is already running`));
     return new Promise<void>((resolve, reject) => {
       this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0 });
-      this.starts.push(deviceId);
+      this.starts.push(intendedStartUs === undefined ? deviceId : [deviceId, intendedStartUs]);
       this.schedule();
     });
   }
@@ -192,7 +198,7 @@ export class ScriptSandbox {
    */
   stop(deviceId: number): void {
     if (!this.devices.delete(deviceId)) return;
-    const queued = this.starts.indexOf(deviceId);
+    const queued = this.starts.findIndex((start) => (typeof start === 'number' ? start : start[0]) === deviceId);
     if (queued >= 0) this.starts.splice(queued, 1);
     else {
       this.kills.push(deviceId);
@@ -389,7 +395,7 @@ export class ScriptSandbox {
   private deliver(): DeviceRecord[] {
     const ctx = this.context;
     const envelope = `{"r":[${this.results.join(',')}],"k":${JSON.stringify(this.kills)},"s":${JSON.stringify(this.starts)}}`;
-    const involved = [...this.resultOwners, ...this.starts.map((id) => this.devices.get(id)!)];
+    const involved = [...this.resultOwners, ...this.starts.map((start) => this.devices.get(typeof start === 'number' ? start : start[0])!)];
     this.results = [];
     this.resultOwners = [];
     this.kills = [];

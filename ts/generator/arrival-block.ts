@@ -1,0 +1,159 @@
+/**
+ * One worker's share of an arrival-rate block: it starts the iterations of its
+ * slot when they are due (shared/arrival-rate.ts), whatever became of earlier
+ * ones, each on a device of its pool.
+ *
+ * An iteration that finds no free device, with the pool at its size, waits in a
+ * queue; the first device to come free takes the oldest waiting one at once
+ * (`late_iteration_count`), so its start is late but its `_intended` latencies
+ * still count from when it was due. An iteration still waiting after
+ * MAX_ITERATION_WAIT_MS, or when the block ends, never starts: it is counted in
+ * `dropped_iteration_count`. Every started iteration records in
+ * `iteration_lateness_us` how long after its due time it started (for most,
+ * the timer's own delay). So scheduled = started + dropped, once the block ended.
+ */
+import { SlotSchedule, type ArrivalSlot } from '../shared/arrival-rate.js';
+import type { ArrivalPattern, Stage } from '../shared/plan.js';
+import { KEY } from '../shared/metrics.js';
+import type { IdSource } from './device.js';
+import type { MetricSink } from './metric-sink.js';
+import { PoolDevice } from './pool-device.js';
+import type { Target } from './protocols/device-connection.js';
+import type { ScriptSandbox } from './sandbox/script-sandbox.js';
+
+/** How long a due iteration may wait for a free device before it is dropped. */
+export const MAX_ITERATION_WAIT_MS = 10_000;
+
+export interface ArrivalBlockOptions {
+  sandbox: ScriptSandbox;
+  stages: readonly Stage[];
+  pattern: ArrivalPattern;
+  slot: ArrivalSlot;
+  /** The pool: device n (created when first needed) targets `targets[n]`. */
+  targets: readonly Target[];
+  sink: MetricSink;
+  nextId: IdSource;
+  /** When the block's clock started, in this thread's performance.now() ms. */
+  startedAt: number;
+}
+
+export class ArrivalBlock {
+  private readonly schedule: SlotSchedule;
+  private readonly devices: PoolDevice[] = [];
+  private readonly idle: PoolDevice[] = [];
+  /** Due times (ms) of iterations waiting for a device, oldest first, from `head` on. */
+  private waiting: number[] = [];
+  private head = 0;
+  private busy_ = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: ArrivalBlockOptions) {
+    this.schedule = new SlotSchedule(options.stages, options.slot, options.pattern);
+  }
+
+  /** Devices running an iteration now (what `active_device_number` counts). */
+  get busy(): number {
+    return this.busy_;
+  }
+
+  start(): void {
+    this.tick();
+  }
+
+  /** Stops every device wherever it is; iterations still waiting are dropped. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.drop(this.waiting.length - this.head);
+    this.waiting = [];
+    this.head = 0;
+    for (const d of this.devices) d.stop();
+    this.busy_ = 0;
+  }
+
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    if (this.stopped) return;
+    const now = performance.now();
+    this.expire(now);
+    const { startedAt } = this.options;
+    for (;;) {
+      const due = this.schedule.peek();
+      if (due === Infinity) {
+        // Nothing more is due: the block ends with its last stage.
+        const end = startedAt + this.schedule.duration * 1000;
+        if (end <= now) this.stop();
+        else this.timer = setTimeout(this.tick, Math.ceil(end - now));
+        return;
+      }
+      const dueAt = startedAt + due * 1000;
+      if (dueAt > now) {
+        this.timer = setTimeout(this.tick, Math.max(1, Math.ceil(dueAt - now)));
+        return;
+      }
+      this.schedule.take();
+      this.arrive(dueAt, now);
+    }
+  };
+
+  private arrive(dueAt: number, now: number): void {
+    const device = this.idle.pop() ?? this.newDevice();
+    if (device === undefined) this.waiting.push(dueAt);
+    else this.begin(device, dueAt, now);
+  }
+
+  private newDevice(): PoolDevice | undefined {
+    const { targets, sandbox, sink, nextId } = this.options;
+    if (this.devices.length >= targets.length) return undefined;
+    const device = new PoolDevice(sandbox, targets[this.devices.length]!, sink, nextId);
+    this.devices.push(device);
+    return device;
+  }
+
+  private begin(device: PoolDevice, dueAt: number, now: number): void {
+    const { sink } = this.options;
+    this.busy_++;
+    sink.count(KEY.iteration);
+    sink.duration(KEY.iterationLateness, (now - dueAt) * 1000);
+    void device.iterate(dueAt).then(() => this.ended(device));
+  }
+
+  private ended(device: PoolDevice): void {
+    if (this.stopped) return;
+    this.busy_--;
+    const now = performance.now();
+    this.expire(now);
+    if (this.head < this.waiting.length) {
+      const dueAt = this.waiting[this.head++]!;
+      this.compact();
+      this.options.sink.count(KEY.lateIteration);
+      this.begin(device, dueAt, now);
+    } else {
+      this.idle.push(device);
+    }
+  }
+
+  /** Drops the iterations that have waited too long. */
+  private expire(now: number): void {
+    const before = this.head;
+    while (this.head < this.waiting.length && now - this.waiting[this.head]! > MAX_ITERATION_WAIT_MS) this.head++;
+    if (this.head > before) {
+      this.drop(this.head - before);
+      this.compact();
+    }
+  }
+
+  private drop(n: number): void {
+    if (n > 0) this.options.sink.count(KEY.droppedIteration, n);
+  }
+
+  /** Lets go of the consumed front of the queue once it is most of it. */
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
