@@ -48,6 +48,8 @@ export interface AccessLogEntry {
   host: string;
   /** `$scheme`. */
   scheme: string;
+  /** `$msec`: when nginx logged the request (its response left), in ms since the epoch. */
+  atMs: number;
 }
 
 export interface NginxServer {
@@ -66,14 +68,16 @@ export interface NginxServer {
    * just after the response leaves, so a client may see the response first.
    */
   waitForAccessLog(count: number, uri?: string, timeoutMs?: number): Promise<AccessLogEntry[]>;
+  /** Freezes nginx (SIGSTOP) for `ms`: connections and requests queue in the kernel, nothing is answered until it resumes (SIGCONT). */
+  freeze(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export const NGINX_BODY = 'hello from nginx\n';
 export const LARGE_BODY_BYTES = 1024 * 1024 + 7;
 
-const LOG_FORMAT = '$connection $connection_requests $server_protocol $request_method "$request_uri" $status "$ssl_server_name" "$http_host" $scheme';
-const LOG_LINE = /^(\d+) (\d+) (\S+) (\S+) "([^"]*)" (\d+) "([^"]*)" "([^"]*)" (\S+)$/;
+const LOG_FORMAT = '$connection $connection_requests $server_protocol $request_method "$request_uri" $status "$ssl_server_name" "$http_host" $scheme $msec';
+const LOG_LINE = /^(\d+) (\d+) (\S+) (\S+) "([^"]*)" (\d+) "([^"]*)" "([^"]*)" (\S+) (\d+\.\d+)$/;
 const START_TIMEOUT_MS = 5000;
 const ATTEMPTS = 3;
 
@@ -204,6 +208,14 @@ function server(
         await sleep(10);
       }
     },
+    async freeze(ms) {
+      child.kill('SIGSTOP');
+      try {
+        await sleep(ms);
+      } finally {
+        child.kill('SIGCONT');
+      }
+    },
     stop() {
       stopped ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {
@@ -234,6 +246,7 @@ function parseLogLine(line: string): AccessLogEntry {
     sni: m[7] === '' || m[7] === '-' ? undefined : m[7],
     host: m[8]!,
     scheme: m[9]!,
+    atMs: Math.round(Number(m[10]) * 1000),
   };
 }
 

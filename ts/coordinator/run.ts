@@ -230,7 +230,7 @@ export class Run {
       g.link.send({ type: 'start_cohort', runId: this.runId, cohortId: action.cohortId, devices: action.devices, addressOffset: action.addressOffset });
     } else if (action.kind === 'arrivals') {
       const { block, slot, slots, maxDevices, addressOffset } = action;
-      g.link.send({ type: 'start_arrivals', runId: this.runId, block, slot, slots, maxDevices, addressOffset });
+      g.link.send({ type: 'start_arrivals', runId: this.runId, block, slot, slots, maxDevices, addressOffset, startedAt: this.startedAt_ + action.at * 1000 });
     } else {
       g.link.send({ type: 'stop_cohort', runId: this.runId, cohortId: action.cohortId });
     }

@@ -11,6 +11,7 @@
  * `dropped_iteration_count`. Every started iteration records in
  * `iteration_lateness_us` how long after its due time it started (for most,
  * the timer's own delay). So scheduled = started + dropped, once the block ended.
+ * When the block ends, iterations in flight get GRACEFUL_STOP_MS to finish.
  */
 import { SlotSchedule, type ArrivalSlot } from '../shared/arrival-rate.js';
 import type { ArrivalPattern, Stage } from '../shared/plan.js';
@@ -23,6 +24,12 @@ import type { ScriptSandbox } from './sandbox/script-sandbox.js';
 
 /** How long a due iteration may wait for a free device before it is dropped. */
 export const MAX_ITERATION_WAIT_MS = 10_000;
+/**
+ * How long iterations in flight when a block ends (its last stage, or the run) may
+ * take to finish before their devices are stopped: the last ones scheduled are
+ * measured too, instead of being cut off a millisecond after they started.
+ */
+export const GRACEFUL_STOP_MS = 1000;
 
 export interface ArrivalBlockOptions {
   sandbox: ScriptSandbox;
@@ -46,7 +53,11 @@ export class ArrivalBlock {
   private head = 0;
   private busy_ = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Set once the block ends: no iteration starts any more. */
+  private ending = false;
   private stopped = false;
+  private whenIdle: (() => void) | undefined;
+  private finishing: Promise<void> | undefined;
 
   constructor(private readonly options: ArrivalBlockOptions) {
     this.schedule = new SlotSchedule(options.stages, options.slot, options.pattern);
@@ -61,10 +72,40 @@ export class ArrivalBlock {
     this.tick();
   }
 
+  /**
+   * Ends the block: nothing more starts, iterations still waiting are dropped, and
+   * those in flight get `graceMs` to finish before every device is stopped.
+   */
+  finish(graceMs = GRACEFUL_STOP_MS): Promise<void> {
+    this.finishing ??= this.finishOnce(graceMs);
+    return this.finishing;
+  }
+
+  private async finishOnce(graceMs: number): Promise<void> {
+    if (this.stopped) return;
+    // What is due by now starts (or waits, and is dropped below) even if its timer has not fired yet.
+    this.startDue(performance.now());
+    this.ending = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.drop(this.waiting.length - this.head);
+    this.waiting = [];
+    this.head = 0;
+    if (this.busy_ > 0 && graceMs > 0) {
+      await new Promise<void>((resolve) => {
+        this.whenIdle = resolve;
+        setTimeout(resolve, graceMs);
+      });
+      this.whenIdle = undefined;
+    }
+    this.stop();
+  }
+
   /** Stops every device wherever it is; iterations still waiting are dropped. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.ending = true;
     clearTimeout(this.timer);
     this.drop(this.waiting.length - this.head);
     this.waiting = [];
@@ -75,28 +116,32 @@ export class ArrivalBlock {
 
   private readonly tick = (): void => {
     this.timer = undefined;
-    if (this.stopped) return;
+    if (this.ending) return;
     const now = performance.now();
     this.expire(now);
+    const next = this.startDue(now);
+    if (next !== Infinity) {
+      this.timer = setTimeout(this.tick, Math.max(1, Math.ceil(next - now)));
+      return;
+    }
+    // Nothing more is due: the block ends with its last stage.
+    const end = this.options.startedAt + this.schedule.duration * 1000;
+    if (end <= now) void this.finish();
+    else this.timer = setTimeout(this.tick, Math.ceil(end - now));
+  };
+
+  /** Starts every iteration due by `now`; returns when the next one is due (ms), Infinity when none is left. */
+  private startDue(now: number): number {
     const { startedAt } = this.options;
     for (;;) {
       const due = this.schedule.peek();
-      if (due === Infinity) {
-        // Nothing more is due: the block ends with its last stage.
-        const end = startedAt + this.schedule.duration * 1000;
-        if (end <= now) this.stop();
-        else this.timer = setTimeout(this.tick, Math.ceil(end - now));
-        return;
-      }
+      if (due === Infinity) return due;
       const dueAt = startedAt + due * 1000;
-      if (dueAt > now) {
-        this.timer = setTimeout(this.tick, Math.max(1, Math.ceil(dueAt - now)));
-        return;
-      }
+      if (dueAt > now) return dueAt;
       this.schedule.take();
       this.arrive(dueAt, now);
     }
-  };
+  }
 
   private arrive(dueAt: number, now: number): void {
     const device = this.idle.pop() ?? this.newDevice();
@@ -123,6 +168,11 @@ export class ArrivalBlock {
   private ended(device: PoolDevice): void {
     if (this.stopped) return;
     this.busy_--;
+    if (this.ending) {
+      this.idle.push(device);
+      if (this.busy_ === 0) this.whenIdle?.();
+      return;
+    }
     const now = performance.now();
     this.expire(now);
     if (this.head < this.waiting.length) {

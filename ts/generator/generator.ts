@@ -17,6 +17,8 @@ import type { DeviceSpec } from './worker-messages.js';
 import { WorkerPool, defaultWorkerCount } from './worker-pool.js';
 
 export const TELEMETRY_INTERVAL_MS = 1000;
+/** How far the coordinator's clock may seem from ours (message time included) for an arrival-rate block to start on it. */
+export const MAX_CLOCK_SKEW_MS = 1000;
 
 export interface GeneratorOptions {
   id: string;
@@ -190,7 +192,10 @@ export class Generator {
     if (!run || run.runId !== m.runId || run.plan.blocks[m.block] === undefined) return;
     const targets: Target[] = [];
     for (let n = 0; n < m.maxDevices; n++) targets.push(this.place(run, m.addressOffset + n));
-    this.pool.startArrivals(m.runId, m.block, m.slot, m.slots, targets);
+    // The run's clock, in this process's performance timeline; a clock too far from the coordinator's is not trusted.
+    const sinceStart = Date.now() - m.startedAt;
+    const startedAt = performance.timeOrigin + performance.now() - (Math.abs(sinceStart) <= MAX_CLOCK_SKEW_MS ? sinceStart : 0);
+    this.pool.startArrivals(m.runId, m.block, m.slot, m.slots, targets, startedAt);
   }
 
   /** The target of the device that takes address `n` (mod the addresses), spread over the address's IPs. */

@@ -125,11 +125,10 @@ export class WorkerPool {
    * its pool has devices: worker w takes slot `slot + slots·w` of `slots·W`, so the
    * workers' iterations interleave and together are exactly the generator's.
    */
-  startArrivals(runId: string, block: number, slot: number, slots: number, targets: Target[]): void {
+  startArrivals(runId: string, block: number, slot: number, slots: number, targets: Target[], startedAt: number): void {
     const workers = this.workers.slice(0, Math.min(this.workers.length, targets.length));
     if (workers.length === 0) return;
     const pools = splitEvenly(targets.length, workers.length);
-    const startedAt = performance.timeOrigin + performance.now();
     let from = 0;
     workers.forEach((w, i) => {
       const share = targets.slice(from, from + pools[i]!);

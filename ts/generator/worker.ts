@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { MetricBuffer } from './metric-buffer.js';
 import { Device } from './device.js';
-import { ArrivalBlock } from './arrival-block.js';
+import { ArrivalBlock, GRACEFUL_STOP_MS } from './arrival-block.js';
 import { arrivalStages } from '../shared/arrival-rate.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import { sandboxLimits, ScriptSandbox } from './sandbox/script-sandbox.js';
@@ -71,7 +71,8 @@ export class WorkerRuntime {
         return;
       }
       case 'end':
-        if (this.current(message.runId)) this.endRun();
+        // Iterations in flight get their graceful stop; the collect queued behind this waits for them.
+        if (this.current(message.runId)) await this.endRun(GRACEFUL_STOP_MS);
         return;
       case 'collect':
         return this.collect(message.seq);
@@ -102,12 +103,12 @@ export class WorkerRuntime {
     this.post({ type: 'prepared', runId, problem: null });
   }
 
-  private endRun(): void {
+  private async endRun(graceMs = 0): Promise<void> {
     const run = this.run;
     if (!run) return;
     this.run = undefined;
     for (const cohort of run.cohorts.values()) for (const d of cohort) d.stop();
-    for (const block of run.arrivals) block.stop();
+    await Promise.all(run.arrivals.map((block) => block.finish(graceMs)));
     // Stopped devices may still have a microtask or a closing socket in flight; the
     // runtimes go once those have settled.
     setTimeout(() => {

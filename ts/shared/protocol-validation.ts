@@ -229,6 +229,7 @@ function readStartArrivals(m: Record<string, unknown>): StartArrivals {
     slots,
     maxDevices: integer(m.maxDevices, 'maxDevices', 1, Number.MAX_SAFE_INTEGER),
     addressOffset: integer(m.addressOffset, 'addressOffset', 0, Number.MAX_SAFE_INTEGER),
+    startedAt: number(m.startedAt, 'startedAt', 0),
   };
 }
 

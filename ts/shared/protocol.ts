@@ -125,6 +125,12 @@ export interface StartArrivals {
   slots: number;
   maxDevices: number;
   addressOffset: number;
+  /**
+   * When the run's clock started (the coordinator's Date.now()): the block's
+   * schedule counts from there, so that the time the message took does not shift
+   * it; a generator whose clock is far off counts from the message instead.
+   */
+  startedAt: number;
 }
 
 /** Stop every device of a cohort wherever it is. */
