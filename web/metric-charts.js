@@ -5,7 +5,7 @@
  * The live view turns each snapshot into the same columns (liveColumns), so a
  * run looks the same live and in its report.
  */
-import { METRIC, isErrorMetric } from './shared/metrics.js';
+import { METRIC, intendedName, isErrorMetric, isIntendedMetric } from './shared/metrics.js';
 
 /** Generator CPU above this stands out (a generator that busy measures itself, not the target). */
 export const HOT_CPU_PERCENT = 80;
@@ -13,6 +13,8 @@ export const HOT_CPU_PERCENT = 80;
 export const TARGET_DEVICES = 'target_devices';
 
 const HISTOGRAM_LINES = ['median', 'p90', 'p99', 'max'];
+/** Lines of a latency's `_intended` twin drawn in the latency's own chart. */
+const CORRECTED_LINES = ['median', 'p99'];
 const CPU = METRIC.cpuPercent;
 const RX = `${METRIC.networkRxBytes}_per_second`;
 const TX = `${METRIC.networkTxBytes}_per_second`;
@@ -46,7 +48,12 @@ export function chartSpecs(columns) {
   for (const column of rates.filter((c) => isErrorMetric(c))) add(column, column, 'per second', [{ label: 'errors', column }], true);
   const histograms = columns.filter((c) => c.endsWith('_median') && c !== `${CPU}_median`).map((c) => c.slice(0, -'_median'.length)).sort();
   for (const name of histograms) {
-    add(name, name, name.endsWith('_us') ? 'µs' : '', HISTOGRAM_LINES.map((stat) => ({ label: stat, column: `${name}_${stat}` })));
+    const series = HISTOGRAM_LINES.map((stat) => ({ label: stat, column: `${name}_${stat}` }));
+    // An arrival-rate block's latency beside its twin measured from the intended start (coordinated omission corrected).
+    if (name.endsWith('_us') && !isIntendedMetric(name)) {
+      for (const stat of CORRECTED_LINES) series.push({ label: `corrected ${stat}`, column: `${intendedName(name)}_${stat}` });
+    }
+    add(name, name, name.endsWith('_us') ? 'µs' : '', series);
   }
   return specs;
 }

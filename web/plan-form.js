@@ -43,6 +43,7 @@ function fieldOfPath(path) {
   return null;
 }
 
+const OPEN_MODEL_FIELDS = ['arrivalRate', 'stages', 'maxDevices', 'arrival'];
 const SIMPLE_FIELDS = ['plan-name', 'devices', 'script', 'params', 'protocol', 'hosts', 'port', 'rampup', 'sustain', 'rampdown'];
 
 /** Whether the simple fields can show this plan without losing anything. */
@@ -52,6 +53,8 @@ function fitsSimpleForm(plan) {
   if (!Array.isArray(blocks) || blocks.length !== 1 || !Array.isArray(addresses) || addresses.length === 0) return false;
   const block = blocks[0];
   if (!block || typeof block.script !== 'string' || (block.size ?? 1) !== 1) return false;
+  // The open model (arrivalRate, stages, maxDevices, arrival) is written in advanced mode.
+  if (OPEN_MODEL_FIELDS.some((field) => block[field] !== undefined)) return false;
   const [first] = addresses;
   return addresses.every(
     (a) => a && typeof a.host === 'string' && a.port === first.port && a.protocol === first.protocol && a.verifyTls === undefined && a.serverName === undefined,
@@ -152,7 +155,7 @@ export class PlanForm {
     } else {
       if (!this.fill(this.readJson().plan)) {
         this.advanced.checked = true;
-        note.textContent = 'This plan needs advanced mode: it has several blocks, a block size, addresses with different ports or protocols, or TLS settings (or is not valid JSON).';
+        note.textContent = 'This plan needs advanced mode: it has several blocks, a block size, an arrival rate, addresses with different ports or protocols, or TLS settings (or is not valid JSON).';
         return;
       }
     }
