@@ -2,7 +2,10 @@
  * Globals of a Stressgrid device script.
  *
  * A script is the BODY of an async function: use `await` at the top level and
- * `return` to end the device (it is then recycled with a new connection).
+ * `return` to end the device (it is then recycled with a new connection). In
+ * an arrival-rate block (`arrivalRate` or `stages`) one run of the body is one
+ * iteration, started on schedule by a device of the block's pool
+ * (`maxDevices`), which keeps its connection for its next iteration.
  * Scripts run in strict mode inside QuickJS; there is no `require`, `process`,
  * `import()`, timers, console or network except the functions below, which
  * reach only the plan's targets. Every device of a script on a worker shares
@@ -124,7 +127,13 @@ declare function recv(timeoutMs?: number): Promise<Uint8Array>;
 /** Marks `value` to be sent as JSON. */
 declare function json(value: unknown): StressgridJsonBody;
 
-/** Starts the timer `key` (metric `<key>_us`); key must match /^[a-z][a-z0-9_]{0,63}$/. */
+/**
+ * Starts the timer `key` (metric `<key>_us`); key must match /^[a-z][a-z0-9_]{0,63}$/.
+ * In an arrival-rate block (`arrivalRate` or `stages` in the plan), where each run
+ * of the script is one iteration started on schedule, stopping it also records
+ * `<key>_intended_us`: the time from when the iteration was due to the stop, so
+ * waiting for a free device or behind a stalled target is not hidden.
+ */
 declare function startTiming(key: string): void;
 /** Stops the timer `key` and records the elapsed microseconds into `<key>_us`; throws `bad_argument` if it was not started. */
 declare function stopTiming(key: string): void;
