@@ -9,7 +9,7 @@ import { validatePlan } from '../../ts/shared/plan-validation.js';
 import { planSchedule, runDuration, type ArrivalsAction } from '../../ts/coordinator/ramp.js';
 import { checkCoordinatorMessage } from '../../ts/shared/protocol-validation.js';
 import { intendedKey, intendedName, isIntendedMetric, METRIC } from '../../ts/shared/metrics.js';
-import type { ResolvedPlan } from '../../ts/shared/plan.js';
+import { BLOCK_LIMIT_DEFAULTS, type ResolvedPlan } from '../../ts/shared/plan.js';
 
 const all = (s: SlotSchedule): number[] => {
   const out: number[] = [];
@@ -93,7 +93,7 @@ const base = { name: 'open', addresses: [{ host: 'localhost' }] };
 test('a plan without the new fields resolves exactly as before', async (t) => {
   const result = await validatePlan({ ...base, blocks: [{ script: 'await get("/")', size: 2 }] });
   t.true(result.ok);
-  if (result.ok) t.deepEqual(result.plan.blocks, [{ script: 'await get("/")', params: {}, size: 2 }]);
+  if (result.ok) t.deepEqual(result.plan.blocks, [{ script: 'await get("/")', params: {}, size: 2, limits: { ...BLOCK_LIMIT_DEFAULTS } }]);
 });
 
 test('an arrival-rate block resolves with its pool and spacing', async (t) => {
@@ -101,8 +101,8 @@ test('an arrival-rate block resolves with its pool and spacing', async (t) => {
   t.true(result.ok, JSON.stringify(result));
   if (!result.ok) return;
   t.deepEqual(result.plan.blocks, [
-    { script: 'x', params: {}, size: 1, arrivalRate: 1000, maxDevices: 100, arrival: 'uniform' },
-    { script: 'y', params: {}, size: 1, stages: [{ rate: 50, duration: 5 }], maxDevices: 3, arrival: 'poisson' },
+    { script: 'x', params: {}, size: 1, limits: { ...BLOCK_LIMIT_DEFAULTS }, arrivalRate: 1000, maxDevices: 100, arrival: 'uniform' },
+    { script: 'y', params: {}, size: 1, limits: { ...BLOCK_LIMIT_DEFAULTS }, stages: [{ rate: 50, duration: 5 }], maxDevices: 3, arrival: 'poisson' },
   ]);
 });
 
@@ -160,8 +160,8 @@ function openPlan(blocks: ResolvedPlan['blocks'], addresses = 3): ResolvedPlan {
 
 test('the coordinator starts each arrival-rate block once per generator, the pool split evenly, and no closed devices for it', (t) => {
   const plan = openPlan([
-    { script: 'closed', params: {}, size: 1 },
-    { script: 'open', params: {}, size: 1, arrivalRate: 100, maxDevices: 7, arrival: 'uniform' },
+    { script: 'closed', params: {}, size: 1, limits: { ...BLOCK_LIMIT_DEFAULTS } },
+    { script: 'open', params: {}, size: 1, limits: { ...BLOCK_LIMIT_DEFAULTS }, arrivalRate: 100, maxDevices: 7, arrival: 'uniform' },
   ]);
   const schedule = planSchedule(plan, ['g1', 'g2', 'g3']);
   const arrivals = schedule.actions.filter((a): a is ArrivalsAction => a.kind === 'arrivals');
@@ -177,7 +177,7 @@ test('the coordinator starts each arrival-rate block once per generator, the poo
 });
 
 test('a pool smaller than the generators uses only as many generators as it has devices', (t) => {
-  const plan = openPlan([{ script: 'open', params: {}, size: 1, arrivalRate: 10, maxDevices: 2, arrival: 'uniform' }]);
+  const plan = openPlan([{ script: 'open', params: {}, size: 1, limits: { ...BLOCK_LIMIT_DEFAULTS }, arrivalRate: 10, maxDevices: 2, arrival: 'uniform' }]);
   const schedule = planSchedule(plan, ['g1', 'g2', 'g3']);
   const arrivals = schedule.actions.filter((a): a is ArrivalsAction => a.kind === 'arrivals');
   t.deepEqual(arrivals.map((a) => [a.generatorId, a.slot, a.slots, a.maxDevices]), [['g1', 0, 2, 1], ['g2', 1, 2, 1]]);
@@ -189,7 +189,7 @@ test('start_arrivals and the open-model block fields cross the wire checked', (t
   t.true(ok.ok);
   const bad = checkCoordinatorMessage({ type: 'start_arrivals', runId: 'r', block: 0, slot: 2, slots: 2, maxDevices: 5, addressOffset: 0, startedAt: 1 });
   t.false(bad.ok);
-  const plan = openPlan([{ script: 'open', params: {}, size: 1, stages: [{ rate: 5, duration: 1 }], maxDevices: 2, arrival: 'poisson' }]);
+  const plan = openPlan([{ script: 'open', params: {}, size: 1, limits: { ...BLOCK_LIMIT_DEFAULTS }, stages: [{ rate: 5, duration: 1 }], maxDevices: 2, arrival: 'poisson' }]);
   const prepared = checkCoordinatorMessage({ type: 'prepare_run', runId: 'r', plan });
   t.true(prepared.ok);
   if (prepared.ok && prepared.message.type === 'prepare_run') t.deepEqual(prepared.message.plan.blocks, plan.blocks);
