@@ -139,8 +139,9 @@ resource "aws_instance" "coordinator" {
   # The website must be reachable from outside the VPC.
   associate_public_ip_address = true
   user_data = templatefile("${path.module}/coordinator-user-data.sh.tftpl", {
-    cw_region = var.region
-    token     = random_password.token.result
+    cw_region                   = var.region
+    prometheus_remote_write_url = var.prometheus_remote_write_url
+    token                       = random_password.token.result
   })
   user_data_replace_on_change = true
 

@@ -84,7 +84,8 @@ resource "google_compute_instance" "coordinator" {
 
   metadata = {
     startup-script = templatefile("${path.module}/coordinator-startup.sh.tftpl", {
-      token = random_password.token.result
+      prometheus_remote_write_url = var.prometheus_remote_write_url
+      token                       = random_password.token.result
     })
   }
 }

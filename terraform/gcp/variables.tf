@@ -52,3 +52,9 @@ variable "management_cidr" {
   default     = null
   description = "Addresses allowed to the website and API (port 8000) and SSH; default: this machine's public address (/32), as checkip.amazonaws.com sees it."
 }
+
+variable "prometheus_remote_write_url" {
+  type        = string
+  default     = ""
+  description = "Prometheus remote-write URL the coordinator pushes every second of a run to (http://prometheus:9090/api/v1/write; basic auth as https://user:password@host/...); default: none."
+}

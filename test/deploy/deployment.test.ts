@@ -87,6 +87,7 @@ test('terraform/aws: the seed\'s variables, 8000 from the management address onl
   if (missing(t, existsSync(HCL_PYTHON), 'python-hcl2')) return;
   const variables = blocks('terraform/aws', 'variable');
   for (const name of ['region', 'capacity', 'generator_instance_type', 'coordinator_instance_type', 'ami_owner', 'key_name', 'vpc_id']) t.truthy(variables[name], name);
+  t.is(variables.prometheus_remote_write_url!.default, '', 'remote write is optional');
   t.false('default' in variables.region!, 'region is asked for');
   t.is(variables.capacity!.default, 1);
 
@@ -124,6 +125,7 @@ test('terraform/gcp: the seed\'s variables, the coordinator-management firewall,
   const variables = blocks('terraform/gcp', 'variable');
   for (const name of ['project', 'region', 'zone', 'capacity', 'generator_instance_type', 'coordinator_instance_type', 'image_project', 'network']) t.truthy(variables[name], name);
   for (const name of ['project', 'region', 'zone']) t.false('default' in variables[name]!, `${name} is asked for`);
+  t.is(variables.prometheus_remote_write_url!.default, '', 'remote write is optional');
   t.is(variables.network!.default, 'default');
 
   const resources = blocks('terraform/gcp', 'resource');
@@ -212,7 +214,12 @@ function render(template: string, values: Record<string, string>): string {
   });
 }
 
-const SAMPLE: Record<string, string> = { token: 'Zm9vYmFyYmF6cXV4', cw_region: 'us-east-1', coordinator_url: 'ws://10.0.0.7:9696' };
+const SAMPLE: Record<string, string> = {
+  token: 'Zm9vYmFyYmF6cXV4',
+  cw_region: 'us-east-1',
+  coordinator_url: 'ws://10.0.0.7:9696',
+  prometheus_remote_write_url: 'https://metrics.example/api/v1/push',
+};
 
 /** Runs a rendered user-data script with /etc/default moved to `etc` and systemctl and chgrp recording their calls. */
 function runUserData(script: string, etc: string): { result: SpawnSyncReturns<string>; calls: string } {
@@ -251,6 +258,7 @@ test('user data and startup scripts: Terraform passes every variable they use; r
     const env = readFileSync(join(etc, `${service}.env`), 'utf8');
     t.regex(env, new RegExp(`^STRESSGRID_TOKEN=${SAMPLE.token}$`, 'm'));
     if (service === 'stressgrid-generator') t.regex(env, new RegExp(`^COORDINATOR_URL=${SAMPLE.coordinator_url}$`, 'm'));
+    else t.regex(env, new RegExp(`^PROMETHEUS_REMOTE_WRITE_URL=${SAMPLE.prometheus_remote_write_url}$`, 'm'));
     t.regex(made, new RegExp(`^systemctl restart ${service}$`, 'm'));
   }
 });
