@@ -4,6 +4,7 @@
  * through a receiver that fails for a while.
  */
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PrometheusRemoteWriter } from '../../ts/coordinator/prometheus-writer.js';
@@ -77,6 +78,20 @@ test.serial('Prometheus scrapes /metrics with the token during a run: the respon
   t.truthy(await scalar(prometheus, `max_over_time(stressgrid_generator_cpu_ratio{run_id="${runId}",generator="gen-1"}[1h])`));
   t.true((await scalar(prometheus, 'process_resident_memory_bytes{job="stressgrid"}'))! > 0);
   t.is((await prometheus.query(`stressgrid_headers_seconds_quantile${selector}`)).length, 4);
+
+  // Every query of the Grafana dashboard runs on these metrics; those of a run without errors or writers show data.
+  const dashboard = JSON.parse(readFileSync(new URL('../../../deploy/grafana/stressgrid-dashboard.json', import.meta.url), 'utf8')) as {
+    panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+  };
+  const during = Date.parse(result.summary!.endedAt) / 1000 - 1.5;
+  const mayBeEmpty = new Set(['Errors by kind', 'Writers: samples sent and failed', 'Connect and body latency: p99 each second']);
+  for (const panel of dashboard.panels) {
+    for (const { expr } of panel.targets) {
+      const query = expr.replaceAll('$run_id', runId).replaceAll('$run', 'scraped').replaceAll('$__rate_interval', '4s');
+      const answer = await prometheus.query(query, during);
+      if (!mayBeEmpty.has(panel.title)) t.true(answer.length > 0, `${panel.title}: ${query}`);
+    }
+  }
 });
 
 test.serial('remote write into Prometheus: a sample every second of the run, the counts equal nginx\'s', async (t) => {
