@@ -39,8 +39,13 @@ interface StressgridJsonBody {
   readonly value: unknown;
 }
 
-/** A request body: text (sent as UTF-8), bytes, or `json(value)`. */
-type StressgridBody = string | Uint8Array | ArrayBuffer | ArrayBufferView | StressgridJsonBody;
+/** A body made by `bert(value)`: encoded as a BERT term, with `content-type: application/x-bert` unless given. */
+interface StressgridBertBody {
+  readonly value: unknown;
+}
+
+/** A request body: text (sent as UTF-8), bytes, `json(value)` or `bert(value)`. */
+type StressgridBody = string | Uint8Array | ArrayBuffer | ArrayBufferView | StressgridJsonBody | StressgridBertBody;
 
 interface StressgridResponse {
   status: number;
@@ -48,10 +53,15 @@ interface StressgridResponse {
   headers: Array<[string, string]>;
   /**
    * Parsed JSON for `application/json` and `*+json` (the text when it does not
-   * parse), a string for `text/*`, XML, JavaScript and form types, otherwise
-   * the raw bytes.
+   * parse), the decoded term for `application/x-bert` (the bytes when it does
+   * not decode), a string for `text/*`, XML, JavaScript and form types,
+   * otherwise the raw bytes.
    */
   body: any;
+  /** True when `body` was parsed from JSON (so a JSON string is told from a text body). */
+  json: boolean;
+  /** True when `body` was decoded from BERT. */
+  bert: boolean;
 }
 
 /** GET `path` (like `/search?q=1`) on the device's connection. */
@@ -69,20 +79,30 @@ declare function put(path: string, headers?: StressgridHeaders, body?: Stressgri
 /** PATCH `body` to `path`. */
 declare function patch(path: string, headers?: StressgridHeaders, body?: StressgridBody): Promise<StressgridResponse>;
 
-/** The answer to a successful `wsUpgrade`. */
+/** The answer to a `wsUpgrade`, as the original's `{status, headers, body}`. */
 interface StressgridUpgrade {
-  /** Always 101. */
+  /** 101 (HTTP/1.1) or 200 (HTTP/2 extended CONNECT) when upgraded; on a refusal, the server's status. */
   status: number;
   /** Lower-case names, in the order received. */
   headers: Array<[string, string]>;
+  /** Empty when upgraded; on a refusal, the server's body, typed like a response body. */
+  body: any;
+}
+
+/** The error of a refused upgrade (`ws_upgrade_refused`): the refusing response is on it. */
+interface StressgridUpgradeRefused extends StressgridError, StressgridUpgrade {
+  readonly response: StressgridUpgrade;
 }
 
 /**
- * Upgrades the device's HTTP/1.x connection (plain or TLS) to WebSocket with a
- * GET of `path` (records `ws_upgrade_us`). Rejects with `ws_upgrade_refused`
- * when the server answers anything but 101, `ws_unsupported` on HTTP/2 targets,
- * `ws_upgraded` when already upgraded. Afterwards HTTP functions reject with
- * `ws_upgraded`; before it the other ws functions reject with `ws_not_upgraded`.
+ * Upgrades the device's connection to WebSocket with a GET of `path` on
+ * HTTP/1.x targets, or an extended CONNECT (RFC 8441) on HTTP/2 targets that
+ * announce it (records `ws_upgrade_us`). Rejects with `ws_upgrade_refused` when
+ * the server answers anything else (a StressgridUpgradeRefused: `e.status`,
+ * `e.headers`, `e.body` say why), `ws_unsupported` on HTTP/2 targets that do not
+ * announce extended CONNECT, `ws_upgraded` when already upgraded. Afterwards
+ * HTTP functions reject with `ws_upgraded`; before it the other ws functions
+ * reject with `ws_not_upgraded`.
  */
 declare function wsUpgrade(path: string, headers?: StressgridHeaders): Promise<StressgridUpgrade>;
 /** Sends a text message (records `ws_sent_frames_count`, `ws_sent_bytes_count`); rejects with `closed` once the WebSocket closed. */
@@ -127,6 +147,37 @@ declare function recv(timeoutMs?: number): Promise<Uint8Array>;
 /** Marks `value` to be sent as JSON. */
 declare function json(value: unknown): StressgridJsonBody;
 
+/** An Erlang atom; `bert.atom(name)` returns the same object for the same name. */
+interface StressgridAtom {
+  readonly name: string;
+}
+
+/**
+ * Marks `value` to be sent as a BERT term (Erlang's external term format,
+ * bert-rpc.org). JavaScript to term: a safe-integer number or BigInt is an
+ * integer, another number a float, a string a binary (UTF-8), a Uint8Array a
+ * binary, an Array a list, `bert.tuple(...)` a tuple, `bert.atom(name)` an atom,
+ * a plain object a map with binary keys, a Map a map, `true`/`false`/`null`
+ * BERT's `{bert, true}`/`{bert, false}`/`{bert, nil}`, a Date `{bert, time, ...}`,
+ * `bert.dict(...)` `{bert, dict, [...]}`. Decoding is the inverse; a binary that
+ * is not UTF-8 is a Uint8Array, a map with other than string keys is a Map, an
+ * integer past 2^53 a BigInt, the atoms `true` and `false` booleans.
+ */
+declare const bert: {
+  (value: unknown): StressgridBertBody;
+  /** The term's bytes (starting 131). Throws `bad_argument` for a value with no term. */
+  encode(value: unknown): Uint8Array;
+  /** The value of a term's bytes. Throws `protocol` for malformed or unsupported terms (pids, refs, funs). */
+  decode(bytes: Uint8Array): any;
+  atom(name: string): StressgridAtom;
+  /** A tuple: an array that encodes as a tuple (decoded tuples are these too). */
+  tuple(...items: unknown[]): readonly unknown[];
+  /** BERT's dictionary `{bert, dict, [{Key, Value}]}` (decoded as a Map). */
+  dict(entries: Map<unknown, unknown> | Record<string, unknown>): unknown;
+  readonly Atom: abstract new (...args: never) => StressgridAtom;
+  readonly Tuple: abstract new (...args: never) => readonly unknown[];
+};
+
 /**
  * Starts the timer `key` (metric `<key>_us`); key must match /^[a-z][a-z0-9_]{0,63}$/.
  * In an arrival-rate block (`arrivalRate` or `stages` in the plan), where each run
@@ -139,7 +190,7 @@ declare function startTiming(key: string): void;
 declare function stopTiming(key: string): void;
 /** Stops `stopKey` and starts `startKey` at the same instant. */
 declare function stopStartTiming(stopKey: string, startKey: string): void;
-/** Adds `value` (default 1) to the counter `<key>_count` (and `<key>_per_second`). */
+/** Adds `value` (default 1), a non-negative integer (else `bad_argument`), to the counter `<key>_count` (and `<key>_per_second`). */
 declare function incCounter(key: string, value?: number): void;
 
 /**

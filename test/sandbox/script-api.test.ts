@@ -159,6 +159,15 @@ test('randomBits, randomBytes, base64, hex, text, crypto and params', async (t) 
   });
 });
 
+test('incCounter takes a non-negative integer only: anything else is bad_argument and counts nothing', async (t) => {
+  const out = (await evaluate(`
+    const code = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
+    return [code(() => incCounter('n', 0)), code(() => incCounter('n', 3)), code(() => incCounter('n', -1)), code(() => incCounter('n', 1.5)),
+            code(() => incCounter('n', NaN)), code(() => incCounter('n', Infinity)), code(() => incCounter('n', '2')), code(() => incCounter('n', 2n))];
+  `)) as string[];
+  t.deepEqual(out, ['ok', 'ok', 'bad_argument', 'bad_argument', 'bad_argument', 'bad_argument', 'bad_argument', 'bad_argument']);
+});
+
 test('bad arguments throw or reject with code bad_argument', async (t) => {
   const result = await evaluate(`
     const codes = [];

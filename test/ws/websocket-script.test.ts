@@ -113,6 +113,28 @@ test('an upgrade the server refuses rejects with ws_upgrade_refused', async (t) 
   t.is(sink.durationsOf('ws_upgrade').length, 0);
 });
 
+test('wsUpgrade resolves with { status, headers, body }; a refusal carries the refusing response, body and all, on the error', async (t) => {
+  const s = await server(t);
+  const { code, message } = await runScript(
+    `${ASSERT_PRELUDE}
+    let refused;
+    try { await wsUpgrade('/refuse-me'); } catch (e) { refused = e; }
+    same(refused.code, 'ws_upgrade_refused', 'code');
+    same([refused.status, refused.response.status], [401, 401], 'status');
+    same(typeof refused.body, 'string', 'a text body is a string');
+    same(refused.body.includes('Unauthorized'), true, 'the body says why: ' + refused.body);
+    same(refused.headers.some(([n]) => n === 'content-type'), true, 'headers');
+    const ok = await wsUpgrade('/echo');
+    same(ok.status, 101, 'status');
+    same(ok.headers.some(([n, v]) => n === 'upgrade' && v.toLowerCase() === 'websocket'), true, 'headers');
+    same(ok.body.length, 0, 'an empty body');
+    await wsSendText('hi');
+    same(await wsReceiveText(), 'hi', 'echo');`,
+    s.target(),
+  );
+  t.is(code, undefined, message);
+});
+
 test('an HTTP/2 target rejects wsUpgrade with ws_unsupported', async (t) => {
   const h2 = createH2Server((_req, res) => res.end('h2'));
   await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));

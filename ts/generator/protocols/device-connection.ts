@@ -57,10 +57,12 @@ export interface WsMessage {
 }
 
 export interface WsUpgradeResponse {
-  /** Always 101: any other status rejects the upgrade with `ws_upgrade_refused`. */
+  /** 101 (HTTP/1.1) or 200 (HTTP/2 extended CONNECT): any other status rejects the upgrade with WsUpgradeRefused. */
   status: number;
   /** Lower-case names, in the order received. */
   headers: Array<[string, string]>;
+  /** Empty on success; the server's explanation when refused. */
+  body: Uint8Array;
 }
 
 /**

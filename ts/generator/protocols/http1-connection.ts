@@ -8,6 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
+import { WsUpgradeRefused } from './ws-upgrade-refused.js';
 import { KEY } from '../../shared/metrics.js';
 import type { HttpConnection, HttpRequest, HttpResponse, Target, WebSocketConnection, WsMessage, WsUpgradeResponse } from './device-connection.js';
 import type { MetricSink } from '../metric-sink.js';
@@ -109,10 +110,8 @@ export class Http1Connection implements HttpConnection, WebSocketConnection {
     if (this.ws !== undefined) throw new DeviceError(DEVICE_ERROR.wsUpgraded, 'the connection is already upgraded to WebSocket');
     const key = newWebSocketKey();
     const response = await this.roundTrip({ method: 'GET', path, headers: upgradeHeaders(headers, key) }, key);
-    if (response.status !== 101) {
-      throw new DeviceError(DEVICE_ERROR.wsUpgradeRefused, `the server answered the WebSocket upgrade of ${path} with ${response.status}, not 101`);
-    }
-    return { status: response.status, headers: response.headers };
+    if (response.status !== 101) throw new WsUpgradeRefused(path, response, 101);
+    return { status: response.status, headers: response.headers, body: new Uint8Array(0) };
   }
 
   wsSend(binary: boolean, payload: Uint8Array | string): Promise<void> {

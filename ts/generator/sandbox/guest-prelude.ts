@@ -18,6 +18,7 @@
  * (script-source.ts); everything else is a frozen global shared by all devices.
  */
 import { INTENDED_SUFFIX, RESERVED_COUNTER_KEYS } from '../../shared/metrics.js';
+import { GUEST_BERT } from './guest-bert.js';
 
 export const GUEST_PRELUDE = String.raw`(function (host, paramsJson) {
 'use strict';
@@ -248,7 +249,7 @@ function incCounter(key, value) {
   metricKey(key, 'incCounter');
   if (RESERVED_COUNTER_KEY.test(key)) throw bad('incCounter: the key ' + stringify(key) + ' is reserved: its columns are a generator metric\'s');
   if (value === undefined) value = 1;
-  else if (typeof value !== 'number' || !isFiniteNumber(value)) throw bad('incCounter: value must be a finite number');
+  else if (typeof value !== 'number' || !isInteger(value) || value < 0) throw bad('incCounter: value must be a non-negative integer, got ' + (typeof value === 'number' ? value : typeof value));
   counts.set(key, (counts.get(key) || 0) + value);
 }
 
@@ -258,6 +259,21 @@ class JsonBody {
 freeze(JsonBody.prototype);
 const json = (value) => new JsonBody(value);
 
+const BERT_CODEC = (${GUEST_BERT})(utf8Encode, utf8Decode, bad, (message) => new DeviceError('protocol', message));
+class BertBody {
+  constructor(value) { this.value = value; freeze(this); }
+}
+freeze(BertBody.prototype);
+const bert = (value) => new BertBody(value);
+bert.encode = BERT_CODEC.encode;
+bert.decode = BERT_CODEC.decode;
+bert.atom = BERT_CODEC.atom;
+bert.tuple = BERT_CODEC.tuple;
+bert.dict = BERT_CODEC.dict;
+bert.Atom = BERT_CODEC.Atom;
+bert.Tuple = BERT_CODEC.Tuple;
+freeze(bert);
+
 function define(name, value) {
   defineProperty(G, name, { value: value, writable: false, enumerable: false, configurable: false });
 }
@@ -266,6 +282,7 @@ define('incCounter', incCounter);
 define('randomBits', randomBits);
 define('randomBytes', randomBytes);
 define('json', json);
+define('bert', bert);
 define('base64', freeze({ encode: base64Encode, decode: base64Decode }));
 define('hex', freeze({ encode: hexEncode, decode: hexDecode }));
 define('text', freeze({
@@ -334,7 +351,11 @@ function bodySpec(body, headers, fn) {
     return ['s', s];
   }
   if (typeof body === 'string') return ['s', body];
-  const bytes = toBytes(body, fn + ': body').slice();
+  let bytes;
+  if (body instanceof BertBody) {
+    try { bytes = BERT_CODEC.encode(body.value); } catch (e) { throw bad(fn + ': ' + e.message); }
+    if (!headers.some((h) => h[0].toLowerCase() === 'content-type')) headers.push(['content-type', 'application/x-bert']);
+  } else bytes = toBytes(body, fn + ': body').slice();
   bins.push(bytes);
   binLength += bytes.length;
   return ['b', binLength - bytes.length, bytes.length];
@@ -527,10 +548,24 @@ function start(s) {
   resolved.then(() => apply(script, undefined, args)).then(() => finish(st, false), (e) => finish(st, true, e));
 }
 
+// A BERT body that does not decode is handed over as its bytes, as bad JSON is as text; json and bert say which it was.
 function response(v, buffer) {
-  let body = v[3];
-  if (v[2] === 'b') body = buffer === null ? new U8(0) : new U8(buffer.slice(body[0], body[0] + body[1]));
-  return { status: v[0], headers: v[1], body: body };
+  let body = v[3], isBert = false;
+  if (v[2] === 'b' || v[2] === 'e') body = buffer === null ? new U8(0) : new U8(buffer.slice(body[0], body[0] + body[1]));
+  if (v[2] === 'e') {
+    try { body = BERT_CODEC.decode(body); isBert = true; } catch (_) {}
+  }
+  return { status: v[0], headers: v[1], body: body, json: v[2] === 'j', bert: isBert };
+}
+
+// [status, headers, bodyKind, body, 0 | refusal message]: a refusal rejects, carrying the response.
+function upgraded(v, buffer) {
+  const r = response(v, buffer);
+  if (v[4] === 0) return { status: r.status, headers: r.headers, body: r.body };
+  const e = new DeviceError('ws_upgrade_refused', v[4]);
+  e.status = r.status; e.headers = r.headers; e.body = r.body;
+  e.response = { status: r.status, headers: r.headers, body: r.body };
+  return Promise.reject(e);
 }
 
 function message(v, buffer) {
@@ -542,7 +577,7 @@ function message(v, buffer) {
 function settle(kind, v, buffer) {
   if (kind === 'h') return response(v, buffer);
   if (kind === 'wr') return message(v, buffer);
-  if (kind === 'wu') return { status: v[0], headers: v[1] };
+  if (kind === 'wu') return upgraded(v, buffer);
   if (kind === 'tr') return buffer === null ? new U8(0) : new U8(buffer.slice(v[0], v[0] + v[1]));
   return undefined;
 }

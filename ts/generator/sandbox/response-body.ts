@@ -1,12 +1,16 @@
 /**
  * How a response body reaches the script: parsed JSON for JSON content types,
- * a string for textual ones, bytes for everything else. The result is a
+ * a decoded term for BERT (`application/x-bert`, decoded by the guest), a string
+ * for textual ones, bytes for everything else. The result is a
  * fragment of the JSON envelope the sandbox hands the guest, so JSON bodies are
  * inlined as they came (after a validity check) instead of being parsed and
  * serialised again.
  */
 
-export type BodyKind = 'json' | 'text' | 'bytes';
+export type BodyKind = 'json' | 'bert' | 'text' | 'bytes';
+
+/** Content types of BERT bodies: BERT-RPC's own, and the name some servers use. */
+const BERT_TYPES = new Set(['application/x-bert', 'application/bert']);
 
 const TEXTUAL_APPLICATION = new Set([
   'application/xml',
@@ -24,6 +28,7 @@ export function bodyKind(headers: ReadonlyArray<readonly [string, string]>): Bod
   if (header === undefined) return 'bytes';
   const type = header[1].split(';', 1)[0]!.trim().toLowerCase();
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  if (BERT_TYPES.has(type)) return 'bert';
   if (type.startsWith('text/') || type.endsWith('+xml') || TEXTUAL_APPLICATION.has(type)) return 'text';
   return 'bytes';
 }
@@ -39,6 +44,7 @@ const utf8 = new TextDecoder('utf-8');
 export function bodyFragment(headers: ReadonlyArray<readonly [string, string]>, body: Uint8Array, binary: BinaryParts): string {
   const kind = bodyKind(headers);
   if (kind === 'bytes') return `"b",[${binary.append(body)},${body.byteLength}]`;
+  if (kind === 'bert') return `"e",[${binary.append(body)},${body.byteLength}]`;
   const text = utf8.decode(body);
   if (kind === 'json') {
     try {

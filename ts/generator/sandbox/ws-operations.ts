@@ -8,7 +8,8 @@
  */
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import type { WebSocketConnection, WsMessage } from '../protocols/device-connection.js';
-import type { BinaryParts } from './response-body.js';
+import { WsUpgradeRefused } from '../protocols/ws-upgrade-refused.js';
+import { bodyFragment, type BinaryParts } from './response-body.js';
 
 /** Operation kinds: upgrade, send, receive. */
 export const WS_OPERATIONS: ReadonlySet<string> = new Set(['wu', 'ws', 'wr']);
@@ -32,7 +33,15 @@ export function performWebSocket(
   switch (kind) {
     case 'wu': {
       const [path, headers] = payload as [string, Array<[string, string]>];
-      return ws.wsUpgrade(path, headers).then((r) => `[${r.status},${JSON.stringify(r.headers)}]`);
+      // A refusal resolves with its response; the guest rejects with ws_upgrade_refused carrying it.
+      return ws.wsUpgrade(path, headers).then(
+        (r) => `[${r.status},${JSON.stringify(r.headers)},${bodyFragment(r.headers, r.body, out)},0]`,
+        (err: unknown) => {
+          if (!(err instanceof WsUpgradeRefused)) throw err;
+          const r = err.response;
+          return `[${r.status},${JSON.stringify(r.headers)},${bodyFragment(r.headers, r.body, out)},${JSON.stringify(err.message)}]`;
+        },
+      );
     }
     case 'ws': {
       const [isBinary, data] = payload as [0 | 1, SendSpec];
