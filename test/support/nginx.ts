@@ -29,6 +29,8 @@ export interface NginxOptions {
   workerConnections?: number;
   /** Write the access log (default true); benchmarks turn it off so nginx spends nothing on it. */
   accessLog?: boolean;
+  /** The plain listener's accept queue (`listen ... backlog=`); default nginx's own (511). */
+  backlog?: number;
 }
 
 /** One line of the access log. */
@@ -124,7 +126,7 @@ interface ConfigInput extends NginxOptions {
 function config(c: ConfigInput): string {
   const connections = c.workerConnections ?? 1024;
   const temp = join(c.prefix, 'temp');
-  const listens = [`listen 127.0.0.1:${c.port};`];
+  const listens = [`listen 127.0.0.1:${c.port}${c.backlog === undefined ? '' : ` backlog=${c.backlog}`};`];
   if (c.tlsPort !== undefined) listens.push(`listen 127.0.0.1:${c.tlsPort} ssl${c.http2 ? ' http2' : ''};`);
   if (c.h2Port !== undefined) listens.push(`listen 127.0.0.1:${c.h2Port} http2;`);
   const tls = c.cert === undefined ? [] : [`ssl_certificate ${c.cert.certPath};`, `ssl_certificate_key ${c.cert.keyPath};`];

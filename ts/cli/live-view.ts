@@ -5,7 +5,7 @@
  * grep and awk can read. It writes to stderr in sgcli, so that stdout carries only
  * the archive path and `tar tzf $(sgcli run ...)` works.
  */
-import { isErrorMetric } from '../shared/metrics.js';
+import { isErrorMetric, isIntendedMetric } from '../shared/metrics.js';
 import { formatThresholdValue, thresholdLabel } from '../shared/thresholds.js';
 import type { CounterView, HistogramView, LiveSnapshot } from '../shared/live.js';
 import { formatBytesPerSecond, formatCount, formatDuration, formatPercent, formatSignificant, microsToMillis } from './format-units.js';
@@ -84,8 +84,13 @@ function sortedCounters(counters: Record<string, CounterView>): Array<[string, C
     .sort(([a, , aError], [b, , bError]) => (aError === bError ? a.localeCompare(b) : aError ? 1 : -1));
 }
 
+/** By name, each latency directly followed by its `_intended` twin (corrected beside uncorrected). */
+const histogramOrder = (name: string): string => (isIntendedMetric(name) ? `${name.slice(0, -'_intended_us'.length)}_us\u0001` : name);
 const sortedHistograms = (histograms: Record<string, HistogramView>): Array<[string, HistogramView]> =>
-  Object.entries(histograms).sort(([a], [b]) => a.localeCompare(b));
+  Object.entries(histograms)
+    .map(([name, view]): [string, string, HistogramView] => [histogramOrder(name), name, view])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, name, view]): [string, HistogramView] => [name, view]);
 
 const HISTOGRAM_COLUMNS: ReadonlyArray<[header: string, stat: keyof HistogramView]> = [
   ['mean', 'mean'],
