@@ -15,6 +15,7 @@ import { Histogram } from '../../ts/hdr/index.js';
 import type { Target } from '../../ts/generator/protocols/device-connection.js';
 import { WORKERS_ENV, WorkerPool, defaultWorkerCount } from '../../ts/generator/worker-pool.js';
 import { BLOCK_LIMIT_DEFAULTS, type ResolvedPlan } from '../../ts/shared/plan.js';
+import { resolveGeneratorOptions } from '../../ts/generator/program-options.js';
 
 const REQUESTS = 3;
 /** Far above what a loaded machine adds to a loopback exchange, so the two workers' values cannot mix. */
@@ -101,11 +102,18 @@ test('a script that does not compile: prepare answers with the problem', async (
   t.is((await pool.collect()).activeDevices, 0);
 });
 
-test(`${WORKERS_ENV} sets the worker count; anything but a positive whole number means one per core`, (t) => {
-  t.is(defaultWorkerCount({ [WORKERS_ENV]: '3' }), 3);
-  const perCore = defaultWorkerCount({});
-  t.true(perCore >= 1);
-  for (const bad of ['0', '-2', '1.5', 'two', '']) t.is(defaultWorkerCount({ [WORKERS_ENV]: bad }), perCore, bad);
+test(`${WORKERS_ENV} sets the worker count; anything but a whole number from 1 to 4096 is refused, and unset means one per core`, (t) => {
+  const workers = (value: string | undefined) => resolveGeneratorOptions({}, value === undefined ? {} : { [WORKERS_ENV]: value });
+  const three = workers('3');
+  t.true(three.ok && three.options.workers === 3);
+  const unset = workers(undefined);
+  t.true(unset.ok && unset.options.workers === undefined);
+  t.true(defaultWorkerCount() >= 1);
+  for (const bad of ['0', '-2', '1.5', 'two', '4097']) {
+    const result = workers(bad);
+    t.false(result.ok, bad);
+    if (!result.ok) t.regex(result.problems[0]!, new RegExp(`^${WORKERS_ENV} \\(or --workers\\): must be a whole number from 1 to 4096`), bad);
+  }
 });
 
 test('a worker that cannot load rejects the start with its error instead of hanging the generator', async (t) => {

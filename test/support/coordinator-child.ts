@@ -10,8 +10,11 @@
  */
 import { Coordinator } from '../../ts/coordinator/coordinator.js';
 import { startGeneratorServer } from '../../ts/coordinator/generator-server.js';
+import { readSetting } from '../../ts/shared/settings.js';
 
-const coordinator = new Coordinator({ dataDir: process.env.DATA_DIR!, log: (line) => console.error(line) });
+const interval = readSetting('reportInterval', undefined, process.env);
+if (!interval.ok) throw new Error(interval.problem);
+const coordinator = new Coordinator({ dataDir: process.env.DATA_DIR!, reportIntervalSeconds: interval.value, log: (line) => console.error(line) });
 await coordinator.recover();
 const server = await startGeneratorServer({ coordinator, host: '127.0.0.1', port: Number(process.env.PORT ?? 0), log: (line) => console.error(line) });
 console.log(`port ${server.port}`);

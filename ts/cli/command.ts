@@ -26,6 +26,7 @@ import type { runRemote } from './remote-runner.js';
 import { buildPlan, DEFAULT_DATA_DIR, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
 import { TOKEN_ENV } from '../shared/token.js';
 import { PROMETHEUS_FLAG, prometheusSettings, type PrometheusFlags, type PrometheusSettings } from '../coordinator/prometheus-writer-kind.js';
+import { settingHelp, SETTINGS } from '../shared/settings.js';
 
 /** The embedded coordinator + generator; only its type is imported here, the module loads on a run. */
 export type RunEmbedded = typeof runEmbedded;
@@ -131,7 +132,7 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
     .option('--rampup <s>', 'ramp-up seconds (default 0)')
     .option('--sustain <s>', 'sustain seconds (default 60)')
     .option('--rampdown <s>', 'ramp-down seconds (default 0)')
-    .option('--report-interval <s>', 'seconds between report rows (default 60, env REPORT_INTERVAL_SECONDS)')
+    .option(`${SETTINGS.reportInterval.flag} ${SETTINGS.reportInterval.arg}`, settingHelp(SETTINGS.reportInterval))
     .option('--plan <file.json>', 'a whole plan as JSON; the options above override its fields')
     .option('--data-dir <dir>', 'where run archives are written (default ./data)')
     .option('--threshold <threshold>', "a pass/fail goal, '<metric>: <expression>' like 'headers_us: p99 < 10000' (repeatable; added to the plan's thresholds)", collect, [] as string[])

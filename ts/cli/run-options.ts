@@ -6,6 +6,7 @@
  */
 import { PLAN_DEFAULTS, PROTOCOLS, type PlanProblem, type Protocol } from '../shared/plan.js';
 import { parseThresholdOption } from '../shared/thresholds.js';
+import { readSetting, SETTINGS } from '../shared/settings.js';
 
 /** Option values as commander hands them over: strings, or true for flags. */
 export interface RunOptionValues {
@@ -30,8 +31,8 @@ export interface RunOptionValues {
   junit?: string;
 }
 
-export const REPORT_INTERVAL_ENV = 'REPORT_INTERVAL_SECONDS';
-export const DEFAULT_REPORT_INTERVAL_SECONDS = 60;
+export const REPORT_INTERVAL_ENV = SETTINGS.reportInterval.env;
+export const DEFAULT_REPORT_INTERVAL_SECONDS = SETTINGS.reportInterval.fallback;
 export const DEFAULT_TARGET_HOST = 'localhost';
 export const DEFAULT_DATA_DIR = './data';
 
@@ -146,13 +147,9 @@ export function parseRunOptions(values: RunOptionValues, env: Record<string, str
     problems.push({ path: '--plan', message: 'must be the path of a plan JSON file' });
   }
 
-  const envInterval = env[REPORT_INTERVAL_ENV];
-  const reportIntervalSeconds =
-    values.reportInterval !== undefined
-      ? secondsOption(values.reportInterval, '--report-interval', problems, true)
-      : envInterval !== undefined && envInterval !== ''
-        ? secondsOption(envInterval, REPORT_INTERVAL_ENV, problems, true)
-        : DEFAULT_REPORT_INTERVAL_SECONDS;
+  const interval = readSetting('reportInterval', values.reportInterval, env);
+  if (!interval.ok) problems.push({ path: interval.from, message: interval.message });
+  const reportIntervalSeconds = interval.ok ? interval.value : undefined;
 
   const thresholds: RunSettings['thresholds'] = [];
   for (const text of values.threshold ?? []) {

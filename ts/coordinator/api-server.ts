@@ -23,8 +23,9 @@ import { REPORT_ERROR, ReportError } from './report-store.js';
 import { isValidRunId } from './run-id.js';
 import { rampStep } from './ramp.js';
 import { StaticSite } from './static-site.js';
+import { SETTINGS } from '../shared/settings.js';
 
-export const DEFAULT_API_PORT = 8000;
+export const DEFAULT_API_PORT = SETTINGS.port.fallback;
 /** Plans carry their scripts; a few MiB is far beyond any real one and still cheap to refuse. */
 export const DEFAULT_MAX_BODY_BYTES = 4 << 20;
 /** Live-stream clients only listen. */

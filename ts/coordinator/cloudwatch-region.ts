@@ -6,8 +6,9 @@
  * firmware says it is EC2, so starting anywhere else costs nothing.
  */
 import { readFile } from 'node:fs/promises';
+import { AWS_REGION_PATTERN, readSetting, SETTINGS } from '../shared/settings.js';
 
-export const CW_REGION_ENV = 'CW_REGION';
+export const CW_REGION_ENV = SETTINGS.cloudWatchRegion.env;
 export const AWS_REGION_ENV = 'AWS_REGION';
 /** The SDK's own variable for the instance metadata endpoint (tests point it at a local server). */
 export const IMDS_ENDPOINT_ENV = 'AWS_EC2_METADATA_SERVICE_ENDPOINT';
@@ -15,8 +16,6 @@ const IMDS_ENDPOINT = 'http://169.254.169.254';
 /** Instance metadata answers within milliseconds on EC2; elsewhere nothing answers at all. */
 const IMDS_TIMEOUT_MS = 1000;
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-const OFF = new Set(['off', 'none', 'false', '0']);
 
 export type CloudWatchChoice =
   | { kind: 'off'; why: string }
@@ -26,14 +25,12 @@ export type CloudWatchChoice =
 
 /** Reads the variables; a CW_REGION that is neither a region, `auto` nor `off` is a problem. */
 export function cloudWatchChoice(env: NodeJS.ProcessEnv): { ok: true; choice: CloudWatchChoice | 'detect' } | { ok: false; problem: string } {
-  const raw = env[CW_REGION_ENV]?.trim();
-  if (raw) {
-    const value = raw.toLowerCase();
-    if (OFF.has(value)) return { ok: true, choice: { kind: 'off', why: `${CW_REGION_ENV}=${raw}` } };
-    if (value === 'auto') return { ok: true, choice: { kind: 'metadata', asked: true } };
-    if (REGION.test(value)) return { ok: true, choice: { kind: 'region', region: value, from: CW_REGION_ENV } };
-    return { ok: false, problem: `${CW_REGION_ENV}: must be an AWS region like us-east-1, \`auto\` (this EC2 instance's region) or \`off\`; got ${JSON.stringify(raw)}` };
-  }
+  const read = readSetting('cloudWatchRegion', undefined, env);
+  if (!read.ok) return read;
+  const asked = read.value;
+  if (asked?.kind === 'off') return { ok: true, choice: { kind: 'off', why: `${CW_REGION_ENV}=${asked.raw}` } };
+  if (asked?.kind === 'auto') return { ok: true, choice: { kind: 'metadata', asked: true } };
+  if (asked?.kind === 'region') return { ok: true, choice: { kind: 'region', region: asked.region, from: CW_REGION_ENV } };
   const aws = env[AWS_REGION_ENV]?.trim();
   if (aws) return { ok: true, choice: { kind: 'region', region: aws, from: AWS_REGION_ENV } };
   return { ok: true, choice: 'detect' };
@@ -58,7 +55,7 @@ export async function instanceRegion(env: NodeJS.ProcessEnv = process.env, timeo
   const regionResponse = await fetch(`${base}/latest/meta-data/placement/region`, { headers: { 'x-aws-ec2-metadata-token': token }, signal });
   if (!regionResponse.ok) throw new Error(`instance metadata has no region (HTTP ${regionResponse.status})`);
   const region = (await regionResponse.text()).trim();
-  if (!REGION.test(region)) throw new Error(`instance metadata gave no region but ${JSON.stringify(region.slice(0, 40))}`);
+  if (!AWS_REGION_PATTERN.test(region)) throw new Error(`instance metadata gave no region but ${JSON.stringify(region.slice(0, 40))}`);
   return region;
 }
 

@@ -15,14 +15,6 @@ import { recoverInterruptedRuns } from './run-recovery.js';
 import { DEFAULT_REPORT_INTERVAL_SECONDS, Run, RunStartError, type RunResult } from './run.js';
 import type { SecondSample, Writer } from './writer.js';
 
-/** Environment variable for the report interval in seconds. */
-export const REPORT_INTERVAL_ENV = 'REPORT_INTERVAL_SECONDS';
-
-export function reportIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env[REPORT_INTERVAL_ENV]);
-  return Number.isFinite(v) && v > 0 ? v : DEFAULT_REPORT_INTERVAL_SECONDS;
-}
-
 export interface CoordinatorOptions {
   dataDir?: string;
   reportIntervalSeconds?: number;
@@ -102,7 +94,7 @@ export class Coordinator {
         plan: checked.plan,
         registry: this.registry,
         store: this.store,
-        reportIntervalSeconds: this.options.reportIntervalSeconds ?? reportIntervalFromEnv(),
+        reportIntervalSeconds: this.options.reportIntervalSeconds ?? DEFAULT_REPORT_INTERVAL_SECONDS,
         extraWriters: this.options.extraWriters?.() ?? [],
         onLive: (s) => this.observers.forEach((o) => o.onLive?.(s)),
         onSecond: (s) => this.observers.forEach((o) => o.onSecond?.(s)),

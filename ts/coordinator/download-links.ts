@@ -9,11 +9,12 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { archiveUrlPath } from './api-messages.js';
+import { SETTINGS } from '../shared/settings.js';
 
 /** How long a link is valid, in seconds (`--link-expiry`). */
-export const LINK_EXPIRY_ENV = 'STRESSGRID_LINK_EXPIRY_SECONDS';
+export const LINK_EXPIRY_ENV = SETTINGS.linkExpiry.env;
 /** A week: long enough to fetch a report the day after a run, short enough that a leaked link dies. */
-export const DEFAULT_LINK_EXPIRY_SECONDS = 7 * 24 * 3600;
+export const DEFAULT_LINK_EXPIRY_SECONDS = SETTINGS.linkExpiry.fallback;
 
 /** Query parameters of a signed link. */
 export const LINK_EXPIRES_PARAM = 'expires';
@@ -76,10 +77,3 @@ export class DownloadLinks {
   }
 }
 
-/** Reads a link expiry setting: a positive whole number of seconds. */
-export function parseLinkExpiry(raw: string): number | null {
-  const text = raw.trim();
-  if (!/^\d+$/.test(text)) return null;
-  const seconds = Number(text);
-  return seconds > 0 && seconds <= 10 * 365 * 24 * 3600 ? seconds : null;
-}

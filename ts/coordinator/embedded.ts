@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { LiveSnapshot } from '../shared/live.js';
 import type { PlanProblem } from '../shared/plan.js';
 import { inProcessLink } from '../shared/transport.js';
+import { readSetting } from '../shared/settings.js';
 import { Generator } from '../generator/generator.js';
 import { Coordinator } from './coordinator.js';
 import type { RunSummary } from './run-summary.js';
@@ -37,9 +38,14 @@ export interface EmbeddedResult {
 
 export async function runEmbedded(plan: unknown, options: EmbeddedOptions): Promise<EmbeddedResult> {
   const log = (line: string) => options.onNotice(line.replace(/^stressgrid (coordinator|generator): /, ''));
+  // The embedded generator reads the generator program's variables, checked the same way.
+  const id = readSetting('generatorId', undefined, process.env);
+  const workers = readSetting('workers', undefined, process.env);
+  const bad = [id, workers].flatMap((read) => (read.ok ? [] : [{ path: read.from, message: read.message }]));
+  if (bad.length > 0) return { outcome: 'failed', archivePath: null, problems: bad, criticalErrors: 0 };
   const coordinator = new Coordinator({ dataDir: options.dataDir, reportIntervalSeconds: options.reportIntervalSeconds, extraWriters: options.extraWriters, log: () => {} });
   await coordinator.recover();
-  const generator = await Generator.start({ id: process.env.GENERATOR_ID || hostname(), workers: options.workers, log, logNotices: false });
+  const generator = await Generator.start({ id: (id.ok && id.value) || hostname(), workers: options.workers ?? (workers.ok ? workers.value : undefined), log, logNotices: false });
   try {
     const joined = new Promise<void>((resolve) => {
       const stop = coordinator.registry.listen({ joined: () => (stop(), resolve()) });

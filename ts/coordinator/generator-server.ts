@@ -13,9 +13,10 @@ import { parseGeneratorFrame } from '../shared/protocol-validation.js';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage, type Hello } from '../shared/protocol.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, wsLink, type WsLink } from '../shared/ws-link.js';
 import type { Coordinator } from './coordinator.js';
+import { SETTINGS } from '../shared/settings.js';
 
 /** The port generators connect to (DESIGN.md section 6). */
-export const GENERATOR_PORT = 9696;
+export const GENERATOR_PORT = SETTINGS.generatorPort.fallback;
 /** A connection that has not said hello by then is closed: it holds a socket and nothing else. */
 export const HELLO_TIMEOUT_MS = 10_000;
 /** How long close() lets generators finish their closing handshake. */

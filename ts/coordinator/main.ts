@@ -11,7 +11,8 @@ import { configuredWriters, writerKinds } from './configured-writers.js';
 import { Coordinator } from './coordinator.js';
 import { startGeneratorServer } from './generator-server.js';
 import { exposureWarning, resolveCoordinatorOptions, type CoordinatorFlags } from './program-options.js';
-import { refuseSettings } from '../shared/program-settings.js';
+import { EXIT_USAGE, settingsProblemLines } from '../shared/program-settings.js';
+import { environmentOnlyHelp, settingFlags } from '../shared/settings.js';
 import type { PrometheusFlags } from './prometheus-writer-kind.js';
 
 const EXIT_START_FAILED = 1;
@@ -19,33 +20,29 @@ const EXIT_START_FAILED = 1;
 const log = (line: string) => console.error(line);
 const say = (line: string) => log(`stressgrid coordinator: ${line}`);
 
-const program = new Command('stressgrid-coordinator')
-  .description('Runs Stressgrid plans over the generators that connect to it.')
-  .option('--port <n>', 'website and API port (env STRESSGRID_PORT, default 8000)')
-  .option('--generator-port <n>', 'port generators connect to (env STRESSGRID_GENERATOR_PORT, default 9696)')
-  .option('--host <address>', 'address both ports listen on (env STRESSGRID_HOST, default 0.0.0.0)')
-  .option('--data-dir <dir>', 'where run reports are kept (env STRESSGRID_DATA_DIR, default ./data)')
-  .option('--report-interval <s>', 'seconds between report rows (env REPORT_INTERVAL_SECONDS, default 60)')
-  .option('--link-expiry <s>', 'seconds a signed download link stays valid, with a token (env STRESSGRID_LINK_EXPIRY_SECONDS, default 604800: a week)')
-  .option('--prometheus-remote-write <url>', 'push every second of a run to this Prometheus remote-write URL (env PROMETHEUS_REMOTE_WRITE_URL)')
-  .option('--prometheus-remote-write-labels <k=v,...>', 'labels added to every pushed series (env PROMETHEUS_REMOTE_WRITE_LABELS)')
+const program = new Command('stressgrid-coordinator').description('Runs Stressgrid plans over the generators that connect to it.');
+for (const { flags, help } of settingFlags('stressgrid-coordinator')) program.option(flags, help);
+program
   .addHelpText(
     'after',
-    '\nSTRESSGRID_TOKEN (environment only) is the shared secret the API, the website and generators must present;' +
-      '\n  with it, report downloads need a link the coordinator signed (sgcli prints one, the website lists them).' +
-      '\nCW_REGION (environment only): send metrics to Amazon CloudWatch in this region; `auto`: this EC2 instance\'s region; `off`: never.' +
-      '\n  Unset: AWS_REGION, else the instance\'s region on EC2, else off. Credentials come from the AWS SDK\'s default chain.' +
-      '\nPROMETHEUS_REMOTE_WRITE_BEARER_TOKEN, or PROMETHEUS_REMOTE_WRITE_USERNAME and _PASSWORD (environment only): the remote-write receiver\'s credentials.' +
+    environmentOnlyHelp('stressgrid-coordinator') +
+      '\nWith STRESSGRID_TOKEN, report downloads need a link the coordinator signed (sgcli prints one, the website lists them).' +
+      "\nCloudWatch credentials come from the AWS SDK's default chain." +
       '\nGET /metrics serves the same metrics for Prometheus to scrape (with STRESSGRID_TOKEN set, it needs it as a bearer token).',
   )
   .parse();
 
+function refuse(problems: readonly string[]): never {
+  for (const line of settingsProblemLines('stressgrid-coordinator', problems)) log(line);
+  process.exit(EXIT_USAGE);
+}
+
 const flags = program.opts<CoordinatorFlags & PrometheusFlags>();
 const resolved = resolveCoordinatorOptions(flags);
-if (!resolved.ok) refuseSettings('stressgrid-coordinator', resolved.problems, log);
+if (!resolved.ok) refuse(resolved.problems);
 const options = resolved.options;
 const writers = await configuredWriters(process.env, say, writerKinds(flags));
-if (!writers.ok) refuseSettings('stressgrid-coordinator', writers.problems, log);
+if (!writers.ok) refuse(writers.problems);
 for (const line of writers.writers.described) say(line);
 
 const warning = exposureWarning(options);

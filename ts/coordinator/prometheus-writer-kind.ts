@@ -8,18 +8,19 @@
  */
 import { RESERVED_PROMETHEUS_LABELS } from '../shared/prometheus-names.js';
 import { pickSetting, settingName } from '../shared/program-settings.js';
+import { SETTINGS } from '../shared/settings.js';
 import type { WriterKind } from './configured-writers.js';
 import type { PrometheusWriterOptions } from './prometheus-writer.js';
 
 export const PROMETHEUS_ENV = Object.freeze({
-  url: 'PROMETHEUS_REMOTE_WRITE_URL',
-  labels: 'PROMETHEUS_REMOTE_WRITE_LABELS',
-  bearerToken: 'PROMETHEUS_REMOTE_WRITE_BEARER_TOKEN',
-  username: 'PROMETHEUS_REMOTE_WRITE_USERNAME',
-  password: 'PROMETHEUS_REMOTE_WRITE_PASSWORD',
+  url: SETTINGS.prometheusRemoteWrite.env,
+  labels: SETTINGS.prometheusRemoteWriteLabels.env,
+  bearerToken: SETTINGS.prometheusBearerToken.env,
+  username: SETTINGS.prometheusUsername.env,
+  password: SETTINGS.prometheusPassword.env,
 });
 
-export const PROMETHEUS_FLAG = Object.freeze({ url: '--prometheus-remote-write', labels: '--prometheus-remote-write-labels' });
+export const PROMETHEUS_FLAG = Object.freeze({ url: SETTINGS.prometheusRemoteWrite.flag, labels: SETTINGS.prometheusRemoteWriteLabels.flag });
 
 /** The two flags as commander hands them over. */
 export interface PrometheusFlags {

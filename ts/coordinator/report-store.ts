@@ -9,8 +9,9 @@ import type { ResolvedPlan } from '../shared/plan.js';
 import { archiveName, runIdOfArchive, writeArchive } from './archive.js';
 import { isValidRunId, runIdTime } from './run-id.js';
 import { PLAN_JSON, SUMMARY_JSON, type RunSummary } from './run-summary.js';
+import { SETTINGS } from '../shared/settings.js';
 
-export const DEFAULT_DATA_DIR = './data';
+export const DEFAULT_DATA_DIR = SETTINGS.dataDir.fallback;
 
 /** Stable codes of the store's errors, for the HTTP layer to map (400, 409, ...). */
 export const REPORT_ERROR = Object.freeze({

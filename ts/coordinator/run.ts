@@ -21,9 +21,10 @@ import { newRunId } from './run-id.js';
 import { buildSummary, writerStatusLine, type RunSummary } from './run-summary.js';
 import { ThresholdEvaluator } from './threshold-evaluator.js';
 import { fanOut, type SecondSample, type Writer, type WriterSet } from './writer.js';
+import { SETTINGS } from '../shared/settings.js';
 
 /** Default report interval (REPORT_INTERVAL_SECONDS). */
-export const DEFAULT_REPORT_INTERVAL_SECONDS = 60;
+export const DEFAULT_REPORT_INTERVAL_SECONDS = SETTINGS.reportInterval.fallback;
 /** How long the end of a run waits for every generator's final telemetry. */
 const FINAL_TELEMETRY_TIMEOUT_MS = 3000;
 const LIVE_INTERVAL_MS = 1000;

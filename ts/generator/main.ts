@@ -8,7 +8,8 @@ import { Command } from 'commander';
 import { Generator } from './generator.js';
 import { CoordinatorConnection } from './coordinator-connection.js';
 import { resolveGeneratorOptions, type GeneratorFlags } from './program-options.js';
-import { refuseSettings } from '../shared/program-settings.js';
+import { EXIT_USAGE, settingsProblemLines } from '../shared/program-settings.js';
+import { environmentOnlyHelp, settingFlags } from '../shared/settings.js';
 import { openFileLimitLine, raiseOpenFileLimit } from '../netio/open-file-limit.js';
 
 /** How long shutdown waits for the last telemetry to leave before exiting anyway. */
@@ -16,16 +17,15 @@ const FLUSH_TIMEOUT_MS = 5000;
 
 const log = (line: string) => console.error(line);
 
-const program = new Command('stressgrid-generator')
-  .description('Simulates devices for a Stressgrid coordinator.')
-  .option('--coordinator-url <url>', 'coordinator generator port, ws:// or wss:// (env COORDINATOR_URL, default ws://localhost:9696)')
-  .option('--id <id>', 'generator id (env GENERATOR_ID, default the host name)')
-  .option('--workers <n>', 'worker threads (env STRESSGRID_WORKERS, default one per core)')
-  .option('--token <token>', 'shared secret the coordinator requires (env STRESSGRID_TOKEN)')
-  .parse();
+const program = new Command('stressgrid-generator').description('Simulates devices for a Stressgrid coordinator.');
+for (const { flags, help } of settingFlags('stressgrid-generator')) program.option(flags, help);
+program.addHelpText('after', environmentOnlyHelp('stressgrid-generator')).parse();
 
 const resolved = resolveGeneratorOptions(program.opts<GeneratorFlags>());
-if (!resolved.ok) refuseSettings('stressgrid-generator', resolved.problems, log);
+if (!resolved.ok) {
+  for (const line of settingsProblemLines('stressgrid-generator', resolved.problems)) log(line);
+  process.exit(EXIT_USAGE);
+}
 const options = resolved.options;
 
 // Before any socket opens: a shell's soft limit (often 1024) would cap the devices.

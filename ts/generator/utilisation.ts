@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { SETTINGS } from '../shared/settings.js';
 
 /** Environment variable naming the one interface to count (default: all of them). */
-export const NETWORK_INTERFACE_ENV = 'STRESSGRID_NETWORK_INTERFACE';
+export const NETWORK_INTERFACE_ENV = SETTINGS.networkInterface.env;
 
 export interface Utilisation {
   /** 0..100, over all cores, since the previous sample. */

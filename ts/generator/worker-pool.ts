@@ -12,13 +12,14 @@ import { splitEvenly } from '../shared/arrival-rate.js';
 import type { DrainedMetrics } from './metric-buffer.js';
 import type { Target } from './protocols/device-connection.js';
 import type { DeviceSpec, FromWorker, ToWorker } from './worker-messages.js';
+import { SETTINGS } from '../shared/settings.js';
 
 /** Environment variable that sets how many worker threads a generator runs. */
-export const WORKERS_ENV = 'STRESSGRID_WORKERS';
+export const WORKERS_ENV = SETTINGS.workers.env;
 
-export function defaultWorkerCount(env: NodeJS.ProcessEnv = process.env): number {
-  const asked = Number(env[WORKERS_ENV]);
-  return Number.isInteger(asked) && asked > 0 ? asked : availableParallelism();
+/** One worker per core: what a generator runs when its program was not told (see SETTINGS.workers). */
+export function defaultWorkerCount(): number {
+  return availableParallelism();
 }
 
 export interface Collected {

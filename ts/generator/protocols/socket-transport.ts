@@ -5,24 +5,26 @@
  * error instead of a quiet fallback.
  */
 import { loadNetio } from '../../netio/native.js';
+import { NETIO_CHOICES, readSetting, SETTINGS } from '../../shared/settings.js';
 import type { MetricSink } from '../metric-sink.js';
 import type { SocketConnection, Target } from './device-connection.js';
 import { NetioConnection } from './netio-connection.js';
 import { NodeSocketConnection } from './node-socket-connection.js';
 import { SOCKET_DEFAULTS, type SocketOptions } from './socket-connection.js';
 
-export const NETIO_ENV = 'STRESSGRID_NETIO';
+export const NETIO_ENV = SETTINGS.netio.env;
 /** What NETIO_ENV may say: netio and nothing else, or the fallback. */
-export const NETIO_ENV_VALUES = ['native', 'node'] as const;
+export const NETIO_ENV_VALUES = NETIO_CHOICES;
 
 export const SOCKET_ENGINES = ['netio', 'node'] as const;
 export type SocketEngine = (typeof SOCKET_ENGINES)[number];
 
 /** The engine `env` selects; throws when it names an unknown one or demands a missing addon. */
 export function socketEngine(env: NodeJS.ProcessEnv = process.env): SocketEngine {
-  const wanted = env[NETIO_ENV] ?? '';
+  const read = readSetting('netio', undefined, env);
+  if (!read.ok) throw new Error(read.problem);
+  const wanted = read.value;
   if (wanted === 'node') return 'node';
-  if (wanted !== '' && wanted !== 'native') throw new Error(`${NETIO_ENV} must be ${NETIO_ENV_VALUES.map((v) => `"${v}"`).join(' or ')}, got ${JSON.stringify(wanted)}`);
   const loaded = loadNetio();
   if ('addon' in loaded) return 'netio';
   if (wanted === 'native') throw new Error(`${NETIO_ENV}=native, but the netio addon did not load: ${loaded.error}`);
