@@ -5,8 +5,6 @@
  * bounded receive buffer, timeouts, and calls in the wrong order.
  */
 import test from 'ava';
-import { createServer as createH2Server } from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { Device } from '../../ts/generator/device.js';
 import { ScriptSandbox } from '../../ts/generator/sandbox/script-sandbox.js';
 import { until } from '../sandbox/fakes.js';
@@ -133,16 +131,6 @@ test('wsUpgrade resolves with { status, headers, body }; a refusal carries the r
     s.target(),
   );
   t.is(code, undefined, message);
-});
-
-test('an HTTP/2 target rejects wsUpgrade with ws_unsupported', async (t) => {
-  const h2 = createH2Server((_req, res) => res.end('h2'));
-  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => h2.close(() => resolve())));
-  const port = (h2.address() as AddressInfo).port;
-  const { code, message } = await runScript(`await get('/'); await wsUpgrade('/');`, { ip: '127.0.0.1', port, protocol: 'http2', hostname: '127.0.0.1', verifyTls: false });
-  t.is(code, 'ws_unsupported');
-  t.regex(message, /HTTP\/1/);
 });
 
 test('fetch returns buffered messages without waiting, null when none; receive waits', async (t) => {

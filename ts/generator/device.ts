@@ -12,7 +12,7 @@ import type { DeviceConnection, HttpConnection, Target } from './protocols/devic
 import { createHttpConnection } from './protocols/http-connection.js';
 import { createSocketConnection } from './protocols/socket-transport.js';
 import { Http1Connection } from './protocols/http1-connection.js';
-import { WEBSOCKET_UNSUPPORTED } from './protocols/ws-unsupported.js';
+import { Http2Connection } from './protocols/http2-connection.js';
 import type { DeviceIO } from './sandbox/device-io.js';
 import type { ScriptSandbox } from './sandbox/script-sandbox.js';
 
@@ -29,9 +29,9 @@ interface Attached {
 export function attach(target: Target, sink: MetricSink): Attached {
   if (HTTP_PROTOCOLS.has(target.protocol)) {
     const connection: HttpConnection = createHttpConnection(target, sink);
-    // The HTTP/1.x connection is its own WebSocket (wsUpgrade takes over its socket).
-    const ws = connection instanceof Http1Connection ? connection : WEBSOCKET_UNSUPPORTED;
-    return { connection, io: { http: (req) => connection.request(req), ws } };
+    // The connection is its own WebSocket: wsUpgrade takes over its socket (HTTP/1.x) or opens an extended-CONNECT stream (HTTP/2).
+    const ws = connection instanceof Http1Connection || connection instanceof Http2Connection ? connection : undefined;
+    return { connection, io: { http: (req) => connection.request(req), ...(ws ? { ws } : {}) } };
   }
   if (target.protocol === 'tcp' || target.protocol === 'udp') {
     const socket = createSocketConnection(target, sink);

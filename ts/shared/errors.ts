@@ -37,7 +37,7 @@ export const DEVICE_ERROR = Object.freeze({
   wsNotUpgraded: 'ws_not_upgraded',
   /** The server answered the upgrade request with a status other than 101. */
   wsUpgradeRefused: 'ws_upgrade_refused',
-  /** `wsUpgrade` on an HTTP/2 target: WebSocket runs over HTTP/1.x connections only. */
+  /** `wsUpgrade` on an HTTP/2 target that does not announce extended CONNECT (RFC 8441). */
   wsUnsupported: 'ws_unsupported',
   /** The generator reached its open-file limit (EMFILE) or the system's (ENFILE): raise `ulimit -n`. */
   tooManyOpenFiles: 'too_many_open_files',

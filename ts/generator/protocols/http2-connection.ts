@@ -2,18 +2,23 @@
  * HTTP/2 for a device: one node:http2 session over the device's own socket (h2c
  * with prior knowledge, or TLS with ALPN `h2`), one stream at a time. The socket
  * is opened by openSocket so `conn_us` and connect errors match HTTP/1 exactly.
+ * WebSocket runs over an extended CONNECT stream (RFC 8441) when the server
+ * announces SETTINGS_ENABLE_CONNECT_PROTOCOL; otherwise `wsUpgrade` rejects
+ * with `ws_unsupported`.
  */
 import { connect as http2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import { KEY } from '../../shared/metrics.js';
-import type { HttpConnection, HttpRequest, HttpResponse, Target } from './device-connection.js';
+import type { HttpConnection, HttpRequest, HttpResponse, Target, WebSocketConnection, WsMessage, WsUpgradeResponse } from './device-connection.js';
 import type { MetricSink } from '../metric-sink.js';
 import { toDeviceError } from './error-codes.js';
 import { closedByDevice, HttpExchange, mayRetryUnanswered } from './http-exchange.js';
 import { requestProblem } from './http-request-validation.js';
 import { openSocket } from './http-socket.js';
 import { authority, isTlsTarget } from './http-target.js';
+import { WebSocketSession } from './ws-session.js';
+import { WsUpgradeRefused } from './ws-upgrade-refused.js';
 
 export interface Http2Options {
   connectTimeoutMs: number;
@@ -23,8 +28,12 @@ export interface Http2Options {
 const H2_ALPN = ['h2'];
 /** Headers HTTP/2 forbids (RFC 9113 8.2.2); `host` becomes `:authority`. */
 const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/** Headers the extended CONNECT sets itself (RFC 8441 4: no key, no accept; version 13, no extensions). */
+const WS_HANDSHAKE_HEADERS: ReadonlySet<string> = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions']);
 
-export class Http2Connection implements HttpConnection {
+const notUpgraded = (): DeviceError => new DeviceError(DEVICE_ERROR.wsNotUpgraded, 'call wsUpgrade (and let it succeed) before the other ws functions');
+
+export class Http2Connection implements HttpConnection, WebSocketConnection {
   private session: ClientHttp2Session | undefined;
   /** The server sent GOAWAY: the session finishes what it has but takes no new stream. */
   private draining = false;
@@ -33,6 +42,10 @@ export class Http2Connection implements HttpConnection {
   private exchange: HttpExchange | undefined;
   private stream: ClientHttp2Stream | undefined;
   private closed = false;
+  /** The server's first SETTINGS, which say whether it takes extended CONNECT. */
+  private settings: Promise<void> | undefined;
+  /** Set once wsUpgrade succeeded: the device then speaks WebSocket on that stream, never HTTP again. */
+  private ws: WebSocketSession | undefined;
 
   constructor(
     private readonly target: Target,
@@ -71,12 +84,17 @@ export class Http2Connection implements HttpConnection {
     session.on('goaway', () => {
       if (session === this.session) this.draining = true;
     });
+    this.settings = new Promise<void>((resolve) => {
+      session.once('remoteSettings', () => resolve());
+      session.once('close', () => resolve());
+    });
     this.session = session;
     this.draining = false;
     this.sessionServed = false;
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
+    if (this.ws !== undefined) throw new DeviceError(DEVICE_ERROR.wsUpgraded, `${req.method} on a connection upgraded to WebSocket`);
     const problem = requestProblem(req, this.exchange !== undefined);
     if (problem !== undefined) throw problem;
     for (;;) {
@@ -103,8 +121,96 @@ export class Http2Connection implements HttpConnection {
 
   close(): void {
     this.closed = true;
+    this.ws?.close();
     this.failExchange(closedByDevice());
     this.dropSession();
+  }
+
+  /**
+   * Opens a WebSocket on an extended CONNECT stream (RFC 8441): `:protocol websocket`,
+   * answered 200. Needs the server's SETTINGS_ENABLE_CONNECT_PROTOCOL (`ws_unsupported`
+   * without it); any status but 200 rejects with the refusing response.
+   */
+  async wsUpgrade(path: string, headers: Array<[string, string]>): Promise<WsUpgradeResponse> {
+    if (this.ws !== undefined) throw new DeviceError(DEVICE_ERROR.wsUpgraded, 'the connection is already upgraded to WebSocket');
+    const problem = requestProblem({ method: 'GET', path, headers }, this.exchange !== undefined);
+    if (problem !== undefined) throw problem;
+    if (this.closed) throw closedByDevice();
+    if (this.session === undefined || this.draining || this.session.closed || this.session.destroyed) {
+      this.dropSession();
+      await this.connect();
+    }
+    const session = this.session!;
+    await this.settings;
+    if (session !== this.session || session.destroyed) throw new DeviceError(DEVICE_ERROR.closed, 'the HTTP/2 session closed before the WebSocket upgrade');
+    if (session.remoteSettings.enableConnectProtocol !== true) {
+      throw new DeviceError(
+        DEVICE_ERROR.wsUnsupported,
+        `${authority(this.target)} does not announce WebSocket over HTTP/2 (RFC 8441 SETTINGS_ENABLE_CONNECT_PROTOCOL): use an HTTP/1.x protocol (http, https, http10, http10s) for it`,
+      );
+    }
+    const tls = isTlsTarget(this.target);
+    const outgoing: OutgoingHttpHeaders = {
+      ':method': 'CONNECT',
+      ':protocol': 'websocket',
+      ':scheme': tls ? 'https' : 'http',
+      ':authority': authority(this.target),
+      ':path': path,
+    };
+    for (const [name, value] of headers) {
+      const lower = name.toLowerCase();
+      if (lower === 'host') outgoing[':authority'] = value;
+      else if (!CONNECTION_SPECIFIC.has(lower) && !WS_HANDSHAKE_HEADERS.has(lower)) outgoing[lower] = value;
+    }
+    outgoing['sec-websocket-version'] = '13';
+    const sentAt = performance.now();
+    const stream = session.request(outgoing, { endStream: false });
+    const answer = await new Promise<{ status: number; headers: Array<[string, string]> }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        stream.close(constants.NGHTTP2_CANCEL);
+        reject(new DeviceError(DEVICE_ERROR.timeout, `no answer to the WebSocket upgrade of ${path} within ${this.options.requestTimeoutMs} ms`));
+      }, this.options.requestTimeoutMs);
+      stream.once('response', (incoming) => {
+        clearTimeout(timer);
+        resolve({ status: Number(incoming[':status']), headers: headerPairs(incoming) });
+      });
+      stream.once('error', (err: Error) => {
+        clearTimeout(timer);
+        reject(toDeviceError(err));
+      });
+      stream.once('close', () => {
+        clearTimeout(timer);
+        reject(new DeviceError(DEVICE_ERROR.closed, `the WebSocket upgrade stream closed before an answer (code ${stream.rstCode})`));
+      });
+    });
+    if (answer.status !== 200) {
+      const body = await readToEnd(stream, this.options.requestTimeoutMs);
+      stream.close();
+      throw new WsUpgradeRefused(path, { ...answer, body }, 200);
+    }
+    this.sink.duration(KEY.wsUpgrade, Math.round((performance.now() - sentAt) * 1000));
+    const ws = new WebSocketSession(stream, this.sink);
+    this.ws = ws;
+    stream.removeAllListeners('close');
+    stream.removeAllListeners('error');
+    stream.on('data', (chunk: Buffer) => ws.data(chunk));
+    stream.on('end', () => ws.socketGone(new DeviceError(DEVICE_ERROR.closed, 'the server ended the WebSocket stream')));
+    stream.on('close', () => ws.socketGone(new DeviceError(DEVICE_ERROR.closed, 'the WebSocket stream closed')));
+    stream.on('error', (err: Error) => ws.socketGone(toDeviceError(err)));
+    return { status: answer.status, headers: answer.headers, body: new Uint8Array(0) };
+  }
+
+  wsSend(binary: boolean, payload: Uint8Array | string): Promise<void> {
+    return this.ws === undefined ? Promise.reject(notUpgraded()) : this.ws.send(binary, payload);
+  }
+
+  wsReceive(timeoutMs: number): Promise<WsMessage> {
+    return this.ws === undefined ? Promise.reject(notUpgraded()) : this.ws.receive(timeoutMs);
+  }
+
+  wsFetch(): WsMessage | undefined {
+    if (this.ws === undefined) throw notUpgraded();
+    return this.ws.fetch();
   }
 
   private send(req: HttpRequest): HttpExchange {
@@ -170,6 +276,7 @@ export class Http2Connection implements HttpConnection {
 
   private sessionEnded(session: ClientHttp2Session, err: DeviceError): void {
     if (session !== this.session) return;
+    this.ws?.socketGone(err);
     this.failExchange(err);
     this.dropSession();
   }
@@ -189,6 +296,21 @@ export class Http2Connection implements HttpConnection {
     this.session = undefined;
     session.destroy();
   }
+}
+
+/** The rest of a stream's body (a refused upgrade's explanation), cut short after `timeoutMs`. */
+function readToEnd(stream: ClientHttp2Stream, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(parts));
+    };
+    const timer = setTimeout(done, timeoutMs);
+    stream.on('data', (chunk: Buffer) => parts.push(chunk));
+    stream.once('end', done);
+    stream.once('close', done);
+  });
 }
 
 /** Response headers as lower-case pairs, pseudo-headers left out, repeated ones (set-cookie) spread. */

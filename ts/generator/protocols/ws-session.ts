@@ -1,6 +1,6 @@
 /**
  * A device's WebSocket after the upgrade (RFC 6455), on the socket its HTTP/1.x
- * connection opened: frames out (masked), frames in, pings answered, the close
+ * connection opened or the HTTP/2 stream of an extended CONNECT (RFC 8441): frames out (masked), frames in, pings answered, the close
  * handshake. Messages wait in a bounded buffer (1024, as in the original
  * Stressgrid) for the script's receive or fetch; one arriving to a full buffer is
  * dropped and counted (`ws_receive_overflow_count`), never silently lost.
@@ -8,7 +8,7 @@
  * The owning connection feeds it the socket's events; it exists only once a
  * device has upgraded, so an HTTP device pays nothing for it.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import { KEY } from '../../shared/metrics.js';
 import type { MetricSink } from '../metric-sink.js';
@@ -30,6 +30,9 @@ interface Waiter {
 
 const closedError = (why: string): DeviceError => new DeviceError(DEVICE_ERROR.closed, why);
 
+/** What the session writes frames to: the device's socket (HTTP/1.1) or its extended-CONNECT stream (HTTP/2). */
+export type WsTransport = Pick<Duplex, 'write' | 'end' | 'destroy' | 'resume' | 'destroyed'>;
+
 export class WebSocketSession implements FrameHandler {
   private readonly parser = new WsFrameParser(this);
   private readonly buffered: WsMessage[] = [];
@@ -40,7 +43,7 @@ export class WebSocketSession implements FrameHandler {
   private closing = false;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: WsTransport,
     private readonly sink: MetricSink,
     private readonly capacity = RECEIVE_BUFFER_MESSAGES,
   ) {}
