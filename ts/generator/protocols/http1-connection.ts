@@ -19,7 +19,7 @@ import { openSocket } from './http-socket.js';
 import { authority, isTlsTarget } from './http-target.js';
 import { Http1ResponseParser } from './http1-response-parser.js';
 import { handshakeProblem, newWebSocketKey, upgradeHeaders } from './ws-handshake.js';
-import { WebSocketSession } from './ws-session.js';
+import { upgradedSession, WebSocketSession } from './ws-session.js';
 
 export interface Http1Options {
   /** 0 sends `HTTP/1.0` requests, 1 sends `HTTP/1.1`. */
@@ -49,7 +49,6 @@ function onClose(this: OwnedSocket): void {
   this[OWNER]?.socketFailed(this, new DeviceError(DEVICE_ERROR.closed, 'connection closed before the response was complete'));
 }
 
-const notUpgraded = (): DeviceError => new DeviceError(DEVICE_ERROR.wsNotUpgraded, 'call wsUpgrade (and let it succeed) before the other ws functions');
 
 export class Http1Connection implements HttpConnection, WebSocketConnection {
   private socket: OwnedSocket | undefined;
@@ -114,17 +113,16 @@ export class Http1Connection implements HttpConnection, WebSocketConnection {
     return { status: response.status, headers: response.headers, body: new Uint8Array(0) };
   }
 
-  wsSend(binary: boolean, payload: Uint8Array | string): Promise<void> {
-    return this.ws === undefined ? Promise.reject(notUpgraded()) : this.ws.send(binary, payload);
+  async wsSend(binary: boolean, payload: Uint8Array | string): Promise<void> {
+    return upgradedSession(this.ws).send(binary, payload);
   }
 
-  wsReceive(timeoutMs: number): Promise<WsMessage> {
-    return this.ws === undefined ? Promise.reject(notUpgraded()) : this.ws.receive(timeoutMs);
+  async wsReceive(timeoutMs: number): Promise<WsMessage> {
+    return upgradedSession(this.ws).receive(timeoutMs);
   }
 
   wsFetch(): WsMessage | undefined {
-    if (this.ws === undefined) throw notUpgraded();
-    return this.ws.fetch();
+    return upgradedSession(this.ws).fetch();
   }
 
   private async roundTrip(req: HttpRequest, upgradeKey: string | undefined): Promise<HttpResponse> {

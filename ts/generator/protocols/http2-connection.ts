@@ -17,7 +17,7 @@ import { closedByDevice, HttpExchange, mayRetryUnanswered } from './http-exchang
 import { requestProblem } from './http-request-validation.js';
 import { openSocket } from './http-socket.js';
 import { authority, isTlsTarget } from './http-target.js';
-import { WebSocketSession } from './ws-session.js';
+import { upgradedSession, WebSocketSession } from './ws-session.js';
 import { WsUpgradeRefused } from './ws-upgrade-refused.js';
 
 export interface Http2Options {
@@ -31,7 +31,6 @@ const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-al
 /** Headers the extended CONNECT sets itself (RFC 8441 4: no key, no accept; version 13, no extensions). */
 const WS_HANDSHAKE_HEADERS: ReadonlySet<string> = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions']);
 
-const notUpgraded = (): DeviceError => new DeviceError(DEVICE_ERROR.wsNotUpgraded, 'call wsUpgrade (and let it succeed) before the other ws functions');
 
 export class Http2Connection implements HttpConnection, WebSocketConnection {
   private session: ClientHttp2Session | undefined;
@@ -200,17 +199,16 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     return { status: answer.status, headers: answer.headers, body: new Uint8Array(0) };
   }
 
-  wsSend(binary: boolean, payload: Uint8Array | string): Promise<void> {
-    return this.ws === undefined ? Promise.reject(notUpgraded()) : this.ws.send(binary, payload);
+  async wsSend(binary: boolean, payload: Uint8Array | string): Promise<void> {
+    return upgradedSession(this.ws).send(binary, payload);
   }
 
-  wsReceive(timeoutMs: number): Promise<WsMessage> {
-    return this.ws === undefined ? Promise.reject(notUpgraded()) : this.ws.receive(timeoutMs);
+  async wsReceive(timeoutMs: number): Promise<WsMessage> {
+    return upgradedSession(this.ws).receive(timeoutMs);
   }
 
   wsFetch(): WsMessage | undefined {
-    if (this.ws === undefined) throw notUpgraded();
-    return this.ws.fetch();
+    return upgradedSession(this.ws).fetch();
   }
 
   private send(req: HttpRequest): HttpExchange {

@@ -30,6 +30,14 @@ interface Waiter {
 
 const closedError = (why: string): DeviceError => new DeviceError(DEVICE_ERROR.closed, why);
 
+const notUpgraded = (): DeviceError => new DeviceError(DEVICE_ERROR.wsNotUpgraded, 'call wsUpgrade (and let it succeed) before the other ws functions');
+
+/** The session of a connection for a ws* call; before a successful upgrade, `ws_not_upgraded`. */
+export function upgradedSession(ws: WebSocketSession | undefined): WebSocketSession {
+  if (ws === undefined) throw notUpgraded();
+  return ws;
+}
+
 /** What the session writes frames to: the device's socket (HTTP/1.1) or its extended-CONNECT stream (HTTP/2). */
 export type WsTransport = Pick<Duplex, 'write' | 'end' | 'destroy' | 'resume' | 'destroyed'>;
 
