@@ -8,6 +8,7 @@ import { api, liveProtocols, liveUrl } from './api.js';
 import { ChartSet } from './charts.js';
 import { el, formatDuration, formatPercent } from './format.js';
 import { HOT_CPU_PERCENT, chartSpecs, errorTotals, liveColumns } from './metric-charts.js';
+import { thresholdsTable } from './thresholds-table.js';
 import { writerStatusParts } from './writer-status.js';
 
 const RECONNECT_MS = 2000;
@@ -48,6 +49,7 @@ export class LiveView {
     this.part('errors').hidden = true;
     this.part('hot').hidden = true;
     this.part('writers').hidden = true;
+    this.part('thresholds').hidden = true;
     this.root.hidden = runId === null;
   }
 
@@ -97,11 +99,19 @@ export class LiveView {
       .filter(Boolean)
       .join('. ');
     this.showWriters(snapshot.writers ?? []);
+    this.showThresholds(snapshot.thresholds ?? []);
 
     const specs = chartSpecs(Object.keys(this.columns)).map((spec) =>
       spec.id === 'cpu' ? { ...spec, alert: (this.columns[CPU_MAX_COLUMN]?.at(-1) ?? 0) > HOT_CPU_PERCENT } : spec,
     );
     this.charts.update(specs, this.x, this.columns);
+  }
+
+  /** The plan's thresholds so far (merged over every generator), or at the end. */
+  showThresholds(results) {
+    const box = this.part('thresholds');
+    box.hidden = results.length === 0;
+    box.replaceChildren(...(results.length === 0 ? [] : thresholdsTable(results)));
   }
 
   /** Writers that send results elsewhere (CloudWatch): what arrived, what waits, and failures in red. */
@@ -128,9 +138,12 @@ export class LiveView {
     ended.replaceChildren(parts.join(' '), ' ');
     if (result.archiveUrl) {
       ended.append(el('a', { href: result.archiveUrl, download: '' }, 'Download the report'), ' · ', el('a', { href: `#/reports/${result.runId}` }, 'View the report'));
+      if (result.reportUrl) ended.append(' · ', el('a', { href: result.reportUrl, target: '_blank' }, 'HTML report'));
     }
+    if (result.summary?.thresholds) this.showThresholds(result.summary.thresholds);
+    const thresholdsFailed = (result.summary?.thresholds ?? []).some((r) => r.ok !== true);
     ended.hidden = false;
-    ended.classList.toggle('error', result.outcome !== 'done' || (result.summary?.errorTotal ?? 0) > 0);
+    ended.classList.toggle('error', result.outcome !== 'done' || (result.summary?.errorTotal ?? 0) > 0 || thresholdsFailed);
   }
 
   showNotice(message) {

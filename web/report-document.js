@@ -9,7 +9,7 @@ import uPlot from './vendor/uplot/uPlot.esm.js';
 import { ChartSet } from './charts.js';
 import { el, formatDuration, formatPercent, formatTime } from './format.js';
 import { chartSpecs } from './metric-charts.js';
-import { formatThresholdValue, thresholdLabel } from './shared/thresholds.js';
+import { thresholdsTable } from './thresholds-table.js';
 
 const SPECTRUM_HEIGHT = 260;
 /** The x axis of a spectrum: 1 / (1 - p), so 90 %, 99 %, 99.9 % ... sit one decade apart. */
@@ -44,23 +44,7 @@ function showThresholds(report) {
     section.replaceChildren(el('p', {}, 'The plan set no thresholds.'));
     return;
   }
-  const failed = results.filter((r) => r.ok !== true).length;
-  const verdict = el('p', { className: `verdict ${failed === 0 ? 'pass' : 'fail'}` }, failed === 0 ? `All ${results.length} thresholds passed.` : `${failed} of ${results.length} thresholds failed.`);
-  const rows = results.map((r) => {
-    const row = el(
-      'tr',
-      { className: r.ok === true ? 'pass' : 'fail' },
-      el('td', {}, r.ok === true ? 'pass' : 'FAIL'),
-      el('td', {}, thresholdLabel(r)),
-      el('td', { className: 'num' }, formatThresholdValue(r)),
-      el('td', {}, r.aborted ? `stopped the run at ${r.abortedAt} s` : r.abortOnFail ? `abortOnFail after ${r.gracePeriod} s` : ''),
-    );
-    row.dataset.threshold = thresholdLabel(r);
-    row.dataset.ok = String(r.ok === true);
-    return row;
-  });
-  const table = el('table', { className: 'table' }, el('thead', {}, el('tr', {}, ...['Result', 'Threshold', 'Measured', ''].map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows));
-  section.replaceChildren(verdict, table);
+  section.replaceChildren(...thresholdsTable(results));
 }
 
 function showSpectra(report) {

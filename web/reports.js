@@ -6,6 +6,7 @@ import { api } from './api.js';
 import { ChartSet } from './charts.js';
 import { el, formatBytes, formatPercent, formatTime } from './format.js';
 import { HOT_CPU_PERCENT, chartSpecs } from './metric-charts.js';
+import { thresholdsTable } from './thresholds-table.js';
 import { writerStatusParts } from './writer-status.js';
 
 export class ReportsTable {
@@ -24,7 +25,7 @@ export class ReportsTable {
     }
     this.status.textContent = '';
     if (reports.length === 0) {
-      this.tbody.replaceChildren(el('tr', {}, el('td', { colSpan: 7, className: 'empty' }, 'No report yet: runs leave one here when they end.')));
+      this.tbody.replaceChildren(el('tr', {}, el('td', { colSpan: 8, className: 'empty' }, 'No report yet: runs leave one here when they end.')));
       return;
     }
     this.tbody.replaceChildren(...reports.map((r) => this.row(r)));
@@ -39,6 +40,10 @@ export class ReportsTable {
     remove.addEventListener('click', () => void this.remove(report));
     const download = el('a', { href: report.url, download: report.fileName }, 'Download');
     download.setAttribute('aria-label', `Download report ${report.runId}`);
+    const page = el('a', { href: report.reportUrl, target: '_blank' }, 'HTML report');
+    page.setAttribute('aria-label', `HTML report of ${report.runId}`);
+    const thresholds = s?.thresholds ?? [];
+    const failedThresholds = thresholds.filter((r) => r.ok !== true).length;
     const row = el(
       'tr',
       {},
@@ -47,7 +52,8 @@ export class ReportsTable {
       el('td', { className: 'num' }, s ? String(s.effectiveDevices ?? s.desiredDevices) : '–'),
       el('td', { className: `num${hot ? ' hot' : ''}` }, s?.maxCpuPercent == null ? '–' : formatPercent(s.maxCpuPercent)),
       el('td', { className: errors > 0 || s?.aborted ? 'error' : '' }, errors > 0 ? `${errors} errors` : s?.aborted ? 'aborted' : 'none'),
-      el('td', {}, download, el('div', { className: 'sub' }, formatBytes(report.bytes))),
+      el('td', { className: failedThresholds > 0 ? 'error' : '' }, thresholds.length === 0 ? '–' : failedThresholds > 0 ? `${failedThresholds} of ${thresholds.length} failed` : `${thresholds.length} passed`),
+      el('td', {}, download, ' · ', page, el('div', { className: 'sub' }, formatBytes(report.bytes))),
       el('td', {}, remove),
     );
     row.dataset.runId = report.runId;
@@ -88,6 +94,10 @@ export class ReportPage {
     this.part('status').textContent = report.series.elapsed.length === 0 ? 'This report has no rows.' : '';
     this.part('title').textContent = s?.name ?? runId;
     this.part('download').href = report.url;
+    this.part('html').href = report.reportUrl;
+    const thresholds = s?.thresholds ?? [];
+    this.part('thresholds').hidden = thresholds.length === 0;
+    this.part('thresholds').replaceChildren(...(thresholds.length === 0 ? [] : thresholdsTable(thresholds)));
     const facts = [
       ['Run id', runId],
       ['Started', s ? formatTime(s.startedAt) : '–'],

@@ -16,6 +16,8 @@ export type { ReportContents, ReportSeries } from './report-reader.js';
 export interface ReportDetail extends ReportContents {
   /** Path of the download, as ReportEntry's. */
   url: string;
+  /** Path of the run's HTML report, as ReportEntry's. */
+  reportUrl: string;
 }
 
 /** Stable codes of API errors; `status` is the HTTP status each goes with. */
@@ -67,6 +69,8 @@ export interface RunEnded {
    * when the coordinator has a token), or null when none was written.
    */
   archiveUrl: string | null;
+  /** Where the run's HTML report is served (`/results/<runId>.html`), or null when no archive was written. */
+  reportUrl?: string | null;
   summary: RunSummary | null;
 }
 
@@ -102,6 +106,8 @@ export interface ReportEntry {
   startedAt: string;
   /** Path of the download, relative to the coordinator's base URL (a signed link when the coordinator has a token). */
   url: string;
+  /** Path of the run's self-contained HTML report (`/results/<runId>.html`), signed like `url`. */
+  reportUrl: string;
   /** The archive's summary.json (name, devices, max CPU, errors); null when it has none. */
   summary: RunSummary | null;
 }
@@ -129,6 +135,15 @@ export type LiveMessage = { type: 'live'; snapshot: LiveSnapshot } | { type: 'no
 export const archiveUrlPath = (runId: string): string => `/results/${runId}.tar.gz`;
 
 /** How a run ended, its archive named by `link` (a signed link where the coordinator has a token). */
+/**
+ * The link of a run's HTML report (`/results/<runId>.html`) from its archive's
+ * link: the same run id and, with a token, the same signature, which covers the run only.
+ */
+export const reportLinkOf = (archiveLink: string): string => archiveLink.replace(/\.tar\.gz(?=\?|$)/, '.html');
+
+/** The run id a `/results/` report page name (`<runId>.html`) stands for, or null. */
+export const runIdOfReportPage = (fileName: string): string | null => (fileName.endsWith('.html') ? fileName.slice(0, -'.html'.length) : null);
+
 export function runEnded(result: RunResult, link: (runId: string) => string = archiveUrlPath): RunEnded {
   return {
     runId: result.runId,
@@ -136,6 +151,7 @@ export function runEnded(result: RunResult, link: (runId: string) => string = ar
     ...(result.reason !== undefined ? { reason: result.reason } : {}),
     criticalErrors: result.criticalErrors,
     archiveUrl: result.archivePath === null ? null : link(result.runId),
+    reportUrl: result.archivePath === null ? null : reportLinkOf(link(result.runId)),
     summary: result.summary,
   };
 }

@@ -9,8 +9,9 @@ import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import { open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { METRICS_PATH, chooseLiveProtocol, isGuardedPath, tokenCheck } from './api-auth.js';
-import { API_ERROR, runEnded, type ApiErrorBody, type ApiErrorKind, type PlanChecked, type ReportDetail, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
+import { API_ERROR, reportLinkOf, runEnded, runIdOfReportPage, type ApiErrorBody, type ApiErrorKind, type PlanChecked, type ReportDetail, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
 import { runIdOfArchive } from './archive.js';
+import { htmlReportOfArchive } from './html-report.js';
 import type { Coordinator, StartOutcome } from './coordinator.js';
 import { DownloadLinks } from './download-links.js';
 import type { Run } from './run.js';
@@ -118,7 +119,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       if (!isGuardedPath(path)) return;
       const query = new URLSearchParams(request.url.slice(path.length + 1));
       if (allowed({ method: request.method, path, authorization: request.headers.authorization, protocols: request.headers['sec-websocket-protocol'] })) return;
-      const archiveRunId = request.method === 'GET' && path.startsWith('/results/') ? runIdOfArchive(path.slice('/results/'.length)) : null;
+      const resultName = path.slice('/results/'.length);
+      const archiveRunId = request.method === 'GET' && path.startsWith('/results/') ? (runIdOfArchive(resultName) ?? runIdOfReportPage(resultName)) : null;
       if (archiveRunId !== null) {
         const link = links.check(archiveRunId, query);
         if (link === 'ok') return;
@@ -210,6 +212,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
           bytes: r.bytes,
           startedAt: r.startedAt,
           url: links.path(r.runId),
+          reportUrl: reportLinkOf(links.path(r.runId)),
           summary: await reader.summary(r.path),
         }),
       ),
@@ -229,7 +232,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return sendError(reply, API_ERROR.notFound, `there is no report of run ${runId}`);
       throw error;
     }
-    return { ...contents, url: links.path(runId) } satisfies ReportDetail;
+    return { ...contents, url: links.path(runId), reportUrl: reportLinkOf(links.path(runId)) } satisfies ReportDetail;
   });
 
   app.delete<{ Params: { runId: string } }>('/api/reports/:runId', async (request, reply) => {
@@ -242,6 +245,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   app.get<{ Params: { fileName: string } }>('/results/:fileName', async (request, reply) => {
     const { fileName } = request.params;
+    const pageOf = runIdOfReportPage(fileName);
+    if (pageOf !== null) return sendReportPage(reply, pageOf);
     const runId = runIdOfArchive(fileName);
     if (runId === null) return sendError(reply, API_ERROR.notFound, `reports are served as /results/<runId>.tar.gz, not ${fileName}`);
     const path = await reportCall(reply, () => coordinator.store.path(runId));
@@ -262,6 +267,21 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const openMetrics = wantsOpenMetrics(request.headers.accept);
     return reply.header('content-type', openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE).send(renderExposition(scrape.families(), openMetrics));
   });
+
+  /** A run's HTML report: the one its archive carries, or one built from an older archive's files. */
+  const sendReportPage = async (reply: FastifyReply, runId: string): Promise<FastifyReply> => {
+    const path = await reportCall(reply, () => coordinator.store.path(runId));
+    if (path === undefined) return reply;
+    if (path === null) return sendError(reply, API_ERROR.notFound, `there is no report of run ${runId}`);
+    let html: string;
+    try {
+      html = await htmlReportOfArchive(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return sendError(reply, API_ERROR.notFound, `there is no report of run ${runId}`);
+      throw error;
+    }
+    return reply.header('content-type', 'text/html; charset=utf-8').send(html);
+  };
 
   app.route({
     method: 'GET',

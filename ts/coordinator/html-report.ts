@@ -117,6 +117,7 @@ const MODULES: ReadonlyArray<[name: string, path: string]> = [
   ['format.js', join(WEB_DIR, 'format.js')],
   ['charts.js', join(WEB_DIR, 'charts.js')],
   ['metric-charts.js', join(WEB_DIR, 'metric-charts.js')],
+  ['thresholds-table.js', join(WEB_DIR, 'thresholds-table.js')],
   ['report-document.js', join(WEB_DIR, 'report-document.js')],
 ];
 
@@ -177,8 +178,6 @@ export async function buildHtmlReport(sources: ReportSources): Promise<string> {
 <style>${uplotCss}</style>
 <style>${siteCss}
 body { padding: 1rem 2rem; }
-.verdict.pass { color: #047857; font-weight: 600; }
-.verdict.fail, tr.fail td { color: var(--error); font-weight: 600; }
 .spectra { display: flex; flex-direction: column; gap: 0.8rem; }
 </style>
 </head>
