@@ -15,6 +15,11 @@ const SPECTRUM_HEIGHT = 260;
 /** The x axis of a spectrum: 1 / (1 - p), so 90 %, 99 %, 99.9 % ... sit one decade apart. */
 const inverse = (percentile) => 1 / (1 - percentile / 100);
 const percentileOfInverse = (x) => 100 * (1 - 1 / x);
+const decades = (max) => {
+  const ticks = [];
+  for (let d = 1; d <= max * 1.0001; d *= 10) ticks.push(d);
+  return ticks;
+};
 
 const part = (name) => document.querySelector(`[data-report="${name}"]`);
 
@@ -69,7 +74,8 @@ function showSpectra(report) {
         height: SPECTRUM_HEIGHT,
         scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
         axes: [
-          { label: 'percentile', values: (_u, ticks) => ticks.map((t) => `${Number(percentileOfInverse(t).toPrecision(6))}%`) },
+          // One tick a decade of 1 / (1 - p): 0 %, 90 %, 99 %, 99.9 %, ...
+          { label: 'percentile', splits: (u) => decades(u.scales.x.max), values: (_u, ticks) => ticks.map((t) => `${Number(percentileOfInverse(t).toPrecision(6))}%`) },
           { label: micros ? 'ms' : '', size: 60 },
         ],
         series: [

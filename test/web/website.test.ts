@@ -193,13 +193,14 @@ test.serial('a plan filled by label runs, its charts grow each second, and its r
   await page.getByRole('link', { name: 'Reports', exact: true }).click();
   const report = page.locator(`tr[data-run-id="${runId}"]`);
   await report.waitFor();
-  const [name, time, reportDevices, maxCpu, errors, archive] = await report.locator('td').allTextContents();
+  const [name, time, reportDevices, maxCpu, errors, thresholds, archive] = await report.locator('td').allTextContents();
   t.is(name, `e2e-first${runId}`, 'the name, then the run id under it');
   t.false(Number.isNaN(Date.parse(time!)), time);
   t.is(reportDevices, '10');
   t.regex(maxCpu!, /^\d+\.\d %$/);
   t.is(errors, 'none');
-  t.regex(archive!, /^Download[\d.]+ KiB$/);
+  t.is(thresholds, '–', 'the plan set no thresholds');
+  t.regex(archive!, /^Download · HTML report[\d.]+ KiB$/);
   await screenshot(page, 'reports', page.locator('#view-reports'));
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: `Download report ${runId}` }).click()]);
