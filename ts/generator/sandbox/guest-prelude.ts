@@ -3,10 +3,19 @@
  * script. It defines the script API and the mailbox. API functions never call
  * the host for I/O: they append an operation to a guest array and return a
  * guest promise. Once per event-loop turn the host makes three calls: `turn`
- * (results, device starts and kills, as one JSON string plus one ArrayBuffer),
+ * (results as one JSON array, device starts and kills, plus one ArrayBuffer),
  * then runs pending jobs, then `take` (queued operations, finished devices and
- * metrics, as one JSON string). Only the clock, randomness and hashing are
- * synchronous host calls.
+ * metrics, as lines of text the guest builds by concatenation: QuickJS's
+ * JSON.stringify costs several microseconds even for a small nested array, a
+ * good part of a turn). Only randomness and hashing are synchronous host calls.
+ *
+ * Timings read no clock in the guest. Every result carries two host
+ * timestamps (µs): when the operation left the host and when its outcome was
+ * seen there (the response bytes, the timer firing). A device's clock is the
+ * latest outcome it has received; `startTiming` takes the moment the device's
+ * next operation leaves, `stopTiming` the device's clock. So a timing around
+ * `await get()` is the exchange itself, whatever the time the guest needed to
+ * learn of it, and no timing costs a host call.
  *
  * The prelude is a function expression: the host calls it with its host
  * functions, the plan's params as JSON, and gets back the mailbox. Nothing of
@@ -29,7 +38,7 @@ const fromCharCode = String.fromCharCode, isView = ArrayBuffer.isView, isArray =
 const U8 = Uint8Array, AB = ArrayBuffer, Internal = InternalError;
 const isFiniteNumber = Number.isFinite, isInteger = Number.isInteger;
 const resolved = Promise.resolve();
-const hostNow = host.now, hostRandom = host.random, hostHash = host.hash, hostHmac = host.hmac;
+const hostRandom = host.random, hostHash = host.hash, hostHmac = host.hmac;
 const hostWsFetch = host.wsFetch;
 const KEY = /^[a-z][a-z0-9_]{0,63}$/;
 const RESERVED_COUNTER_KEY = /^(${RESERVED_COUNTER_KEYS.join('|')})$/;
@@ -300,6 +309,9 @@ define('crypto', freeze({
 }));
 
 let seq = 0;
+// Outbox lines: '<tag>,<opId>,<deviceId>,<rest>' (tag 'd': rest is the delay in
+// ms; 'H': rest is 'METHOD,path' of a request without headers or body; any
+// other tag is the operation kind and rest its payload as JSON).
 let out = [];
 let done = [];
 let bins = [], binLength = 0, takenBinary = null;
@@ -308,13 +320,20 @@ const devices = new Map();
 let script = null;
 let used = [];
 
-function op(st, kind, payload) {
+// Queues an operation whose outbox line is tag + ',' + id + ',' + device + ',' + rest.
+function op(st, kind, tag, rest) {
   if (st.dead) return new Promise(noop);
   const id = ++seq;
-  out.push([id, st.id, kind, payload]);
+  out.push(tag + ',' + id + ',' + st.id + ',' + rest);
   st.w.push(id);
-  return new Promise((resolve, reject) => { waits.set(id, [resolve, reject, st, kind]); });
+  // Timings started since the device's last operation begin when this one leaves.
+  const starts = st.p;
+  st.p = undefined;
+  return new Promise((resolve, reject) => { waits.set(id, [resolve, reject, st, kind, starts]); });
 }
+const opJson = (st, kind, payload) => op(st, kind, kind, stringify(payload));
+// A path that crosses as plain text: no line break, no NUL, no lone surrogate half.
+const PLAIN_PATH = /^[^\n\0\ud800-\udfff]*$/;
 
 function unlink(st, id) {
   const i = st.w.indexOf(id);
@@ -366,7 +385,9 @@ function http(st, method, path, headers, body) {
   try {
     if (typeof path !== 'string' || path === '') throw bad(fn + ': path must be a non-empty string');
     const list = headerList(headers, fn);
-    return op(st, 'h', [method, path, list, bodySpec(body, list, fn)]);
+    const spec = bodySpec(body, list, fn);
+    if (list.length === 0 && spec === null && PLAIN_PATH.test(path)) return op(st, 'h', 'H', method + ',' + path);
+    return opJson(st, 'h', [method, path, list, spec]);
   } catch (e) {
     return Promise.reject(e);
   }
@@ -375,7 +396,7 @@ function http(st, method, path, headers, body) {
 function wsUpgrade(st, path, headers) {
   try {
     if (typeof path !== 'string' || path === '') throw bad('wsUpgrade: path must be a non-empty string');
-    return op(st, 'wu', [path, headerList(headers, 'wsUpgrade')]);
+    return opJson(st, 'wu', [path, headerList(headers, 'wsUpgrade')]);
   } catch (e) {
     return Promise.reject(e);
   }
@@ -384,9 +405,9 @@ function wsUpgrade(st, path, headers) {
 // A text frame carries a string; a binary frame bytes, or a string sent as its UTF-8 bytes.
 function wsSend(st, binary, data, fn) {
   try {
-    if (typeof data === 'string') return op(st, 'ws', [binary, ['s', data]]);
+    if (typeof data === 'string') return opJson(st, 'ws', [binary, ['s', data]]);
     if (binary === 0) throw bad(fn + ': expects a string');
-    return op(st, 'ws', [1, bodySpec(toBytes(data, fn + ': data'), null, fn)]);
+    return opJson(st, 'ws', [1, bodySpec(toBytes(data, fn + ': data'), null, fn)]);
   } catch (e) {
     return Promise.reject(e);
   }
@@ -396,13 +417,13 @@ function wsSendJson(st, value) {
   let s;
   try { s = stringify(value); } catch (e) { return Promise.reject(bad('wsSendJson: value cannot be serialised: ' + e.message)); }
   if (typeof s !== 'string') return Promise.reject(bad('wsSendJson: value cannot be serialised'));
-  return op(st, 'ws', [0, ['s', s]]);
+  return opJson(st, 'ws', [0, ['s', s]]);
 }
 
 function wsReceive(st, as, timeoutMs, fn) {
   if (timeoutMs === undefined) timeoutMs = 5000;
   if (typeof timeoutMs !== 'number' || !isFiniteNumber(timeoutMs) || timeoutMs < 0) return Promise.reject(bad(fn + ': timeoutMs must be a finite number >= 0'));
-  return op(st, 'wr', [as, timeoutMs]);
+  return opJson(st, 'wr', [as, timeoutMs]);
 }
 
 function jsonMessage(s, fn) {
@@ -421,8 +442,8 @@ function wsFetch(st, as, fn) {
 // TCP: bytes onto the stream; UDP: one datagram. A string goes as its UTF-8 bytes.
 function socketSend(st, data) {
   try {
-    if (typeof data === 'string') return op(st, 'ts', ['s', data]);
-    return op(st, 'ts', bodySpec(toBytes(data, 'send: data'), null, 'send'));
+    if (typeof data === 'string') return opJson(st, 'ts', ['s', data]);
+    return opJson(st, 'ts', bodySpec(toBytes(data, 'send: data'), null, 'send'));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -431,35 +452,37 @@ function socketSend(st, data) {
 function socketRecv(st, timeoutMs) {
   if (timeoutMs === undefined) timeoutMs = 5000;
   if (typeof timeoutMs !== 'number' || !isFiniteNumber(timeoutMs) || timeoutMs < 0) return Promise.reject(bad('recv: timeoutMs must be a finite number >= 0'));
-  return op(st, 'tr', timeoutMs);
+  return opJson(st, 'tr', timeoutMs);
 }
 
 function delay(st, ms, ratio) {
   if (ratio === undefined) ratio = 0;
   if (typeof ms !== 'number' || !isFiniteNumber(ms) || ms < 0) return Promise.reject(bad('delay: ms must be a finite number >= 0'));
   if (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 1)) return Promise.reject(bad('delay: randomRatio must be a number from 0 to 1'));
-  return op(st, 'd', ms * (1 + ratio * (2 * Math.random() - 1)));
+  return op(st, 'd', 'd', '' + ms * (1 + ratio * (2 * Math.random() - 1)));
 }
 
-function startTiming(st, key, now) {
+// A started timing is a mark whose time (µs) the device's next operation fills
+// in with the moment it left the host; until then it is the device's clock.
+function startTiming(st, key) {
   metricKey(key, 'startTiming');
-  (st.t || (st.t = new Map())).set(key, now === undefined ? hostNow() : now);
+  const mark = { at: undefined };
+  (st.t || (st.t = new Map())).set(key, mark);
+  (st.p || (st.p = [])).push(mark);
 }
-function stopTiming(st, key, now) {
+function stopTiming(st, key) {
   metricKey(key, 'stopTiming');
-  const started = st.t === undefined ? undefined : st.t.get(key);
-  if (started === undefined) throw bad('stopTiming: no timing started for ' + stringify(key));
+  const mark = st.t === undefined ? undefined : st.t.get(key);
+  if (mark === undefined) throw bad('stopTiming: no timing started for ' + stringify(key));
   st.t.delete(key);
-  if (now === undefined) now = hostNow();
-  durations.push(key, now - started);
+  durations.push(key, st.now - (mark.at === undefined ? st.now : mark.at));
   // An arrival-rate iteration's twin, from when the iteration should have started.
-  if (st.i !== undefined) durations.push(key + INTENDED, now - st.i);
+  if (st.i !== undefined) durations.push(key + INTENDED, st.now - st.i);
 }
 function stopStartTiming(st, stopKey, startKey) {
   metricKey(startKey, 'stopStartTiming');
-  const now = hostNow();
-  stopTiming(st, stopKey, now);
-  startTiming(st, startKey, now);
+  stopTiming(st, stopKey);
+  startTiming(st, startKey);
 }
 
 const MAKERS = [
@@ -481,8 +504,8 @@ const MAKERS = [
   (st) => () => wsFetch(st, 'b', 'wsFetchBinary'),
   (st) => () => wsFetch(st, 'j', 'wsFetchJson'),
   (st) => (ms, randomRatio) => delay(st, ms, randomRatio),
-  (st) => (key) => startTiming(st, key, undefined),
-  (st) => (key) => stopTiming(st, key, undefined),
+  (st) => (key) => startTiming(st, key),
+  (st) => (key) => stopTiming(st, key),
   (st) => (stopKey, startKey) => stopStartTiming(st, stopKey, startKey),
   (st) => (data) => socketSend(st, data),
   (st) => (timeoutMs) => socketRecv(st, timeoutMs),
@@ -518,6 +541,8 @@ function stage(id, fn, value) {
   else list.push(fn, value);
 }
 
+const startAt = (args) => start(args[0], args[1]);
+
 function retire(st) {
   st.dead = true;
   staged.delete(st.id);
@@ -538,9 +563,12 @@ function finish(st, failed, e) {
   entry[2] = describe(e);
 }
 
-function start(s) {
+// s: a device id, or [id, intended start in µs] for an arrival-rate iteration; now: the host clock (µs).
+function start(s, now) {
   const id = typeof s === 'number' ? s : s[0];
-  const st = { id: id, w: [], t: undefined, i: typeof s === 'number' ? undefined : s[1], dead: false };
+  // w: ids of pending operations; t: started timings; p: timing marks the next operation fills;
+  // now: the device's clock (µs); i: the intended start of an arrival-rate iteration (µs).
+  const st = { id: id, w: [], t: undefined, p: undefined, now: now, i: typeof s === 'number' ? undefined : s[1], dead: false };
   devices.set(id, st);
   const args = new Array(MAKERS.length);
   for (let i = 0; i < MAKERS.length; i++) if (used[i]) args[i] = MAKERS[i](st);
@@ -588,26 +616,41 @@ return freeze({
     script = fn;
     used = parse(usedJson);
   },
+  // results: JSON array of [opId, sentUs, atUs] (done, no value), [opId, sentUs,
+  // atUs, value] or [opId, sentUs, atUs, code, message] (failed), in the order
+  // the host saw them; kills: JSON array of device ids; starts: JSON array
+  // [nowUs, start...]. Each is null when there is none.
   // Results and starts wait here per device until the host wakes that device
   // alone, so that what it allocates and how long it runs are measured as its own.
-  turn(envelope, buffer) {
-    const m = parse(envelope);
+  turn(results, kills, starts, buffer) {
     // Kills first: a result for a device stopped this turn must find no waiter.
-    for (const id of m.k) {
-      const st = devices.get(id);
-      if (st !== undefined) retire(st);
-      staged.delete(id);
+    if (kills !== null) {
+      for (const id of parse(kills)) {
+        const st = devices.get(id);
+        if (st !== undefined) retire(st);
+        staged.delete(id);
+      }
     }
-    for (const r of m.r) {
-      const w = waits.get(r[0]);
-      if (w === undefined) continue;
-      waits.delete(r[0]);
-      unlink(w[2], r[0]);
-      const value = r[1] === 0 ? new DeviceError(r[2], r[3]) : settle(w[3], r[2], buffer);
-      stage(w[2].id, r[1] === 0 ? w[1] : w[0], value);
+    if (results !== null) {
+      for (const r of parse(results)) {
+        const id = r[0];
+        const w = waits.get(id);
+        if (w === undefined) continue;
+        waits.delete(id);
+        const st = w[2];
+        unlink(st, id);
+        if (r[2] > st.now) st.now = r[2];
+        const marks = w[4];
+        if (marks !== undefined) for (const mark of marks) mark.at = r[1];
+        if (r.length === 5) stage(st.id, w[1], new DeviceError(r[3], r[4]));
+        else stage(st.id, w[0], r.length === 3 ? undefined : settle(w[3], r[3], buffer));
+      }
     }
-    // A start is an id, or [id, intended start in µs] for an arrival-rate iteration.
-    for (const s of m.s) stage(typeof s === 'number' ? s : s[0], start, s);
+    if (starts !== null) {
+      const s = parse(starts);
+      // A start is an id, or [id, intended start in µs] for an arrival-rate iteration.
+      for (let i = 1; i < s.length; i++) stage(typeof s[i] === 'number' ? s[i] : s[i][0], startAt, [s[i], s[0]]);
+    }
   },
   wake(id) {
     const list = staged.get(id);
@@ -615,19 +658,24 @@ return freeze({
     staged.delete(id);
     for (let i = 0; i < list.length; i += 2) list[i](list[i + 1]);
   },
+  // Lines: the operation lines, then 'B' (a binary side buffer waits in
+  // takeBinary), 'E,<id>' (device done), 'F,<id>,<JSON [code, message]>' (device
+  // failed), 'C,<key>,<n>' (counter), 'T,<key>,<µs>' (timing).
   take() {
     if (out.length === 0 && done.length === 0 && counts.size === 0 && durations.length === 0) return '';
-    let hasBinary = 0;
+    const tail = [];
     if (binLength > 0) {
       const all = new U8(binLength);
       let offset = 0;
       for (const b of bins) { all.set(b, offset); offset += b.length; }
       takenBinary = all.buffer;
-      hasBinary = 1;
+      tail.push('B');
     }
-    const c = [];
-    counts.forEach((v, k) => { c.push(k, v); });
-    const message = stringify([out, done, c, durations, hasBinary]);
+    for (const e of done) tail.push(e.length === 1 ? 'E,' + e[0] : 'F,' + e[0] + ',' + stringify([e[1], e[2]]));
+    counts.forEach((v, k) => { tail.push('C,' + k + ',' + v); });
+    for (let i = 0; i < durations.length; i += 2) tail.push('T,' + durations[i] + ',' + durations[i + 1]);
+    // Nothing is emptied before the text exists: if building it fails, the next take sends it all.
+    const message = (tail.length === 0 ? out : out.concat(tail)).join('\n');
     out = []; done = []; durations = []; bins = []; binLength = 0;
     counts.clear();
     return message;

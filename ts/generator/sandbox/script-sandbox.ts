@@ -48,7 +48,7 @@ export interface SandboxStats {
   turns: number;
   /** Host-to-guest calls: deliveries, job runs, collections. */
   guestCalls: number;
-  /** Guest-to-host calls: clock, randomness, hashing. */
+  /** Guest-to-host calls: randomness, hashing, wsFetch (timings need none: results carry host timestamps). */
   hostCalls: number;
   /** Host operations (requests, delays) the guest queued. */
   operations: number;
@@ -75,10 +75,18 @@ interface DeviceRecord {
 interface Waiting {
   readonly opId: number;
   readonly device: DeviceRecord;
+  /** When the operation left the guest (µs, performance.now()). */
+  readonly sent: number;
 }
 
-type HostOperation = [opId: number, deviceId: number, kind: string, payload: unknown];
-type Collected = [ops: HostOperation[], done: unknown[][], counts: unknown[], durations: unknown[], hasBinary: 0 | 1];
+/** An operation from the outbox; `payload` is the text after the device id (see guest-prelude.ts). */
+interface HostOperation {
+  opId: number;
+  deviceId: number;
+  /** Outbox tag: 'd' (delay), 'H' (plain request) or an operation kind with a JSON payload. */
+  tag: string;
+  payload: string;
+}
 type BodySpec = ['s', string] | ['b', number, number] | null;
 
 /** Interrupt polls (each ~10,000 guest calls or loop iterations) a slice must reach before it can be cut off. */
@@ -99,10 +107,11 @@ export class ScriptSandbox {
   /** Devices to start at the next turn: an id, or [id, intended start in µs] for an arrival-rate iteration. */
   private starts: Array<number | [number, number]> = [];
   private kills: number[] = [];
+  /** Result entries (JSON array elements) for the next turn, in the order they came. */
   private results: string[] = [];
   private resultOwners: DeviceRecord[] = [];
   private readonly binary = new BinaryParts();
-  private readonly timers = new TimerQueue<Waiting>((due) => this.onTimers(due));
+  private readonly timers = new TimerQueue<Waiting>((due, now) => this.onTimers(due, now));
   private readonly stats_: SandboxStats = { turns: 0, guestCalls: 0, hostCalls: 0, operations: 0 };
   private deadline = Infinity;
   /** Interrupt polls since the deadline was set. */
@@ -238,7 +247,6 @@ export class ScriptSandbox {
     const ctx = this.context;
     const host = ctx.newObject();
     const fns: Array<[string, QuickJSHandle]> = [
-      ['now', ctx.newFunction('now', () => this.hostCall(() => ctx.newNumber(performance.now() * 1000)))],
       ['random', ctx.newFunction('random', (n) => this.hostCall(() => ctx.newArrayBuffer(randomFillSync(new Uint8Array(ctx.getNumber(n))).buffer)))],
       ['hash', ctx.newFunction('hash', (alg, data) => this.hostCall(() => digest(ctx, createHash(hashName(ctx, alg)).update(this.bytesOf(data)).digest())))],
       [
@@ -314,8 +322,11 @@ export class ScriptSandbox {
   }
 
   private readonly pump = (): void => {
-    this.scheduled = false;
     if (this.disposed) return;
+    // Long delays due by now wake in this turn rather than in one of their own
+    // (still marked scheduled, so their results ask for no second turn).
+    this.timers.takeDue(performance.now());
+    this.scheduled = false;
     this.stats_.turns++;
     const woken = this.results.length > 0 || this.starts.length > 0 || this.kills.length > 0 ? this.deliver() : [];
     for (const device of woken) this.slice(device);
@@ -394,18 +405,18 @@ export class ScriptSandbox {
   /** Hands the guest this turn's results, starts and kills; returns the devices to wake, in order. */
   private deliver(): DeviceRecord[] {
     const ctx = this.context;
-    const envelope = `{"r":[${this.results.join(',')}],"k":${JSON.stringify(this.kills)},"s":${JSON.stringify(this.starts)}}`;
     const involved = [...this.resultOwners, ...this.starts.map((start) => this.devices.get(typeof start === 'number' ? start : start[0])!)];
+    const results = this.results.length === 0 ? ctx.null : ctx.newString(`[${this.results.join(',')}]`);
+    const kills = this.kills.length === 0 ? ctx.null : ctx.newString(JSON.stringify(this.kills));
+    const starts = this.starts.length === 0 ? ctx.null : ctx.newString(JSON.stringify([nowUs(), ...this.starts]));
     this.results = [];
     this.resultOwners = [];
     this.kills = [];
     this.starts = [];
     const bytes = this.binary.byteLength > 0 ? this.binary.take() : undefined;
-    const text = ctx.newString(envelope);
     const buffer = bytes === undefined ? ctx.null : ctx.newArrayBuffer(exactArrayBuffer(bytes));
-    const result = this.callGuest(this.turnFn!, text, buffer);
-    text.dispose();
-    buffer.dispose();
+    const result = this.callGuest(this.turnFn!, results, kills, starts, buffer);
+    for (const handle of [results, kills, starts, buffer]) handle.dispose();
     if (result === undefined) return [...new Set(involved)];
     // The guest could not take this batch in: fail its devices rather than
     // leave them waiting for results that never come.
@@ -447,14 +458,38 @@ export class ScriptSandbox {
     const text = ctx.typeof(taken.value) === 'string' ? ctx.getString(taken.value) : '';
     taken.value.dispose();
     if (text === '') return;
-    const [ops, done, counts, durations, hasBinary] = JSON.parse(text) as Collected;
-    const binary = hasBinary === 1 ? this.takeBinary() : undefined;
-    for (let i = 0; i + 1 < counts.length; i += 2) this.sink.count(String(counts[i]), Number(counts[i + 1]));
-    for (let i = 0; i + 1 < durations.length; i += 2) {
-      this.sink.duration(String(durations[i]), Math.max(0, Math.round(Number(durations[i + 1]))));
+    const ops: HostOperation[] = [];
+    const done: string[] = [];
+    let hasBinary = false;
+    for (const line of text.split('\n')) {
+      if (line === 'B') {
+        hasBinary = true;
+        continue;
+      }
+      const tag = line.slice(0, line.indexOf(','));
+      switch (tag) {
+        case 'C':
+        case 'T': {
+          const comma = line.lastIndexOf(',');
+          const key = line.slice(2, comma);
+          const value = Number(line.slice(comma + 1));
+          if (tag === 'C') this.sink.count(key, value);
+          else this.sink.duration(key, Math.max(0, Math.round(value)));
+          continue;
+        }
+        case 'E':
+        case 'F':
+          done.push(line);
+          continue;
+      }
+      const idEnd = line.indexOf(',', tag.length + 1);
+      const deviceEnd = line.indexOf(',', idEnd + 1);
+      if (idEnd < 0 || deviceEnd < 0) continue;
+      ops.push({ opId: Number(line.slice(tag.length + 1, idEnd)), deviceId: Number(line.slice(idEnd + 1, deviceEnd)), tag, payload: line.slice(deviceEnd + 1) });
     }
+    const binary = hasBinary ? this.takeBinary() : undefined;
     for (const op of ops) this.perform(op, binary);
-    for (const entry of done) this.finish(entry);
+    for (const line of done) this.finish(line);
   }
 
   private takeBinary(): Uint8Array | undefined {
@@ -472,37 +507,55 @@ export class ScriptSandbox {
     }
   }
 
-  private perform([opId, deviceId, kind, payload]: HostOperation, binary: Uint8Array | undefined): void {
+  private perform({ opId, deviceId, tag, payload: text }: HostOperation, binary: Uint8Array | undefined): void {
     const device = this.devices.get(deviceId);
     if (device === undefined) return;
     this.stats_.operations++;
-    if (kind === 'd') {
-      const ms = Number(payload);
-      if (ms > 0) this.timers.add(performance.now() + ms, { opId, device });
-      else this.resolved(device, opId, '0');
+    const now = performance.now();
+    const sent = Math.round(now * 1000);
+    if (tag === 'd') {
+      const ms = Number(text);
+      if (ms > 0) this.timers.add(now + ms, ms, { opId, device, sent });
+      else this.woken(device, opId, sent, sent);
       return;
     }
+    if (tag === 'H') {
+      const comma = text.indexOf(',');
+      this.request(device, opId, sent, { method: text.slice(0, comma) as HttpRequest['method'], path: text.slice(comma + 1), headers: [] });
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const kind = tag;
     if (WS_OPERATIONS.has(kind)) {
       const ws = device.io.ws;
-      if (ws === undefined) this.rejected(device, opId, DEVICE_ERROR.wrongProtocol, 'this device does not speak WebSocket (it needs an HTTP target)');
-      else this.settle(device, opId, performWebSocket(ws, kind, payload, binary, this.binary));
+      if (ws === undefined) this.rejected(device, opId, sent, DEVICE_ERROR.wrongProtocol, 'this device does not speak WebSocket (it needs an HTTP target)');
+      else this.settle(device, opId, sent, performWebSocket(ws, kind, payload, binary, this.binary));
       return;
     }
     if (kind === SOCKET_SEND || kind === SOCKET_RECV) {
-      this.settle(device, opId, performSocket(device.io.socket, kind, payload, binary, this.binary));
+      this.settle(device, opId, sent, performSocket(device.io.socket, kind, payload, binary, this.binary));
       return;
     }
     if (kind !== 'h') return;
-    const http = device.io.http;
-    if (http === undefined) {
-      this.rejected(device, opId, DEVICE_ERROR.wrongProtocol, 'this device does not speak HTTP');
-      return;
-    }
     const [method, path, headers, body] = payload as [string, string, Array<[string, string]>, BodySpec];
-    if (!HTTP_METHODS.has(method)) return;
     const request: HttpRequest = { method: method as HttpRequest['method'], path, headers };
     if (body !== null) {
       request.body = body[0] === 's' ? Buffer.from(body[1], 'utf8') : (binary ?? new Uint8Array(0)).subarray(body[1], body[1] + body[2]);
+    }
+    this.request(device, opId, sent, request);
+  }
+
+  private request(device: DeviceRecord, opId: number, sent: number, request: HttpRequest): void {
+    if (!HTTP_METHODS.has(request.method)) return;
+    const http = device.io.http;
+    if (http === undefined) {
+      this.rejected(device, opId, sent, DEVICE_ERROR.wrongProtocol, 'this device does not speak HTTP');
+      return;
     }
     let pending: Promise<HttpResponse>;
     try {
@@ -511,15 +564,16 @@ export class ScriptSandbox {
       pending = Promise.reject(error);
     }
     pending.then(
-      (response) => this.resolved(device, opId, `[${response.status},${JSON.stringify(response.headers)},${bodyFragment(response.headers, response.body, this.binary)}]`),
-      (error: unknown) => this.rejected(device, opId, errorCode(error), error instanceof Error ? error.message : String(error)),
+      (response) =>
+        this.resolved(device, opId, sent, `[${response.status},${JSON.stringify(response.headers)},${bodyFragment(response.headers, response.body, this.binary)}]`),
+      (error: unknown) => this.rejected(device, opId, sent, errorCode(error), error instanceof Error ? error.message : String(error)),
     );
   }
 
-  private settle(device: DeviceRecord, opId: number, pending: Promise<string>): void {
+  private settle(device: DeviceRecord, opId: number, sent: number, pending: Promise<string>): void {
     pending.then(
-      (value) => this.resolved(device, opId, value),
-      (error: unknown) => this.rejected(device, opId, errorCode(error), error instanceof Error ? error.message : String(error)),
+      (value) => this.resolved(device, opId, sent, value),
+      (error: unknown) => this.rejected(device, opId, sent, errorCode(error), error instanceof Error ? error.message : String(error)),
     );
   }
 
@@ -543,33 +597,52 @@ export class ScriptSandbox {
     }
   }
 
-  private onTimers(due: Waiting[]): void {
-    for (const { opId, device } of due) this.resolved(device, opId, '0');
+  private onTimers(due: Waiting[], now: number): void {
+    const at = Math.round(now * 1000);
+    for (const { opId, device, sent } of due) this.woken(device, opId, sent, at);
   }
 
-  private resolved(device: DeviceRecord, opId: number, value: string): void {
+  /** A delay ended: a result without a value. Timestamps are µs. */
+  private woken(device: DeviceRecord, opId: number, sent: number, at: number): void {
     if (this.devices.get(device.id) !== device) return;
-    this.results.push(`[${opId},1,${value}]`);
+    this.results.push(`[${opId},${sent},${at}]`);
     this.resultOwners.push(device);
     this.schedule();
   }
 
-  private rejected(device: DeviceRecord, opId: number, code: string, message: string): void {
+  /** An operation succeeded with `value` (a JSON fragment); its outcome is seen now. */
+  private resolved(device: DeviceRecord, opId: number, sent: number, value: string): void {
     if (this.devices.get(device.id) !== device) return;
-    this.results.push(`[${opId},0,${JSON.stringify(code)},${JSON.stringify(message)}]`);
+    this.results.push(`[${opId},${sent},${nowUs()},${value}]`);
     this.resultOwners.push(device);
     this.schedule();
   }
 
-  private finish(entry: unknown[]): void {
-    const device = this.devices.get(Number(entry[0]));
+  private rejected(device: DeviceRecord, opId: number, sent: number, code: string, message: string): void {
+    if (this.devices.get(device.id) !== device) return;
+    this.results.push(`[${opId},${sent},${nowUs()},${JSON.stringify(code)},${JSON.stringify(message)}]`);
+    this.resultOwners.push(device);
+    this.schedule();
+  }
+
+  /** An 'E,<id>' (done) or 'F,<id>,<JSON [code, message]>' (failed) outbox line. */
+  private finish(line: string): void {
+    const idEnd = line.indexOf(',', 2);
+    const device = this.devices.get(Number(idEnd < 0 ? line.slice(2) : line.slice(2, idEnd)));
     if (device === undefined) return;
     this.devices.delete(device.id);
-    if (entry.length === 1) device.resolve();
-    else {
-      const code = typeof entry[1] === 'string' && METRIC_KEY.test(entry[1]) ? entry[1] : DEVICE_ERROR.script;
-      device.reject(new DeviceError(code, String(entry[2] ?? '')));
+    if (line[0] === 'E') {
+      device.resolve();
+      return;
     }
+    let entry: unknown[] = [];
+    try {
+      entry = JSON.parse(line.slice(idEnd + 1)) as unknown[];
+    } catch {
+      // an unreadable failure still fails the device, as a script error
+    }
+    const code = typeof entry[0] === 'string' && METRIC_KEY.test(entry[0]) ? entry[0] : DEVICE_ERROR.script;
+    device.reject(new DeviceError(code, String(entry[1] ?? '')));
   }
 
   private fail(device: DeviceRecord, code: string, message: string): void {
@@ -595,6 +668,9 @@ export class ScriptSandbox {
     return failure;
   }
 }
+
+/** The host clock in whole microseconds, the unit of every timestamp the guest sees. */
+const nowUs = (): number => Math.round(performance.now() * 1000);
 
 function exactArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   const buffer = bytes.buffer as ArrayBuffer;
