@@ -179,16 +179,20 @@ declare const bert: {
 };
 
 /**
- * Starts the timer `key` (metric `<key>_us`); key must match /^[a-z][a-z0-9_]{0,63}$/.
+ * Starts the timer `key` (metric `<key>_us`) as the device's next operation leaves the generator;
+ * key must match /^[a-z][a-z0-9_]{0,63}$/.
  * In an arrival-rate block (`arrivalRate` or `stages` in the plan), where each run
  * of the script is one iteration started on schedule, stopping it also records
  * `<key>_intended_us`: the time from when the iteration was due to the stop, so
  * waiting for a free device or behind a stalled target is not hidden.
  */
 declare function startTiming(key: string): void;
-/** Stops the timer `key` and records the elapsed microseconds into `<key>_us`; throws `bad_argument` if it was not started. */
+/**
+ * Stops the timer `key` at the moment the device's latest awaited outcome (response, message, end of a delay)
+ * arrived, and records the elapsed microseconds into `<key>_us`; throws `bad_argument` if it was not started.
+ */
 declare function stopTiming(key: string): void;
-/** Stops `stopKey` and starts `startKey` at the same instant. */
+/** Stops `stopKey` and starts `startKey`, with no time between them lost. */
 declare function stopStartTiming(stopKey: string, startKey: string): void;
 /** Adds `value` (default 1), a non-negative integer (else `bad_argument`), to the counter `<key>_count` (and `<key>_per_second`). */
 declare function incCounter(key: string, value?: number): void;
@@ -196,6 +200,7 @@ declare function incCounter(key: string, value?: number): void;
 /**
  * Waits `ms · (1 + randomRatio · (2U − 1))` milliseconds, U uniform in [0, 1):
  * `delay(1000, 0.1)` waits 900 to 1100 ms. `randomRatio` is from 0 (default) to 1.
+ * A wait of a second or more may end up to 10 ms late, so that devices waking close together share a turn.
  */
 declare function delay(ms: number, randomRatio?: number): Promise<void>;
 
