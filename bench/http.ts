@@ -3,8 +3,12 @@
  * user runs it (the embedded runner, a QuickJS script per device):
  *
  *   1. CPU per request of closed-loop load (`while (true) await get('/')` on N
- *      devices) beside autocannon with as many connections and no pipelining;
- *   2. resident memory per idle device: each device sends one GET on its
+ *      devices) beside autocannon with as many connections and no pipelining,
+ *      in the steady state and for the whole run as a user sees it (process
+ *      CPU from start to exit: start-up, workers, script, archive);
+ *   2. the same over HTTP/2 (h2c, prior knowledge) beside h2load (Debian's
+ *      nghttp2-client) with as many connections and one stream each;
+ *   3. resident memory per idle device: each device sends one GET on its
  *      keep-alive connection and then waits in `delay(60000)`.
  *
  * Every generator runs in a child process of its own, so its CPU and RSS are its
@@ -12,13 +16,13 @@
  * all threads, from process.cpuUsage().
  *
  *   node dist/bench/http.js [--duration 10] [--connections 100] [--idle-devices 10000]
- *     [--workers 1] [--rounds 1] [--only cpu|idle] [--profile DIR] [--quick]
+ *     [--workers 1] [--rounds 1] [--only cpu|h2|idle] [--profile DIR] [--quick]
  *
  * --quick is a smoke run: 3 s of load and 1,000 idle devices. --rounds repeats
  * the CPU comparison and pools the rounds. --profile writes V8 CPU profiles of
  * the first long Stressgrid run (one per thread) into DIR.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +48,8 @@ interface CpuResult {
   cpuUs: number;
   requests: number;
   errors: number;
+  /** CPU of the whole process from its start to the end of the run (start-up and archive included). */
+  processCpuUs?: number;
 }
 
 interface IdleResult {
@@ -56,9 +62,14 @@ interface IdleResult {
   responses: number;
 }
 
-function plan(name: string, script: string, port: number, size: number, rampup: number, sustain: number): Plan {
-  return { name, blocks: [{ script }], addresses: [{ host: '127.0.0.1', port, protocol: 'http' }], size, rampup, sustain, rampdown: 0 };
+function plan(name: string, script: string, port: number, size: number, rampup: number, sustain: number, protocol: 'http' | 'http2' = 'http'): Plan {
+  return { name, blocks: [{ script }], addresses: [{ host: '127.0.0.1', port, protocol }], size, rampup, sustain, rampdown: 0 };
 }
+
+const processCpu = (): number => {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+};
 
 interface Finished {
   archivePath: string;
@@ -91,13 +102,14 @@ async function totalsOf(archivePath: string): Promise<{ requests: number; errors
 }
 
 /** Child: one Stressgrid run of closed-loop devices, starting and ending included. */
-async function stressgridCpu(port: number, devices: number, seconds: number, workers: number): Promise<CpuResult> {
+async function stressgridCpu(port: number, devices: number, seconds: number, workers: number, protocol: 'http' | 'http2' = 'http'): Promise<CpuResult> {
   const cpu0 = process.cpuUsage();
-  const run = await embedded(plan('bench-cpu', CLOSED_LOOP_SCRIPT, port, devices, 0, seconds), workers);
+  const run = await embedded(plan('bench-cpu', CLOSED_LOOP_SCRIPT, port, devices, 0, seconds, protocol), workers);
   const cpu = process.cpuUsage(cpu0);
+  const processCpuUs = processCpu();
   const { requests, errors } = await totalsOf(run.archivePath);
   await rm(run.dataDir, { recursive: true, force: true });
-  return { cpuUs: cpu.user + cpu.system, requests, errors };
+  return { cpuUs: cpu.user + cpu.system, requests, errors, processCpuUs };
 }
 
 interface AutocannonResult {
@@ -115,7 +127,33 @@ async function autocannonCpu(port: number, connections: number, seconds: number)
   const cpu0 = process.cpuUsage();
   const r = await autocannon({ url: `http://127.0.0.1:${port}/`, connections, pipelining: 1, duration: seconds });
   const cpu = process.cpuUsage(cpu0);
-  return { cpuUs: cpu.user + cpu.system, requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx };
+  return { cpuUs: cpu.user + cpu.system, requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx, processCpuUs: processCpu() };
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * h2load (nghttp2-client) with `connections` clients, one stream each, for
+ * `seconds`; its CPU is what the shell that waited for it reads as its
+ * children's time (/proc/self/stat cutime + cstime), start to exit.
+ */
+function h2loadCpu(port: number, connections: number, seconds: number): Promise<CpuResult> {
+  const script = 'h2load "$@" || exit $?; echo "STAT $(cat /proc/$$/stat)"';
+  const args = ['-c', String(connections), '-m', '1', '-D', String(seconds), `http://127.0.0.1:${port}/`];
+  const proc = spawn('/bin/sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  return new Promise((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('exit', (code) => {
+      const requests = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+      const stat = /STAT .*\) (.*)$/m.exec(out);
+      if (code !== 0 || !requests || !stat) return reject(new Error(`h2load failed (exit ${code}): ${out.slice(-500)}`));
+      const fields = stat[1]!.split(' ');
+      const cpuUs = ((Number(fields[13]) + Number(fields[14])) * 1e6) / CLOCK_TICKS;
+      resolve({ cpuUs, requests: Number(requests[2]), errors: Number(requests[3]) + Number(requests[4]), processCpuUs: cpuUs });
+    });
+  });
 }
 
 /** Child: `devices` idle devices ramped up over `rampup` s; RSS once every one has its response and waits. */
@@ -143,6 +181,8 @@ async function child(mode: string, args: number[]): Promise<unknown> {
   switch (mode) {
     case 'stressgrid-cpu':
       return stressgridCpu(port, n, seconds, workers);
+    case 'stressgrid-h2-cpu':
+      return stressgridCpu(port, n, seconds, workers, 'http2');
     case 'autocannon-cpu':
       return autocannonCpu(port, n, seconds);
     case 'stressgrid-idle':
@@ -179,7 +219,7 @@ interface Options {
   workers: number;
   rounds: number;
   profileDir: string | undefined;
-  parts: { cpu: boolean; idle: boolean };
+  parts: { cpu: boolean; h2: boolean; idle: boolean };
 }
 
 function options(argv: string[]): Options {
@@ -195,7 +235,7 @@ function options(argv: string[]): Options {
   };
   const quick = argv.includes('--quick');
   const only = value('only');
-  if (only !== undefined && only !== 'cpu' && only !== 'idle') throw new Error(`--only takes cpu or idle, not ${only}`);
+  if (only !== undefined && only !== 'cpu' && only !== 'h2' && only !== 'idle') throw new Error(`--only takes cpu, h2 or idle, not ${only}`);
   const duration = number('duration', quick ? 3 : 10);
   if (duration <= SHORT_RUN_S) throw new Error(`--duration must be more than the ${SHORT_RUN_S} s run it is compared with`);
   return {
@@ -206,7 +246,7 @@ function options(argv: string[]): Options {
     workers: number('workers', 1),
     rounds: number('rounds', 1),
     profileDir: value('profile'),
-    parts: { cpu: only === undefined || only === 'cpu', idle: only === undefined || only === 'idle' },
+    parts: { cpu: only === undefined || only === 'cpu', h2: only === undefined || only === 'h2', idle: only === undefined || only === 'idle' },
   };
 }
 
@@ -230,7 +270,14 @@ function cpuLine(label: string, r: CpuResult, seconds: number): string {
   return `  ${cells.join(' ')}`;
 }
 
-const sum = (a: CpuResult, b: CpuResult): CpuResult => ({ cpuUs: a.cpuUs + b.cpuUs, requests: a.requests + b.requests, errors: a.errors + b.errors });
+const sum = (a: CpuResult, b: CpuResult): CpuResult => ({
+  cpuUs: a.cpuUs + b.cpuUs,
+  requests: a.requests + b.requests,
+  errors: a.errors + b.errors,
+  processCpuUs: (a.processCpuUs ?? 0) + (b.processCpuUs ?? 0),
+});
+/** µs of whole-process CPU per request. */
+const wholePerRequest = (r: CpuResult): number => (r.processCpuUs ?? r.cpuUs) / r.requests;
 
 async function closedLoop(port: number, o: Options): Promise<SummaryRow[]> {
   console.log(`\n1. Closed loop: ${o.connections} connections, back-to-back GET / for ${o.duration} s (Stressgrid: ${o.workers} worker thread(s))`);
@@ -263,20 +310,51 @@ async function closedLoop(port: number, o: Options): Promise<SummaryRow[]> {
   }
   const acPerRequest = acAll.cpuUs / acAll.requests;
   const ratio = steadyAll.cpuUs / steadyAll.requests / acPerRequest;
-  const wholeRatio = sgAll.cpuUs / sgAll.requests / acPerRequest;
+  const wholeRatio = wholePerRequest(sgAll) / wholePerRequest(acAll);
   const seconds = o.duration * o.rounds;
   return [
     ['Stressgrid CPU per request, steady state', `${(steadyAll.cpuUs / steadyAll.requests).toFixed(1)} µs`, ''],
-    [`Stressgrid CPU per request, whole ${o.duration} s run`, `${(sgAll.cpuUs / sgAll.requests).toFixed(1)} µs`, ''],
-    ['autocannon CPU per request', `${acPerRequest.toFixed(1)} µs`, ''],
+    [`Stressgrid CPU per request, whole ${o.duration} s run as a user sees it (process start to exit)`, `${wholePerRequest(sgAll).toFixed(1)} µs`, ''],
+    ['autocannon CPU per request (its run; whole process)', `${acPerRequest.toFixed(1)} µs; ${wholePerRequest(acAll).toFixed(1)} µs`, ''],
     ['CPU per request, Stressgrid / autocannon (steady)', `${ratio.toFixed(2)}x`, `<= 2x: ${verdict(ratio <= 2)}`],
-    ['CPU per request, Stressgrid / autocannon (whole run)', `${wholeRatio.toFixed(2)}x`, ''],
+    ['CPU per request, Stressgrid / autocannon (whole run, both processes start to exit)', `${wholeRatio.toFixed(2)}x`, `<= 1.5x: ${verdict(wholeRatio <= 1.5)}`],
     ['requests/s, Stressgrid / autocannon', `${Math.round(sgAll.requests / seconds)} / ${Math.round(acAll.requests / seconds)}`, ''],
   ];
 }
 
+/** HTTP/2 (h2c) closed loop: Stressgrid's `http2` protocol beside h2load, one round; `http1PerRequest` is section 1's steady figure, if it ran. */
+async function closedLoopH2(h2Port: number, o: Options, http1PerRequest: number | undefined): Promise<SummaryRow[]> {
+  console.log(`\n2. HTTP/2 closed loop (h2c, prior knowledge): ${o.connections} connections, one stream each, for ${o.duration} s`);
+  const header = ['generator'.padEnd(34), 'requests'.padStart(9), 'req/s'.padStart(8), 'CPU'.padStart(10), 'µs/req'.padStart(8), 'errors'.padStart(6)];
+  const short = await runChild<CpuResult>('stressgrid-h2-cpu', [h2Port, o.connections, SHORT_RUN_S, o.workers]);
+  const sgLoad = load();
+  const sg = await runChild<CpuResult>('stressgrid-h2-cpu', [h2Port, o.connections, o.duration, o.workers]);
+  const h2Load = load();
+  const h2 = await h2loadCpu(h2Port, o.connections, o.duration);
+  const steady: CpuResult = { cpuUs: sg.cpuUs - short.cpuUs, requests: sg.requests - short.requests, errors: sg.errors - short.errors };
+  console.log(`  ${header.join(' ')}`);
+  console.log(cpuLine(`Stressgrid h2c, ${o.duration} s run`, sg, o.duration));
+  console.log(cpuLine('Stressgrid h2c, steady (difference)', steady, o.duration - SHORT_RUN_S));
+  console.log(cpuLine(`h2load -c ${o.connections} -m 1`, h2, o.duration));
+  console.log(`  load average before Stressgrid ${sgLoad}, before h2load ${h2Load}, after ${load()}`);
+  if ([short, sg, h2].some((r) => r.errors > 0 || r.requests === 0)) throw new Error('the HTTP/2 round had failed requests; no CPU comparison made');
+  const perRequest = steady.cpuUs / steady.requests;
+  const h2PerRequest = h2.cpuUs / h2.requests;
+  const rows: SummaryRow[] = [
+    ['HTTP/2: Stressgrid CPU per request, steady state', `${perRequest.toFixed(1)} µs`, ''],
+    ['HTTP/2: Stressgrid CPU per request, whole run (process start to exit)', `${wholePerRequest(sg).toFixed(1)} µs`, ''],
+    ['HTTP/2: h2load CPU per request (whole process)', `${h2PerRequest.toFixed(1)} µs`, ''],
+    ['HTTP/2: CPU per request, Stressgrid / h2load (steady)', `${(perRequest / h2PerRequest).toFixed(2)}x`, ''],
+  ];
+  if (http1PerRequest !== undefined) {
+    const ratio = perRequest / http1PerRequest;
+    rows.push(['HTTP/2 / HTTP/1.1 Stressgrid CPU per request (steady)', `${ratio.toFixed(2)}x`, `<= 2x: ${verdict(ratio <= 2)}`]);
+  }
+  return rows;
+}
+
 async function idleDevices(port: number, o: Options): Promise<SummaryRow[]> {
-  console.log(`\n2. Idle devices: ${o.idleDevices} devices, each GET / once, then await delay(60000) on its open connection`);
+  console.log(`\n3. Idle devices: ${o.idleDevices} devices, each GET / once, then await delay(60000) on its open connection`);
   // Slow enough that the first live second, the baseline, holds a small share of the devices.
   const rampup = Math.max(5, Math.round(o.idleDevices / 1000));
   const idleLoad = load();
@@ -294,7 +372,7 @@ async function idleDevices(port: number, o: Options): Promise<SummaryRow[]> {
 
 async function main(): Promise<void> {
   const o = options(process.argv);
-  const nginx = await startNginx({ workerConnections: Math.max(o.idleDevices, o.connections) + 1000, accessLog: false });
+  const nginx = await startNginx({ workerConnections: Math.max(o.idleDevices, o.connections) + 1000, accessLog: false, http2: o.parts.h2 });
   const rows: SummaryRow[] = [];
   const command = `node dist/bench/http.js ${process.argv.slice(2).join(' ')}`.trimEnd();
   const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, node ${process.version}`;
@@ -303,6 +381,10 @@ async function main(): Promise<void> {
     console.log(`machine: ${machine}, load average ${load()}`);
     console.log(`target:  nginx on 127.0.0.1:${nginx.port}, GET / -> ${nginx.body.length}-byte body, keep-alive, 1 nginx worker`);
     if (o.parts.cpu) rows.push(...(await closedLoop(nginx.port, o)));
+    if (o.parts.h2) {
+      const steady = rows.find(([measure]) => measure === 'Stressgrid CPU per request, steady state');
+      rows.push(...(await closedLoopH2(nginx.h2Port!, o, steady ? Number.parseFloat(steady[1]) : undefined)));
+    }
     if (o.parts.idle) rows.push(...(await idleDevices(nginx.port, o)));
   } finally {
     await nginx.stop();
