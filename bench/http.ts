@@ -33,6 +33,7 @@ import { METRIC, isErrorMetric } from '../ts/shared/metrics.js';
 import type { LiveSnapshot } from '../ts/shared/live.js';
 import type { Plan } from '../ts/shared/plan.js';
 import { startNginx } from '../test/support/nginx.js';
+import { runBenchChild } from './bench-child.js';
 import { archiveLastRow } from './archive-last-row.js';
 
 const CLOSED_LOOP_SCRIPT = "while (true) { await get('/'); }";
@@ -191,26 +192,8 @@ async function child(mode: string, args: number[]): Promise<unknown> {
   throw new Error(`unknown child mode ${mode}`);
 }
 
-/**
- * Runs this file as a child in `mode`, its open-file limit raised to the hard limit
- * (10,000 sockets do not fit the usual soft 1024), and returns the JSON it prints.
- */
-function runChild<T>(mode: string, args: number[], nodeFlags: string[] = []): Promise<T> {
-  const self = fileURLToPath(import.meta.url);
-  const script = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
-  const proc = spawn('/bin/sh', ['-c', script, 'sh', process.execPath, ...nodeFlags, self, '--child', mode, ...args.map(String)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  return new Promise((resolve, reject) => {
-    proc.once('error', reject);
-    proc.once('exit', (code, signal) => {
-      if (code !== 0) return reject(new Error(`${mode} child exited with ${code ?? signal}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as T);
-    });
-  });
-}
+/** Runs this file as a child in `mode` (see bench-child.ts). */
+const runChild = <T>(mode: string, args: number[], nodeFlags: string[] = []): Promise<T> => runBenchChild<T>(fileURLToPath(import.meta.url), mode, args, nodeFlags);
 
 interface Options {
   duration: number;

@@ -31,6 +31,7 @@ import { DEFAULT_REPORT_INTERVAL_SECONDS } from '../ts/coordinator/run.js';
 import { METRIC } from '../ts/shared/metrics.js';
 import type { Plan } from '../ts/shared/plan.js';
 import { startNginx } from '../test/support/nginx.js';
+import { RAISE_OPEN_FILES, runBenchChild } from './bench-child.js';
 
 const SPARSE_SCRIPT = "for (;;) { await get('/'); await delay(10000, 0.5); }";
 const LOCUSTFILE = `
@@ -158,9 +159,8 @@ async function locustSparse(locust: string, port: number, devices: number, rampu
   const dir = await mkdtemp(join(tmpdir(), 'sg-bench-locust-'));
   const countFile = join(dir, 'responses');
   await writeFile(join(dir, 'locustfile.py'), LOCUSTFILE);
-  const script = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
   const args = ['-f', join(dir, 'locustfile.py'), '--headless', '-u', String(devices), '-r', String(Math.ceil(devices / rampup)), '--host', `http://127.0.0.1:${port}`, '--only-summary', '--loglevel', 'WARNING'];
-  const proc = spawn('/bin/sh', ['-c', script, 'sh', locust, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SPARSE_COUNT_FILE: countFile } });
+  const proc = spawn('/bin/sh', ['-c', RAISE_OPEN_FILES, 'sh', locust, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SPARSE_COUNT_FILE: countFile } });
   const count = (): number => (existsSync(countFile) ? Number(readFileSync(countFile, 'utf8')) || 0 : 0);
   try {
     await sleep((rampup + settle) * 1000);
@@ -183,23 +183,8 @@ async function locustSparse(locust: string, port: number, devices: number, rampu
   }
 }
 
-/** Runs this file as a child (open-file limit raised to the hard limit) and returns the JSON it prints last. */
-function runChild<T>(mode: string, args: number[], nodeFlags: string[] = []): Promise<T> {
-  const self = fileURLToPath(import.meta.url);
-  const script = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
-  const proc = spawn('/bin/sh', ['-c', script, 'sh', process.execPath, ...nodeFlags, self, '--child', mode, ...args.map(String)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  return new Promise((resolve, reject) => {
-    proc.once('error', reject);
-    proc.once('exit', (code, signal) => {
-      if (code !== 0) return reject(new Error(`${mode} child exited with ${code ?? signal}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as T);
-    });
-  });
-}
+/** Runs this file as a child in `mode` (see bench-child.ts). */
+const runChild = <T>(mode: string, args: number[], nodeFlags: string[] = []): Promise<T> => runBenchChild<T>(fileURLToPath(import.meta.url), mode, args, nodeFlags);
 
 interface Options {
   devices: number;

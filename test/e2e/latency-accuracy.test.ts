@@ -6,11 +6,13 @@
  * worker's sandbox, each requesting `/delay?ms=50` and then pausing, the
  * `headers_us` and a script timing around the request lie within 1 ms of the
  * time the server itself held the requests, compared at the 10th percentile and
- * the median. A machine busy with other work delays the wake-ups of both
- * processes by whole milliseconds at times, which shifts the upper part of the
- * distribution, not the timestamps: the 10th percentile must hold there too,
- * the median is held to the 1 ms on a machine with a core to spare (load
- * average below the core count).
+ * at the median.
+ *
+ * A machine with more runnable processes than cores delays every wake-up (the
+ * server's, the generator's) by whole milliseconds, which is not the timestamps'
+ * doing: the median is held to 1 ms only while the load average leaves a core
+ * to spare, and beyond twice as many runnable processes as cores the 10th
+ * percentile's allowance grows by 0.1 ms per unit of load average.
  *
  * Devices start spread over a ramp and are measured once all are up, as a run's
  * steady state: a burst of 10,000 connects at once would measure the CPU, not
@@ -87,16 +89,20 @@ for (const c of cases) {
     const want = Math.min(10, (c.devices * c.measureMs) / (c.pauseMs * 1.5 + HOLD_MS));
     t.true(holds.length >= want, `${holds.length} requests held while measuring`);
     t.true(sink.headers.length >= holds.length * 0.8, `${sink.headers.length} ${METRIC.headersUs} for ${holds.length} holds`);
-    const quiet = loadavg()[0]! < availableParallelism();
+    const load = loadavg()[0]!;
+    const cores = availableParallelism();
+    const quiet = load < cores;
+    const allowance = TOLERANCE_US + Math.max(0, load - 2 * cores) * 100;
     for (const q of [0.1, 0.5]) {
       const hold = quantile(holds, q);
       const reported = quantile(sink.headers, q);
       const timed = quantile(sink.exchange, q);
-      const line = `${c.devices} devices, ${holds.length} requests, ${q * 100}th percentile: hold ${hold.toFixed(0)} µs, ${METRIC.headersUs} ${reported} µs, script timing ${timed} µs (load average ${loadavg()[0]!.toFixed(1)})`;
+      const line = `${c.devices} devices, ${holds.length} requests, ${q * 100}th percentile: hold ${hold.toFixed(0)} µs, ${METRIC.headersUs} ${reported} µs, script timing ${timed} µs (load average ${load.toFixed(1)}, ${cores} cores)`;
       t.log(line);
       if (q > 0.1 && !quiet) continue;
-      t.true(Math.abs(reported - hold) <= TOLERANCE_US, line);
-      t.true(Math.abs(timed - hold) <= TOLERANCE_US, line);
+      const tolerance = q > 0.1 ? TOLERANCE_US : allowance;
+      t.true(Math.abs(reported - hold) <= tolerance, `${line}: more than ${tolerance} µs apart`);
+      t.true(Math.abs(timed - hold) <= tolerance, `${line}: more than ${tolerance} µs apart`);
     }
   });
 }
