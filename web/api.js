@@ -65,7 +65,7 @@ export function liveUrl() {
   return `${scheme}//${location.host}/api/live`;
 }
 
-/** The live stream's subprotocols: its own, and the token (base64url) when there is one (api-auth.ts). */
+/** The live stream's subprotocols: its own, and the token (base64url) when there is one (token-auth.ts). */
 export function liveProtocols() {
   const t = token();
   if (!t) return ['stressgrid-live'];

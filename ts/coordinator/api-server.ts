@@ -8,7 +8,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import { open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { METRICS_PATH, chooseLiveProtocol, isGuardedPath, tokenCheck } from './api-auth.js';
+import { METRICS_PATH, chooseLiveProtocol, isGuardedPath, tokenCheck } from './token-auth.js';
 import { API_ERROR, reportLinkOf, runEnded, runIdOfReportPage, type ApiErrorBody, type ApiErrorKind, type PlanChecked, type ReportDetail, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
 import { runIdOfArchive } from './archive.js';
 import { htmlReportOfArchive } from './html-report.js';
@@ -41,7 +41,7 @@ export interface ApiServerOptions {
   host?: string;
   /** Default 8000; 0 picks a free port. */
   port?: number;
-  /** When set, /api and /results need it (api-auth.ts); archives are then served to signed links (download-links.ts). */
+  /** When set, /api and /results need it (token-auth.ts); archives are then served to signed links (download-links.ts). */
   token?: string;
   /** How long a signed download link is valid (default DEFAULT_LINK_EXPIRY_SECONDS). */
   linkExpirySeconds?: number;
@@ -113,12 +113,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   await app.register(fastifyWebsocket, { options: { maxPayload: MAX_CLIENT_MESSAGE_BYTES, handleProtocols: chooseLiveProtocol } });
 
   if (token !== undefined) {
-    const allowed = tokenCheck(token);
+    const allowed = tokenCheck(token, 'api');
     app.addHook('onRequest', async (request, reply) => {
       const path = request.url.split('?')[0]!;
       if (!isGuardedPath(path)) return;
-      const query = new URLSearchParams(request.url.slice(path.length + 1));
-      if (allowed({ method: request.method, path, authorization: request.headers.authorization, protocols: request.headers['sec-websocket-protocol'] })) return;
+      const rawQuery = request.url.slice(path.length + 1);
+      const query = new URLSearchParams(rawQuery);
+      if (allowed({ method: request.method, path, query: rawQuery, authorization: request.headers.authorization, protocols: request.headers['sec-websocket-protocol'] })) return;
       const resultName = path.slice('/results/'.length);
       const archiveRunId = request.method === 'GET' && path.startsWith('/results/') ? (runIdOfArchive(resultName) ?? runIdOfReportPage(resultName)) : null;
       if (archiveRunId !== null) {

@@ -5,7 +5,6 @@
  * broken peer stops: a bad frame, a wrong token, a peer that never says hello
  * closes that one connection, is logged, and touches nothing else.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -13,6 +12,7 @@ import { parseGeneratorFrame } from '../shared/protocol-validation.js';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage, type Hello } from '../shared/protocol.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, wsLink, type WsLink } from '../shared/ws-link.js';
 import type { Coordinator } from './coordinator.js';
+import { tokenCheck } from './token-auth.js';
 import { SETTINGS } from '../shared/settings.js';
 
 /** The port generators connect to (DESIGN.md section 6). */
@@ -52,7 +52,7 @@ export async function startGeneratorServer(options: GeneratorServerOptions): Pro
   const say = (line: string) => log(`stressgrid coordinator: ${line}`);
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const helloTimeoutMs = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
-  const admits = tokenCheck(options.token);
+  const admits = generatorTokenCheck(options.token);
 
   const http = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain; charset=utf-8', upgrade: 'websocket', connection: 'Upgrade' });
@@ -139,28 +139,19 @@ export async function startGeneratorServer(options: GeneratorServerOptions): Pro
   };
 }
 
-/** Accepts every upgrade without a token; with one, a request that presents it. */
-function tokenCheck(token: string | undefined): (req: IncomingMessage) => boolean {
+/** Accepts every upgrade without a token; with one, a request that presents it (token-auth.ts). */
+function generatorTokenCheck(token: string | undefined): (req: IncomingMessage) => boolean {
   if (!token) return () => true;
-  // Compared as digests: equal lengths for timingSafeEqual, and no timing hint of the token.
-  const expected = digest(token);
+  const check = tokenCheck(token, 'generator');
   return (req) => {
-    const presented = presentedToken(req);
-    return presented !== undefined && timingSafeEqual(digest(presented), expected);
+    const url = req.url ?? '/';
+    const at = url.indexOf('?');
+    return check({
+      method: req.method ?? 'GET',
+      path: at < 0 ? url : url.slice(0, at),
+      query: at < 0 ? '' : url.slice(at + 1),
+      authorization: req.headers.authorization,
+      protocols: req.headers['sec-websocket-protocol'],
+    });
   };
-}
-
-function presentedToken(req: IncomingMessage): string | undefined {
-  const header = req.headers.authorization;
-  const bearer = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header.trim());
-  if (bearer) return bearer[1];
-  try {
-    return new URL(req.url ?? '/', 'ws://generator-port').searchParams.get('token') ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }
