@@ -50,7 +50,7 @@ test.serial('Prometheus scrapes /metrics with the token during a run: the respon
   t.teardown(() => prometheus.stop());
   await waitUntil('the first scrape', async () => (await scalar(prometheus, 'stressgrid_generators_connected')) === 1, 20_000);
 
-  const started = await c.coordinator.start(nginxPlan(nginx.port, { name: 'scraped', sustain: 5, blocks: requests(60, 20) }));
+  const started = await c.coordinator.start(nginxPlan(nginx.port, { name: 'scraped', sustain: 6, blocks: requests(60, 50) }));
   if (!started.ok) throw new Error(JSON.stringify(started));
   const result = await started.run.done;
   t.is(result.outcome, 'done');
@@ -83,11 +83,12 @@ test.serial('Prometheus scrapes /metrics with the token during a run: the respon
   const dashboard = JSON.parse(readFileSync(new URL('../../../deploy/grafana/stressgrid-dashboard.json', import.meta.url), 'utf8')) as {
     panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
   };
-  const during = Date.parse(result.summary!.endedAt) / 1000 - 1.5;
+  // Read when half the requests were done: traffic was flowing.
+  const during = (await rawSamples(prometheus, `stressgrid_response_total${selector}`)).find(([, value]) => value >= logged / 2)![0];
   const mayBeEmpty = new Set(['Errors by kind', 'Writers: samples sent and failed', 'Connect and body latency: p99 each second']);
   for (const panel of dashboard.panels) {
     for (const { expr } of panel.targets) {
-      const query = expr.replaceAll('$run_id', runId).replaceAll('$run', 'scraped').replaceAll('$__rate_interval', '4s');
+      const query = expr.replaceAll('$run_id', runId).replaceAll('$run', 'scraped').replaceAll('$__rate_interval', '5s');
       const answer = await prometheus.query(query, during);
       if (!mayBeEmpty.has(panel.title)) t.true(answer.length > 0, `${panel.title}: ${query}`);
     }

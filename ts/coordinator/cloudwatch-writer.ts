@@ -1,19 +1,18 @@
 /**
  * Sends every report interval to Amazon CloudWatch (PutMetricData), in the
- * background: write() only converts the interval and queues its requests, so a
- * slow, throttled or unreachable CloudWatch never holds up the run or the other
- * writers. Requests go one at a time, in order; throttling and transient errors
- * are retried with capped exponential backoff; the queue is bounded (the oldest
- * request is dropped when full); what is given up on is counted, logged and
- * shown in the writer's status.
+ * background: write() only converts the interval and queues its requests
+ * (send-queue.ts: one at a time, retried with backoff, bounded, counted), so a
+ * slow, throttled or unreachable CloudWatch never holds up the run or the
+ * other writers. Throttling and transient errors are worth another try; a
+ * refusal is not.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudWatchClient, PutMetricDataCommand, type CloudWatchClientConfig, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import type { Histogram } from '../hdr/index.js';
 import type { WriterStatus } from '../shared/live.js';
-import { Backoff, type BackoffOptions } from '../generator/backoff.js';
+import type { BackoffOptions } from '../generator/backoff.js';
 import { CLOUDWATCH_NAMESPACE, batches, consoleUrl, intervalData } from './cloudwatch-metrics.js';
 import { writerStatusLine } from './run-summary.js';
+import { SendQueue } from './send-queue.js';
 import type { ReportRow } from './report-row.js';
 import type { RunInfo, Writer } from './writer.js';
 
@@ -40,7 +39,6 @@ const DEFAULT_MAX_PENDING = 100_000;
 const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 30_000 };
-const timer = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal });
 
 export class CloudWatchWriter implements Writer {
   readonly #options: CloudWatchWriterOptions;
@@ -48,12 +46,8 @@ export class CloudWatchWriter implements Writer {
   #client: CloudWatchClient | null = null;
   #runId = '';
   #totals: ReadonlyMap<string, number> = new Map();
-  readonly #queue: MetricDatum[][] = [];
-  #pump: Promise<void> | null = null;
-  #stopping = new AbortController();
+  #queue: SendQueue<MetricDatum[]> | null = null;
   #closed = false;
-  /** True while requests fail, so a streak of failures is logged once and not once per try. */
-  #failing = false;
   #status: WriterStatus = { writer: CLOUDWATCH_WRITER, sent: 0, failed: 0, retries: 0, pending: 0 };
 
   constructor(options: CloudWatchWriterOptions) {
@@ -62,39 +56,48 @@ export class CloudWatchWriter implements Writer {
   }
 
   async open(run: RunInfo): Promise<void> {
+    const o = this.#options;
     this.#runId = run.runId;
-    this.#status = { writer: CLOUDWATCH_WRITER, sent: 0, failed: 0, retries: 0, pending: 0, link: consoleUrl(this.#options.region, run.runId) };
+    this.#status = { writer: CLOUDWATCH_WRITER, sent: 0, failed: 0, retries: 0, pending: 0, link: consoleUrl(o.region, run.runId) };
     // The writer retries on its own terms (and counts what it does), so the SDK tries each request once.
-    this.#client = new CloudWatchClient({
-      region: this.#options.region,
+    const client = new CloudWatchClient({
+      region: o.region,
       maxAttempts: 1,
       requestHandler: { connectionTimeout: 5000, requestTimeout: 15_000 },
-      ...this.#options.client,
+      ...o.client,
+    });
+    this.#client = client;
+    this.#queue = new SendQueue<MetricDatum[]>({
+      service: 'CloudWatch',
+      unit: 'metric data',
+      status: this.#status,
+      sizeOf: (batch) => batch.length,
+      send: async (batch, signal) => {
+        await client.send(new PutMetricDataCommand({ Namespace: CLOUDWATCH_NAMESPACE, MetricData: batch }), { abortSignal: signal });
+      },
+      isRetryable,
+      describe,
+      fullWhy: 'the queue was full (CloudWatch is slower than the reports)',
+      maxPending: o.maxPendingData ?? DEFAULT_MAX_PENDING,
+      maxAttempts: o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
+      drainTimeoutMs: o.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+      ...(o.sleep ? { sleep: o.sleep } : {}),
+      log: this.#log,
     });
   }
 
   async write(row: ReportRow, histograms: ReadonlyMap<string, Histogram>): Promise<void> {
-    if (!this.#client || this.#closed) throw new Error('CloudWatchWriter.write before open or after close');
+    if (!this.#queue || this.#closed) throw new Error('CloudWatchWriter.write before open or after close');
     const { data, totals } = intervalData(this.#runId, row, histograms, this.#totals);
     this.#totals = new Map([...this.#totals, ...totals]);
-    for (const batch of batches(data)) this.#enqueue(batch);
-    this.#pump ??= this.#drain();
+    for (const batch of batches(data)) this.#queue.push(batch);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#pump) {
-      const timeout = this.#options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-      const drained = await Promise.race([this.#pump.then(() => true), sleep(timeout, false, { ref: false })]);
-      if (!drained) {
-        const unsent = this.#status.pending;
-        this.#stopping.abort();
-        await this.#pump;
-        this.#log(`CloudWatch: ${unsent} metric data still unsent ${timeout / 1000} s after the run ended were given up on`);
-      }
-    }
-    this.#giveUp(this.#queue.splice(0).flat(), this.#status.lastError ?? 'the run ended before they could be sent');
+    await this.#queue?.close();
     this.#client?.destroy();
     this.#client = null;
     this.#log(`run ${this.#runId}: ${writerStatusLine(this.#status)}`);
@@ -102,67 +105,6 @@ export class CloudWatchWriter implements Writer {
 
   status(): WriterStatus {
     return { ...this.#status };
-  }
-
-  #enqueue(batch: MetricDatum[]): void {
-    this.#queue.push(batch);
-    this.#status.pending += batch.length;
-    const max = this.#options.maxPendingData ?? DEFAULT_MAX_PENDING;
-    while (this.#status.pending > max && this.#queue.length > 1) {
-      const dropped = this.#queue.shift()!;
-      this.#giveUp(dropped, 'the queue was full (CloudWatch is slower than the reports)');
-      this.#log(`CloudWatch: queue full, dropped the oldest ${dropped.length} metric data`);
-    }
-  }
-
-  /** Sends queued requests one by one until none is left or close() gives up. */
-  async #drain(): Promise<void> {
-    try {
-      while (this.#queue.length > 0 && !this.#stopping.signal.aborted) await this.#send(this.#queue.shift()!);
-    } finally {
-      this.#pump = null;
-    }
-  }
-
-  async #send(batch: MetricDatum[]): Promise<void> {
-    const backoff = new Backoff({ ...DEFAULT_BACKOFF, ...this.#options.backoff });
-    const attempts = this.#options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-    const signal = this.#stopping.signal;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#client!.send(new PutMetricDataCommand({ Namespace: CLOUDWATCH_NAMESPACE, MetricData: batch }), { abortSignal: signal });
-        this.#status.sent += batch.length;
-        this.#status.pending -= batch.length;
-        if (this.#failing) this.#log(`CloudWatch: sending again after ${this.#status.lastError}`);
-        this.#failing = false;
-        return;
-      } catch (error) {
-        if (signal.aborted) return this.#giveUp(batch, this.#status.lastError ?? 'the run ended before they could be sent');
-        const why = describe(error);
-        this.#status.lastError = why;
-        if (!isRetryable(error) || attempt >= attempts) {
-          this.#log(`CloudWatch: gave up on ${batch.length} metric data after ${attempt} ${attempt === 1 ? 'try' : 'tries'}: ${why}`);
-          this.#failing = true;
-          return this.#giveUp(batch, why);
-        }
-        const delay = backoff.next();
-        if (!this.#failing) this.#log(`CloudWatch: ${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
-        this.#failing = true;
-        this.#status.retries++;
-        try {
-          await (this.#options.sleep ?? timer)(delay, signal);
-        } catch {
-          return this.#giveUp(batch, why);
-        }
-      }
-    }
-  }
-
-  #giveUp(batch: readonly MetricDatum[], why: string): void {
-    if (batch.length === 0) return;
-    this.#status.failed += batch.length;
-    this.#status.pending -= batch.length;
-    this.#status.lastError = why;
   }
 }
 

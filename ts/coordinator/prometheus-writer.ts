@@ -3,20 +3,19 @@
  * (Prometheus with --web.enable-remote-write-receiver, Mimir, Thanos, Grafana
  * Cloud, VictoriaMetrics), in the background: writeSecond() only converts the
  * second to samples and queues them, so a slow or unreachable receiver never
- * holds up the run or the other writers. Requests go one at a time and in
- * order (receivers refuse a series' samples out of order), each carrying the
- * seconds queued so far up to a size limit; failures are retried with capped
- * exponential backoff; the queue is bounded (the oldest second is dropped when
- * full); what is given up on is counted, logged and shown in the status.
+ * holds up the run or the other writers. send-queue.ts sends one request at a
+ * time and in order (receivers refuse a series' samples out of order), retries
+ * with backoff, bounds the queue and counts what is given up on; each request
+ * carries the seconds queued so far up to a size limit.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Histogram } from '../hdr/index.js';
 import type { WriterStatus } from '../shared/live.js';
-import { Backoff, type BackoffOptions } from '../generator/backoff.js';
+import type { BackoffOptions } from '../generator/backoff.js';
 import { REMOTE_WRITE_HEADERS, encodeWriteRequest, type RemoteWriteSeries } from './prometheus-remote-write.js';
 import { runFamilies, runLabels, type Labels } from './prometheus-series.js';
 import type { ReportRow } from './report-row.js';
 import { writerStatusLine } from './run-summary.js';
+import { SendQueue } from './send-queue.js';
 import type { RunInfo, SecondSample, StreamingWriter } from './writer.js';
 
 export const PROMETHEUS_WRITER = 'prometheus';
@@ -59,7 +58,6 @@ const DEFAULTS = {
   drainTimeoutMs: 10_000,
 };
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 10_000 };
-const timer = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal });
 
 /** A refusal worth no second try: the receiver understood and said no (bad samples, no permission). */
 class Refused extends Error {}
@@ -73,13 +71,9 @@ export class PrometheusRemoteWriter implements StreamingWriter {
   #lastTime = 0;
   /** Counter series already sent: a new one first gets a 0 at the second before, so increase() over the run counts from zero. */
   readonly #seen = new Set<string>();
-  readonly #queue: QueuedSecond[] = [];
-  #pump: Promise<void> | null = null;
-  readonly #stopping = new AbortController();
-  #open = false;
+  #queue: SendQueue<QueuedSecond, RemoteWriteSeries[]> | null = null;
   #closed = false;
-  #failing = false;
-  #status: WriterStatus = { writer: PROMETHEUS_WRITER, sent: 0, failed: 0, retries: 0, pending: 0 };
+  readonly #status: WriterStatus = { writer: PROMETHEUS_WRITER, sent: 0, failed: 0, retries: 0, pending: 0 };
 
   constructor(options: PrometheusWriterOptions) {
     this.#options = options;
@@ -90,14 +84,31 @@ export class PrometheusRemoteWriter implements StreamingWriter {
   }
 
   async open(run: RunInfo): Promise<void> {
+    const o = this.#options;
     this.#runId = run.runId;
     this.#startedAt = run.startedAt;
     this.#lastTime = run.startedAt;
-    this.#open = true;
+    this.#queue = new SendQueue<QueuedSecond, RemoteWriteSeries[]>({
+      service: 'Prometheus',
+      unit: 'samples',
+      status: this.#status,
+      sizeOf: (second) => second.samples,
+      take: (queue) => takeSeconds(queue, o.maxSamplesPerRequest ?? DEFAULTS.maxSamplesPerRequest),
+      send: (series, signal) => this.#post(encodeWriteRequest(series), signal),
+      isRetryable: (error) => !(error instanceof Refused),
+      describe,
+      fullWhy: 'the queue was full (the receiver is slower than the run)',
+      maxPending: o.maxPendingSamples ?? DEFAULTS.maxPendingSamples,
+      maxAttempts: o.maxAttempts ?? DEFAULTS.maxAttempts,
+      backoff: { ...DEFAULT_BACKOFF, ...o.backoff },
+      drainTimeoutMs: o.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+      ...(o.sleep ? { sleep: o.sleep } : {}),
+      log: this.#log,
+    });
   }
 
   writeSecond(sample: SecondSample): void {
-    if (!this.#open || this.#closed) return;
+    if (!this.#queue || this.#closed) return;
     const time = Math.max(Math.round(sample.time), this.#lastTime + 1);
     const second: QueuedSecond = { series: [], samples: 0 };
     for (const family of runFamilies(sample, runLabels(sample, this.#options.labels))) {
@@ -115,8 +126,7 @@ export class PrometheusRemoteWriter implements StreamingWriter {
       }
     }
     this.#lastTime = time;
-    this.#enqueue(second);
-    this.#pump ??= this.#drain();
+    this.#queue.push(second);
   }
 
   /** Report intervals add nothing: every second has already been streamed. */
@@ -125,94 +135,12 @@ export class PrometheusRemoteWriter implements StreamingWriter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#pump) {
-      const timeout = this.#options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs;
-      const drained = await Promise.race([this.#pump.then(() => true), sleep(timeout, false, { ref: false })]);
-      if (!drained) {
-        const unsent = this.#status.pending;
-        this.#stopping.abort();
-        await this.#pump;
-        this.#log(`Prometheus: ${unsent} samples still unsent ${timeout / 1000} s after the run ended were given up on`);
-      }
-    }
-    this.#giveUp(this.#queue.splice(0).reduce((n, s) => n + s.samples, 0), this.#status.lastError ?? 'the run ended before they could be sent');
+    await this.#queue?.close();
     if (this.#runId) this.#log(`run ${this.#runId}: ${writerStatusLine(this.#status)}`);
   }
 
   status(): WriterStatus {
     return { ...this.#status };
-  }
-
-  #enqueue(second: QueuedSecond): void {
-    this.#queue.push(second);
-    this.#status.pending += second.samples;
-    const max = this.#options.maxPendingSamples ?? DEFAULTS.maxPendingSamples;
-    while (this.#status.pending > max && this.#queue.length > 1) {
-      const dropped = this.#queue.shift()!;
-      this.#giveUp(dropped.samples, 'the queue was full (the receiver is slower than the run)');
-      this.#log(`Prometheus: queue full, dropped the oldest second's ${dropped.samples} samples`);
-    }
-  }
-
-  /** Sends what is queued, oldest first, until nothing is left or close() gives up. */
-  async #drain(): Promise<void> {
-    try {
-      while (this.#queue.length > 0 && !this.#stopping.signal.aborted) await this.#send(this.#take());
-    } finally {
-      this.#pump = null;
-    }
-  }
-
-  /** Queued seconds up to the request size, as series with all their samples in time order. */
-  #take(): { series: RemoteWriteSeries[]; samples: number } {
-    const max = this.#options.maxSamplesPerRequest ?? DEFAULTS.maxSamplesPerRequest;
-    const byKey = new Map<string, { labels: Labels; samples: Array<{ value: number; timestampMs: number }> }>();
-    let samples = 0;
-    while (this.#queue.length > 0 && (samples === 0 || samples + this.#queue[0]!.samples <= max)) {
-      const second = this.#queue.shift()!;
-      samples += second.samples;
-      for (const s of second.series) {
-        const series = byKey.get(s.key);
-        if (series) series.samples.push(...s.samples);
-        else byKey.set(s.key, { labels: s.labels, samples: [...s.samples] });
-      }
-    }
-    return { series: [...byKey.values()], samples };
-  }
-
-  async #send(batch: { series: RemoteWriteSeries[]; samples: number }): Promise<void> {
-    const body = encodeWriteRequest(batch.series);
-    const backoff = new Backoff({ ...DEFAULT_BACKOFF, ...this.#options.backoff });
-    const attempts = this.#options.maxAttempts ?? DEFAULTS.maxAttempts;
-    const signal = this.#stopping.signal;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#post(body, signal);
-        this.#status.sent += batch.samples;
-        this.#status.pending -= batch.samples;
-        if (this.#failing) this.#log(`Prometheus: sending again after ${this.#status.lastError}`);
-        this.#failing = false;
-        return;
-      } catch (error) {
-        if (signal.aborted) return this.#giveUp(batch.samples, this.#status.lastError ?? 'the run ended before they could be sent');
-        const why = describe(error);
-        this.#status.lastError = why;
-        if (error instanceof Refused || attempt >= attempts) {
-          this.#log(`Prometheus: gave up on ${batch.samples} samples after ${attempt} ${attempt === 1 ? 'try' : 'tries'}: ${why}`);
-          this.#failing = true;
-          return this.#giveUp(batch.samples, why);
-        }
-        const delay = backoff.next();
-        if (!this.#failing) this.#log(`Prometheus: ${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
-        this.#failing = true;
-        this.#status.retries++;
-        try {
-          await (this.#options.sleep ?? timer)(delay, signal);
-        } catch {
-          return this.#giveUp(batch.samples, why);
-        }
-      }
-    }
   }
 
   async #post(body: Uint8Array, stopping: AbortSignal): Promise<void> {
@@ -228,13 +156,22 @@ export class PrometheusRemoteWriter implements StreamingWriter {
     if (response.status === 429 || response.status >= 500) throw new Error(why);
     throw new Refused(why);
   }
+}
 
-  #giveUp(samples: number, why: string): void {
-    if (samples === 0) return;
-    this.#status.failed += samples;
-    this.#status.pending -= samples;
-    this.#status.lastError = why;
+/** Queued seconds up to `max` samples (at least one second), as series with all their samples in time order. */
+function takeSeconds(queue: QueuedSecond[], max: number): { request: RemoteWriteSeries[]; size: number } {
+  const byKey = new Map<string, { labels: Labels; samples: Array<{ value: number; timestampMs: number }> }>();
+  let size = 0;
+  while (queue.length > 0 && (size === 0 || size + queue[0]!.samples <= max)) {
+    const second = queue.shift()!;
+    size += second.samples;
+    for (const s of second.series) {
+      const series = byKey.get(s.key);
+      if (series) series.samples.push(...s.samples);
+      else byKey.set(s.key, { labels: s.labels, samples: [...s.samples] });
+    }
   }
+  return { request: [...byKey.values()], size };
 }
 
 function describe(error: unknown): string {
