@@ -26,7 +26,8 @@ export interface PrometheusSample {
 export interface PrometheusFamily {
   /** The family's name as OpenMetrics writes it: without `_total` for a counter. */
   name: string;
-  type: 'counter' | 'gauge' | 'histogram';
+  /** A summary here holds only quantiles: exact ones of the last second. */
+  type: 'counter' | 'gauge' | 'histogram' | 'summary';
   help: string;
   /** Set when the name ends in it (OpenMetrics's UNIT line). */
   unit?: 'seconds' | 'bytes';
@@ -105,13 +106,12 @@ export function runFamilies(sample: SecondSample, base: Labels): PrometheusFamil
     const metric = prometheusMetric(name);
     const view = snapshot.histograms[name]!;
     if (metric?.type !== 'histogram') continue;
-    families.push(
-      gauge(
-        metric.quantileName,
-        `${name} over the last second, exact quantiles of the merged histograms, in seconds.`,
-        PROMETHEUS_QUANTILES.map(([quantile, stat]) => [[...base, [LABEL.quantile, quantile]], view[stat] / MICROS_PER_SECOND]),
-      ),
-    );
+    families.push({
+      name: metric.quantileName,
+      type: 'summary',
+      help: `${name} over the last second: exact quantiles of the merged histograms, in seconds.`,
+      samples: PROMETHEUS_QUANTILES.map(([quantile, stat]) => ({ name: metric.quantileName, labels: [...base, [LABEL.quantile, quantile]], value: view[stat] / MICROS_PER_SECOND })),
+    });
   }
 
   const byGenerator = (id: string): Labels => [...base, [LABEL.generator, id]];

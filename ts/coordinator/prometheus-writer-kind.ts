@@ -81,7 +81,7 @@ export function prometheusSettings(flags: PrometheusFlags, env: NodeJS.ProcessEn
       }
       url = parsed.toString();
     }
-  } else if (labels.length > 0 || bearerToken || username) {
+  } else if (rawLabels !== undefined || bearerToken || username || password) {
     problems.push({ setting: `${PROMETHEUS_ENV.url} (or ${PROMETHEUS_FLAG.url})`, message: 'is not set: the remote-write labels and credentials have nowhere to go' });
   }
   if (bearerToken && username) problems.push({ setting: PROMETHEUS_ENV.bearerToken, message: 'give it or a user name and password for basic auth, not both' });

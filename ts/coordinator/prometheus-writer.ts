@@ -112,7 +112,7 @@ export class PrometheusRemoteWriter implements StreamingWriter {
     const time = Math.max(Math.round(sample.time), this.#lastTime + 1);
     const second: QueuedSecond = { series: [], samples: 0 };
     for (const family of runFamilies(sample, runLabels(sample, this.#options.labels))) {
-      const counts = family.type !== 'gauge';
+      const counts = family.type === 'counter' || family.type === 'histogram';
       for (const s of family.samples) {
         const labels: Labels = [['__name__', s.name], ...s.labels];
         const key = labels.map(([k, v]) => `${k}=${v}`).join('\u0000');

@@ -7,7 +7,7 @@
  *   `<key>_count`        → `stressgrid_<key>_total` counter (`response_count` → `stressgrid_response_total`)
  *   `<key>_per_second`   → none: `rate()` of the counter
  *   `<key>_us`           → `stressgrid_<key>_seconds` histogram, and
- *                          `stressgrid_<key>_seconds_quantile{quantile}` gauges of the last second
+ *                          `stressgrid_<key>_seconds_quantile{quantile}`: exact quantiles of the last second
  *   `active_device_number` → `stressgrid_active_devices`, `generator_count` → `stressgrid_generators`
  *   `cpu_percent`        → `stressgrid_generator_cpu_ratio{generator}` (0..1 per core set, percent / 100)
  *   `network_rx_bytes`, `network_tx_bytes` → `stressgrid_generator_network_{receive,transmit}_bytes_total{generator}`
@@ -78,7 +78,7 @@ export const PROMETHEUS_QUANTILES = [
  * than the one below. The count at each bound is read
  * exactly (to HDR's 3 significant digits) from the merged histogram, so a
  * quantile Prometheus interpolates from these buckets is within one bucket,
- * at most 19 %, of the exact value; the `_quantile` gauges carry exact ones.
+ * at most 19 %, of the exact value; the `_quantile` series carry exact ones.
  * Fixed bounds keep `rate()` and `histogram_quantile()` valid across scrapes,
  * generators and runs.
  */
