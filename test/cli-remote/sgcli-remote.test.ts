@@ -135,3 +135,23 @@ test('an unreachable coordinator exits 5; a ws:// URL is a usage error that name
   t.is(await ws.exited, EXIT.usage);
   t.regex(ws.stderr(), /--coordinator: .*API URL, like http:\/\/coordinator:8000/);
 });
+
+test('thresholds on a coordinator: the coordinator evaluates them, sgcli prints the summary, exits 99, writes JUnit, and the signed HTML report link downloads', async (t) => {
+  const c = await coordinatorFor(t, { token: 'remote-token' });
+  const dir = await mkdtemp(join(tmpdir(), 'sg-remote-thresholds-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const junit = join(dir, 'junit.xml');
+  const run = sgcli(
+    ['run', 'remote-verdict', SCRIPT, ...targetArgs(), '--size', '10', '--sustain', '2', '--coordinator', c.url, '--threshold', 'headers_us: p99 < 10s', '--threshold', 'response_count: count > 100000000', '--junit', junit],
+    { STRESSGRID_TOKEN: 'remote-token' },
+  );
+  t.is(await run.exited, EXIT.thresholdsFailed, run.stderr());
+  t.regex(run.stderr(), /thresholds: 1 of 2 FAILED\n +pass +headers_us: p99 < 10s +measured [\d.]+ ms\n +FAIL +response_count: count > 100000000 +measured \d+/);
+  t.regex(run.stderr(), /requests [\d,]+ \(/);
+  t.regex(await readFile(junit, 'utf8'), /<testsuite name="remote-verdict" tests="2" failures="1"/);
+  const url = run.lastStdoutLine();
+  const page = await fetch(url.replace('.tar.gz?', '.html?'));
+  t.is(page.status, 200);
+  t.regex(await page.text(), /<script type="application\/json" id="report-data">/);
+  t.is((await fetch(url.replace(/\.tar\.gz\?.*$/, '.html'))).status, 401, 'without its signature the report needs the token too');
+});
