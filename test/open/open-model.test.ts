@@ -34,8 +34,9 @@ test.serial('a target that freezes for 2 s: the corrected p99 shows it, the unco
   t.is(total(open, 'iteration_count'), 500 * 20);
   t.is(total(open, 'dropped_iteration_count'), 0);
   t.true(corrected.valueAtPercentile(99) >= 1_000_000, `corrected p99 ${corrected.valueAtPercentile(99)} µs`);
-  // Near 1 ms on a quiet machine; only the 20 requests caught in the freeze wait for it.
-  t.true(uncorrected.valueAtPercentile(99) < 100_000, `uncorrected p99 ${uncorrected.valueAtPercentile(99)} µs`);
+  // Near 1 ms on a quiet machine (only the 20 requests caught in the freeze wait for it); a
+  // machine loaded 10 times over its cores added up to 120 ms.
+  t.true(uncorrected.valueAtPercentile(99) < 250_000, `uncorrected p99 ${uncorrected.valueAtPercentile(99)} µs`);
   t.true(uncorrected.valueAtPercentile(50) < 20_000, `uncorrected median ${uncorrected.valueAtPercentile(50)} µs`);
   t.true(total(open, 'late_iteration_count') >= 500, 'the iterations due during the freeze waited for a device');
   for (const column of ['headers_intended_us_p99', 'body_intended_us_p99', 'conn_intended_us_p99', 'iteration_lateness_us_p99']) t.true(open.columns.includes(column), column);
@@ -44,7 +45,7 @@ test.serial('a target that freezes for 2 s: the corrected p99 shows it, the unco
   // nothing records what users arriving during it would have seen.
   const closed = await stalled(['--size', '10']);
   const closedLatency = runHistogram(closed, 'headers_us');
-  t.true(closedLatency.valueAtPercentile(99) < 100_000, `closed p99 ${closedLatency.valueAtPercentile(99)} µs hides the stall`);
+  t.true(closedLatency.valueAtPercentile(99) < 250_000, `closed p99 ${closedLatency.valueAtPercentile(99)} µs hides the stall`);
   t.true(closedLatency.max >= 1_500_000, 'one request per device waited it out');
   t.false(closed.columns.some((c) => c.includes('_intended_')), 'closed blocks have no twins');
 });

@@ -6,10 +6,11 @@
 import type { LiveSnapshot } from '../shared/live.js';
 import { PLAN_DEFAULTS, type PlanProblem } from '../shared/plan.js';
 import { validatePlan } from '../shared/plan-validation.js';
+import { isArrivalBlock } from '../shared/arrival-rate.js';
 import type { CoordinatorSide } from '../shared/transport.js';
 import { checkScript } from '../generator/sandbox/check.js';
 import { GeneratorRegistry } from './generator-registry.js';
-import { effectiveDevices, type EffectiveDevices } from './ramp.js';
+import { effectiveDevices, rampStep, type EffectiveDevices } from './ramp.js';
 import { DEFAULT_DATA_DIR, ReportStore } from './report-store.js';
 import { recoverInterruptedRuns } from './run-recovery.js';
 import { DEFAULT_REPORT_INTERVAL_SECONDS, Run, RunStartError, type RunResult } from './run.js';
@@ -120,7 +121,10 @@ export class Coordinator {
     const generators = this.registry.size;
     const size = checked.ok ? checked.plan.size : ((input as { size?: unknown } | null)?.size ?? PLAN_DEFAULTS.size);
     const usable = typeof size === 'number' && Number.isSafeInteger(size) && size >= 1;
-    return { problems: checked.ok ? [] : checked.problems, generators, effective: usable ? effectiveDevices(size, generators) : null };
+    // Only closed blocks share the plan's devices: a plan of arrival-rate blocks alone has none to round.
+    const closed = !checked.ok || checked.plan.blocks.some((b) => !isArrivalBlock(b));
+    const effective = !usable ? null : closed ? effectiveDevices(size, generators) : { devices: 0, step: rampStep(generators), message: null };
+    return { problems: checked.ok ? [] : checked.problems, generators, effective };
   }
 
   /** Aborts the active run, if any; resolves when its report is written. */
