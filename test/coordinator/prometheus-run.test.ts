@@ -50,14 +50,14 @@ test.serial('Prometheus scrapes /metrics with the token during a run: the respon
   t.teardown(() => prometheus.stop());
   await waitUntil('the first scrape', async () => (await scalar(prometheus, 'stressgrid_generators_connected')) === 1, 20_000);
 
-  const started = await c.coordinator.start(nginxPlan(nginx.port, { name: 'scraped', sustain: 6, blocks: requests(60, 50) }));
+  const started = await c.coordinator.start(nginxPlan(nginx.port, { name: 'scraped', sustain: 6, blocks: requests(30, 50) }));
   if (!started.ok) throw new Error(JSON.stringify(started));
   const result = await started.run.done;
   t.is(result.outcome, 'done');
   const runId = result.runId;
-  t.is(result.summary!.counters!.response_count, 600);
-  const logged = (await nginx.waitForAccessLog(600)).length;
-  t.is(logged, 600);
+  t.is(result.summary!.counters!.response_count, 300);
+  const logged = (await nginx.waitForAccessLog(300)).length;
+  t.is(logged, 300);
 
   // A scrape after the end sees the final totals: the series are the run's own (run_id), from 0.
   const selector = `{run="scraped",run_id="${runId}"}`;
@@ -104,13 +104,13 @@ test.serial('remote write into Prometheus: a sample every second of the run, the
     reportIntervalSeconds: 60,
     extraWriters: () => [new PrometheusRemoteWriter({ url: prometheus.remoteWriteUrl, labels: [['env', 'ci']] })],
   });
-  const started = await c.coordinator.start(nginxPlan(nginx.port, { name: 'pushed', sustain: 5, blocks: requests(40, 50) }));
+  const started = await c.coordinator.start(nginxPlan(nginx.port, { name: 'pushed', sustain: 5, blocks: requests(30, 50) }));
   if (!started.ok) throw new Error(JSON.stringify(started));
   const result = await started.run.done;
   t.is(result.outcome, 'done');
   t.is(result.criticalErrors, 0);
-  const logged = (await nginx.waitForAccessLog(400)).length;
-  t.is(logged, 400);
+  const logged = (await nginx.waitForAccessLog(300)).length;
+  t.is(logged, 300);
   const status = result.summary!.writers!.find((w) => w.writer === 'prometheus')!;
   t.like(status, { failed: 0, pending: 0, retries: 0 });
   t.true(status.sent > 0);
@@ -179,7 +179,7 @@ test.serial('a receiver answering 500, then down: the run and its report are who
   const snapshots: LiveSnapshot[] = [];
   const notices: string[] = [];
   c.coordinator.observe({ onLive: (s) => snapshots.push(s), onNotice: (m) => notices.push(m) });
-  const started = await c.coordinator.start(nginxPlan(nginx.port, { name: 'unreliable', sustain: 9, blocks: requests(30, 150) }));
+  const started = await c.coordinator.start(nginxPlan(nginx.port, { name: 'unreliable', sustain: 9, blocks: requests(30, 100) }));
   if (!started.ok) throw new Error(JSON.stringify(started));
   await new Promise((resolve) => setTimeout(resolve, 2000));
   await receiver.mode('error');
