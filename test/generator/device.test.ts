@@ -7,7 +7,7 @@ import test from 'ava';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Device, RECYCLE_AFTER_ERROR_MS } from '../../ts/generator/device.js';
+import { Device, limitPauseMs, RECYCLE_AFTER_ERROR_MS } from '../../ts/generator/device.js';
 import type { Target } from '../../ts/generator/protocols/device-connection.js';
 import { ScriptSandbox } from '../../ts/generator/sandbox/script-sandbox.js';
 import { RecordingSink } from '../support/recording-sink.js';
@@ -128,4 +128,8 @@ test('stop() while the script waits closes its connection at once', async (t) =>
   t.is(d.state, 'stopped');
   t.false(d.active);
   t.is(server.connections.length, 1);
+});
+
+test('after limit errors in a row the pause doubles from 1 s up to 30 s', (t) => {
+  t.deepEqual([1, 2, 3, 4, 5, 6, 7, 40].map(limitPauseMs), [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
 });

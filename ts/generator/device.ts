@@ -1,8 +1,8 @@
 /**
  * One simulated device: a connection to its target and one run of the script at
  * a time. A body that returns recycles the device at once (new connection, new
- * run); a failure is counted under its code and recycles it after a second; stop()
- * ends it wherever it is.
+ * run); a failure is counted under its code and recycles it after a second
+ * (after a limit error repeated, longer: see limitPauseMs); stop() ends it wherever it is.
  */
 import { DEVICE_ERROR, DeviceError } from '../shared/errors.js';
 import { HTTP_PROTOCOLS } from '../shared/plan.js';
@@ -18,6 +18,19 @@ import type { ScriptSandbox } from './sandbox/script-sandbox.js';
 
 /** Pause after a failed run before the device starts over (DESIGN.md 3). */
 export const RECYCLE_AFTER_ERROR_MS = 1000;
+/** Errors that mean the script itself passed a per-device limit, whatever the target did. */
+export const LIMIT_ERRORS: ReadonlySet<string> = new Set([DEVICE_ERROR.cpuLimit, DEVICE_ERROR.memoryLimit, DEVICE_ERROR.stackOverflow]);
+/** The longest pause between runs of a device whose script keeps passing its limits. */
+export const MAX_LIMIT_PAUSE_MS = 30_000;
+
+/**
+ * Pause before the next run after `streak` runs in a row ended on a limit:
+ * 1 s, 2 s, 4 s, … up to 30 s. A script that always leaks or spins to its
+ * limit would otherwise spend the CPU its honest neighbours need, all run long.
+ */
+export function limitPauseMs(streak: number): number {
+  return Math.min(MAX_LIMIT_PAUSE_MS, RECYCLE_AFTER_ERROR_MS * 2 ** Math.max(0, Math.min(streak, 16) - 1));
+}
 
 /** A device's connection and what its script may do with it. */
 interface Attached {
@@ -83,6 +96,7 @@ export class Device {
   }
 
   private async cycle(): Promise<void> {
+    let limitStreak = 0;
     while (this.state_ !== 'stopped') {
       this.state_ = 'starting';
       let failure: DeviceError | undefined;
@@ -101,12 +115,14 @@ export class Device {
         this.attached = undefined;
       }
       if ((this.state_ as DeviceState) === 'stopped') return;
+      limitStreak = failure !== undefined && LIMIT_ERRORS.has(failure.code) ? limitStreak + 1 : 0;
       if (failure) {
         this.sink.count(errorKey(failure.code));
         this.state_ = 'backoff';
+        const pauseMs = limitStreak > 0 ? limitPauseMs(limitStreak) : RECYCLE_AFTER_ERROR_MS;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          this.backoff = setTimeout(resolve, RECYCLE_AFTER_ERROR_MS);
+          this.backoff = setTimeout(resolve, pauseMs);
         });
         this.wake = undefined;
       }

@@ -70,6 +70,8 @@ interface DeviceRecord {
   readonly reject: (error: DeviceError) => void;
   /** Bytes of the runtime charged to this device: what its own code allocated and still holds. */
   held: number;
+  /** Its last slice was long (HEAVY_SLICE_MS): it waits for the thread's heavy share. */
+  heavy: boolean;
 }
 
 interface Waiting {
@@ -99,6 +101,18 @@ const INITIAL_JOB_BATCH = 64;
 const MAX_JOB_BATCH = 1024;
 /** The host collects cycles once the runtime has grown by half since the last collection, and at least by this. */
 const MIN_GC_GROWTH_BYTES = 4 * 1024 * 1024;
+/** A slice longer than this marks its device heavy until it runs a shorter one. */
+const HEAVY_SLICE_MS = 2;
+/**
+ * Share of this thread's time heavy slices may take, all sandboxes together:
+ * after a heavy slice of d ms the next one (of any device here) waits 9·d, so
+ * light devices beside a leaker or a spinner keep their pace.
+ */
+const HEAVY_SHARE = 0.1;
+/** Per thread (module state is per worker thread): when the next heavy slice may start. */
+let heavyNotBefore = 0;
+/** Guest time one turn of a sandbox may take before its remaining devices wait for the next turn. */
+const PUMP_BUDGET_MS = 10;
 /** How often charges are checked against what the runtime really holds. */
 const RECONCILE_MS = 1000;
 
@@ -106,6 +120,9 @@ export class ScriptSandbox {
   private readonly devices = new Map<number, DeviceRecord>();
   /** Devices to start at the next turn: an id, or [id, intended start in µs] for an arrival-rate iteration. */
   private starts: Array<number | [number, number]> = [];
+  /** Devices woken by the guest's last delivery whose slices did not fit in the last turn. */
+  private deferred: DeviceRecord[] = [];
+  private heavyTimer: NodeJS.Timeout | undefined;
   private kills: number[] = [];
   /** Result entries (JSON array elements) for the next turn, in the order they came. */
   private results: string[] = [];
@@ -194,7 +211,7 @@ export class ScriptSandbox {
     if (this.disposed) return Promise.reject(new Error('the sandbox is disposed'));
     if (this.devices.has(deviceId)) return Promise.reject(new Error(`device ${deviceId} is already running`));
     return new Promise<void>((resolve, reject) => {
-      this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0 });
+      this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0, heavy: false });
       this.starts.push(intendedStartUs === undefined ? deviceId : [deviceId, intendedStartUs]);
       this.schedule();
     });
@@ -238,6 +255,7 @@ export class ScriptSandbox {
     this.disposed = true;
     this.timers.clear();
     this.devices.clear();
+    clearTimeout(this.heavyTimer);
     for (const handle of [this.turnFn, this.takeFn, this.takeBinaryFn, this.wakeFn, this.mailbox]) handle?.dispose();
     this.context.dispose();
     this.runtime.dispose();
@@ -328,12 +346,39 @@ export class ScriptSandbox {
     this.timers.takeDue(performance.now());
     this.scheduled = false;
     this.stats_.turns++;
-    const woken = this.results.length > 0 || this.starts.length > 0 || this.kills.length > 0 ? this.deliver() : [];
-    for (const device of woken) this.slice(device);
+    const delivered = this.results.length > 0 || this.starts.length > 0 || this.kills.length > 0 ? this.deliver() : [];
+    const woken = this.deferred.length > 0 ? [...this.deferred, ...delivered] : delivered;
+    this.deferred = [];
+    const started = performance.now();
+    for (let i = 0; i < woken.length; i++) {
+      const device = woken[i]!;
+      const now = performance.now();
+      // Past the budget the rest wait for the next turn, after every other
+      // sandbox of this thread has had its own.
+      if (i > 0 && now - started > PUMP_BUDGET_MS) {
+        this.deferred.push(...woken.slice(i));
+        this.schedule();
+        break;
+      }
+      if (device.heavy && now < heavyNotBefore) {
+        this.deferred.push(device);
+        this.wakeForHeavy(heavyNotBefore - now);
+        continue;
+      }
+      this.slice(device);
+    }
     this.runJobs();
     this.collect();
     this.collectGarbage();
   };
+
+  private wakeForHeavy(ms: number): void {
+    if (this.heavyTimer !== undefined) return;
+    this.heavyTimer = setTimeout(() => {
+      this.heavyTimer = undefined;
+      this.schedule();
+    }, Math.ceil(ms));
+  }
 
   /**
    * Runs one device alone: wakes it (its results, or its start) and runs the
@@ -363,6 +408,9 @@ export class ScriptSandbox {
       }
       this.arm(Infinity);
     }
+    const ended = performance.now();
+    device.heavy = ended - started > HEAVY_SLICE_MS;
+    if (device.heavy) heavyNotBefore = Math.max(heavyNotBefore, ended + ((ended - started) * (1 - HEAVY_SHARE)) / HEAVY_SHARE);
     heap.setLimit(this.rt, NO_LIMIT);
     const refused = heap.takeRefusal(this.rt);
     device.held = Math.max(0, device.held + heap.size(this.rt) - before);
