@@ -70,8 +70,8 @@ interface DeviceRecord {
   readonly reject: (error: DeviceError) => void;
   /** Bytes of the runtime charged to this device: what its own code allocated and still holds. */
   held: number;
-  /** Its last slice was long (HEAVY_SLICE_MS): it waits for the thread's heavy share. */
-  heavy: boolean;
+  /** Long slices in a row (HEAVY_SLICE_MS); from two on it waits for the thread's heavy share. */
+  longSlices: number;
 }
 
 interface Waiting {
@@ -101,8 +101,12 @@ const INITIAL_JOB_BATCH = 64;
 const MAX_JOB_BATCH = 1024;
 /** The host collects cycles once the runtime has grown by half since the last collection, and at least by this. */
 const MIN_GC_GROWTH_BYTES = 4 * 1024 * 1024;
-/** A slice longer than this marks its device heavy until it runs a shorter one. */
-const HEAVY_SLICE_MS = 2;
+/**
+ * Two slices in a row longer than this mark a device heavy until it runs a
+ * shorter one. One long slice is no sign (a cold start, the thread preempted
+ * on a busy machine); a leaker's or a spinner's are long one after another.
+ */
+const HEAVY_SLICE_MS = 8;
 /**
  * Share of this thread's time heavy slices may take, all sandboxes together:
  * after a heavy slice of d ms the next one (of any device here) waits 9·d, so
@@ -211,7 +215,7 @@ export class ScriptSandbox {
     if (this.disposed) return Promise.reject(new Error('the sandbox is disposed'));
     if (this.devices.has(deviceId)) return Promise.reject(new Error(`device ${deviceId} is already running`));
     return new Promise<void>((resolve, reject) => {
-      this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0, heavy: false });
+      this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0, longSlices: 0 });
       this.starts.push(intendedStartUs === undefined ? deviceId : [deviceId, intendedStartUs]);
       this.schedule();
     });
@@ -360,7 +364,7 @@ export class ScriptSandbox {
         this.schedule();
         break;
       }
-      if (device.heavy && now < heavyNotBefore) {
+      if (device.longSlices >= 2 && now < heavyNotBefore) {
         this.deferred.push(device);
         this.wakeForHeavy(heavyNotBefore - now);
         continue;
@@ -409,8 +413,8 @@ export class ScriptSandbox {
       this.arm(Infinity);
     }
     const ended = performance.now();
-    device.heavy = ended - started > HEAVY_SLICE_MS;
-    if (device.heavy) heavyNotBefore = Math.max(heavyNotBefore, ended + ((ended - started) * (1 - HEAVY_SHARE)) / HEAVY_SHARE);
+    device.longSlices = ended - started > HEAVY_SLICE_MS ? device.longSlices + 1 : 0;
+    if (device.longSlices >= 2) heavyNotBefore = Math.max(heavyNotBefore, ended + ((ended - started) * (1 - HEAVY_SHARE)) / HEAVY_SHARE);
     heap.setLimit(this.rt, NO_LIMIT);
     const refused = heap.takeRefusal(this.rt);
     device.held = Math.max(0, device.held + heap.size(this.rt) - before);
