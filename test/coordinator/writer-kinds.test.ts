@@ -6,7 +6,8 @@
  */
 import test from 'ava';
 import { list as tarList } from 'tar';
-import { configuredWriters, WRITER_KINDS, type WriterKind } from '../../ts/coordinator/configured-writers.js';
+import { configuredWriters, WRITER_KINDS } from '../../ts/coordinator/configured-writers.js';
+import type { WriterKind } from '../../ts/coordinator/writer.js';
 import type { ReportRow } from '../../ts/coordinator/report-row.js';
 import type { RunInfo, Writer } from '../../ts/coordinator/writer.js';
 import { coordinatorFor } from '../api/coordinator-harness.js';

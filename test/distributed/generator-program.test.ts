@@ -13,7 +13,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
-import { Backoff } from '../../ts/generator/backoff.js';
+import { Backoff } from '../../ts/shared/backoff.js';
 import { DEFAULT_COORDINATOR_URL, resolveGeneratorOptions } from '../../ts/generator/program-options.js';
 import { validatePlan } from '../../ts/shared/plan-validation.js';
 import { PROTOCOL_VERSION, type Telemetry } from '../../ts/shared/protocol.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { Coordinator } from '../../ts/coordinator/coordinator.js';
 import { startGeneratorServer, type GeneratorServer } from '../../ts/coordinator/generator-server.js';
-import { Backoff } from '../../ts/generator/backoff.js';
+import { Backoff } from '../../ts/shared/backoff.js';
 import { CoordinatorConnection } from '../../ts/generator/coordinator-connection.js';
 import { Generator } from '../../ts/generator/generator.js';
 import { PROTOCOL_VERSION, type Telemetry } from '../../ts/shared/protocol.js';

@@ -1,15 +1,32 @@
 /**
  * The demo target's TCP and UDP services: echoes, so a `tcp` or `udp` script
  * (`await send(x); await recv()`) has something to talk to with nothing else
- * installed. They keep the DemoTarget shape of the HTTP demo target.
+ * installed. An echo is a DemoTarget (demo-target.ts) by its shape: it does not
+ * import that module, which starts it.
  */
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import type { DemoTarget, DemoTargetOptions } from './demo-target.js';
 import { listen } from './listen.js';
 
+/** A running echo: where it listens, and how many messages it has echoed. */
+export interface EchoServer {
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: 'tcp' | 'udp';
+  /** Messages echoed so far. */
+  readonly served: number;
+  close(): Promise<void>;
+}
+
+export interface EchoOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port chosen by the OS. */
+  port?: number;
+}
+
 /** A TCP server that writes back every byte it reads; `served` counts the chunks echoed. */
-export async function startTcpEcho(options: DemoTargetOptions = {}): Promise<DemoTarget> {
+export async function startTcpEcho(options: EchoOptions = {}): Promise<EchoServer> {
   let served = 0;
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -40,7 +57,7 @@ export async function startTcpEcho(options: DemoTargetOptions = {}): Promise<Dem
 }
 
 /** A UDP socket that sends every datagram back to where it came from; `served` counts them. */
-export async function startUdpEcho(options: DemoTargetOptions = {}): Promise<DemoTarget> {
+export async function startUdpEcho(options: EchoOptions = {}): Promise<EchoServer> {
   let served = 0;
   const host = options.host ?? '127.0.0.1';
   const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');

@@ -3,7 +3,7 @@
  * AWS_REGION or the EC2 instance (cloudwatch-region.ts), else off.
  */
 import { cloudWatchChoice, resolveCloudWatchRegion } from './cloudwatch-region.js';
-import type { WriterKind } from './configured-writers.js';
+import type { WriterKind } from './writer.js';
 
 /** `onEc2` says whether this machine is an EC2 instance (default: its firmware says; tests answer for it). */
 export function cloudWatchWriterKind(onEc2?: () => Promise<boolean>): WriterKind {

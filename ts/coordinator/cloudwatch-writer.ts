@@ -9,7 +9,7 @@
 import { CloudWatchClient, PutMetricDataCommand, type CloudWatchClientConfig, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import type { Histogram } from '../hdr/index.js';
 import type { WriterStatus } from '../shared/live.js';
-import type { BackoffOptions } from '../generator/backoff.js';
+import type { BackoffOptions } from '../shared/backoff.js';
 import { CLOUDWATCH_NAMESPACE, batches, consoleUrl, intervalData } from './cloudwatch-metrics.js';
 import { writerStatusLine } from './run-summary.js';
 import { SendQueue } from './send-queue.js';

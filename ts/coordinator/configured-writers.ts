@@ -6,18 +6,7 @@
  */
 import { cloudWatchWriterKind } from './cloudwatch-writer-kind.js';
 import { prometheusWriterKind, type PrometheusFlags } from './prometheus-writer-kind.js';
-import type { Writer } from './writer.js';
-
-/** One kind of writer, as the environment turns it on or leaves it off. */
-export interface WriterKind {
-  configure(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<WriterChoice>;
-}
-
-export type WriterChoice =
-  /** `create` makes a fresh writer for each run; null when the kind is off. `described` says which, and why. */
-  | { ok: true; create: (() => Writer) | null; described: string }
-  /** A setting it cannot use, for the user to fix. */
-  | { ok: false; problem: string };
+import type { Writer, WriterKind } from './writer.js';
 
 export interface ConfiguredWriters {
   /** Called once per run: fresh writers for it. */

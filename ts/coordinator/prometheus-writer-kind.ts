@@ -9,7 +9,7 @@
 import { RESERVED_PROMETHEUS_LABELS } from '../shared/prometheus-names.js';
 import { pickSetting, settingName } from '../shared/program-settings.js';
 import { SETTINGS } from '../shared/settings.js';
-import type { WriterKind } from './configured-writers.js';
+import type { WriterKind } from './writer.js';
 import type { PrometheusWriterOptions } from './prometheus-writer.js';
 
 export const PROMETHEUS_ENV = Object.freeze({

@@ -10,7 +10,7 @@
  */
 import type { Histogram } from '../hdr/index.js';
 import type { WriterStatus } from '../shared/live.js';
-import type { BackoffOptions } from '../generator/backoff.js';
+import type { BackoffOptions } from '../shared/backoff.js';
 import { REMOTE_WRITE_HEADERS, encodeWriteRequest, type RemoteWriteSeries } from './prometheus-remote-write.js';
 import { runFamilies, runLabels, type Labels } from './prometheus-series.js';
 import type { ReportRow } from './report-row.js';

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WriterStatus } from '../shared/live.js';
-import { Backoff, type BackoffOptions } from '../generator/backoff.js';
+import { Backoff, type BackoffOptions } from '../shared/backoff.js';
 
 /** How one writer's requests are made and judged. */
 export interface SendQueueOptions<Item, Request> {

@@ -99,3 +99,14 @@ export function fanOut(writers: readonly Writer[], onError: (writer: Writer, err
     statuses: () => writers.flatMap((w) => (w.status ? [w.status()] : [])),
   };
 }
+
+/** One kind of writer, as the environment turns it on or leaves it off (configured-writers.ts asks each). */
+export interface WriterKind {
+  configure(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<WriterChoice>;
+}
+
+export type WriterChoice =
+  /** `create` makes a fresh writer for each run; null when the kind is off. `described` says which, and why. */
+  | { ok: true; create: (() => Writer) | null; described: string }
+  /** A setting it cannot use, for the user to fix. */
+  | { ok: false; problem: string };

@@ -10,7 +10,7 @@ import { serializeGeneratorMessage } from '../shared/telemetry-frame.js';
 import type { CoordinatorMessage, GeneratorMessage } from '../shared/protocol.js';
 import type { GeneratorSide } from '../shared/transport.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, wsLink } from '../shared/ws-link.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../shared/backoff.js';
 
 /** How long the WebSocket handshake may take before the attempt counts as failed. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;

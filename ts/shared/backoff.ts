@@ -1,5 +1,5 @@
 /**
- * Delays between reconnection attempts: exponential, capped, with jitter so that
+ * Delays between attempts (a generator reconnecting, a writer resending): exponential, capped, with jitter so that
  * a fleet of generators cut off together (a coordinator restart) does not knock
  * on the new coordinator all in the same instant.
  */
