@@ -14,6 +14,11 @@
  * to spare, and beyond twice as many runnable processes as cores the 10th
  * percentile's allowance grows by 0.1 ms per unit of load average.
  *
+ * Wall-clock latencies are only as good as the machine is quiet, so these
+ * tests run after the suite, alone (`npm run test:latency`, part of `npm
+ * test`, sets STRESSGRID_LATENCY_TESTS=1); in the suite's concurrent run they
+ * are skipped, saying so.
+ *
  * Devices start spread over a ramp and are measured once all are up, as a run's
  * steady state: a burst of 10,000 connects at once would measure the CPU, not
  * the timestamps.
@@ -59,8 +64,13 @@ const cases = [
   { devices: 10_000, pauseMs: 10_000, rampMs: 10_000, measureMs: 6000 },
 ];
 
+const alone = process.env.STRESSGRID_LATENCY_TESTS === '1';
+/** Serial when run alone (npm run test:latency); skipped in the suite's concurrent run. */
+const latencyTest = alone ? test.serial : test.skip;
+if (!alone) console.log('latency accuracy: skipped here; `npm run test:latency` runs it alone, after the suite');
+
 for (const c of cases) {
-  test.serial(`${c.devices} device(s): reported latency within 1 ms of the server's own hold (${METRIC.headersUs} and a script timing)`, async (t) => {
+  latencyTest(`${c.devices} device(s): reported latency within 1 ms of the server's own hold (${METRIC.headersUs} and a script timing)`, async (t) => {
     t.timeout(120_000);
     const server = await startDelayServer();
     t.teardown(() => server.stop());
