@@ -140,3 +140,23 @@ test('off a TTY the view prints one plain line a second and notices as lines', (
   t.true(lines[2]!.startsWith('t=13 '));
   t.regex(lines[3]!, /state=done remaining=0/);
 });
+
+test('a generator above 80% CPU or 80% of its link stands out, live (in red) and in the plain line; the interfaces counted are named', (t) => {
+  const snapshot = fakeSnapshot({
+    generators: [
+      { id: 'cool', activeDevices: 10, cpuPercent: 40, networkRxBytesPerSecond: 1000, networkTxBytesPerSecond: 1000, networkInterfaces: ['eth0'], networkPercent: 1 },
+      { id: 'busy', activeDevices: 10, cpuPercent: 93.4, networkRxBytesPerSecond: 110e6, networkTxBytesPerSecond: 1000, networkInterfaces: ['eth0', 'eth1'], networkPercent: 88 },
+    ],
+  });
+  const frame = renderFrame(snapshot, true).join('\n');
+  t.regex(frame, /net max.*88\.0%.*of link/);
+  t.regex(frame, /on.* eth0,eth1/);
+  t.regex(frame, /\x1b\[1;31mabove 80%: busy \(cpu 93%, network 88% of its link\): a generator this busy may itself limit the load/);
+  t.notRegex(frame, /cool \(/);
+  const line = renderLine(snapshot);
+  t.regex(line, / net_max=88\.0 /);
+  t.regex(line, / interfaces=eth0,eth1 /);
+  t.regex(line, / hot=busy( |$)/);
+  const quiet = renderLine(fakeSnapshot());
+  t.notRegex(quiet, /hot=|net_max=/, 'nothing when no generator is hot and no link speed is known');
+});

@@ -166,7 +166,10 @@ test('live: the last second of each generator, totals since start', (t) => {
   // The live view turns the second over each time it is read: histograms show what came since.
   t.is(agg.live(T0 + 1100).histograms.headers_us!.count, 2);
   agg.ingest(telemetry({ generatorId: 'g1', counters: { response_count: 300 }, histograms: { headers_us: encoded([1000]) } }), T0 + 2000);
-  agg.ingest(telemetry({ generatorId: 'g2', intervalMs: 500, counters: { response_count: 50 }, histograms: { headers_us: encoded([2000]) }, networkRxBytes: 400 }), T0 + 2000);
+  agg.ingest(
+    telemetry({ generatorId: 'g2', intervalMs: 500, counters: { response_count: 50 }, histograms: { headers_us: encoded([2000]) }, networkRxBytes: 400, networkInterfaces: ['eth0'], networkLinkBitsPerSecond: 10_000 }),
+    T0 + 2000,
+  );
   const live = agg.live(T0 + 2100);
   t.deepEqual(live.counters.response_count, { total: 450, perSecond: 300 + 100 });
   t.is(live.histograms.headers_us!.count, 2);
@@ -174,7 +177,9 @@ test('live: the last second of each generator, totals since start', (t) => {
   t.is(live.histograms.headers_us!.max, 2000);
   t.is(live.histograms.cpu_percent!.count, 2);
   t.is(live.activeDevices, 20);
-  t.deepEqual(live.generators[1], { id: 'g2', activeDevices: 10, cpuPercent: 50, networkRxBytesPerSecond: 800, networkTxBytesPerSecond: 1000 });
+  // tx 1000 B/s = 8000 bit/s of a 10,000 bit/s link: the busier direction is 80 % of it.
+  t.deepEqual(live.generators[1], { id: 'g2', activeDevices: 10, cpuPercent: 50, networkRxBytesPerSecond: 800, networkTxBytesPerSecond: 1000, networkInterfaces: ['eth0'], networkPercent: 80 });
+  t.deepEqual(live.generators[0]!.networkPercent, null, 'no link speed, no share');
   // Read again with nothing new: the same second is shown, and the interval got every value once.
   t.is(agg.live(T0 + 2500).histograms.headers_us!.count, 2);
   t.is(agg.closeInterval(T0 + 3000).histograms.get('headers_us')!.totalCount, 4);

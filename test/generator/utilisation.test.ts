@@ -1,6 +1,7 @@
 /** The /proc parsers behind cpu_percent and the network byte counts, on fixed text. */
 import test from 'ava';
-import { NETWORK_INTERFACE_ENV, UtilisationSampler, parseNetDev, parseProcStat } from '../../ts/generator/utilisation.js';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { NETWORK_INTERFACE_ENV, UtilisationSampler, isLoopbackAddress, linkBitsPerSecond, parseNetDev, parseProcStat } from '../../ts/generator/utilisation.js';
 
 const PROC_STAT = `cpu  100 5 50 800 20 3 2 1 7 9
 cpu0 50 2 25 400 10 1 1 0 0 0
@@ -26,11 +27,48 @@ test('parseProcStat: text without the machine line gives null', (t) => {
   t.is(parseProcStat(''), null);
 });
 
-test('parseNetDev: bytes summed over every interface, or only the one named', (t) => {
-  t.deepEqual(parseNetDev(NET_DEV), { rx: 5_001_300, tx: 251_700 });
-  t.deepEqual(parseNetDev(NET_DEV, 'eth0'), { rx: 5_000_000, tx: 250_000 });
-  t.deepEqual(parseNetDev(NET_DEV, 'wlan9'), { rx: 0, tx: 0 });
-  t.deepEqual(parseNetDev(''), { rx: 0, tx: 0 });
+test('parseNetDev: bytes summed over the interfaces picked, with their names', (t) => {
+  t.deepEqual(parseNetDev(NET_DEV), { rx: 5_001_300, tx: 251_700, names: ['lo', 'eth0', 'veth1a2b'] });
+  t.deepEqual(parseNetDev(NET_DEV, (name) => name !== 'lo'), { rx: 5_000_300, tx: 250_700, names: ['eth0', 'veth1a2b'] });
+  t.deepEqual(parseNetDev(NET_DEV, (name) => name === 'eth0'), { rx: 5_000_000, tx: 250_000, names: ['eth0'] });
+  t.deepEqual(parseNetDev(NET_DEV, (name) => name === 'wlan9'), { rx: 0, tx: 0, names: [] });
+  t.deepEqual(parseNetDev(''), { rx: 0, tx: 0, names: [] });
+});
+
+test('link speed from /sys/class/net/<name>/speed in bits per second; none where the kernel gives none', (t) => {
+  const files: Record<string, string> = { '/sys/class/net/eth0/speed': '10000\n', '/sys/class/net/lo/speed': '-1\n' };
+  const read = (path: string) => files[path] ?? null;
+  t.is(linkBitsPerSecond('eth0', read), 10e9);
+  t.is(linkBitsPerSecond('lo', read), null);
+  t.is(linkBitsPerSecond('wlan9', read), null);
+  t.is(linkBitsPerSecond('../../etc/passwd', read), null);
+});
+
+test('loopback addresses', (t) => {
+  for (const ip of ['127.0.0.1', '127.1.2.3', '::1']) t.true(isLoopbackAddress(ip), ip);
+  for (const ip of ['10.0.0.1', '::2', '128.0.0.1']) t.false(isLoopbackAddress(ip), ip);
+});
+
+test('UtilisationSampler: loopback traffic is counted only while a run targets loopback, and the sample names what it counted', async (t) => {
+  const server = createServer((socket) => socket.pipe(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const traffic = () =>
+    new Promise<void>((resolve) => {
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1', () => socket.end(Buffer.alloc(1 << 20)));
+      socket.resume().on('close', () => resolve());
+    });
+  const sampler = new UtilisationSampler({});
+  sampler.sample();
+  await traffic();
+  const without = sampler.sample();
+  t.false(without.networkInterfaces.includes('lo'));
+  t.true(without.networkRxBytes < 1 << 20, `${without.networkRxBytes} bytes counted off loopback`);
+  sampler.countLoopback(true);
+  await traffic();
+  const withLoopback = sampler.sample();
+  t.true(withLoopback.networkInterfaces.includes('lo'));
+  t.true(withLoopback.networkRxBytes >= 1 << 20, `${withLoopback.networkRxBytes} bytes`);
 });
 
 test('UtilisationSampler: a percentage between 0 and 100; an interface that does not exist counts no bytes', (t) => {

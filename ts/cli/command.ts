@@ -25,6 +25,7 @@ import { criticalReasons, deviceErrorTotal } from './run-verdict.js';
 import type { runRemote } from './remote-runner.js';
 import { buildPlan, DEFAULT_DATA_DIR, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
 import { TOKEN_ENV } from '../shared/token.js';
+import { HotGenerators } from './hot-generators.js';
 import { PROMETHEUS_FLAG, prometheusSettings, type PrometheusFlags, type PrometheusSettings } from '../coordinator/prometheus-writer-kind.js';
 import { settingHelp, SETTINGS } from '../shared/settings.js';
 
@@ -305,10 +306,12 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
   });
 
   let last: LiveSnapshot | undefined;
+  const hot = new HotGenerators();
   const watch: Pick<EmbeddedOptions, 'signal' | 'onLive' | 'onNotice'> = {
     signal: abort.signal,
     onLive: (snapshot) => {
       last = snapshot;
+      hot.see(snapshot);
       view.update(snapshot);
     },
     onNotice: (message) => view.notice(message),
@@ -326,6 +329,7 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     }
     if (outcome.problems !== undefined && outcome.problems.length > 0) throw classifyProblems(outcome.problems, scriptOrigin);
 
+    for (const line of hot.lines()) deps.stderr.write(`sgcli: ${line}\n`);
     const reasons = outcome.outcome === 'done' ? criticalReasons(outcome.criticalErrors, last) : [];
     if (outcome.outcome === 'failed') deps.stderr.write('sgcli: the run failed\n');
     if (outcome.outcome === 'aborted') deps.stderr.write(`sgcli: the run was aborted${outcome.reason ? `: ${outcome.reason}` : ''}\n`);

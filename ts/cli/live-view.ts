@@ -7,7 +7,7 @@
  */
 import { isErrorMetric, isIntendedMetric } from '../shared/metrics.js';
 import { formatThresholdValue, thresholdLabel } from '../shared/thresholds.js';
-import type { CounterView, HistogramView, LiveSnapshot } from '../shared/live.js';
+import { HOT_PERCENT, hotReasons, type CounterView, type HistogramView, type LiveSnapshot } from '../shared/live.js';
 import { formatBytesPerSecond, formatCount, formatDuration, formatPercent, formatSignificant, microsToMillis } from './format-units.js';
 
 /** The parts of a tty.WriteStream the view uses. */
@@ -105,17 +105,37 @@ const HISTOGRAM_COLUMNS: ReadonlyArray<[header: string, stat: keyof HistogramVie
 /** Histogram columns a narrow terminal drops, first to last. */
 const NARROW_DROP_ORDER: ReadonlyArray<keyof HistogramView> = ['min', 'p999', 'mean', 'p90'];
 
-/** Totals over generators: the CPU shown is the busiest one, the one that would bottleneck. */
-function generatorTotals(snapshot: LiveSnapshot): { cpu: number; rx: number; tx: number } {
-  return snapshot.generators.reduce(
-    (sum, generator) => ({
-      cpu: Math.max(sum.cpu, generator.cpuPercent),
-      rx: sum.rx + generator.networkRxBytesPerSecond,
-      tx: sum.tx + generator.networkTxBytesPerSecond,
-    }),
-    { cpu: 0, rx: 0, tx: 0 },
-  );
+interface GeneratorTotals {
+  cpu: number;
+  rx: number;
+  tx: number;
+  /** The busiest link's share, or null when no generator knows its link speed. */
+  net: number | null;
+  /** Every interface counted, over all generators. */
+  interfaces: string[];
+  /** Generators above HOT_PERCENT, each with why. */
+  hot: Array<{ id: string; reasons: string[] }>;
 }
+
+/** Totals over generators: the CPU and network shown are the busiest one's, the one that would bottleneck. */
+function generatorTotals(snapshot: LiveSnapshot): GeneratorTotals {
+  const totals: GeneratorTotals = { cpu: 0, rx: 0, tx: 0, net: null, interfaces: [], hot: [] };
+  const interfaces = new Set<string>();
+  for (const g of snapshot.generators) {
+    totals.cpu = Math.max(totals.cpu, g.cpuPercent);
+    totals.rx += g.networkRxBytesPerSecond;
+    totals.tx += g.networkTxBytesPerSecond;
+    if (g.networkPercent !== undefined && g.networkPercent !== null) totals.net = Math.max(totals.net ?? 0, g.networkPercent);
+    for (const name of g.networkInterfaces ?? []) interfaces.add(name);
+    const reasons = hotReasons(g);
+    if (reasons.length > 0) totals.hot.push({ id: g.id, reasons });
+  }
+  totals.interfaces = [...interfaces].sort();
+  return totals;
+}
+
+const hotLine = (hot: GeneratorTotals['hot']): string =>
+  `above ${HOT_PERCENT}%: ${hot.map((h) => `${h.id} (${h.reasons.join(', ')})`).join('; ')}: a generator this busy may itself limit the load`;
 
 /** Most generators listed one by one before the view sums up the rest. */
 const GENERATOR_ROWS = 8;
@@ -135,9 +155,13 @@ export function renderFrame(snapshot: LiveSnapshot, color: boolean, width = Numb
     `${dim('devices')} active ${bold(formatCount(snapshot.activeDevices))}   target ${formatCount(snapshot.targetDevices)}   effective ${formatCount(snapshot.effectiveDevices)}${desired}`,
   );
   const totals = generatorTotals(snapshot);
+  const cpuText = totals.cpu > HOT_PERCENT ? red(formatPercent(totals.cpu)) : formatPercent(totals.cpu);
+  const netText = totals.net === null ? '' : `   ${dim('net max')} ${totals.net > HOT_PERCENT ? red(formatPercent(totals.net)) : formatPercent(totals.net)} ${dim('of link')}`;
+  const interfaces = totals.interfaces.length > 0 ? `   ${dim('on')} ${totals.interfaces.join(',')}` : '';
   lines.push(
-    `${dim('generators')} ${snapshot.generators.length}   ${dim('cpu max')} ${formatPercent(totals.cpu)}   ${dim('rx')} ${formatBytesPerSecond(totals.rx)}   ${dim('tx')} ${formatBytesPerSecond(totals.tx)}`,
+    `${dim('generators')} ${snapshot.generators.length}   ${dim('cpu max')} ${cpuText}   ${dim('rx')} ${formatBytesPerSecond(totals.rx)}   ${dim('tx')} ${formatBytesPerSecond(totals.tx)}${netText}${interfaces}`,
   );
+  if (totals.hot.length > 0) lines.push(red(hotLine(totals.hot)));
   if (snapshot.lostGenerators.length > 0) lines.push(red(`lost generators: ${snapshot.lostGenerators.join(', ')}`));
   for (const w of snapshot.writers ?? []) {
     const line = `${dim(w.writer)} sent ${formatCount(w.sent)}   failed ${formatCount(w.failed)}   waiting ${formatCount(w.pending)}`;
@@ -220,6 +244,9 @@ export function renderLine(snapshot: LiveSnapshot): string {
     ...(snapshot.lostGenerators.length > 0 ? [`lost=${snapshot.lostGenerators.join(',')}`] : []),
     ...(snapshot.writers ?? []).flatMap((w) => [`${w.writer}_sent=${w.sent}`, `${w.writer}_failed=${w.failed}`]),
     `cpu_max=${totals.cpu.toFixed(1)}`,
+    ...(totals.net !== null ? [`net_max=${totals.net.toFixed(1)}`] : []),
+    ...(totals.interfaces.length > 0 ? [`interfaces=${totals.interfaces.join(',')}`] : []),
+    ...(totals.hot.length > 0 ? [`hot=${totals.hot.map((h) => h.id).join(',')}`] : []),
   ];
   const thresholds = snapshot.thresholds ?? [];
   if (thresholds.length > 0) {

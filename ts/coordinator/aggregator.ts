@@ -8,7 +8,7 @@
  * lengths, which keeps them right when pushes jitter around a boundary.
  */
 import { Histogram } from '../hdr/index.js';
-import type { CounterView, GeneratorView, HistogramView } from '../shared/live.js';
+import { networkPercent, type CounterView, type GeneratorView, type HistogramView } from '../shared/live.js';
 import { HISTOGRAM_BOUNDS, METRIC, counterName, rateName } from '../shared/metrics.js';
 import type { Telemetry } from '../shared/protocol.js';
 import { histogramStats, histogramView } from './histogram-stats.js';
@@ -177,12 +177,16 @@ export class Aggregator {
       const ours = t.runId === this.runId;
       const devices = ours ? Math.max(0, finiteOr(t.activeDevices, 0)) : 0;
       activeDevices += devices;
+      const rx = finiteOr(t.networkRxBytes, 0) / seconds;
+      const tx = finiteOr(t.networkTxBytes, 0) / seconds;
       generators.push({
         id,
         activeDevices: finiteOr(t.activeDevices, 0),
         cpuPercent: finiteOr(t.cpuPercent, 0),
-        networkRxBytesPerSecond: finiteOr(t.networkRxBytes, 0) / seconds,
-        networkTxBytesPerSecond: finiteOr(t.networkTxBytes, 0) / seconds,
+        networkRxBytesPerSecond: rx,
+        networkTxBytesPerSecond: tx,
+        networkInterfaces: t.networkInterfaces ?? [],
+        networkPercent: networkPercent(rx, tx, t.networkLinkBitsPerSecond),
       });
       if (Number.isFinite(t.cpuPercent)) cpu.record(Math.max(0, t.cpuPercent));
       if (!ours) continue;

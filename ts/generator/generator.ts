@@ -12,7 +12,7 @@ import { openFileLimit } from '../netio/open-file-limit.js';
 import { OpenFileWatch } from './open-file-watch.js';
 import type { Target } from './protocols/device-connection.js';
 import { resolveTargets } from './protocols/resolve-targets.js';
-import { UtilisationSampler } from './utilisation.js';
+import { isLoopbackAddress, UtilisationSampler } from './utilisation.js';
 import type { DeviceSpec } from './worker-messages.js';
 import { WorkerPool, defaultWorkerCount } from './worker-pool.js';
 
@@ -172,6 +172,8 @@ export class Generator {
     const problem = await this.pool.prepare(runId, plan);
     if (problem) return this.problem(runId, problem);
     this.run = { runId, plan, targets, placed: targets.map(() => 0) };
+    // Loopback carries the load only when a target is on it.
+    this.sampler.countLoopback(targets.some((ips) => ips.some((target) => isLoopbackAddress(target.ip))));
     this.link?.send({ type: 'run_ready', generatorId: this.id, runId });
   }
 
@@ -229,6 +231,8 @@ export class Generator {
       cpuPercent: u.cpuPercent,
       networkRxBytes: u.networkRxBytes,
       networkTxBytes: u.networkTxBytes,
+      networkInterfaces: u.networkInterfaces,
+      ...(u.networkLinkBitsPerSecond !== null ? { networkLinkBitsPerSecond: u.networkLinkBitsPerSecond } : {}),
       counters: collected.metrics.counters,
       histograms: collected.metrics.histograms,
       ...(final ? { final } : {}),

@@ -27,12 +27,34 @@ export interface HistogramView {
   max: number;
 }
 
+/** Above this share of its CPU (or of its network link) a generator may itself be what limits the load. */
+export const HOT_PERCENT = 80;
+
 export interface GeneratorView {
   id: string;
   activeDevices: number;
   cpuPercent: number;
   networkRxBytesPerSecond: number;
   networkTxBytesPerSecond: number;
+  /** The interfaces counted in the network bytes. */
+  networkInterfaces?: string[];
+  /** The busier direction as a share of the link speed (full duplex), or null where the speed is unknown. */
+  networkPercent?: number | null;
+}
+
+/** Network use as a share of the link: the busier direction, since each has the link's speed. */
+export function networkPercent(rxBytesPerSecond: number, txBytesPerSecond: number, linkBitsPerSecond: number | undefined): number | null {
+  if (linkBitsPerSecond === undefined || !(linkBitsPerSecond > 0)) return null;
+  return (100 * 8 * Math.max(rxBytesPerSecond, txBytesPerSecond)) / linkBitsPerSecond;
+}
+
+/** Why a generator stands out ("cpu 93%", "network 85% of its link"), or null when it does not. */
+export function hotReasons(generator: Pick<GeneratorView, 'cpuPercent' | 'networkPercent'>): string[] {
+  const reasons: string[] = [];
+  if (generator.cpuPercent > HOT_PERCENT) reasons.push(`cpu ${generator.cpuPercent.toFixed(0)}%`);
+  const net = generator.networkPercent;
+  if (net !== undefined && net !== null && net > HOT_PERCENT) reasons.push(`network ${net.toFixed(0)}% of its link`);
+  return reasons;
 }
 
 export interface LiveSnapshot {

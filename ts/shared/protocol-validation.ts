@@ -28,6 +28,8 @@ export type ParseResult<T> = { ok: true; message: T } | { ok: false; reason: str
 export const MAX_ID_LENGTH = 256;
 /** Free text (problems, refusals, scripts' host names): long enough to explain, short enough to log. */
 export const MAX_TEXT_LENGTH = 4096;
+/** Network interfaces one telemetry message may name. */
+const MAX_INTERFACES = 64;
 /** Metrics of one telemetry push; a script has at most a few dozen keys. */
 export const MAX_METRICS = 4096;
 /** Blocks or addresses of a plan, and so entries of a cohort. */
@@ -198,6 +200,11 @@ function readTelemetry(m: Record<string, unknown>): Telemetry {
     if (typeof m.final !== 'boolean') throw new Malformed(`final must be true or false, got ${describe(m.final)}`);
     if (m.final) telemetry.final = true;
   }
+  if (m.networkInterfaces !== undefined) {
+    if (!Array.isArray(m.networkInterfaces) || m.networkInterfaces.length > MAX_INTERFACES) throw new Malformed(`networkInterfaces must be a list of at most ${MAX_INTERFACES} names`);
+    telemetry.networkInterfaces = m.networkInterfaces.map((name: unknown, i: number) => id(name, `networkInterfaces[${i}]`));
+  }
+  if (m.networkLinkBitsPerSecond !== undefined) telemetry.networkLinkBitsPerSecond = number(m.networkLinkBitsPerSecond, 'networkLinkBitsPerSecond', 1);
   return telemetry;
 }
 

@@ -44,6 +44,10 @@ export interface Telemetry {
   cpuPercent: number;
   networkRxBytes: number;
   networkTxBytes: number;
+  /** The interfaces counted in the network bytes (every one but loopback, unless a target is on loopback). */
+  networkInterfaces?: string[];
+  /** Their link speed summed, bits per second, where the kernel knows it. */
+  networkLinkBitsPerSecond?: number;
   /** Full metric names (`response_count`, `conn_refused_error_count`) → increment. */
   counters: Record<string, number>;
   /** Full metric names (`conn_us`, `login_us`) → V2-encoded histogram. */

@@ -273,7 +273,7 @@ export const SETTINGS = {
     env: 'STRESSGRID_NETWORK_INTERFACE',
     programs: { 'stressgrid-generator': 'env', sgcli: 'env' },
     fallback: undefined,
-    defaultText: 'all interfaces',
+    defaultText: 'every interface but loopback (loopback too while a target is on it)',
     help: 'the one network interface whose bytes the generator reports',
     check: (raw: string) => ok(raw.trim()),
   } satisfies Setting<string>,
