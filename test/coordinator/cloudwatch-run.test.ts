@@ -49,7 +49,9 @@ test('a run sends its intervals to CloudWatch and its summary links to them', as
   // Every tick the CSV counted reached CloudWatch, interval by interval.
   const rows = await readResultsCsv(result.archivePath!);
   const sent = cw.accepted().filter((d) => d.MetricName === 'tick_count');
-  t.is(sent.length, rows.length);
+  // On a loaded machine the first one-second interval may end before the first tick: its row has no tick_count to send.
+  t.is(sent.length, rows.filter((row) => (row.tick_count ?? '') !== '').length);
+  t.true(sent.length >= rows.length - 1);
   t.is(sent.reduce((n, d) => n + d.Value!, 0), Number(rows.at(-1)!.tick_count));
   t.true(Number(rows.at(-1)!.tick_count) > 0);
 });
