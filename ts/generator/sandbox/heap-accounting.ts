@@ -32,6 +32,8 @@ const LIMIT = STATE + 8;
 const REFUSED = STATE + 12;
 /** JSRuntime.malloc_gc_threshold: QuickJS collects cycles when `size` passes it. */
 const GC_THRESHOLD = 108;
+/** Its value in a runtime that has not collected yet. */
+const INITIAL_GC_THRESHOLD = 256 * 1024;
 /** Above the limit once an allocation was refused: room for the error and the unwinding. */
 export const REFUSAL_RESERVE_BYTES = 256 * 1024;
 /** What `limit` is when nothing is capped (size_t max). */
@@ -85,6 +87,13 @@ export class HeapAccounting {
    */
   install(rt: number, heldBytes: number): void {
     const base = rt >>> 2;
+    // The offsets above are those of the QuickJS this package ships. A fresh runtime of
+    // that build has charged exactly 8 bytes a block and not collected yet: anything else
+    // means another layout, where writing these words would corrupt the runtime.
+    const count = this.u32[(rt + COUNT) >>> 2]!;
+    if (count === 0 || this.u32[(rt + SIZE) >>> 2] !== count * 8 || this.u32[(rt + GC_THRESHOLD) >>> 2] !== INITIAL_GC_THRESHOLD) {
+      throw new Error('the QuickJS runtime does not have the layout the accounting allocator expects (was quickjs-emscripten upgraded?)');
+    }
     for (let i = 0; i < MF_WORDS; i++) this.u32[base + i] = this.functions[i]!;
     this.u32[(rt + SIZE) >>> 2] = heldBytes;
     this.u32[(rt + REFUSED) >>> 2] = 0;
