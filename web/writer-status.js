@@ -7,7 +7,7 @@ import { el } from './format.js';
 
 /** One writer's status (shared/live.ts WriterStatus) as text and a link, to append to an element; `live` adds what still waits. */
 export function writerStatusParts(status, { live = false } = {}) {
-  const counts = [`${status.sent} metric data sent`, `${status.failed} failed`];
+  const counts = [`${status.sent} ${status.unit ?? 'metric data'} sent`, `${status.failed} failed`];
   if (live) counts.push(`${status.pending} waiting`);
   const parts = [counts.join(', ')];
   if (status.failed > 0 && status.lastError) parts.push(` (last error: ${status.lastError})`);

@@ -64,7 +64,7 @@ test.serial('stressgrid-coordinator --prometheus-remote-write: a run with a gene
   t.is(Number(total[0]!.value[1]), logged);
   const cpu = await prometheus.query(`max_over_time(stressgrid_generator_cpu_ratio{run_id="${runId}",generator="pushing-generator"}[1h])`);
   t.is(cpu.length, 1);
-  t.regex(coordinator.stderr(), new RegExp(`run ${runId}: prometheus: \\d+ metric data sent, none failed`));
+  t.regex(coordinator.stderr(), new RegExp(`run ${runId}: prometheus: \\d+ samples sent, none failed`));
 });
 
 test.serial('sgcli run --prometheus-remote-write: the embedded run lands in Prometheus', async (t) => {
@@ -79,7 +79,7 @@ test.serial('sgcli run --prometheus-remote-write: the embedded run lands in Prom
     { PROMETHEUS_REMOTE_WRITE_LABELS: 'env=laptop' },
   );
   t.is(run.code, EXIT.ok, run.stderr);
-  t.regex(run.stderr, /prometheus: \d+ metric data sent, none failed/);
+  t.regex(run.stderr, /prometheus: \d+ samples sent, none failed/);
   const logged = (await nginx.waitForAccessLog(300)).length;
   const total = await prometheus.query('stressgrid_response_total{run="from-sgcli",env="laptop"}');
   t.is(total.length, 1);

@@ -73,7 +73,7 @@ export class PrometheusRemoteWriter implements StreamingWriter {
   readonly #seen = new Set<string>();
   #queue: SendQueue<QueuedSecond, RemoteWriteSeries[]> | null = null;
   #closed = false;
-  readonly #status: WriterStatus = { writer: PROMETHEUS_WRITER, sent: 0, failed: 0, retries: 0, pending: 0 };
+  readonly #status: WriterStatus = { writer: PROMETHEUS_WRITER, unit: 'samples', sent: 0, failed: 0, retries: 0, pending: 0 };
 
   constructor(options: PrometheusWriterOptions) {
     this.#options = options;

@@ -121,7 +121,7 @@ export function buildSummary(input: SummaryInput): RunSummary {
 export function writerStatusLine(status: WriterStatus): string {
   const failed = status.failed > 0 ? `, ${status.failed} failed (${status.lastError ?? 'unknown error'})` : ', none failed';
   const retried = status.retries > 0 ? `, ${status.retries} ${status.retries === 1 ? 'retry' : 'retries'}` : '';
-  return `${status.writer}: ${status.sent} metric data sent${failed}${retried}${status.link ? `; see ${status.link}` : ''}`;
+  return `${status.writer}: ${status.sent} ${status.unit ?? 'metric data'} sent${failed}${retried}${status.link ? `; see ${status.link}` : ''}`;
 }
 
 /**

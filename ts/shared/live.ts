@@ -86,8 +86,10 @@ export interface LiveSnapshot {
 
 /** How a writer that sends results over the network is doing, for the live view, the summary and the log. */
 export interface WriterStatus {
-  /** `cloudwatch`. */
+  /** `cloudwatch`, `prometheus`. */
   writer: string;
+  /** What sent, failed and pending count (`samples`); absent: `metric data`. */
+  unit?: string;
   /** Metric data delivered. */
   sent: number;
   /** Metric data given up on: refused, still failing after every retry, or dropped from a full queue. */
