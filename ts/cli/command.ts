@@ -6,9 +6,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { thresholdsPassed } from '../coordinator/run-summary.js';
 import { thresholdLabel } from '../shared/thresholds.js';
-import { join } from 'node:path';
 import { formatEndSummary, type SummaryJson } from './end-summary.js';
 import { thresholdsJunit } from './junit.js';
 import type { LiveSnapshot } from '../shared/live.js';
