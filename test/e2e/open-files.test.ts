@@ -7,6 +7,7 @@
 import test from 'ava';
 import { EXIT } from '../../ts/cli/exit-codes.js';
 import { startTcpServer, type TcpServer } from '../support/tcp-server.js';
+import { readArchive } from './run-archive.js';
 import { num, runSgcli, workspace } from './sgcli-child.js';
 
 let server: TcpServer;
@@ -33,6 +34,11 @@ test('under a low soft limit sgcli runs at the hard limit and says what it got',
   t.is(run.code, EXIT.ok, run.stderr);
   t.regex(run.stderr, /open files: up to 4096 \((raised from 256 to )?the hard limit\)/);
   t.notRegex(run.stderr, /too_many_open_files/);
+  // The target is on loopback, so loopback carries the load and is counted, said live and in the report.
+  t.regex(run.live.at(-1)!.interfaces ?? '', /(^|,)lo(,|$)/);
+  const networks = Object.values((await readArchive(run.archive!)).summary.networks ?? {});
+  t.is(networks.length, 1);
+  t.true(networks[0]!.interfaces.includes('lo'), JSON.stringify(networks));
 });
 
 test('past the hard limit: a warning naming the limit, connects counted as too_many_open_files (never unknown) with a notice naming it', async (t) => {

@@ -33,6 +33,8 @@ export interface RunSummary {
   reason?: string;
   /** Generators that left during the run (their running devices were lost), even if they rejoined. */
   generatorsLost: string[];
+  /** Per generator: the network interfaces its network bytes count, and its peak share of their link (null: speed unknown). */
+  networks?: Record<string, { interfaces: string[]; maxLinkPercent: number | null }>;
   /** Writers that sent the results elsewhere: what arrived, what failed, and where to see it (the CloudWatch console). */
   writers?: WriterStatus[];
   /** Seconds from the start of the ramp to the end. */
@@ -85,6 +87,7 @@ export interface SummaryInput {
   aborted: boolean;
   reason?: string;
   generatorsLost?: string[];
+  networks?: RunSummary['networks'];
   writers?: WriterStatus[];
   /** The whole run's merged metrics, for the figures (durationSeconds, counters, histograms). */
   wholeRun?: MetricWindow;
@@ -111,6 +114,7 @@ export function buildSummary(input: SummaryInput): RunSummary {
     aborted: input.aborted,
     ...(input.reason === undefined ? {} : { reason: input.reason }),
     generatorsLost: input.generatorsLost ?? [],
+    ...(input.networks === undefined ? {} : { networks: input.networks }),
     ...(input.writers === undefined ? {} : { writers: input.writers }),
     ...(input.wholeRun === undefined ? {} : wholeRunFigures(input.wholeRun)),
     ...(input.thresholds === undefined ? {} : { thresholds: input.thresholds }),

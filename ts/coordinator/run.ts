@@ -6,7 +6,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LiveSnapshot, RunState, WriterStatus } from '../shared/live.js';
+import { networkPercent, type LiveSnapshot, type RunState, type WriterStatus } from '../shared/live.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { Telemetry } from '../shared/protocol.js';
 import { readThresholds, thresholdAbortReason, type ThresholdResult } from '../shared/thresholds.js';
@@ -239,10 +239,22 @@ export class Run {
 
   private onTelemetry(g: ConnectedGenerator, t: Telemetry): void {
     this.aggregator.ingest(t);
+    if (t.runId === this.runId) this.noteNetwork(g.id, t);
     if (t.final && t.runId === this.runId) {
       this.finals.add(g.id);
       if ([...this.generators.keys()].every((id) => this.finals.has(id))) this.finalWaiter?.();
     }
+  }
+
+  /** What the summary says of each generator's network: the interfaces counted and the peak share of their link. */
+  private readonly networks: NonNullable<RunSummary['networks']> = {};
+
+  private noteNetwork(id: string, t: Telemetry): void {
+    const seconds = (t.intervalMs > 0 ? t.intervalMs : 1000) / 1000;
+    const share = networkPercent(t.networkRxBytes / seconds, t.networkTxBytes / seconds, t.networkLinkBitsPerSecond);
+    const seen = (this.networks[id] ??= { interfaces: [], maxLinkPercent: null });
+    if (t.networkInterfaces) seen.interfaces = t.networkInterfaces;
+    if (share !== null && Number.isFinite(share)) seen.maxLinkPercent = Math.max(seen.maxLinkPercent ?? 0, Math.round(share * 10) / 10);
   }
 
   private elapsed(now = Date.now()): number {
@@ -378,6 +390,7 @@ export class Run {
         aborted: outcome !== 'done',
         ...(reason ? { reason } : {}),
         generatorsLost: [...this.everLost],
+        networks: this.networks,
         ...this.writerStatuses(),
         wholeRun,
         ...(this.thresholds ? { thresholds: this.thresholds.evaluate(wholeRun, null, true) } : {}),
