@@ -1,7 +1,8 @@
 /**
  * The live view: the active run's state from the live stream (GET /api/live,
  * one snapshot a second) and a chart per metric over the run so far. Errors,
- * generator CPU above 80 % and results a writer failed to send stand out.
+ * generator CPU above 80 %, generators busy (above 90 %) for more than a tenth
+ * of the run and results a writer failed to send stand out.
  * When the run ends, its outcome and report link stay until the next run starts.
  */
 import { api, liveProtocols, liveUrl } from './api.js';
@@ -48,6 +49,7 @@ export class LiveView {
     this.part('ended').hidden = true;
     this.part('errors').hidden = true;
     this.part('hot').hidden = true;
+    this.part('busy').hidden = true;
     this.part('writers').hidden = true;
     this.part('thresholds').hidden = true;
     this.root.hidden = runId === null;
@@ -89,6 +91,14 @@ export class LiveView {
     const hotNote = this.part('hot');
     hotNote.hidden = hot.length === 0;
     hotNote.textContent = hot.length === 0 ? '' : `Generator CPU above ${HOT_CPU_PERCENT} %: ${hot.map((g) => `${g.id} ${formatPercent(g.cpuPercent)}`).join(', ')}. Results may measure the generator, not the target.`;
+    // Not one hot second but a saturated generator: CPU above 90 % for more than 10 % of the run (the coordinator decides).
+    const busy = snapshot.busyGenerators ?? [];
+    const busyNote = this.part('busy');
+    busyNote.hidden = busy.length === 0;
+    busyNote.textContent =
+      busy.length === 0
+        ? ''
+        : `Busy generators, CPU above 90 % for more than 10 % of the run: ${busy.map((g) => `${g.id} (${Math.round(g.percentOfRun)} % of the run)`).join(', ')}. The run is valid, but the latencies they measured are suspect.`;
     const errors = errorTotals(snapshot.counters);
     const errorNote = this.part('errors');
     errorNote.hidden = errors.length === 0 && snapshot.lostGenerators.length === 0;

@@ -107,9 +107,15 @@ export class ReportPage {
       ['Max CPU', s?.maxCpuPercent == null ? '–' : formatPercent(s.maxCpuPercent)],
       ['Errors', s ? (s.errorTotal > 0 ? Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ') : 'none') : '–'],
       ['Outcome', s ? (s.aborted ? `aborted${s.reason ? ` (${s.reason})` : ''}` : 'done') : '–'],
+      ...((s?.busyGenerators ?? []).length > 0
+        ? [['Busy generators', `${s.busyGenerators.map((g) => `${g.id} ${Math.round(g.percentOfRun)} % of the run above 90 % CPU`).join(', ')}: latencies suspect`]]
+        : []),
+      ...((s?.telemetryMissing ?? []).length > 0
+        ? [['Missing telemetry', s.telemetryMissing.map((m) => `${m.generator}: ${m.devices} devices after ${m.lastTelemetryAt ?? 'the start'}`).join(', ')]]
+        : []),
     ];
     this.part('facts').replaceChildren(
-      ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: (k === 'Errors' && s?.errorTotal > 0) || (k === 'Max CPU' && s?.maxCpuPercent > HOT_CPU_PERCENT) ? 'error' : '' }, v)]),
+      ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: (k === 'Errors' && s?.errorTotal > 0) || (k === 'Max CPU' && s?.maxCpuPercent > HOT_CPU_PERCENT) || k === 'Busy generators' || k === 'Missing telemetry' ? 'error' : '' }, v)]),
       ...(s?.writers ?? []).flatMap((w) => {
         const value = el('dd', { className: w.failed > 0 ? 'error' : '' }, ...writerStatusParts(w));
         value.dataset.writer = w.writer;

@@ -19,6 +19,8 @@ export interface CoordinatorProgramOptions {
   args?: string[];
   token?: string;
   env?: Record<string, string>;
+  /** Kills the process after this long (default: program-process.ts's), for runs longer than a test's. */
+  lifetimeMs?: number;
 }
 
 /** The start line: the API's port, then the generator port's. */
@@ -28,6 +30,7 @@ export function startCoordinatorProgram(options: CoordinatorProgramOptions): Coo
   const program = startProgram({
     main: 'dist/ts/coordinator/main.js',
     name: 'the coordinator',
+    lifetimeMs: options.lifetimeMs,
     args: [
       '--host', options.host ?? '127.0.0.1',
       '--port', String(options.port ?? 0),

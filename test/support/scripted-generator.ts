@@ -26,8 +26,15 @@ export interface ScriptedGenerator {
   close(): void;
 }
 
+export interface ScriptedEnd {
+  /** How long after `end_run` the final telemetry goes (default 0); Infinity: it never does. */
+  finalDelayMs?: number;
+  /** Counters the final telemetry carries (what the stopped devices measured last). */
+  finalCounters?: Record<string, number>;
+}
+
 /** Joins the coordinator over an in-process link, as the embedded mode's generators do. */
-export function attachScriptedGenerator(coordinator: Coordinator, id: string, utilisation: ScriptedUtilisation): ScriptedGenerator {
+export function attachScriptedGenerator(coordinator: Coordinator, id: string, utilisation: ScriptedUtilisation, end: ScriptedEnd = {}): ScriptedGenerator {
   const link = inProcessLink();
   const cohorts = new Map<number, number>();
   let runId: string | null = null;
@@ -43,7 +50,7 @@ export function attachScriptedGenerator(coordinator: Coordinator, id: string, ut
       link.generator.close('test over');
     },
   };
-  const telemetry = (final = false): Telemetry => {
+  const telemetry = (final = false, counters: Record<string, number> = {}): Telemetry => {
     const seconds = TELEMETRY_INTERVAL_MS / 1000;
     const { cpuPercent, networkRxBytesPerSecond, networkTxBytesPerSecond } = generator.utilisation;
     return {
@@ -57,7 +64,7 @@ export function attachScriptedGenerator(coordinator: Coordinator, id: string, ut
       cpuPercent,
       networkRxBytes: networkRxBytesPerSecond * seconds,
       networkTxBytes: networkTxBytesPerSecond * seconds,
-      counters: {},
+      counters,
       histograms: {},
       ...(final ? { final } : {}),
     };
@@ -72,8 +79,18 @@ export function attachScriptedGenerator(coordinator: Coordinator, id: string, ut
     else if (m.type === 'stop_cohort') cohorts.delete(m.cohortId);
     else if (m.type === 'end_run') {
       cohorts.clear();
-      link.generator.send(telemetry(true));
-      runId = null;
+      const delay = end.finalDelayMs ?? 0;
+      if (delay === Infinity) {
+        // Paused for good: no telemetry at all from here on.
+        clearInterval(timer);
+        return;
+      }
+      const finalPush = () => {
+        link.generator.send(telemetry(true, end.finalCounters));
+        runId = null;
+      };
+      if (delay > 0) setTimeout(finalPush, delay);
+      else finalPush();
     }
   });
   link.generator.onClose(() => clearInterval(timer));

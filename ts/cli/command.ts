@@ -21,6 +21,7 @@ import { parseCoordinatorUrl } from './coordinator-url.js';
 import { demoUrl, type DemoTarget, type DemoTargetOptions } from './demo-target.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { createLiveView, type TerminalStream } from './live-view.js';
+import { busyGeneratorsLine } from '../shared/busy-generator.js';
 import { criticalReasons, deviceErrorTotal } from './run-verdict.js';
 import type { runRemote } from './remote-runner.js';
 import { buildPlan, DEFAULT_DATA_DIR, parseRunOptions, usesDemoTarget, withSingleTarget, type RunOptionValues } from './run-options.js';
@@ -336,6 +337,8 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     if (reasons.length > 0) {
       deps.stderr.write(`sgcli: the run ended broken: ${reasons.join('; ')} (${deviceErrorTotal(last)} device errors in all)\n`);
     }
+    const busy = busyGeneratorsLine(last?.busyGenerators ?? []);
+    if (busy !== '') deps.stderr.write(`sgcli: ${busy}\n`);
     const summary = outcome.summary ?? null;
     const thresholds = summary?.thresholds ?? [];
     const thresholdsFailed = thresholds.some((t) => t.ok !== true);

@@ -5,6 +5,7 @@
  * grep and awk can read. It writes to stderr in sgcli, so that stdout carries only
  * the archive path and `tar tzf $(sgcli run ...)` works.
  */
+import { busyGeneratorsLine } from '../shared/busy-generator.js';
 import { isErrorMetric, isIntendedMetric } from '../shared/metrics.js';
 import { formatThresholdValue, thresholdLabel } from '../shared/thresholds.js';
 import { HOT_PERCENT, hotReasons, type CounterView, type HistogramView, type LiveSnapshot } from '../shared/live.js';
@@ -163,6 +164,8 @@ export function renderFrame(snapshot: LiveSnapshot, color: boolean, width = Numb
   );
   if (totals.hot.length > 0) lines.push(red(hotLine(totals.hot)));
   if (snapshot.lostGenerators.length > 0) lines.push(red(`lost generators: ${snapshot.lostGenerators.join(', ')}`));
+  const busy = busyGeneratorsLine(snapshot.busyGenerators ?? []);
+  if (busy !== '') lines.push(style(color, '1;33', busy));
   for (const w of snapshot.writers ?? []) {
     const line = `${dim(w.writer)} sent ${formatCount(w.sent)}   failed ${formatCount(w.failed)}   waiting ${formatCount(w.pending)}`;
     lines.push(w.failed > 0 ? `${line}   ${red(w.lastError ?? 'failed')}` : line);
@@ -242,6 +245,7 @@ export function renderLine(snapshot: LiveSnapshot): string {
     `effective=${snapshot.effectiveDevices}`,
     `generators=${snapshot.generators.length}`,
     ...(snapshot.lostGenerators.length > 0 ? [`lost=${snapshot.lostGenerators.join(',')}`] : []),
+    ...((snapshot.busyGenerators ?? []).length > 0 ? [`busy=${snapshot.busyGenerators!.map((g) => g.id).join(',')}`] : []),
     ...(snapshot.writers ?? []).flatMap((w) => [`${w.writer}_sent=${w.sent}`, `${w.writer}_failed=${w.failed}`]),
     `cpu_max=${totals.cpu.toFixed(1)}`,
     ...(totals.net !== null ? [`net_max=${totals.net.toFixed(1)}`] : []),

@@ -8,6 +8,7 @@
  * lengths, which keeps them right when pushes jitter around a boundary.
  */
 import { Histogram } from '../hdr/index.js';
+import { BUSY_CPU_PERCENT, BUSY_SHARE_OF_RUN, type BusyGenerator } from '../shared/busy-generator.js';
 import { networkPercent, type CounterView, type GeneratorView, type HistogramView } from '../shared/live.js';
 import { HISTOGRAM_BOUNDS, METRIC, counterName, rateName } from '../shared/metrics.js';
 import type { Telemetry } from '../shared/protocol.js';
@@ -90,6 +91,8 @@ export class Aggregator {
   #coverage = new Map<string, Coverage>();
   /** Network bytes by generator since the run started. */
   readonly #generatorBytes = new Map<string, { rx: number; tx: number }>();
+  /** Per generator, ms of telemetry (since the run started) with CPU above BUSY_CPU_PERCENT. */
+  readonly #busyMs = new Map<string, number>();
 
   constructor(options: AggregatorOptions) {
     this.runId = options.runId;
@@ -110,6 +113,7 @@ export class Aggregator {
       this.#cpu.record(Math.max(0, cpu));
       this.#runCpu.record(Math.max(0, cpu));
       this.#maxCpu = Math.max(this.#maxCpu ?? 0, cpu);
+      if (cpu > BUSY_CPU_PERCENT) this.#busyMs.set(telemetry.generatorId, (this.#busyMs.get(telemetry.generatorId) ?? 0) + intervalMs);
     }
     const rx = Math.max(0, finiteOr(telemetry.networkRxBytes, 0));
     const tx = Math.max(0, finiteOr(telemetry.networkTxBytes, 0));
@@ -294,6 +298,20 @@ export class Aggregator {
       run.add(h);
     }
     this.#second = new Map();
+  }
+
+  /**
+   * Generators whose CPU stayed above BUSY_CPU_PERCENT for more than
+   * BUSY_SHARE_OF_RUN of the run up to `now`, by id.
+   */
+  busyGenerators(now: number = Date.now()): BusyGenerator[] {
+    const runMs = Math.max(0, now - this.startedAt);
+    const busy: BusyGenerator[] = [];
+    for (const [id, ms] of this.#busyMs) {
+      if (runMs === 0 || ms <= BUSY_SHARE_OF_RUN * runMs) continue;
+      busy.push({ id, busySeconds: roundMs(ms / 1000), percentOfRun: Math.min(100, Math.round((ms / runMs) * 1000) / 10) });
+    }
+    return busy.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** Totals of the whole run so far, for its summary. */

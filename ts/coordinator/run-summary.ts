@@ -2,6 +2,7 @@
  * summary.json: the few facts about a run worth reading without opening the
  * CSV (how big it really was, how hot the generators ran, what failed).
  */
+import type { BusyGenerator } from '../shared/busy-generator.js';
 import type { WriterStatus } from '../shared/live.js';
 import { METRIC, isErrorMetric } from '../shared/metrics.js';
 import type { ResolvedPlan } from '../shared/plan.js';
@@ -35,6 +36,14 @@ export interface RunSummary {
   generatorsLost: string[];
   /** Per generator: the network interfaces its network bytes count, and its peak share of their link (null: speed unknown). */
   networks?: Record<string, { interfaces: string[]; maxLinkPercent: number | null }>;
+  /**
+   * Generators whose final telemetry never came (paused, overloaded, or gone), so
+   * the report lacks part of what they measured; empty when the report is complete.
+   * Always written since it exists; absent from older archives.
+   */
+  telemetryMissing?: MissingTelemetry[];
+  /** Generators whose CPU stayed above 90 % for more than 10 % of the run: the run holds, its latencies are suspect (busy-generator.ts). */
+  busyGenerators?: BusyGenerator[];
   /** Writers that sent the results elsewhere: what arrived, what failed, and where to see it (the CloudWatch console). */
   writers?: WriterStatus[];
   /** Seconds from the start of the ramp to the end. */
@@ -75,6 +84,26 @@ export function wholeRunFigures(run: MetricWindow): Required<Pick<RunSummary, 'd
   return { durationSeconds: Math.round(run.seconds * 1000) / 1000, counters, histograms };
 }
 
+/** A generator whose last measurements are not in the report, and what is known of them. */
+export interface MissingTelemetry {
+  generator: string;
+  /** Devices it had running at its last push: what they measured after it is missing. */
+  devices: number;
+  /** ISO 8601 time of its last push of the run; null if it never pushed one. */
+  lastTelemetryAt: string | null;
+  /** True when its link closed (it is also in generatorsLost); false when it stayed connected but missed the bound. */
+  left: boolean;
+  /** How long the end of the run waited for the final telemetry. */
+  waitedSeconds: number;
+}
+
+/** The line that says so, live and in the log. */
+export function missingTelemetryLine(m: MissingTelemetry): string {
+  const why = m.left ? 'left the run' : `sent no final telemetry within ${m.waitedSeconds} s`;
+  const since = m.lastTelemetryAt === null ? 'since the start (it never reported)' : `after its last push at ${m.lastTelemetryAt}`;
+  return `generator ${m.generator} ${why}: what its ${m.devices} devices measured ${since} is missing from the report`;
+}
+
 export interface SummaryInput {
   runId: string;
   plan: ResolvedPlan;
@@ -88,6 +117,8 @@ export interface SummaryInput {
   reason?: string;
   generatorsLost?: string[];
   networks?: RunSummary['networks'];
+  telemetryMissing?: MissingTelemetry[];
+  busyGenerators?: BusyGenerator[];
   writers?: WriterStatus[];
   /** The whole run's merged metrics, for the figures (durationSeconds, counters, histograms). */
   wholeRun?: MetricWindow;
@@ -115,6 +146,8 @@ export function buildSummary(input: SummaryInput): RunSummary {
     ...(input.reason === undefined ? {} : { reason: input.reason }),
     generatorsLost: input.generatorsLost ?? [],
     ...(input.networks === undefined ? {} : { networks: input.networks }),
+    telemetryMissing: input.telemetryMissing ?? [],
+    busyGenerators: input.busyGenerators ?? [],
     ...(input.writers === undefined ? {} : { writers: input.writers }),
     ...(input.wholeRun === undefined ? {} : wholeRunFigures(input.wholeRun)),
     ...(input.thresholds === undefined ? {} : { thresholds: input.thresholds }),
@@ -155,5 +188,7 @@ export function recoveredSummary(runId: string, plan: ResolvedPlan, rows: readon
     aborted: true,
     reason: 'the coordinator stopped during the run; results up to its last report interval were kept',
     generatorsLost: [],
+    telemetryMissing: [],
+    busyGenerators: [],
   };
 }

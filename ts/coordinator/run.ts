@@ -18,15 +18,14 @@ import { buildHtmlReport, REPORT_HTML } from './html-report.js';
 import { phaseAt, planSchedule, targetDevicesAt, type RampAction, type Schedule } from './ramp.js';
 import type { ReportStore } from './report-store.js';
 import { newRunId } from './run-id.js';
-import { buildSummary, writerStatusLine, type RunSummary } from './run-summary.js';
+import { buildSummary, missingTelemetryLine, writerStatusLine, type MissingTelemetry, type RunSummary } from './run-summary.js';
+import { devicesOnBusiestGenerator, finalTelemetryBoundMs } from './final-telemetry.js';
 import { ThresholdEvaluator } from './threshold-evaluator.js';
 import { fanOut, type SecondSample, type Writer, type WriterSet } from './writer.js';
 import { SETTINGS } from '../shared/settings.js';
 
 /** Default report interval (REPORT_INTERVAL_SECONDS). */
 export const DEFAULT_REPORT_INTERVAL_SECONDS = SETTINGS.reportInterval.fallback;
-/** How long the end of a run waits for every generator's final telemetry. */
-const FINAL_TELEMETRY_TIMEOUT_MS = 3000;
 const LIVE_INTERVAL_MS = 1000;
 /** How long generators may take to compile the scripts and resolve the targets of a run. */
 const PREPARE_TIMEOUT_MS = 60_000;
@@ -76,6 +75,8 @@ export class Run {
   /** Generators of the schedule that left during the run, in order; cleared when one rejoins. */
   private readonly lost: string[] = [];
   private readonly everLost = new Set<string>();
+  /** Each generator's last telemetry of this run: when it was pushed and how many devices it had running. */
+  private readonly lastPush = new Map<string, { at: number; activeDevices: number }>();
   private finalWaiter: (() => void) | undefined;
   private state: RunState = 'preparing';
   private finishing = false;
@@ -178,6 +179,7 @@ export class Run {
         this.lost.push(g.id);
         this.everLost.add(g.id);
         this.notice(`generator ${g.id} left the run (${reason}); its running devices are lost, its later steps wait for it to reconnect`);
+        if (this.allFinal()) this.finalWaiter?.();
       },
       joined: (g) => {
         // Only a generator of this run's schedule rejoins it; newcomers wait for the next run.
@@ -239,10 +241,14 @@ export class Run {
 
   private onTelemetry(g: ConnectedGenerator, t: Telemetry): void {
     this.aggregator.ingest(t);
-    if (t.runId === this.runId) this.noteNetwork(g.id, t);
-    if (t.final && t.runId === this.runId) {
+    if (t.runId !== this.runId) return;
+    this.noteNetwork(g.id, t);
+    const before = this.lastPush.get(g.id);
+    // The final push comes after the devices stopped: it reports none running, which is not what its last interval lost.
+    if (!t.final || before === undefined) this.lastPush.set(g.id, { at: t.at, activeDevices: t.activeDevices });
+    if (t.final) {
       this.finals.add(g.id);
-      if ([...this.generators.keys()].every((id) => this.finals.has(id))) this.finalWaiter?.();
+      if (this.allFinal()) this.finalWaiter?.();
     }
   }
 
@@ -255,6 +261,39 @@ export class Run {
     const seen = (this.networks[id] ??= { interfaces: [], maxLinkPercent: null });
     if (t.networkInterfaces) seen.interfaces = t.networkInterfaces;
     if (share !== null && Number.isFinite(share)) seen.maxLinkPercent = Math.max(seen.maxLinkPercent ?? 0, Math.round(share * 10) / 10);
+  }
+
+  /**
+   * Every generator still in the run has sent its final telemetry. One that never
+   * got ready ran no device (cohorts start once all are ready), so nothing of it is awaited.
+   */
+  private allFinal(): boolean {
+    for (const id of this.generators.keys()) if (this.ready.has(id) && !this.finals.has(id)) return false;
+    return true;
+  }
+
+  /**
+   * The generators of the run whose final telemetry has not come: those still
+   * connected that missed the bound, and those that left during the run after
+   * running devices. For each, what is known of what is missing.
+   */
+  private missingFinals(boundMs: number): MissingTelemetry[] {
+    const missing: MissingTelemetry[] = [];
+    for (const id of this.scheduled) {
+      if (this.finals.has(id) || !this.ready.has(id)) continue;
+      const left = !this.generators.has(id);
+      const last = this.lastPush.get(id);
+      // A generator that left before it ran anything lost nothing.
+      if (left && last === undefined) continue;
+      missing.push({
+        generator: id,
+        devices: last?.activeDevices ?? 0,
+        lastTelemetryAt: last === undefined ? null : new Date(last.at).toISOString(),
+        left,
+        waitedSeconds: boundMs / 1000,
+      });
+    }
+    return missing;
   }
 
   private elapsed(now = Date.now()): number {
@@ -278,6 +317,7 @@ export class Run {
       activeDevices: live.activeDevices,
       generators: live.generators,
       lostGenerators: [...this.lost],
+      busyGenerators: this.aggregator.busyGenerators(preparing ? this.startedAt : now),
       counters: live.counters,
       histograms: live.histograms,
       ...this.writerStatuses(),
@@ -359,22 +399,32 @@ export class Run {
     this.finishing = true;
     this.state = outcome === 'done' ? 'done' : outcome;
     for (const t of this.timers) clearTimeout(t);
+    // Every generator stops its devices and sends what they measured, their last
+    // answers included; the report waits for all of it, up to a bound that grows
+    // with the devices a generator has to stop.
+    const boundMs = finalTelemetryBoundMs(devicesOnBusiestGenerator(this.schedule));
+    let bound: NodeJS.Timeout | undefined;
     const finals = new Promise<void>((resolve) => {
       this.finalWaiter = resolve;
-      setTimeout(resolve, FINAL_TELEMETRY_TIMEOUT_MS);
+      bound = setTimeout(resolve, boundMs);
     });
     for (const g of this.generators.values()) g.link.send({ type: 'end_run', runId: this.runId });
-    if (![...this.generators.keys()].every((id) => this.finals.has(id))) await finals;
-    this.unlisten();
+    if (!this.allFinal()) await finals;
+    clearTimeout(bound);
     const endedAt = Date.now();
-    this.emitLive();
     let archivePath: string | null = null;
     let summary: RunSummary | null = null;
     try {
       // A run that ended before its clock started still leaves a (header-only) report.
       this.writerOpen ??= this.writer.open({ runId: this.runId, plan: this.options.plan, startedAt: this.startedAt_, dir: this.dir });
+      // Telemetry that comes until the last row is closed still goes into it.
       await this.writeInterval();
       this.streaming = false;
+      this.unlisten();
+      const missing = this.missingFinals(boundMs);
+      this.criticalErrors += missing.filter((m) => !m.left).length;
+      for (const m of missing) this.notice(missingTelemetryLine(m));
+      this.emitLive();
       await this.writer.close();
       for (const status of this.writer.statuses()) this.notice(writerStatusLine(status));
       this.criticalErrors += this.aggregator.decodeFailures;
@@ -391,6 +441,8 @@ export class Run {
         ...(reason ? { reason } : {}),
         generatorsLost: [...this.everLost],
         networks: this.networks,
+        telemetryMissing: missing,
+        busyGenerators: this.aggregator.busyGenerators(endedAt),
         ...this.writerStatuses(),
         wholeRun,
         ...(this.thresholds ? { thresholds: this.thresholds.evaluate(wholeRun, null, true) } : {}),
@@ -398,6 +450,8 @@ export class Run {
       const report = await this.writeHtmlReport(summary);
       archivePath = await this.options.store.finishRun(this.runId, { files: [...this.writer.files(), ...(report ? [report] : [])], summary });
     } catch (err) {
+      this.unlisten();
+      this.emitLive();
       this.criticalErrors++;
       this.notice(`the report could not be written: ${(err as Error).message}`);
     }

@@ -31,6 +31,8 @@ export const MAX_LIMIT_PAUSE_MS = 30_000;
 export function limitPauseMs(streak: number): number {
   return Math.min(MAX_LIMIT_PAUSE_MS, RECYCLE_AFTER_ERROR_MS * 2 ** Math.max(0, Math.min(streak, 16) - 1));
 }
+/** How long a stopped device waits for the answer to a request already sent (closeWhenAnswered). */
+export const STOP_ANSWER_LIMIT_MS = 5000;
 
 /** A device's connection and what its script may do with it. */
 interface Attached {
@@ -85,14 +87,24 @@ export class Device {
     void this.cycle();
   }
 
-  stop(): void {
-    if (this.state_ === 'stopped') return;
+  /**
+   * Ends the device wherever it is: its script at once, its connection once a
+   * request already sent has its answer (counted), so that nothing a target served
+   * goes unreported. Returns undefined when the connection closed at once, else a
+   * promise of its close.
+   */
+  stop(): Promise<void> | undefined {
+    if (this.state_ === 'stopped') return undefined;
     this.state_ = 'stopped';
     clearTimeout(this.backoff);
     this.wake?.();
     if (this.runId >= 0) this.sandbox.stop(this.runId);
-    this.attached?.connection.close();
+    const connection = this.attached?.connection;
     this.attached = undefined;
+    if (connection === undefined) return undefined;
+    if (connection.closeWhenAnswered !== undefined) return connection.closeWhenAnswered(STOP_ANSWER_LIMIT_MS);
+    connection.close();
+    return undefined;
   }
 
   private async cycle(): Promise<void> {

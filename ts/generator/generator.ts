@@ -45,6 +45,10 @@ export class Generator {
   private run: PreparedRun | undefined;
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** Pushes go one after the other, so a run's final telemetry is the last of it to leave. */
+  private pushing: Promise<void> = Promise.resolve();
+  /** The run that ended and whose final telemetry has not left yet: what is collected meanwhile is still its. */
+  private ending: string | undefined;
   private seq = 0;
   private lastPush = performance.now();
   private readonly sampler = new UtilisationSampler();
@@ -143,9 +147,16 @@ export class Generator {
         this.openFiles.cohortStopped(m.runId, m.cohortId);
         return;
       case 'end_run':
-        if (this.run?.runId !== m.runId) return;
-        this.endRun();
-        // What the stopped devices measured since the last push, marked as the run's last.
+        // Another run's devices are not this run's to stop or report.
+        if (this.run !== undefined && this.run.runId !== m.runId) return;
+        // Without the run (its prepare failed, or it came back after the run's start) there is nothing to stop,
+        // but the coordinator still hears that nothing more will come.
+        if (this.run !== undefined) {
+          this.ending = m.runId;
+          this.endRun();
+        }
+        // What the stopped devices measured since the last push, their last answers
+        // included, marked as the run's last: the coordinator waits for it.
         return this.push(m.runId, true);
     }
   }
@@ -213,9 +224,19 @@ export class Generator {
     this.run = undefined;
   }
 
-  /** Collects one interval from the workers and sends it. */
-  async push(endedRunId?: string, final = false): Promise<void> {
-    const collected = await this.pool.collect();
+  /**
+   * Collects one interval from the workers and sends it, after any push still on
+   * its way. `final` (the run `endedRunId` has ended): waits for its stopped
+   * devices' last answers and marks the push as the run's last.
+   */
+  push(endedRunId?: string, final = false): Promise<void> {
+    const next = this.pushing.then(() => this.pushNow(endedRunId, final));
+    this.pushing = next.catch(() => {});
+    return next;
+  }
+
+  private async pushNow(endedRunId: string | undefined, final: boolean): Promise<void> {
+    const collected = await this.pool.collect(final);
     const now = performance.now();
     const intervalMs = now - this.lastPush;
     this.lastPush = now;
@@ -223,7 +244,7 @@ export class Generator {
     const telemetry: Telemetry = {
       type: 'telemetry',
       generatorId: this.id,
-      runId: endedRunId ?? this.run?.runId ?? collected.runId,
+      runId: endedRunId ?? this.run?.runId ?? this.ending ?? collected.runId,
       seq: ++this.seq,
       at: Date.now(),
       intervalMs,
@@ -237,6 +258,7 @@ export class Generator {
       histograms: collected.metrics.histograms,
       ...(final ? { final } : {}),
     };
+    if (final && this.ending === endedRunId) this.ending = undefined;
     this.link?.send(telemetry);
     if (telemetry.runId !== null) this.notice(telemetry.runId, this.openFiles.countersSeen(telemetry.runId, telemetry.counters));
   }
@@ -247,6 +269,7 @@ export class Generator {
     this.timer = undefined;
     await this.queue;
     const runId = this.run?.runId;
+    this.ending = runId;
     this.endRun();
     if (this.link) await this.push(runId, runId !== undefined);
     this.link?.close('generator shutting down');

@@ -18,14 +18,22 @@ export interface DeviceSpec {
   target: Target;
 }
 
+/** Orders that travel on the worker's stop-order port and overtake other work (stop-orders.ts). */
+export type StopOrder = { type: 'stop'; runId: string; cohortId: number } | { type: 'end'; runId: string };
+
 export type ToWorker =
   | { type: 'prepare'; runId: string; plan: ResolvedPlan }
   | { type: 'start'; runId: string; cohortId: number; devices: DeviceSpec[] }
   | { type: 'arrivals'; runId: string; block: number; slot: number; slots: number; targets: Target[]; startedAt: number }
-  | { type: 'stop'; runId: string; cohortId: number }
-  | { type: 'end'; runId: string }
-  | { type: 'collect'; seq: number }
+  /** `final`: the run has ended; answer once its stopped devices' requests in flight have their answers. */
+  | { type: 'collect'; seq: number; final?: boolean }
   | { type: 'shutdown' };
+
+/** What a worker thread is started with. */
+export interface WorkerStartData {
+  /** The port stop orders come on. */
+  stopOrders: import('node:worker_threads').MessagePort;
+}
 
 export type FromWorker =
   | { type: 'ready' }

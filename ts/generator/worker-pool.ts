@@ -4,14 +4,14 @@
  * metrics are collected and merged natively into one set.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { Histogram } from '../hdr/index.js';
 import { HISTOGRAM_BOUNDS, TELEMETRY_HISTOGRAM_ENCODING } from '../shared/metrics.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import { splitEvenly } from '../shared/arrival-rate.js';
 import type { DrainedMetrics } from './metric-buffer.js';
 import type { Target } from './protocols/device-connection.js';
-import type { DeviceSpec, FromWorker, ToWorker } from './worker-messages.js';
+import type { DeviceSpec, FromWorker, StopOrder, ToWorker, WorkerStartData } from './worker-messages.js';
 import { SETTINGS } from '../shared/settings.js';
 
 /** Environment variable that sets how many worker threads a generator runs. */
@@ -32,6 +32,8 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 export class WorkerPool {
   private readonly workers: Worker[] = [];
+  /** Each worker's stop-order port (stop-orders.ts). */
+  private readonly stopOrders = new Map<Worker, MessagePort>();
   private readonly waiters = new Map<Worker, Array<(m: FromWorker) => void>>();
   private nextWorker = 0;
   private seq = 0;
@@ -53,8 +55,10 @@ export class WorkerPool {
   }
 
   private spawn(url: URL): Promise<void> {
-    const worker = new Worker(url);
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(url, { workerData: { stopOrders: port2 } satisfies WorkerStartData, transferList: [port2] });
     this.workers.push(worker);
+    this.stopOrders.set(worker, port1);
     this.waiters.set(worker, []);
     worker.on('message', (m: FromWorker) => this.waiters.get(worker)?.shift()?.(m));
     worker.on('error', (err) => console.error(`stressgrid: generator worker failed: ${err.stack ?? err}`));
@@ -85,6 +89,8 @@ export class WorkerPool {
     this.nextWorker = 0;
     const waiting = this.waiters.get(worker) ?? [];
     this.waiters.delete(worker);
+    this.stopOrders.get(worker)?.close();
+    this.stopOrders.delete(worker);
     if (!this.closing) console.error(`stressgrid: a generator worker exited (code ${code}); its devices are lost, ${this.workers.length} workers go on`);
     for (const w of waiting) w({ type: 'shut' });
   }
@@ -139,18 +145,29 @@ export class WorkerPool {
     });
   }
 
+
+  /** Stops a cohort's devices, ahead of any start, collect or device work the workers have queued. */
   stop(runId: string, cohortId: number): void {
-    for (const w of this.workers) w.postMessage({ type: 'stop', runId, cohortId } satisfies ToWorker);
+    this.order({ type: 'stop', runId, cohortId });
   }
 
+  /** Stops every device of the run, ahead of other work, and forgets the run. */
   end(runId: string): void {
-    for (const w of this.workers) w.postMessage({ type: 'end', runId } satisfies ToWorker);
+    this.order({ type: 'end', runId });
   }
 
-  /** Every worker's metrics since the last collect, merged. */
-  async collect(): Promise<Collected> {
+  private order(order: StopOrder): void {
+    for (const w of this.workers) this.stopOrders.get(w)?.postMessage(order);
+  }
+
+  /**
+   * Every worker's metrics since the last collect, merged. `final` (after end()):
+   * each worker answers once its stopped devices' requests in flight have their
+   * answers (or the wait for them ran out), so nothing they measured is left behind.
+   */
+  async collect(final = false): Promise<Collected> {
     const seq = ++this.seq;
-    const replies = await Promise.all(this.workers.map((w) => this.ask(w, { type: 'collect', seq })));
+    const replies = await Promise.all(this.workers.map((w) => this.ask(w, final ? { type: 'collect', seq, final } : { type: 'collect', seq })));
     const counters: Record<string, number> = {};
     const merged = new Map<string, Histogram>();
     const single = new Map<string, Uint8Array>();
@@ -188,6 +205,7 @@ export class WorkerPool {
       this.workers.map(async (w) => {
         await Promise.race([this.ask(w, { type: 'shutdown' }), new Promise((r) => setTimeout(r, 2000))]);
         await w.terminate();
+        this.stopOrders.get(w)?.close();
       }),
     );
   }

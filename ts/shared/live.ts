@@ -1,3 +1,4 @@
+import type { BusyGenerator } from './busy-generator.js';
 import type { ThresholdResult } from './thresholds.js';
 
 /**
@@ -74,6 +75,8 @@ export interface LiveSnapshot {
   generators: GeneratorView[];
   /** Generators of the run that left it and have not come back: their running devices were lost. */
   lostGenerators: string[];
+  /** Generators whose CPU stayed above 90 % for more than 10 % of the run so far (busy-generator.ts); absent from older coordinators. */
+  busyGenerators?: BusyGenerator[];
   /** Keyed by full counter name without suffix handling: `response_count` → view. */
   counters: Record<string, CounterView>;
   /** Keyed by full histogram name: `headers_us`, `cpu_percent`. */

@@ -39,6 +39,15 @@ export interface DeviceConnection {
   connect(): Promise<void>;
   /** Closes at once; pending operations reject with code `closed`. Never throws. */
   close(): void;
+  /**
+   * Closes once the request already sent has its response (recorded like any
+   * other), or after `limitMs`; at once when nothing is in flight. A target logs a
+   * request it answered whether or not the device read the answer, so a device
+   * stopped mid-request waits for it rather than leave a served request unreported.
+   * Returns undefined when it closed at once, else a promise of the close; takes
+   * no new request meanwhile.
+   */
+  closeWhenAnswered?(limitMs: number): Promise<void> | undefined;
 }
 
 export interface HttpConnection extends DeviceConnection {

@@ -54,6 +54,19 @@ export class HttpExchange {
     }, timeoutMs);
   }
 
+  /** Resolves once the exchange has settled either way, or after `limitMs`, whichever comes first. */
+  settledWithin(limitMs: number): Promise<void> {
+    if (this.settled) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, limitMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.promise.then(done, done);
+    });
+  }
+
   get headersReceived(): boolean {
     return this.headersAt !== 0;
   }

@@ -153,6 +153,17 @@ export class Http1Connection implements HttpConnection, WebSocketConnection {
     exchange?.fail(closedByDevice());
   }
 
+  closeWhenAnswered(limitMs: number): Promise<void> | undefined {
+    const exchange = this.exchange;
+    if (exchange === undefined || this.ws !== undefined) {
+      this.close();
+      return undefined;
+    }
+    // No new request from here on; the one in flight completes (and is counted) or times out.
+    this.closed = true;
+    return exchange.settledWithin(limitMs).then(() => this.close());
+  }
+
   /** @internal called by the shared socket listeners. */
   socketData(socket: OwnedSocket, chunk: Buffer): void {
     if (socket !== this.socket) return;

@@ -211,6 +211,17 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     return upgradedSession(this.ws).fetch();
   }
 
+  closeWhenAnswered(limitMs: number): Promise<void> | undefined {
+    const exchange = this.exchange;
+    if (exchange === undefined || this.ws !== undefined) {
+      this.close();
+      return undefined;
+    }
+    // No new stream from here on; the one in flight completes (and is counted) or times out.
+    this.closed = true;
+    return exchange.settledWithin(limitMs).then(() => this.close());
+  }
+
   private send(req: HttpRequest): HttpExchange {
     const tls = isTlsTarget(this.target);
     const headers: OutgoingHttpHeaders = {

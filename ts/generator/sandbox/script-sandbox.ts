@@ -23,6 +23,7 @@ import { quickJS } from './quickjs-module.js';
 import { BinaryParts, bodyFragment } from './response-body.js';
 import { SCRIPT_FILE, usedDeviceApi, wrapScript } from './script-source.js';
 import { performSocket, SOCKET_RECV, SOCKET_SEND } from './socket-operations.js';
+import { serveStopOrders } from '../stop-orders.js';
 import { TimerQueue } from './timer-queue.js';
 import { fetchMessage, performWebSocket, WS_OPERATIONS, type MessageAs } from './ws-operations.js';
 
@@ -344,6 +345,8 @@ export class ScriptSandbox {
   }
 
   private readonly pump = (): void => {
+    // Devices the ramp has stopped must not run another step (stop-orders.ts).
+    serveStopOrders();
     if (this.disposed) return;
     // Long delays due by now wake in this turn rather than in one of their own
     // (still marked scheduled, so their results ask for no second turn).
