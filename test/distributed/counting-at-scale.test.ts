@@ -38,8 +38,8 @@ test.serial('a saturating run on three generator processes: every device active 
   const summary = result.archive.summary;
   t.deepEqual(summary.telemetryMissing, []);
   t.true((summary.maxCpuPercent ?? 0) > BUSY_CPU_PERCENT, `the CPU was at its limit: max ${summary.maxCpuPercent} %`);
-  t.true(summary.busyGenerators.length > 0, 'a saturated generator is flagged busy in summary.json');
-  for (const busy of summary.busyGenerators) t.true(busy.percentOfRun > 10, JSON.stringify(busy));
+  t.true((summary.busyGenerators ?? []).length > 0, 'a saturated generator is flagged busy in summary.json');
+  for (const busy of summary.busyGenerators ?? []) t.true(busy.percentOfRun > 10, JSON.stringify(busy));
   t.regex(result.sgcliStderr, /busy=gen-\d/, 'and in the live lines');
   t.regex(result.sgcliStderr, /sgcli: generator CPU above 90 % for more than 10 % of the run: gen-\d \(\d+ % of the run\)/, 'and in sgcli\'s last lines');
 });
@@ -61,7 +61,7 @@ test.serial('a generator paused with SIGSTOP past the end: the run ends at the b
     },
   });
   t.is(result.exitCode, EXIT.criticalErrors, result.sgcliStderr.slice(-3000));
-  const missing = result.archive.summary.telemetryMissing;
+  const missing = result.archive.summary.telemetryMissing ?? [];
   t.is(missing.length, 1, JSON.stringify(missing));
   t.like(missing[0], { generator: 'gen-2', devices: 100 });
   t.regex(missing[0]!.lastTelemetryAt ?? '', /^\d{4}-\d\d-\d\dT/);
