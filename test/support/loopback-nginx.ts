@@ -11,10 +11,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { canConnect, freePorts, stopNginx } from './nginx.js';
 
 export interface LoopbackNginxOptions {
   /** nginx worker processes (default 1). */
@@ -51,7 +51,7 @@ export async function startLoopbackNginx(options: LoopbackNginxOptions = {}): Pr
   try {
     await mkdir(join(prefix, 'temp'));
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const [port] = (await freePorts(1)) as [number];
       await writeFile(join(prefix, 'nginx.conf'), config(prefix, port, hosts, workers, options.workerConnections ?? 1024));
       await rm(join(prefix, 'access.log'), { force: true });
       try {
@@ -106,7 +106,7 @@ async function launch(prefix: string, port: number, hosts: string[]): Promise<Ch
   });
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    const up = Promise.all(hosts.map((h) => canConnect(h, port))).then((all) => all.every(Boolean));
+    const up = Promise.all(hosts.map((h) => canConnect(port, h))).then((all) => all.every(Boolean));
     const outcome = await Promise.race([exited.then((why) => ({ why })), up.then((ok) => ({ ok }))]);
     if ('why' in outcome) {
       const log = await readFile(join(prefix, 'error.log'), 'utf8').catch(() => '');
@@ -158,36 +158,8 @@ function handle(prefix: string, child: ChildProcess, port: number, hosts: string
       }
     },
     stop() {
-      stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          const exit = new Promise((resolve) => child.once('exit', resolve));
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-          await exit;
-          clearTimeout(timer);
-        }
-        await rm(prefix, { recursive: true, force: true });
-      })();
+      stopped ??= stopNginx(child, prefix);
       return stopped;
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

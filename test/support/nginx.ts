@@ -219,20 +219,23 @@ function server(
       }
     },
     stop() {
-      stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          const exit = new Promise((resolve) => child.once('exit', resolve));
-          // SIGTERM is nginx's fast shutdown: it drops keep-alive connections instead of waiting for them.
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-          await exit;
-          clearTimeout(timer);
-        }
-        await rm(prefix, { recursive: true, force: true });
-      })();
+      stopped ??= stopNginx(child, prefix);
       return stopped;
     },
   };
+}
+
+/** Ends an nginx started in the foreground and removes its prefix directory. */
+export async function stopNginx(child: ChildProcess, prefix: string): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exit = new Promise((resolve) => child.once('exit', resolve));
+    // SIGTERM is nginx's fast shutdown: it drops keep-alive connections instead of waiting for them.
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    await exit;
+    clearTimeout(timer);
+  }
+  await rm(prefix, { recursive: true, force: true });
 }
 
 function parseLogLine(line: string): AccessLogEntry {
@@ -253,7 +256,7 @@ function parseLogLine(line: string): AccessLogEntry {
 }
 
 /** `count` distinct ports the OS reports free right now. */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
       const s = createServer();
@@ -266,9 +269,9 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = connect({ host, port });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);

@@ -483,6 +483,13 @@ test.serial('a generator above 80 % CPU stands out: its row, a banner naming it,
   await waitForValue('devices on the hot generator', textOf(hotRow.locator('td').nth(1)), /^10$/);
   await waitForValue('devices on the cool generator', textOf(coolRow.locator('td').nth(1)), /^10$/);
   await waitUntil('a few seconds on the charts', async () => Number(await points(page, '#live', 'cpu')()) >= 3);
+  // Above 90 % for more than a tenth of the run so far: flagged busy, its latencies suspect.
+  const busyBanner = page.getByRole('alert').filter({ hasText: 'Busy generators' });
+  t.regex(
+    await waitForValue('the busy banner', textOf(busyBanner), /^Busy generators/),
+    /^Busy generators, CPU above 90 % for more than 10 % of the run: hot-gen \(\d+ % of the run\)\. The run is valid, but the latencies they measured are suspect\.$/,
+    'the busy banner names the hot generator only',
+  );
   await screenshot(page, 'hot-generator', page.locator('#view-run'));
 
   // The same generator below the line: nothing stands out any more.
@@ -490,6 +497,7 @@ test.serial('a generator above 80 % CPU stands out: its row, a banner naming it,
   await banner.waitFor({ state: 'hidden' });
   await waitForValue('the CPU chart unmarked', () => cpuChart.getAttribute('class'), /^chart$/);
   await waitForValue('the hot row unmarked', () => hotRow.getAttribute('class'), /^$/);
+  t.false(await busyBanner.isHidden(), 'the busy flag is about the run so far, not the last second: it stays');
 
   await page.getByRole('button', { name: 'Abort' }).click();
   await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run aborted/);
