@@ -409,8 +409,11 @@ export class Run {
       bound = setTimeout(resolve, boundMs);
     });
     for (const g of this.generators.values()) g.link.send({ type: 'end_run', runId: this.runId });
+    // The live view (and the writers that stream each second) go on while the generators finish.
+    const live = setInterval(() => this.emitLive(), LIVE_INTERVAL_MS);
     if (!this.allFinal()) await finals;
     clearTimeout(bound);
+    clearInterval(live);
     const endedAt = Date.now();
     let archivePath: string | null = null;
     let summary: RunSummary | null = null;
@@ -419,12 +422,12 @@ export class Run {
       this.writerOpen ??= this.writer.open({ runId: this.runId, plan: this.options.plan, startedAt: this.startedAt_, dir: this.dir });
       // Telemetry that comes until the last row is closed still goes into it.
       await this.writeInterval();
-      this.streaming = false;
       this.unlisten();
       const missing = this.missingFinals(boundMs);
       this.criticalErrors += missing.filter((m) => !m.left).length;
       for (const m of missing) this.notice(missingTelemetryLine(m));
       this.emitLive();
+      this.streaming = false;
       await this.writer.close();
       for (const status of this.writer.statuses()) this.notice(writerStatusLine(status));
       this.criticalErrors += this.aggregator.decodeFailures;
