@@ -136,12 +136,15 @@ export class WorkerRuntime {
     this.run = undefined;
     for (const cohort of run.cohorts.values()) this.stopDevices(cohort);
     // Iterations of arrival-rate blocks in flight get their graceful stop; the final collect waits for them too.
-    for (const block of run.arrivals) this.awaitAnswer(block.finish(graceMs));
+    const finishing = run.arrivals.map((block) => block.finish(graceMs));
+    for (const f of finishing) this.awaitAnswer(f);
     // Stopped devices may still have a microtask or a closing socket in flight; the
-    // runtimes go once those have settled.
-    setTimeout(() => {
-      for (const s of run.sandboxes) s.dispose();
-    }, 50);
+    // runtimes go once those have settled (and the arrival blocks' last iterations ended).
+    void Promise.allSettled(finishing).then(() =>
+      setTimeout(() => {
+        for (const s of run.sandboxes) s.dispose();
+      }, 50),
+    );
   }
 
   private async collect(seq: number, final: boolean): Promise<void> {
