@@ -29,7 +29,7 @@ import { startCluster, until } from './cluster.js';
 test.after.always(() => killAllPrograms());
 
 test.serial('a saturating run on three generator processes: every device active at the peak, the CSV counts exactly what nginx logged, the busy generators are flagged', async (t) => {
-  const result = await runAtScale({ devices: 2400, generators: 3, thinkMs: 10, rampup: 4, sustain: 8, rampdown: 4, reportIntervalSeconds: 5 });
+  const result = await runAtScale({ devices: 2400, generators: 3, thinkMs: 10, rampup: 3, sustain: 5, rampdown: 3, reportIntervalSeconds: 5 });
   t.is(result.exitCode, EXIT.ok, result.sgcliStderr.slice(-3000));
   t.is(result.effectiveDevices, 2400);
   t.is(result.peakActive, 2400, 'every device was active at the peak');
@@ -92,15 +92,15 @@ test.serial('ramp-down under saturation: at every push of the ramp-down, each ge
   const pushes: Telemetry[] = [];
   c.coordinator.registry.listen({ telemetry: (_g, telemetry) => pushes.push(telemetry) });
 
-  // 15 steps of 20 devices; the ramp-down removes one a second. Each device asks again 5 ms after an answer: the CPU is at its limit.
+  // 10 steps of 20 devices; the ramp-down removes one a second. Each device asks again 5 ms after an answer: the CPU is at its limit.
   const plan = {
     name: 'rampdown',
     blocks: [{ script: "for (;;) { await get('/'); await delay(5); }" }],
     addresses: nginx.hosts.map((host) => ({ host, port: nginx.port })),
-    size: 300,
-    rampup: 3,
-    sustain: 3,
-    rampdown: 15,
+    size: 200,
+    rampup: 2,
+    sustain: 2,
+    rampdown: 10,
   };
   const checked = await validatePlan(plan);
   if (!checked.ok) return t.fail(JSON.stringify(checked.problems));
