@@ -5,6 +5,7 @@
  * fragments of a message). No extension is ever negotiated, so a frame with an
  * RSV bit set, or one the server masked, breaks the protocol.
  */
+import { isUtf8 } from 'node:buffer';
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 
 export const OPCODE = Object.freeze({ continuation: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 });
@@ -141,7 +142,11 @@ export class WsFrameParser {
   private frameDone(payload: Buffer): void {
     switch (this.opcode) {
       case OPCODE.close: {
+        // RFC 6455 5.5.1 and 7.4: a body is a code a peer may send, then a UTF-8 reason.
+        if (payload.length === 1) throw protocolError('WebSocket close frame with a one-byte body');
         const code = payload.length >= 2 ? payload.readUInt16BE(0) : CLOSE_CODE.noStatus;
+        if (payload.length >= 2 && !isSendableCloseCode(code)) throw protocolError(`WebSocket close frame with code ${code}, which no peer may send`);
+        if (!isUtf8(payload.subarray(Math.min(2, payload.length)))) throw protocolError('WebSocket close reason that is not valid UTF-8');
         this.handler.closeFrame(code, payload.toString('utf8', Math.min(2, payload.length)));
         return;
       }
@@ -154,7 +159,7 @@ export class WsFrameParser {
         break;
       default:
         if (this.fin) {
-          this.handler.message(this.opcode === OPCODE.binary, payload);
+          this.deliver(this.opcode === OPCODE.binary, payload);
           return;
         }
         this.messageBinary = this.opcode === OPCODE.binary;
@@ -169,6 +174,12 @@ export class WsFrameParser {
     this.messageBinary = undefined;
     this.messageParts = [];
     this.messageLength = 0;
+    this.deliver(binary, data);
+  }
+
+  /** A text message must be UTF-8 (RFC 6455 8.1): one that is not fails the connection. */
+  private deliver(binary: boolean, data: Buffer): void {
+    if (!binary && !isUtf8(data)) throw protocolError('WebSocket text message that is not valid UTF-8');
     this.handler.message(binary, data);
   }
 
@@ -181,6 +192,11 @@ export class WsFrameParser {
     if (parts.length === 1 && parts[0]!.buffer.byteLength === length) return parts[0]!;
     return Buffer.concat(parts, length);
   }
+}
+
+/** Close codes a peer may put in a close frame (RFC 6455 7.4.1-7.4.2): 1004-1006 and 1015 are reserved. */
+export function isSendableCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
 
 /** Header size a server frame needs, from its second byte (servers never mask). */
