@@ -1,7 +1,8 @@
 //! What one turn of the poller hands JavaScript: a flat list of events, four
 //! 32-bit integers each, and one byte buffer holding every payload of the turn.
-//! The layout is the contract with `ts/netio/events.ts`; a flat array crosses
-//! the Node-API boundary as one copy instead of one object per event.
+//! The layout is the contract with `ts/netio/native.ts`, which copies the event
+//! numbers by hand; a flat array crosses the Node-API boundary as one copy
+//! instead of one object per event.
 
 /// Integers per event: `[kind, id, a, b]`.
 pub const EVENT_WIDTH: usize = 4;
