@@ -9,7 +9,10 @@ import test from 'ava';
 import { createSecureServer, createServer, type Http2Server, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
+import { PoolDevice } from '../../ts/generator/pool-device.js';
 import type { Target } from '../../ts/generator/protocols/device-connection.js';
+import { ScriptSandbox } from '../../ts/generator/sandbox/script-sandbox.js';
+import { RecordingSink } from '../support/recording-sink.js';
 import { selfSignedCert } from '../support/tls-cert.js';
 import { ASSERT_PRELUDE, runScript } from './script-run.js';
 
@@ -111,4 +114,20 @@ test('http2: a server that does not announce extended CONNECT keeps ws_unsupport
   t.is(code, 'ws_unsupported');
   t.regex(message, /RFC 8441/);
   t.is(s.connects.length, 0, 'no CONNECT was sent');
+});
+
+test('http2: an arrival-rate device opens a new connection for each iteration that upgrades, as it does on HTTP/1.1', async (t) => {
+  const s = await h2WsServer(t);
+  const sink = new RecordingSink();
+  const sandbox = await ScriptSandbox.create({ source: `await wsUpgrade('/chat'); await wsSendText('x'); await wsReceiveText();`, params: {}, sink });
+  let id = 0;
+  const device = new PoolDevice(sandbox, s.target, sink, () => ++id);
+  t.teardown(() => {
+    device.stop();
+    sandbox.dispose();
+  });
+  for (let i = 0; i < 3; i++) await device.iterate(performance.now());
+  t.deepEqual([...sink.counts.keys()].filter((key) => key.endsWith('_error')), []);
+  t.is(s.upgrades, 3);
+  t.is(sink.countOf('conn'), 3);
 });

@@ -11,8 +11,6 @@ import type { MetricSink } from './metric-sink.js';
 import type { DeviceConnection, HttpConnection, Target } from './protocols/device-connection.js';
 import { createHttpConnection } from './protocols/http-connection.js';
 import { createSocketConnection } from './protocols/socket-transport.js';
-import { Http1Connection } from './protocols/http1-connection.js';
-import { Http2Connection } from './protocols/http2-connection.js';
 import type { DeviceIO } from './sandbox/device-io.js';
 import type { ScriptSandbox } from './sandbox/script-sandbox.js';
 
@@ -44,8 +42,7 @@ interface Attached {
 export function attach(target: Target, sink: MetricSink): Attached {
   if (HTTP_PROTOCOLS.has(target.protocol)) {
     const connection: HttpConnection = createHttpConnection(target, sink);
-    // The connection is its own WebSocket: wsUpgrade takes over its socket (HTTP/1.x) or opens an extended-CONNECT stream (HTTP/2).
-    const ws = connection instanceof Http1Connection || connection instanceof Http2Connection ? connection : undefined;
+    const ws = connection.webSocket;
     return { connection, io: { http: (req) => connection.request(req), ...(ws ? { ws } : {}) } };
   }
   if (target.protocol === 'tcp' || target.protocol === 'udp') {

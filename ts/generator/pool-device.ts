@@ -13,7 +13,6 @@ import { attach, type IdSource } from './device.js';
 import { IntendedTwinSink } from './intended-sink.js';
 import type { MetricSink } from './metric-sink.js';
 import type { Target } from './protocols/device-connection.js';
-import { Http1Connection } from './protocols/http1-connection.js';
 import type { ScriptSandbox } from './sandbox/script-sandbox.js';
 
 export class PoolDevice {
@@ -53,8 +52,7 @@ export class PoolDevice {
     }
     if (this.stopped) return new Promise(() => {});
     if (failure) this.sink.count(errorKey(failure.code));
-    const connection = this.attached?.connection;
-    if (failure || (connection instanceof Http1Connection && connection.isWebSocket)) this.dropConnection();
+    if (failure || this.attached?.io.ws?.upgraded === true) this.dropConnection();
   }
 
   /** Ends the device wherever it is: its iteration is abandoned, its connection closed. */

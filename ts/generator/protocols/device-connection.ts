@@ -57,6 +57,12 @@ export interface HttpConnection extends DeviceConnection {
    * DeviceError (`conn_reset`, `closed`, `timeout`, ...).
    */
   request(req: HttpRequest): Promise<HttpResponse>;
+  /**
+   * The WebSocket this connection becomes after `wsUpgrade` (HTTP/1.1 takes
+   * over its socket, HTTP/2 opens an extended-CONNECT stream), or undefined for
+   * a connection that cannot carry one.
+   */
+  readonly webSocket: WebSocketConnection | undefined;
 }
 
 /** A WebSocket message as it came: text or binary, defragmented. */
@@ -80,6 +86,8 @@ export interface WsUpgradeResponse {
  * `ws_upgraded`. Received messages wait in a bounded buffer until the script takes them.
  */
 export interface WebSocketConnection {
+  /** True once `wsUpgrade` succeeded: the connection carries WebSocket now, never HTTP again. */
+  readonly upgraded: boolean;
   /** Sends the upgrade request on the connection; records `ws_upgrade_us`. */
   wsUpgrade(path: string, headers: Array<[string, string]>): Promise<WsUpgradeResponse>;
   /** Sends one message (text as UTF-8); settles once the socket took it. */

@@ -94,8 +94,12 @@ export class Http1Connection implements HttpConnection, WebSocketConnection {
     this.socketServed = false;
   }
 
-  /** The connection carries WebSocket now: it cannot serve another run of a script that upgrades it. */
-  get isWebSocket(): boolean {
+  /** Upgrades to WebSocket itself, on its own socket. */
+  get webSocket(): WebSocketConnection {
+    return this;
+  }
+
+  get upgraded(): boolean {
     return this.ws !== undefined;
   }
 
@@ -272,7 +276,7 @@ export class Http1Connection implements HttpConnection, WebSocketConnection {
     const upgradeKey = this.upgradeKey;
     this.upgradeKey = undefined;
     if (upgradeKey !== undefined && parser.status === 101) {
-      this.upgraded(exchange, parser, upgradeKey);
+      this.switchedToWebSocket(exchange, parser, upgradeKey);
       return;
     }
     if (parser.keepAlive) this.socketServed = true;
@@ -281,7 +285,7 @@ export class Http1Connection implements HttpConnection, WebSocketConnection {
   }
 
   /** The server switched to WebSocket: from here on the socket's bytes are frames. */
-  private upgraded(exchange: HttpExchange, parser: Http1ResponseParser, key: string): void {
+  private switchedToWebSocket(exchange: HttpExchange, parser: Http1ResponseParser, key: string): void {
     const problem = handshakeProblem(parser.headers, key);
     if (problem !== undefined) {
       this.dropSocket();

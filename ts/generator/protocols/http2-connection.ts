@@ -52,6 +52,15 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     private readonly options: Http2Options,
   ) {}
 
+  /** Upgrades to WebSocket itself, on an extended-CONNECT stream. */
+  get webSocket(): WebSocketConnection {
+    return this;
+  }
+
+  get upgraded(): boolean {
+    return this.ws !== undefined;
+  }
+
   async connect(): Promise<void> {
     if (this.closed) throw closedByDevice();
     if (this.session !== undefined) return;
