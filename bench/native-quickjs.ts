@@ -35,11 +35,11 @@ import type { QuickJSHandle } from 'quickjs-emscripten';
 import type { MetricSink } from '../ts/generator/metric-sink.js';
 import type { HttpResponse } from '../ts/generator/protocols/device-connection.js';
 import { GUEST_PRELUDE } from '../ts/generator/sandbox/guest-prelude.js';
-import { NO_LIMIT } from '../ts/generator/sandbox/heap-accounting.js';
-import { quickJS } from '../ts/generator/sandbox/quickjs-module.js';
+import { NO_LIMIT } from '../ts/shared/script/heap-accounting.js';
+import { quickJS } from '../ts/shared/script/quickjs-module.js';
 import { BinaryParts, bodyFragment } from '../ts/generator/sandbox/response-body.js';
 import { DEFAULT_SANDBOX_LIMITS, ScriptSandbox } from '../ts/generator/sandbox/script-sandbox.js';
-import { SCRIPT_FILE, usedDeviceApi, wrapScript } from '../ts/generator/sandbox/script-source.js';
+import { SCRIPT_FILE, usedDeviceApi, wrapScript } from '../ts/shared/script/script-source.js';
 
 const SCRIPT = "for (;;) { await get('/'); await delay(10000, 0.5); }";
 /** What nginx answers to `return 200` with a 17-byte text body (bench:sparse's server). */

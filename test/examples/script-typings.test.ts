@@ -4,8 +4,8 @@
  */
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
-import { checkScript } from '../../ts/generator/sandbox/check.js';
-import { DEVICE_API } from '../../ts/generator/sandbox/script-source.js';
+import { checkScript } from '../../ts/shared/script/check.js';
+import { DEVICE_API } from '../../ts/shared/script/script-source.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { checkScript, ScriptCompileError } from '../../ts/generator/sandbox/check.js';
+import { checkScript, ScriptCompileError } from '../../ts/shared/script/check.js';
 import { ScriptSandbox } from '../../ts/generator/sandbox/script-sandbox.js';
 import { RecordingSink } from './fakes.js';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { NO_LIMIT } from '../../ts/generator/sandbox/heap-accounting.js';
-import { quickJS } from '../../ts/generator/sandbox/quickjs-module.js';
+import { NO_LIMIT } from '../../ts/shared/script/heap-accounting.js';
+import { quickJS } from '../../ts/shared/script/quickjs-module.js';
 
 const MiB = 1024 * 1024;
 

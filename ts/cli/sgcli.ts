@@ -27,7 +27,7 @@ const code = await runCommand(process.argv.slice(2), {
   loadRunner,
   loadRemoteRunner: async () => (await import('./remote-runner.js')).runRemote,
   // Loaded on first use: QuickJS is not needed for --help or a usage error.
-  checkScript: async (source) => (await import('../generator/sandbox/check.js')).checkScript(source),
+  checkScript: async (source) => (await import('../shared/script/check.js')).checkScript(source),
   startDemoTarget,
   // Loaded on a run only, like the runner: the addon is not needed for --help.
   raiseOpenFileLimit: async () => {

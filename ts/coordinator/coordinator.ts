@@ -8,7 +8,7 @@ import { PLAN_DEFAULTS, type PlanProblem } from '../shared/plan.js';
 import { validatePlan } from '../shared/plan-validation.js';
 import { isArrivalBlock } from '../shared/arrival-rate.js';
 import type { CoordinatorSide } from '../shared/transport.js';
-import { checkScript } from '../generator/sandbox/check.js';
+import { checkScript } from '../shared/script/check.js';
 import { GeneratorRegistry } from './generator-registry.js';
 import { effectiveDevices, rampStep, type EffectiveDevices } from './ramp.js';
 import { DEFAULT_DATA_DIR, ReportStore } from './report-store.js';

@@ -1,6 +1,7 @@
 /**
- * One QuickJS WebAssembly module per worker thread (module state is per thread,
- * so a module-level promise is exactly that).
+ * One QuickJS WebAssembly module per thread (module state is per thread, so a
+ * module-level promise is exactly that): each generator worker's, for its
+ * sandbox, and the coordinator's, for the script compile check.
  *
  * quickjs-emscripten 0.32 reads some out-parameters through typed-array views
  * created before the call (executePendingJobs, newPromise, getLength); when

@@ -5,11 +5,11 @@
  * own text.
  */
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten';
-import type { ScriptProblem } from '../../shared/plan-validation.js';
+import type { ScriptProblem } from '../plan-validation.js';
 import { quickJSModule } from './quickjs-module.js';
 import { functionBodyProblem, SCRIPT_FILE, scriptFrame, userPosition, wrapScript } from './script-source.js';
 
-export type { ScriptProblem } from '../../shared/plan-validation.js';
+export type { ScriptProblem } from '../plan-validation.js';
 
 /** Thrown by ScriptSandbox.create for a script that does not compile. */
 export class ScriptCompileError extends Error {
