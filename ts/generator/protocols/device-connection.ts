@@ -6,6 +6,7 @@
  */
 import type { Protocol } from '../../shared/plan.js';
 import type { MetricSink } from '../metric-sink.js';
+import type { HttpMethod } from './http-grammar.js';
 
 /** Where one device connects: an address already resolved to an IP. */
 export interface Target {
@@ -21,7 +22,7 @@ export interface Target {
 }
 
 export interface HttpRequest {
-  method: 'GET' | 'HEAD' | 'OPTIONS' | 'DELETE' | 'POST' | 'PUT' | 'PATCH';
+  method: HttpMethod;
   path: string;
   headers: Array<[string, string]>;
   body?: Uint8Array;

@@ -5,11 +5,8 @@
  */
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import type { HttpRequest } from './device-connection.js';
+import { HTTP_FIELD_VALUE, HTTP_TOKEN } from './http-grammar.js';
 
-/** RFC 9110 5.6.2 token characters. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Visible ASCII, space, tab and obs-text (latin1); no CR, LF or NUL. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** Origin-form or asterisk-form request target: no spaces or control characters. */
 const REQUEST_TARGET = /^(\/[\x21-\x7e\x80-\xff]*|\*)$/;
 
@@ -20,10 +17,10 @@ export function requestProblem(req: HttpRequest, inFlight: boolean): DeviceError
     return new DeviceError(DEVICE_ERROR.badArgument, `invalid request path ${JSON.stringify(req.path)}: it must start with "/" and hold no spaces or control characters`);
   }
   for (const [name, value] of req.headers) {
-    if (!TOKEN.test(name)) {
+    if (!HTTP_TOKEN.test(name)) {
       return new DeviceError(DEVICE_ERROR.badArgument, `invalid header name ${JSON.stringify(name)}`);
     }
-    if (!FIELD_VALUE.test(value)) {
+    if (!HTTP_FIELD_VALUE.test(value)) {
       return new DeviceError(DEVICE_ERROR.badArgument, `invalid value for header ${name}: CR, LF, NUL and characters above U+00FF are not allowed`);
     }
   }

@@ -6,6 +6,7 @@
  * general client kept per device.
  */
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
+import { HTTP_TOKEN } from './http-grammar.js';
 
 const enum State {
   Head,
@@ -23,7 +24,6 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_LINE_BYTES = 8 * 1024;
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const DECIMAL = /^\d+$/;
 const HEX = /^[0-9a-fA-F]+$/;
 
@@ -169,7 +169,7 @@ export class Http1ResponseParser {
       const line = lines[i]!;
       const colon = line.indexOf(':');
       const name = colon > 0 ? line.slice(0, colon) : '';
-      if (!TOKEN.test(name)) throw protocolError(`malformed header line ${JSON.stringify(line.slice(0, 100))}`);
+      if (!HTTP_TOKEN.test(name)) throw protocolError(`malformed header line ${JSON.stringify(line.slice(0, 100))}`);
       headers.push([name.toLowerCase(), line.slice(colon + 1).trim()]);
     }
     // Interim responses (100 Continue, 103 Early Hints) precede the real one.

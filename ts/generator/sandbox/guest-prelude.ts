@@ -27,6 +27,7 @@
  * (script-source.ts); everything else is a frozen global shared by all devices.
  */
 import { INTENDED_SUFFIX, RESERVED_COUNTER_KEYS } from '../../shared/metrics.js';
+import { HTTP_TOKEN } from '../protocols/http-grammar.js';
 import { GUEST_BERT } from './guest-bert.js';
 
 export const GUEST_PRELUDE = String.raw`(function (host, paramsJson) {
@@ -43,7 +44,7 @@ const hostWsFetch = host.wsFetch;
 const KEY = /^[a-z][a-z0-9_]{0,63}$/;
 const RESERVED_COUNTER_KEY = /^(${RESERVED_COUNTER_KEYS.join('|')})$/;
 const INTENDED = '${INTENDED_SUFFIX}';
-const TOKEN = /^[!#$%&'*+.^_|~0-9A-Za-z\x60-]+$/;
+const TOKEN = ${HTTP_TOKEN};
 const BAD_VALUE = /[\r\n\0]/;
 const ALGORITHMS = ['sha1', 'sha256', 'sha512', 'md5'];
 const MAX_RANDOM_BYTES = 1048576;

@@ -15,6 +15,7 @@ import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import { BLOCK_LIMIT_DEFAULTS, type BlockLimits } from '../../shared/plan.js';
 import type { MetricSink } from '../metric-sink.js';
 import type { HttpRequest, HttpResponse } from '../protocols/device-connection.js';
+import { isHttpMethod } from '../protocols/http-grammar.js';
 import { compileCheck, compileProblem, ScriptCompileError } from '../../shared/script/check.js';
 import type { DeviceIO } from './device-io.js';
 import { GUEST_PRELUDE } from './guest-prelude.js';
@@ -95,7 +96,6 @@ type BodySpec = ['s', string] | ['b', number, number] | null;
 /** Interrupt polls (each ~10,000 guest calls or loop iterations) a slice must reach before it can be cut off. */
 const MIN_INTERRUPT_POLLS = 100;
 const METRIC_KEY = /^[a-z][a-z0-9_]{0,63}$/;
-const HTTP_METHODS = new Set<string>(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'POST', 'PUT', 'PATCH']);
 const HASHES = new Set(['sha1', 'sha256', 'sha512', 'md5']);
 /** Job batches start here and adapt so that a batch stays well inside one CPU slice. */
 const INITIAL_JOB_BATCH = 64;
@@ -606,7 +606,7 @@ export class ScriptSandbox {
   }
 
   private request(device: DeviceRecord, opId: number, sent: number, request: HttpRequest): void {
-    if (!HTTP_METHODS.has(request.method)) return;
+    if (!isHttpMethod(request.method)) return;
     const http = device.io.http;
     if (http === undefined) {
       this.rejected(device, opId, sent, DEVICE_ERROR.wrongProtocol, 'this device does not speak HTTP');
