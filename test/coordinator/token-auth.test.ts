@@ -1,12 +1,12 @@
 /**
  * Every way a token can reach the coordinator (the Bearer header on either port,
- * `?token=` on the generator port, the WebSocket subprotocol of the live stream)
- * and every way it can be wrong, first against the one check, then against both
- * real servers.
+ * the WebSocket subprotocol of the live stream) and every way it can be wrong or
+ * misplaced (a `?token=` on either port), first against the one check, then
+ * against both real servers.
  */
 import test from 'ava';
 import WebSocket from 'ws';
-import { bearerToken, LIVE_PROTOCOL, presentedTokens, tokenCheck, TOKEN_PROTOCOL_PREFIX, type TokenPort, type TokenRequest } from '../../ts/coordinator/token-auth.js';
+import { bearerToken, LIVE_PROTOCOL, presentedTokens, tokenCheck, tokenInQuery, TOKEN_PROTOCOL_PREFIX, type TokenPort, type TokenRequest } from '../../ts/coordinator/token-auth.js';
 import { coordinatorFor } from '../api/coordinator-harness.js';
 
 const TOKEN = 's3cret token';
@@ -14,7 +14,7 @@ const carried = (token: string) => `${TOKEN_PROTOCOL_PREFIX}${Buffer.from(token)
 
 /** A request to `path` with what it presents. */
 function request(path: string, presents: Partial<Omit<TokenRequest, 'path'>> = {}): TokenRequest {
-  return { method: 'GET', path, query: '', authorization: undefined, protocols: undefined, ...presents };
+  return { method: 'GET', path, authorization: undefined, protocols: undefined, ...presents };
 }
 
 interface Case {
@@ -29,7 +29,6 @@ const WAYS: Array<{ name: string; port: TokenPort; as: (token: string) => TokenR
   { name: 'Bearer header on the API', port: 'api', as: (token) => request('/api/runs/current', { authorization: `Bearer ${token}` }) },
   { name: 'bearer header, scheme in lower case, extra blanks', port: 'api', as: (token) => request('/api/reports', { authorization: `  bearer \t ${token}  ` }) },
   { name: 'Bearer header on the generator port', port: 'generator', as: (token) => request('/', { authorization: `Bearer ${token}` }) },
-  { name: '?token= on the generator port', port: 'generator', as: (token) => request('/', { query: new URLSearchParams({ token }).toString() }) },
   { name: 'subprotocol of the live stream', port: 'api', as: (token) => request('/api/live', { protocols: `${LIVE_PROTOCOL}, ${carried(token)}` }) },
 ];
 
@@ -43,7 +42,6 @@ const CASES: Case[] = [
   { name: 'Basic instead of Bearer', port: 'api', request: request('/api/runs', { authorization: `Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}` }), admitted: false },
   { name: 'the token without a scheme', port: 'api', request: request('/api/runs', { authorization: TOKEN }), admitted: false },
   { name: '"Bearer" and no token', port: 'generator', request: request('/', { authorization: 'Bearer ' }), admitted: false },
-  { name: '?token= on the API: never in an API URL', port: 'api', request: request('/api/runs', { query: `token=${encodeURIComponent(TOKEN)}` }), admitted: false },
   { name: 'subprotocol on an API path other than the live stream', port: 'api', request: request('/api/runs', { protocols: carried(TOKEN) }), admitted: false },
   { name: 'subprotocol on the live stream with POST', port: 'api', request: { ...request('/api/live', { protocols: carried(TOKEN) }), method: 'POST' }, admitted: false },
   { name: 'subprotocol on the generator port', port: 'generator', request: request('/', { protocols: carried(TOKEN) }), admitted: false },
@@ -61,7 +59,9 @@ test('the Bearer rule is one rule: scheme in any case, the token as given, blank
   t.is(bearerToken('Bearerabc'), undefined);
   t.is(bearerToken('Bearer'), undefined);
   t.is(bearerToken(undefined), undefined);
-  t.deepEqual(presentedTokens(request('/', { authorization: 'Bearer a', query: 'token=b' }), 'generator'), ['a', 'b']);
+  t.deepEqual(presentedTokens(request('/', { authorization: 'Bearer a' }), 'generator'), ['a']);
+  t.true(tokenInQuery('token=a&x=1'));
+  t.false(tokenInQuery('expires=1&signature=a'));
 });
 
 const status = async (url: string, headers: Record<string, string> = {}): Promise<number> => (await fetch(url, { headers })).status;
@@ -103,7 +103,7 @@ test.serial('both real ports: the right token admitted each way it may arrive, a
   t.is(await upgrade(live, { protocols: [LIVE_PROTOCOL] }), 401, 'live stream, nothing');
 
   t.is(await upgrade(generators, { headers: { authorization: `Bearer ${TOKEN}` } }), 'open', 'generator port, header');
-  t.is(await upgrade(`${generators}/?token=${encodeURIComponent(TOKEN)}`), 'open', 'generator port, ?token=');
+  t.is(await upgrade(`${generators}/?token=${encodeURIComponent(TOKEN)}`), 401, 'generator port, the right token as ?token=: never in a URL');
   for (const wrong of WRONG_IN_HEADERS) {
     t.is(await upgrade(generators, { headers: { authorization: `Bearer ${wrong}` } }), 401, `generator port, Bearer ${JSON.stringify(wrong.slice(0, 20))}`);
     t.is(await upgrade(`${generators}/?token=${encodeURIComponent(wrong)}`), 401, `generator port, ?token=${JSON.stringify(wrong.slice(0, 20))}`);

@@ -133,7 +133,7 @@ test('hostile peers lose their own connection, logged; the good generator’s ru
   t.regex(log, /closed the connection of a generator from .*: the first message must be hello/);
 });
 
-test('with a token, an upgrade without it is refused 401 and logged; header or query admits', async (t) => {
+test('with a token, an upgrade without it is refused 401 and logged; only the header admits, never ?token=', async (t) => {
   const p = await port({ token: 's3cret' });
   t.deepEqual(await hostile(p.url, () => {}), { status: 401, received: [] });
   t.deepEqual(await hostile(p.url, () => {}, { authorization: 'Bearer wrong' }), { status: 401, received: [] });
@@ -146,7 +146,8 @@ test('with a token, an upgrade without it is refused 401 and logged; header or q
     s.once('message', () => s.close());
   };
   t.deepEqual((await hostile(p.url, sayHello('by-header'), { authorization: 'Bearer s3cret' })).received, [welcome]);
-  t.deepEqual((await hostile(`${p.url}/?token=s3cret`, sayHello('by-query'))).received, [welcome]);
+  t.deepEqual(await hostile(`${p.url}/?token=s3cret`, sayHello('by-query')), { status: 401, received: [] }, 'the right token in the URL is refused');
+  t.regex(p.log.join('\n'), /refused a generator connection from 127\.0\.0\.1:\d+: a token in the URL \(\?token=\) is not accepted: generators send STRESSGRID_TOKEN as Authorization: Bearer/);
 });
 
 test('the generator side: a wrong token is logged clearly and retried; the right one connects and counts as success', async (t) => {

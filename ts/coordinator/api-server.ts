@@ -119,7 +119,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       if (!isGuardedPath(path)) return;
       const rawQuery = request.url.slice(path.length + 1);
       const query = new URLSearchParams(rawQuery);
-      if (allowed({ method: request.method, path, query: rawQuery, authorization: request.headers.authorization, protocols: request.headers['sec-websocket-protocol'] })) return;
+      if (allowed({ method: request.method, path, authorization: request.headers.authorization, protocols: request.headers['sec-websocket-protocol'] })) return;
       const resultName = path.slice('/results/'.length);
       const archiveRunId = request.method === 'GET' && path.startsWith('/results/') ? (runIdOfArchive(resultName) ?? runIdOfReportPage(resultName)) : null;
       if (archiveRunId !== null) {

@@ -12,7 +12,7 @@ import { parseGeneratorFrame } from '../shared/protocol-validation.js';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage, type Hello } from '../shared/protocol.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, wsLink, type WsLink } from '../shared/ws-link.js';
 import type { Coordinator } from './coordinator.js';
-import { tokenCheck } from './token-auth.js';
+import { tokenCheck, tokenInQuery } from './token-auth.js';
 import { SETTINGS } from '../shared/settings.js';
 
 /** The port generators connect to (DESIGN.md section 6). */
@@ -28,7 +28,7 @@ export interface GeneratorServerOptions {
   host?: string;
   /** Default 9696; 0 picks a free port. */
   port?: number;
-  /** When set, generators must present it (`Authorization: Bearer <token>` or `?token=`). */
+  /** When set, generators must present it as `Authorization: Bearer <token>` (never in the URL). */
   token?: string;
   log?: (line: string) => void;
   /** Largest message accepted from a generator (default 16 MiB). */
@@ -66,10 +66,12 @@ export async function startGeneratorServer(options: GeneratorServerOptions): Pro
     // A peer that resets mid-handshake must cost its own socket, never the process.
     socket.on('error', () => socket.destroy());
     if (!admits(req)) {
-      say(`refused a generator connection from ${peer}: missing or wrong token (set the same STRESSGRID_TOKEN on both sides)`);
+      const inUrl = tokenInQuery(queryOf(req.url));
+      const where = inUrl ? 'a token in the URL (?token=) is not accepted: generators send STRESSGRID_TOKEN as Authorization: Bearer' : 'missing or wrong token (set the same STRESSGRID_TOKEN on both sides)';
+      say(`refused a generator connection from ${peer}: ${where}`);
       socket.end(
         'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n' +
-          'this coordinator requires the generator token (STRESSGRID_TOKEN)\n',
+          `this coordinator requires the generator token (STRESSGRID_TOKEN) as Authorization: Bearer${inUrl ? ', never in the URL' : ''}\n`,
       );
       return;
     }
@@ -143,15 +145,17 @@ export async function startGeneratorServer(options: GeneratorServerOptions): Pro
 function generatorTokenCheck(token: string | undefined): (req: IncomingMessage) => boolean {
   if (!token) return () => true;
   const check = tokenCheck(token, 'generator');
-  return (req) => {
-    const url = req.url ?? '/';
-    const at = url.indexOf('?');
-    return check({
+  return (req) =>
+    check({
       method: req.method ?? 'GET',
-      path: at < 0 ? url : url.slice(0, at),
-      query: at < 0 ? '' : url.slice(at + 1),
+      path: (req.url ?? '/').split('?')[0]!,
       authorization: req.headers.authorization,
       protocols: req.headers['sec-websocket-protocol'],
     });
-  };
+}
+
+/** The query string of a request URL, without its `?` ('' when none). */
+function queryOf(url: string | undefined): string {
+  const at = (url ?? '').indexOf('?');
+  return at < 0 ? '' : url!.slice(at + 1);
 }

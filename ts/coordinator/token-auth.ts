@@ -1,12 +1,12 @@
 /**
  * The coordinator's one check of the shared token (STRESSGRID_TOKEN), for both of
  * its ports. A request presents it as `Authorization: Bearer <token>`, or:
- * - on the API port, only the browser's live WebSocket (`GET /api/live`), which
- *   cannot set that header, offers it as a WebSocket subprotocol
- *   (`stressgrid-token.<base64url>`) beside `stressgrid-live`;
- * - on the generator port, a generator may give it as `?token=` in its URL.
- * Elsewhere the token never goes in a URL, where logs and histories would keep it;
- * downloads use links the coordinator signed (download-links.ts).
+ * on the API port, only the browser's live WebSocket (`GET /api/live`), which
+ * cannot set that header, may offer it as a WebSocket subprotocol
+ * (`stressgrid-token.<base64url>`) beside `stressgrid-live`. The token never goes
+ * in a URL, on either port, where logs and histories would keep it: a `?token=` is
+ * refused like a wrong token; downloads use links the coordinator signed
+ * (download-links.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -16,7 +16,7 @@ export const LIVE_PROTOCOL = 'stressgrid-live';
 export const TOKEN_PROTOCOL_PREFIX = 'stressgrid-token.';
 /** The live stream's path: the one request that may carry the token as a subprotocol. */
 export const LIVE_PATH = '/api/live';
-/** The query parameter a generator may carry the token in. */
+/** The query parameter a token must not be carried in (named in the refusal). */
 export const TOKEN_QUERY_PARAM = 'token';
 
 /** Which port a request came to. */
@@ -24,10 +24,8 @@ export type TokenPort = 'api' | 'generator';
 
 export interface TokenRequest {
   method: string;
-  /** Path without the query. */
+  /** Path without the query (a token in the query is never read). */
   path: string;
-  /** The query string without its `?` ('' when none). */
-  query: string;
   authorization: string | undefined;
   /** The Sec-WebSocket-Protocol header, if any. */
   protocols: string | undefined;
@@ -53,10 +51,6 @@ export function presentedTokens(request: TokenRequest, port: TokenPort): string[
     const carried = protocolToken(request.protocols);
     if (carried !== undefined) tokens.push(carried);
   }
-  if (port === 'generator') {
-    const carried = new URLSearchParams(request.query).get(TOKEN_QUERY_PARAM);
-    if (carried !== null) tokens.push(carried);
-  }
   return tokens;
 }
 
@@ -67,6 +61,11 @@ export function presentedTokens(request: TokenRequest, port: TokenPort): string[
 export function tokenCheck(token: string, port: TokenPort): (request: TokenRequest) => boolean {
   const expected = digest(token);
   return (request) => presentedTokens(request, port).some((given) => timingSafeEqual(digest(given), expected));
+}
+
+/** Whether a URL's query string (without its `?`) carries a `token=`, so a refusal can say where the token goes instead. */
+export function tokenInQuery(query: string): boolean {
+  return new URLSearchParams(query).has(TOKEN_QUERY_PARAM);
 }
 
 /** The live stream's choice among the subprotocols a client offers: never the token's. */
