@@ -7,14 +7,14 @@
 //! reference deserializer sees them: a corrupt length field must produce an
 //! error, not a multi-gigabyte allocation.
 
-use std::fmt;
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::fmt;
 use std::io::{Cursor, Read};
 
-use flate2::{Decompress, FlushDecompress, Status};
 #[cfg(test)]
 use flate2::read::ZlibDecoder;
+use flate2::{Decompress, FlushDecompress, Status};
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
 
 use crate::recorder::Recorder;

@@ -211,17 +211,13 @@ impl Recorder {
         if !(1..=5).contains(&bounds.significant_digits) {
             return Err(BoundsError::DigitsOutOfRange(bounds.significant_digits));
         }
-        let histogram = Histogram::new_with_bounds(bounds.lowest, bounds.highest, bounds.significant_digits)
-            .map_err(|_| BoundsError::TooLarge)?;
+        let histogram =
+            Histogram::new_with_bounds(bounds.lowest, bounds.highest, bounds.significant_digits).map_err(|_| BoundsError::TooLarge)?;
         Ok(Recorder::from_histogram(histogram))
     }
 
     pub(crate) fn from_histogram(histogram: Histogram<u64>) -> Recorder {
-        let layout = Layout::new(Bounds {
-            lowest: histogram.low(),
-            highest: histogram.high(),
-            significant_digits: histogram.sigfig(),
-        });
+        let layout = Layout::new(Bounds { lowest: histogram.low(), highest: histogram.high(), significant_digits: histogram.sigfig() });
         Recorder { histogram, layout, pending: Vec::new(), pending_total: 0, clamped: 0 }
     }
 
@@ -271,11 +267,7 @@ impl Recorder {
 
     /// The bounds this histogram was created with.
     pub fn bounds(&self) -> Bounds {
-        Bounds {
-            lowest: self.histogram.low(),
-            highest: self.histogram.high(),
-            significant_digits: self.histogram.sigfig(),
-        }
+        Bounds { lowest: self.histogram.low(), highest: self.histogram.high(), significant_digits: self.histogram.sigfig() }
     }
 
     #[inline(always)]
@@ -397,13 +389,21 @@ impl Recorder {
     /// Lowest recorded value (0 when empty).
     pub fn min(&mut self) -> u64 {
         let h = self.histogram();
-        if h.is_empty() { 0 } else { h.min() }
+        if h.is_empty() {
+            0
+        } else {
+            h.min()
+        }
     }
 
     /// Highest recorded value (0 when empty).
     pub fn max(&mut self) -> u64 {
         let h = self.histogram();
-        if h.is_empty() { 0 } else { h.max() }
+        if h.is_empty() {
+            0
+        } else {
+            h.max()
+        }
     }
 
     /// Number of values recorded.
@@ -429,10 +429,7 @@ mod tests {
     fn rejects_bad_bounds() {
         let b = Bounds::default();
         assert_eq!(Recorder::new(Bounds { lowest: 0, ..b }).unwrap_err(), BoundsError::LowestTooLow(0));
-        assert!(matches!(
-            Recorder::new(Bounds { lowest: 10, highest: 15, ..b }).unwrap_err(),
-            BoundsError::HighestTooLow { .. }
-        ));
+        assert!(matches!(Recorder::new(Bounds { lowest: 10, highest: 15, ..b }).unwrap_err(), BoundsError::HighestTooLow { .. }));
         assert_eq!(Recorder::new(Bounds { significant_digits: 0, ..b }).unwrap_err(), BoundsError::DigitsOutOfRange(0));
         assert_eq!(Recorder::new(Bounds { significant_digits: 6, ..b }).unwrap_err(), BoundsError::DigitsOutOfRange(6));
     }

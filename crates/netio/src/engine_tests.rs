@@ -51,7 +51,8 @@ fn reset_on_close(stream: &std::net::TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     let size = std::mem::size_of::<libc::linger>() as libc::socklen_t;
-    let r = unsafe { libc::setsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), size) };
+    let r =
+        unsafe { libc::setsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), size) };
     assert_eq!(r, 0);
 }
 

@@ -118,10 +118,7 @@ impl NativeHistogram {
     #[napi]
     pub fn values_at_percentiles(&self, percentiles: Float64ArraySlice) -> Result<Vec<f64>, &'static str> {
         let mut recorder = self.shared.borrow_mut();
-        percentiles
-            .iter()
-            .map(|&p| recorder.value_at_percentile(p).map(|v| v as f64).map_err(|e| error(ERR_PERCENTILE, e)))
-            .collect()
+        percentiles.iter().map(|&p| recorder.value_at_percentile(p).map(|v| v as f64).map_err(|e| error(ERR_PERCENTILE, e))).collect()
     }
 
     /// Cumulative counts at ascending limits in one crossing (a Prometheus histogram's buckets).

@@ -49,7 +49,10 @@ unsafe fn throw(env: sys::napi_env, code: &CStr, message: &str) -> sys::napi_val
 }
 
 /// The two arguments of a hot call, and the recorder its handle names.
-unsafe fn args<'a>(env: sys::napi_env, info: sys::napi_callback_info) -> std::result::Result<(&'a Shared, sys::napi_value), sys::napi_value> {
+unsafe fn args<'a>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> std::result::Result<(&'a Shared, sys::napi_value), sys::napi_value> {
     let mut argc = 2usize;
     let mut argv = [ptr::null_mut(); 2];
     sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut());

@@ -210,7 +210,8 @@ impl Driver {
                     sys::napi_get_null(env, &mut data) == sys::Status::napi_ok
                 } else {
                     let mut copied = ptr::null_mut();
-                    sys::napi_create_buffer_copy(env, batch.data.len(), batch.data.as_ptr().cast(), &mut copied, &mut data) == sys::Status::napi_ok
+                    sys::napi_create_buffer_copy(env, batch.data.len(), batch.data.as_ptr().cast(), &mut copied, &mut data)
+                        == sys::Status::napi_ok
                 }
             }
             && sys::napi_get_reference_value(env, self.callback, &mut callback) == sys::Status::napi_ok

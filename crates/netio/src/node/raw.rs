@@ -44,7 +44,10 @@ unsafe fn int(env: sys::napi_env, v: i32) -> sys::napi_value {
 }
 
 /// Up to `N` arguments; the first must be an engine handle.
-unsafe fn args<'a, const N: usize>(env: sys::napi_env, info: sys::napi_callback_info) -> std::result::Result<(&'a Rc<Driver>, [sys::napi_value; N]), sys::napi_value> {
+unsafe fn args<'a, const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> std::result::Result<(&'a Rc<Driver>, [sys::napi_value; N]), sys::napi_value> {
     let mut argc = N;
     let mut argv = [ptr::null_mut(); N];
     sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut());
