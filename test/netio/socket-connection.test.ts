@@ -282,6 +282,8 @@ test('the addon refuses bad arguments with an error instead of crashing', (t) =>
   t.throws(() => addon.send({} as never, 0, new Uint8Array(1)), argumentError);
   t.throws(() => addon.connect(engine, 0, 'not an ip', 80), argumentError);
   t.throws(() => addon.connect(engine, 0, '127.0.0.1', 70_000), argumentError);
+  t.throws(() => addon.connect(engine, 2, '127.0.0.1', 80), argumentError);
+  t.throws(() => addon.connect(engine, 0, `127.0.0.1${' '.repeat(100)}`, 80), argumentError);
   t.throws(() => addon.send(engine, 0, 'text' as never), argumentError);
   // Ids that name nothing are "not connected", whatever they are.
   for (const id of [0, 7, -1, 2 ** 40, Number.NaN]) {

@@ -1,165 +1,106 @@
-//! The exported functions as raw Node-API callbacks. Every `unsafe` Node-API
-//! call of the crate lives here and in `driver`.
+//! The exported functions as raw Node-API callbacks (stressgrid-napi-raw); the
+//! only unsafe code of the crate is their entry points here and libuv in `driver`.
 
 // Under `cargo test` the #[napi] registration compiles away and nothing calls these.
 #![cfg_attr(test, allow(dead_code))]
 
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::CStr;
 use std::net::{IpAddr, SocketAddr};
-use std::ptr;
+use std::ops::Deref;
 use std::rc::Rc;
 
-use napi::sys;
-use napi::{Env, Error, JsValue, Result, Status};
+use napi::{Env, JsValue, Result};
 use napi_derive::napi;
+use stressgrid_napi_raw::{self as raw, Args, Error, Tag, Value};
 
 use super::driver::{Driver, Wake};
-use crate::engine::{code_of, Engine, Limits, RecvOutcome, SendOutcome, Transport};
+use crate::engine::{code_of, Engine, Limits, RecvOutcome, SendOutcome, Transport, ERR_NOT_CONNECTED};
 use crate::open_files::{self, OpenFileLimit, UNLIMITED};
 
-const HANDLE_TAG: sys::napi_type_tag = sys::napi_type_tag { lower: 0x7374_7265_7373_6772, upper: 0x6964_2d6e_6574_0001 };
-const OK: sys::napi_status = sys::Status::napi_ok;
+const ARGUMENT: &CStr = c"ERR_NETIO_ARGUMENT";
 
-unsafe extern "C" fn finalize_handle(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    let driver = Box::from_raw(data.cast::<Rc<Driver>>());
-    driver.shutdown();
-}
+/// What an engine handle owns: a share of the driver, shut down when the handle is collected.
+struct Handle(Rc<Driver>);
 
-unsafe fn throw(env: sys::napi_env, message: &str) -> sys::napi_value {
-    let message = CString::new(message.replace('\0', " ")).unwrap_or_default();
-    sys::napi_throw_error(env, c"ERR_NETIO_ARGUMENT".as_ptr(), message.as_ptr());
-    ptr::null_mut()
-}
-
-unsafe fn number(env: sys::napi_env, v: f64) -> sys::napi_value {
-    let mut out = ptr::null_mut();
-    sys::napi_create_double(env, v, &mut out);
-    out
-}
-
-unsafe fn int(env: sys::napi_env, v: i32) -> sys::napi_value {
-    let mut out = ptr::null_mut();
-    sys::napi_create_int32(env, v, &mut out);
-    out
-}
-
-/// Up to `N` arguments; the first must be an engine handle.
-unsafe fn args<'a, const N: usize>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> std::result::Result<(&'a Rc<Driver>, [sys::napi_value; N]), sys::napi_value> {
-    let mut argc = N;
-    let mut argv = [ptr::null_mut(); N];
-    sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut());
-    let mut tagged = false;
-    if argc < N || sys::napi_check_object_type_tag(env, argv[0], &HANDLE_TAG, &mut tagged) != OK || !tagged {
-        return Err(throw(env, "the first argument must be a netio engine handle"));
+impl Deref for Handle {
+    type Target = Driver;
+    fn deref(&self) -> &Driver {
+        &self.0
     }
-    let mut data = ptr::null_mut();
-    sys::napi_get_value_external(env, argv[0], &mut data);
-    let driver = &*data.cast::<Rc<Driver>>();
-    Ok((driver, argv))
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // Collected (or never handed out): nobody is left to hear of a failure.
+        let _shut = self.0.shutdown();
+    }
+}
+
+// SAFETY: these two numbers tag nothing but engine handles (hdr-native's tag differs in `upper`).
+const HANDLE_TAG: Tag<Handle> = unsafe { Tag::new(0x7374_7265_7373_6772, 0x6964_2d6e_6574_0001) };
+
+type Returned<'s> = raw::Result<Option<Value<'s>>>;
+
+/// The engine the first argument names.
+fn driver<'s, const N: usize>(env: raw::Env<'s>, args: &Args<'s, N>) -> raw::Result<&'s Handle> {
+    match env.external(args.values[0], &HANDLE_TAG) {
+        Some(handle) if args.count >= N => Ok(handle),
+        _ => Err(Error::argument("the first argument must be a netio engine handle")),
+    }
 }
 
 /// A connection id: a whole number that fits u32 (anything else names no connection).
-unsafe fn id_of(env: sys::napi_env, v: sys::napi_value) -> Option<u32> {
-    let mut d = 0f64;
-    if sys::napi_get_value_double(env, v, &mut d) != OK || !(0.0..=u32::MAX as f64).contains(&d) || d.fract() != 0.0 {
-        return None;
-    }
-    Some(d as u32)
+fn id_of(env: raw::Env<'_>, v: Value<'_>) -> Option<u32> {
+    let d = env.f64(v)?;
+    ((0.0..=u32::MAX as f64).contains(&d) && d.fract() == 0.0).then_some(d as u32)
 }
 
-unsafe fn string(env: sys::napi_env, v: sys::napi_value) -> Option<String> {
-    let mut buf = [0u8; 128];
-    let mut len = 0usize;
-    if sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast::<c_char>(), buf.len(), &mut len) != OK {
-        return None;
-    }
-    String::from_utf8(buf[..len].to_vec()).ok()
+fn int(env: raw::Env<'_>, v: i32) -> Returned<'_> {
+    env.int32(v).map(Some)
 }
 
-unsafe extern "C" fn create_engine(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let mut argc = 2usize;
-    let mut argv = [ptr::null_mut(); 2];
-    sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut());
-    let mut kind = sys::ValueType::napi_undefined;
-    if argc < 1 || sys::napi_typeof(env, argv[0], &mut kind) != OK || kind != sys::ValueType::napi_function {
-        return throw(env, "createEngine(onEvents) needs a function");
+fn create_engine<'s>(env: raw::Env<'s>, args: Args<'s, 2>) -> Returned<'s> {
+    if args.count < 1 || !env.is_function(args.values[0])? {
+        return Err(Error::argument("createEngine(onEvents) needs a function"));
     }
-    let mut threaded = false;
-    if argc >= 2 {
-        sys::napi_get_value_bool(env, argv[1], &mut threaded);
-    }
+    let threaded = args.count >= 2 && env.bool(args.values[1]).unwrap_or(false);
     let wake = if threaded { Wake::Thread } else { Wake::Poll };
-    let engine = match Engine::new(Limits::default()) {
-        Ok(e) => e,
-        Err(e) => return throw(env, &format!("could not create a poller: {e}")),
-    };
-    let driver = match Driver::start(env, engine, argv[0], wake) {
-        Ok(d) => d,
-        Err(why) => return throw(env, why),
-    };
-    let data = Box::into_raw(Box::new(driver)).cast::<c_void>();
-    let mut value = ptr::null_mut();
-    if sys::napi_create_external(env, data, Some(finalize_handle), ptr::null_mut(), &mut value) != OK {
-        let driver = Box::from_raw(data.cast::<Rc<Driver>>());
-        driver.shutdown();
-        return throw(env, "could not create an engine handle");
-    }
-    sys::napi_type_tag_object(env, value, &HANDLE_TAG);
-    value
+    let engine = Engine::new(Limits::default()).map_err(|e| Error::argument(format!("could not create a poller: {e}")))?;
+    let driver = Driver::start(env, engine, args.values[0], wake)?;
+    // Should the handle not be made, dropping it shuts the driver down.
+    env.new_external(Handle(driver), &HANDLE_TAG).map(Some)
 }
 
-unsafe extern "C" fn connect(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let (driver, argv) = match args::<4>(env, info) {
-        Ok(a) => a,
-        Err(thrown) => return thrown,
+fn connect<'s>(env: raw::Env<'s>, args: Args<'s, 4>) -> Returned<'s> {
+    let driver = driver(env, &args)?;
+    let [_, transport, ip, port] = args.values;
+    let transport = match env.i32(transport) {
+        Some(0) => Transport::Tcp,
+        Some(1) => Transport::Udp,
+        _ => return Err(Error::argument("connect: transport must be 0 (tcp) or 1 (udp)")),
     };
-    let mut transport = 0i32;
-    let mut port = 0f64;
-    sys::napi_get_value_int32(env, argv[1], &mut transport);
-    sys::napi_get_value_double(env, argv[3], &mut port);
-    let Some(ip) = string(env, argv[2]).and_then(|s| s.parse::<IpAddr>().ok()) else {
-        return throw(env, "connect: ip must be an IPv4 or IPv6 literal");
+    let mut buf = [0u8; 64];
+    let Some(ip) = env.str(ip, &mut buf).and_then(|s| s.parse::<IpAddr>().ok()) else {
+        return Err(Error::argument("connect: ip must be an IPv4 or IPv6 literal"));
     };
-    if !(1.0..=65535.0).contains(&port) || port.fract() != 0.0 {
-        return throw(env, "connect: port must be a whole number from 1 to 65535");
-    }
-    let transport = if transport == 1 { Transport::Udp } else { Transport::Tcp };
-    let result = driver.engine.borrow_mut().connect(transport, SocketAddr::new(ip, port as u16));
+    let port = match env.f64(port) {
+        Some(port) if (1.0..=65535.0).contains(&port) && port.fract() == 0.0 => port as u16,
+        _ => return Err(Error::argument("connect: port must be a whole number from 1 to 65535")),
+    };
+    let result =
+        driver.engine.try_borrow_mut().map_err(|_| Error::argument("connect: engine busy"))?.connect(transport, SocketAddr::new(ip, port));
     driver.update_ref();
     match result {
-        Ok((id, spent)) => {
-            let mut array = ptr::null_mut();
-            sys::napi_create_array_with_length(env, 2, &mut array);
-            sys::napi_set_element(env, array, 0, number(env, id as f64));
-            sys::napi_set_element(env, array, 1, number(env, spent.map_or(-1.0, |us| us as f64)));
-            array
-        }
+        Ok((id, spent)) => env.numbers(&[id as f64, spent.map_or(-1.0, |us| us as f64)]).map(Some),
         Err(e) => int(env, -code_of(&e)),
     }
 }
 
-unsafe extern "C" fn send(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let (driver, argv) = match args::<3>(env, info) {
-        Ok(a) => a,
-        Err(thrown) => return thrown,
-    };
-    let Some(id) = id_of(env, argv[1]) else { return int(env, -crate::engine::ERR_NOT_CONNECTED) };
-    let mut is_typed = false;
-    sys::napi_is_typedarray(env, argv[2], &mut is_typed);
-    let mut kind = 0;
-    let mut length = 0usize;
-    let mut data = ptr::null_mut();
-    if !is_typed
-        || sys::napi_get_typedarray_info(env, argv[2], &mut kind, &mut length, &mut data, ptr::null_mut(), ptr::null_mut()) != OK
-        || kind != sys::TypedarrayType::uint8_array
-    {
-        return throw(env, "send: data must be a Uint8Array");
-    }
-    let bytes: &[u8] = if length == 0 { &[] } else { std::slice::from_raw_parts(data.cast::<u8>(), length) };
-    let Ok(mut engine) = driver.engine.try_borrow_mut() else { return throw(env, "send: engine busy") };
+fn send<'s>(env: raw::Env<'s>, args: Args<'s, 3>) -> Returned<'s> {
+    let driver = driver(env, &args)?;
+    let Some(id) = id_of(env, args.values[1]) else { return int(env, -ERR_NOT_CONNECTED) };
+    let bytes = env.typed_array::<u8>(args.values[2]).ok_or(Error::argument("send: data must be a Uint8Array"))?;
+    let mut engine = driver.engine.try_borrow_mut().map_err(|_| Error::argument("send: engine busy"))?;
     match engine.send(id, bytes) {
         Ok(SendOutcome::Done) => int(env, 0),
         Ok(SendOutcome::Queued) => int(env, 1),
@@ -167,108 +108,73 @@ unsafe extern "C" fn send(env: sys::napi_env, info: sys::napi_callback_info) -> 
     }
 }
 
-unsafe extern "C" fn recv(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let (driver, argv) = match args::<2>(env, info) {
-        Ok(a) => a,
-        Err(thrown) => return thrown,
-    };
-    let Some(id) = id_of(env, argv[1]) else { return int(env, -crate::engine::ERR_NOT_CONNECTED) };
-    let Ok(mut engine) = driver.engine.try_borrow_mut() else { return throw(env, "recv: engine busy") };
+fn recv<'s>(env: raw::Env<'s>, args: Args<'s, 2>) -> Returned<'s> {
+    let driver = driver(env, &args)?;
+    let Some(id) = id_of(env, args.values[1]) else { return int(env, -ERR_NOT_CONNECTED) };
+    let mut engine = driver.engine.try_borrow_mut().map_err(|_| Error::argument("recv: engine busy"))?;
     let mut out = Vec::new();
     match engine.recv(id, &mut out) {
         Ok(RecvOutcome::Waiting) => int(env, 0),
-        Ok(RecvOutcome::Data(n)) => {
-            let mut copied = ptr::null_mut();
-            let mut buffer = ptr::null_mut();
-            sys::napi_create_buffer_copy(env, n, out.as_ptr().cast(), &mut copied, &mut buffer);
-            buffer
-        }
+        Ok(RecvOutcome::Data(n)) => env.buffer_copy(&out[..n]).map(Some),
         Err(e) => int(env, -code_of(&e)),
     }
 }
 
-unsafe extern "C" fn close(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let (driver, argv) = match args::<2>(env, info) {
-        Ok(a) => a,
-        Err(thrown) => return thrown,
-    };
-    if let Some(id) = id_of(env, argv[1]) {
-        if let Ok(mut engine) = driver.engine.try_borrow_mut() {
-            engine.close(id);
-        }
+fn close<'s>(env: raw::Env<'s>, args: Args<'s, 2>) -> Returned<'s> {
+    let driver = driver(env, &args)?;
+    if let Some(id) = id_of(env, args.values[1]) {
+        driver.engine.try_borrow_mut().map_err(|_| Error::argument("close: engine busy"))?.close(id);
         driver.update_ref();
     }
-    ptr::null_mut()
+    Ok(None)
 }
 
-unsafe extern "C" fn stats(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let (driver, _) = match args::<1>(env, info) {
-        Ok(a) => a,
-        Err(thrown) => return thrown,
-    };
-    let s = driver.engine.borrow().stats();
-    let mut array = ptr::null_mut();
-    sys::napi_create_array_with_length(env, 4, &mut array);
-    for (i, v) in [s.bytes_sent, s.bytes_received, s.connections_opened, s.open].into_iter().enumerate() {
-        sys::napi_set_element(env, array, i as u32, number(env, v as f64));
-    }
-    array
+fn stats<'s>(env: raw::Env<'s>, args: Args<'s, 1>) -> Returned<'s> {
+    let driver = driver(env, &args)?;
+    let s = driver.engine.try_borrow().map_err(|_| Error::argument("stats: engine busy"))?.stats();
+    env.numbers(&[s.bytes_sent, s.bytes_received, s.connections_opened, s.open].map(|v| v as f64)).map(Some)
 }
 
-unsafe extern "C" fn destroy_engine(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
-    let (driver, _) = match args::<1>(env, info) {
-        Ok(a) => a,
-        Err(thrown) => return thrown,
-    };
-    driver.shutdown();
-    ptr::null_mut()
+fn destroy_engine<'s>(env: raw::Env<'s>, args: Args<'s, 1>) -> Returned<'s> {
+    driver(env, &args)?.shutdown()?;
+    Ok(None)
 }
 
 /// `[soft, hard, previous]` (-1 for unlimited), or -errno.
-unsafe fn limit_result(env: sys::napi_env, result: std::io::Result<OpenFileLimit>) -> sys::napi_value {
-    let limit = match result {
-        Ok(limit) => limit,
-        Err(error) => return number(env, -f64::from(error.raw_os_error().unwrap_or(libc::EINVAL))),
-    };
-    let mut array = ptr::null_mut();
-    sys::napi_create_array_with_length(env, 3, &mut array);
-    for (i, v) in [limit.soft, limit.hard, limit.previous].into_iter().enumerate() {
-        sys::napi_set_element(env, array, i as u32, number(env, if v == UNLIMITED { -1.0 } else { v as f64 }));
+fn limit_result(env: raw::Env<'_>, result: std::io::Result<OpenFileLimit>) -> Returned<'_> {
+    match result {
+        Ok(limit) => env.numbers(&[limit.soft, limit.hard, limit.previous].map(|v| if v == UNLIMITED { -1.0 } else { v as f64 })).map(Some),
+        Err(error) => env.double(-f64::from(error.raw_os_error().unwrap_or(libc::EINVAL))).map(Some),
     }
-    array
 }
 
-unsafe extern "C" fn raise_open_file_limit(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
+fn raise_open_file_limit<'s>(env: raw::Env<'s>, _args: Args<'s, 0>) -> Returned<'s> {
     limit_result(env, open_files::raise_open_file_limit())
 }
 
-unsafe extern "C" fn open_file_limit(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
+fn open_file_limit<'s>(env: raw::Env<'s>, _args: Args<'s, 0>) -> Returned<'s> {
     limit_result(env, open_files::open_file_limit())
-}
-
-unsafe fn export(env: sys::napi_env, exports: sys::napi_value, name: &CStr, cb: sys::napi_callback) -> Result<()> {
-    let mut function = ptr::null_mut();
-    let len = name.to_bytes().len() as isize;
-    if sys::napi_create_function(env, name.as_ptr(), len, cb, ptr::null_mut(), &mut function) != OK
-        || sys::napi_set_named_property(env, exports, name.as_ptr(), function) != OK
-    {
-        return Err(Error::new(Status::GenericFailure, format!("could not export {name:?}")));
-    }
-    Ok(())
 }
 
 #[napi(module_exports)]
 pub fn register(exports: napi::bindgen_prelude::Object, env: Env) -> Result<()> {
-    unsafe {
-        export(env.raw(), exports.raw(), c"createEngine", Some(create_engine))?;
-        export(env.raw(), exports.raw(), c"connect", Some(connect))?;
-        export(env.raw(), exports.raw(), c"send", Some(send))?;
-        export(env.raw(), exports.raw(), c"recv", Some(recv))?;
-        export(env.raw(), exports.raw(), c"close", Some(close))?;
-        export(env.raw(), exports.raw(), c"stats", Some(stats))?;
-        export(env.raw(), exports.raw(), c"destroyEngine", Some(destroy_engine))?;
-        export(env.raw(), exports.raw(), c"raiseOpenFileLimit", Some(raise_open_file_limit))?;
-        export(env.raw(), exports.raw(), c"openFileLimit", Some(open_file_limit))?;
+    // SAFETY: napi-rs calls this while the module loads, with that call's env; nothing made here outlives it.
+    let raw_env = unsafe { raw::Env::from_raw(env.raw()) };
+    // SAFETY: `exports` is a live handle of this call.
+    let exports = unsafe { raw_env.value(exports.raw()) };
+    let functions: [(&CStr, raw::Callback); 9] = [
+        (c"createEngine", raw::entry!(ARGUMENT, create_engine)),
+        (c"connect", raw::entry!(ARGUMENT, connect)),
+        (c"send", raw::entry!(ARGUMENT, send)),
+        (c"recv", raw::entry!(ARGUMENT, recv)),
+        (c"close", raw::entry!(ARGUMENT, close)),
+        (c"stats", raw::entry!(ARGUMENT, stats)),
+        (c"destroyEngine", raw::entry!(ARGUMENT, destroy_engine)),
+        (c"raiseOpenFileLimit", raw::entry!(ARGUMENT, raise_open_file_limit)),
+        (c"openFileLimit", raw::entry!(ARGUMENT, open_file_limit)),
+    ];
+    for (name, callback) in functions {
+        raw_env.export(exports, name, callback)?;
     }
     Ok(())
 }
