@@ -12,9 +12,10 @@ import { gunzipSync } from 'node:zlib';
 import { list as tarList } from 'tar';
 import { WebSocket } from 'ws';
 import type { ApiErrorBody, GeneratorInfo, LiveMessage, ReportEntry, RunEnded, RunStarted, RunStatus } from '../../ts/coordinator/api-messages.js';
-import { json, postJson, waitUntil } from '../support/api-client.js';
+import { json, postJson } from '../support/api-client.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { coordinatorFor, nginxPlan } from './coordinator-harness.js';
+import { until } from '../support/until.js';
 
 let nginx: NginxServer;
 test.before(async () => {
@@ -49,11 +50,11 @@ test('a run: start, a refused second start that leaves the first running, live s
   t.regex(refused.error.message, new RegExp(runId));
 
   let status: RunStatus | undefined;
-  await waitUntil('responses in the live state', async () => {
+  await until(async () => {
     const response = await fetch(`${c.url}/api/runs/current`);
     status = await json<RunStatus>(response);
     return status.state === 'active' && (status.snapshot.counters.response_count?.total ?? 0) > 0;
-  });
+  }, 15_000, 'responses in the live state');
   t.is(status!.state === 'active' && status!.snapshot.runId, runId, 'the first run is still the active one');
   t.is(c.coordinator.run?.runId, runId);
   const byId = await json<RunStatus>(await fetch(`${c.url}/api/runs/${runId}`));
@@ -160,10 +161,10 @@ test('without generators a start is 503', async (t) => {
 test('generators are listed with their last utilisation', async (t) => {
   const c = await coordinatorFor(t, { generators: 2 });
   let listed: GeneratorInfo[] = [];
-  await waitUntil('utilisation of both generators', async () => {
+  await until(async () => {
     listed = await json<GeneratorInfo[]>(await fetch(`${c.url}/api/generators`));
     return listed.length === 2 && listed.every((g) => g.utilisation !== null);
-  });
+  }, 15_000, 'utilisation of both generators');
   t.deepEqual(
     listed.map((g) => [g.id, g.workers]),
     [
@@ -265,7 +266,7 @@ test('the live stream carries every second\'s snapshot, the notices and the endi
   t.teardown(() => ws.close());
 
   const { runId } = await json<RunStarted>(await postJson(`${c.url}/api/runs`, nginxPlan(nginx.port, { size: 15, sustain: 3 })));
-  await waitUntil('the ending', () => messages.some((m) => m.type === 'ended'));
+  await until(() => messages.some((m) => m.type === 'ended'), 15_000, 'the ending');
   const live = messages.flatMap((m) => (m.type === 'live' ? [m.snapshot] : []));
   t.true(live.length >= 2, `${live.length} snapshots`);
   t.true(live.every((s) => s.runId === runId));

@@ -13,7 +13,7 @@ import { Coordinator } from '../../ts/coordinator/coordinator.js';
 import { startGeneratorServer, type GeneratorServer } from '../../ts/coordinator/generator-server.js';
 import type { Writer } from '../../ts/coordinator/writer.js';
 import { inProcessLink } from '../../ts/shared/transport.js';
-import { waitUntil } from '../support/api-client.js';
+import { until } from '../support/until.js';
 
 export interface TestCoordinator {
   coordinator: Coordinator;
@@ -72,7 +72,7 @@ export async function startTestCoordinator(options: TestCoordinatorOptions = {})
     generatorUrl: generatorServer ? `ws://127.0.0.1:${generatorServer.port}` : undefined,
     dataDir,
     waitForGenerator: (id, timeoutMs = 20_000) =>
-      waitUntil(`generator ${id} to connect`, () => coordinator.registry.list().some((g) => g.id === id), timeoutMs),
+      until(() => coordinator.registry.list().some((g) => g.id === id), timeoutMs, `generator ${id} to connect`),
     async stop() {
       await coordinator.abort('test over');
       await generatorServer?.close();

@@ -3,33 +3,27 @@
  * stressgrid-generator process connected over its WebSocket port; and its settings.
  * The process tests run one at a time: each is a few processes.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GeneratorInfo, RunStarted, RunStatus } from '../../ts/coordinator/api-messages.js';
 import { exposureWarning, resolveCoordinatorOptions } from '../../ts/coordinator/program-options.js';
-import { waitUntil } from '../support/api-client.js';
 import { startCoordinatorProgram } from '../support/coordinator-program.js';
 import { startGeneratorProcess } from '../support/generator-process.js';
 import { startNginx } from '../support/nginx.js';
 import { killAllPrograms, startProgram } from '../support/program-process.js';
 import { nginxPlan } from './coordinator-harness.js';
+import { until } from '../support/until.js';
+import { tempDir } from '../support/temp-dir.js';
 
 test.after.always(() => killAllPrograms());
 
-async function tempDir(t: ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'sg-coordinator-program-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test.serial(`${signal} mid-run aborts the run, writes its report and exits 0`, async (t) => {
     const nginx = await startNginx();
     t.teardown(() => nginx.stop());
-    const dataDir = await tempDir(t);
+    const dataDir = await tempDir(t, 'coordinator-program');
     const coordinator = startCoordinatorProgram({ dataDir });
     const { api, generators: generatorUrl } = await coordinator.listening();
     t.notRegex(coordinator.stderr(), /WARNING/, 'loopback without a token is not exposed');
@@ -41,7 +35,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const { runId } = (await started.json()) as RunStarted;
     const generators = (await (await fetch(`${api}/api/generators`)).json()) as GeneratorInfo[];
     t.deepEqual(generators.map((g) => g.id), ['program-test']);
-    await waitUntil('devices of the run reaching nginx', async () => (await nginx.accessLogCount()) > 0);
+    await until(async () => (await nginx.accessLogCount()) > 0, 15_000, 'devices of the run reaching nginx');
     t.is(((await (await fetch(`${api}/api/runs/current`)).json()) as RunStatus).state, 'active');
 
     coordinator.kill(signal);
@@ -55,11 +49,11 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 test.serial('listening beyond loopback without a token, the program says so at start; with a token it does not', async (t) => {
-  const open = startCoordinatorProgram({ dataDir: await tempDir(t), host: '0.0.0.0' });
+  const open = startCoordinatorProgram({ dataDir: await tempDir(t, 'coordinator-program'), host: '0.0.0.0' });
   await open.listening();
   t.regex(open.stderr(), /stressgrid coordinator: WARNING: .*without STRESSGRID_TOKEN/);
   t.regex(open.stderr(), /website and API on http:\/\/0\.0\.0\.0:\d+/);
-  const guarded = startCoordinatorProgram({ dataDir: await tempDir(t), host: '0.0.0.0', token: 's3cret' });
+  const guarded = startCoordinatorProgram({ dataDir: await tempDir(t, 'coordinator-program'), host: '0.0.0.0', token: 's3cret' });
   await guarded.listening();
   t.notRegex(guarded.stderr(), /WARNING/);
   for (const p of [open, guarded]) {
@@ -69,7 +63,7 @@ test.serial('listening beyond loopback without a token, the program says so at s
 });
 
 test.serial('the program serves the package\'s website, with uPlot from its npm package, beside the API', async (t) => {
-  const coordinator = startCoordinatorProgram({ dataDir: await tempDir(t) });
+  const coordinator = startCoordinatorProgram({ dataDir: await tempDir(t, 'coordinator-program') });
   const { api } = await coordinator.listening();
   const index = await fetch(`${api}/`);
   t.is(index.status, 200);

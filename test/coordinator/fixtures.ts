@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { BLOCK_LIMIT_DEFAULTS, type ResolvedPlan } from '../../ts/shared/plan.js';
 
 /** A valid resolved plan for tests that only need one to carry around. */
@@ -17,9 +14,3 @@ export function testPlan(overrides: Partial<ResolvedPlan> = {}): ResolvedPlan {
   };
 }
 
-/** A fresh temporary folder, removed when the test ends. */
-export async function tempDir(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'sg-coordinator-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}

@@ -18,7 +18,7 @@ import type { SecondSample } from '../../ts/coordinator/writer.js';
 import { HISTOGRAM_BOUNDS } from '../../ts/shared/metrics.js';
 import { PROMETHEUS_BUCKETS_SECONDS, PROMETHEUS_BUCKET_RATIO, prometheusMetric } from '../../ts/shared/prometheus-names.js';
 import { fakeSnapshot } from '../cli/fake-snapshot.js';
-import { waitUntil } from '../support/api-client.js';
+import { until } from '../support/until.js';
 
 function sample(time = Date.now()): SecondSample {
   const headers = new Histogram(HISTOGRAM_BOUNDS);
@@ -145,7 +145,7 @@ test('remote write: a 400 is given up on at once and counted; the next second is
   const writer = new PrometheusRemoteWriter({ url: r.url, log: (l) => log.push(l) });
   await writer.open(run);
   writer.writeSecond(sample(run.startedAt + 1000));
-  await waitUntil('the first request', () => r.requests.length > 0 && writer.status().failed > 0);
+  await until(() => r.requests.length > 0 && writer.status().failed > 0, 15_000, 'the first request');
   writer.writeSecond(sample(run.startedAt + 2000));
   await writer.close();
   const status = writer.status();

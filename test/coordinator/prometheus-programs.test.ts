@@ -4,29 +4,22 @@
  * same flag, both pushing into a real Prometheus; bad settings refused with
  * every problem.
  */
-import test, { type ExecutionContext } from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import test from 'ava';
 import type { RunEnded, RunStarted } from '../../ts/coordinator/api-messages.js';
 import { EXIT } from '../../ts/cli/exit-codes.js';
 import { EXIT_USAGE } from '../../ts/shared/program-settings.js';
 import { nginxPlan } from '../api/coordinator-harness.js';
 import { runSgcli, workspace } from '../e2e/sgcli-child.js';
-import { waitUntil } from '../support/api-client.js';
 import { startCoordinatorProgram } from '../support/coordinator-program.js';
 import { startGeneratorProcess } from '../support/generator-process.js';
 import { startNginx } from '../support/nginx.js';
 import { startPrometheus } from '../support/prometheus.js';
 import { killAllPrograms } from '../support/program-process.js';
+import { until } from '../support/until.js';
+import { tempDir } from '../support/temp-dir.js';
 
 test.after.always(() => killAllPrograms());
 
-async function tempDir(t: ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'sg-prometheus-program-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 const script = 'for (let i = 0; i < 30; i++) { await get("/"); await delay(50); }\nawait delay(600000);';
 
@@ -36,7 +29,7 @@ test.serial('stressgrid-coordinator --prometheus-remote-write: a run with a gene
   const prometheus = await startPrometheus({ remoteWriteReceiver: true });
   t.teardown(() => prometheus.stop());
   const coordinator = startCoordinatorProgram({
-    dataDir: await tempDir(t),
+    dataDir: await tempDir(t, 'prometheus-program'),
     args: ['--prometheus-remote-write', prometheus.remoteWriteUrl, '--prometheus-remote-write-labels', 'env=ci,team=load'],
   });
   const { api, generators } = await coordinator.listening();
@@ -48,11 +41,11 @@ test.serial('stressgrid-coordinator --prometheus-remote-write: a run with a gene
   t.is(started.status, 201);
   const { runId } = (await started.json()) as RunStarted;
   let ended: RunEnded | undefined;
-  await waitUntil('the run to end', async () => {
+  await until(async () => {
     const status = (await (await fetch(`${api}/api/runs/${runId}`)).json()) as { state: string; result?: RunEnded };
     ended = status.result;
     return status.state === 'ended';
-  }, 30_000);
+  }, 30_000, 'the run to end');
   const writer = ended!.summary!.writers!.find((w) => w.writer === 'prometheus')!;
   t.like(writer, { failed: 0, pending: 0 });
   t.true(writer.sent > 0);
@@ -88,7 +81,7 @@ test.serial('sgcli run --prometheus-remote-write: the embedded run lands in Prom
 
 test.serial('bad Prometheus settings: the coordinator and sgcli refuse to start, naming every problem', async (t) => {
   const coordinator = startCoordinatorProgram({
-    dataDir: await tempDir(t),
+    dataDir: await tempDir(t, 'prometheus-program'),
     args: ['--prometheus-remote-write', 'ftp://prometheus/write', '--prometheus-remote-write-labels', 'run_id=x,=y'],
     env: { PROMETHEUS_REMOTE_WRITE_BEARER_TOKEN: 't', PROMETHEUS_REMOTE_WRITE_USERNAME: 'u' },
   });

@@ -12,10 +12,10 @@ import type { RunResult } from '../../ts/coordinator/run.js';
 import type { LiveSnapshot } from '../../ts/shared/live.js';
 import { PROMETHEUS_BUCKET_RATIO } from '../../ts/shared/prometheus-names.js';
 import { coordinatorFor, nginxPlan } from '../api/coordinator-harness.js';
-import { waitUntil } from '../support/api-client.js';
 import { startNginx } from '../support/nginx.js';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.js';
 import { readResultsCsv } from '../support/report-archive.js';
+import { until } from '../support/until.js';
 
 /** The one value of an instant query, or undefined when it has none. */
 async function scalar(prometheus: PrometheusServer, expr: string): Promise<number | undefined> {
@@ -48,7 +48,7 @@ test.serial('Prometheus scrapes /metrics with the token during a run: the respon
   const c = await coordinatorFor(t, { token, reportIntervalSeconds: 60 });
   const prometheus = await startPrometheus({ scrape: { target: `127.0.0.1:${c.api.port}`, token } });
   t.teardown(() => prometheus.stop());
-  await waitUntil('the first scrape', async () => (await scalar(prometheus, 'stressgrid_generators_connected')) === 1, 20_000);
+  await until(async () => (await scalar(prometheus, 'stressgrid_generators_connected')) === 1, 20_000, 'the first scrape');
 
   const started = await c.coordinator.start(nginxPlan(nginx.port, { name: 'scraped', sustain: 6, blocks: requests(30, 50) }));
   if (!started.ok) throw new Error(JSON.stringify(started));
@@ -61,7 +61,7 @@ test.serial('Prometheus scrapes /metrics with the token during a run: the respon
 
   // A scrape after the end sees the final totals: the series are the run's own (run_id), from 0.
   const selector = `{run="scraped",run_id="${runId}"}`;
-  await waitUntil('a scrape after the run', async () => (await scalar(prometheus, `stressgrid_response_total${selector}`)) === logged, 15_000);
+  await until(async () => (await scalar(prometheus, `stressgrid_response_total${selector}`)) === logged, 15_000, 'a scrape after the run');
   t.is(await scalar(prometheus, `max_over_time(stressgrid_response_total${selector}[1h])`), logged);
   t.is(await scalar(prometheus, `stressgrid_headers_seconds_count${selector}`), logged);
   t.true((await prometheus.targets()).every((target) => target.health === 'up'));
@@ -224,6 +224,6 @@ test.serial('with a token, /metrics refuses requests without it, and Prometheus 
 
   const prometheus = await startPrometheus({ scrape: { target: `127.0.0.1:${c.api.port}` } });
   t.teardown(() => prometheus.stop());
-  await waitUntil('a scrape', async () => (await prometheus.targets()).some((target) => target.health === 'down'), 20_000);
+  await until(async () => (await prometheus.targets()).some((target) => target.health === 'down'), 20_000, 'a scrape');
   t.regex((await prometheus.targets())[0]!.lastError, /401/);
 });

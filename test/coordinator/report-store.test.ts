@@ -13,7 +13,9 @@ import { isValidRunId, newRunId, runIdTime } from '../../ts/coordinator/run-id.j
 import { buildSummary, type RunSummary } from '../../ts/coordinator/run-summary.js';
 import { fanOut } from '../../ts/coordinator/writer.js';
 import type { Telemetry } from '../../ts/shared/protocol.js';
-import { tempDir, testPlan } from './fixtures.js';
+import { testPlan } from './fixtures.js';
+import { tempDir } from '../support/temp-dir.js';
+import { csvRecords } from '../support/results-csv.js';
 
 const run = promisify(execFile);
 const T0 = Date.UTC(2026, 2, 14, 9, 26, 53);
@@ -115,7 +117,7 @@ test('a whole run: aggregator → writers → archive that tar extracts, CSV wit
     aborted: false,
   });
 
-  const [header, ...rows] = (await readFile(join(out, 'results.csv'), 'utf8')).trimEnd().split('\n').map((l) => l.split(','));
+  const [header, ...rows] = csvRecords(await readFile(join(out, 'results.csv'), 'utf8'));
   t.is(header![0], 'elapsed');
   t.is(header![1], 'time');
   for (const column of ['active_device_number', 'generator_count', 'cpu_percent_max', 'network_rx_bytes_per_second', 'response_count', 'response_per_second', 'timeout_error_count', 'headers_us_p99', 'headers_us_stddev']) {

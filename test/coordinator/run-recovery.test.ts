@@ -12,7 +12,9 @@ import { newRunId } from '../../ts/coordinator/run-id.js';
 import { recoverInterruptedRuns } from '../../ts/coordinator/run-recovery.js';
 import type { RunSummary } from '../../ts/coordinator/run-summary.js';
 import { fanOut } from '../../ts/coordinator/writer.js';
-import { tempDir, testPlan } from './fixtures.js';
+import { testPlan } from './fixtures.js';
+import { tempDir } from '../support/temp-dir.js';
+import { csvRecords } from '../support/results-csv.js';
 
 const run = promisify(execFile);
 const T0 = Date.UTC(2026, 4, 1, 8);
@@ -65,10 +67,10 @@ test('a run the coordinator died during becomes an aborted archive with every in
   await mkdir(out);
   await run('tar', ['-xzf', join(dataDir, `${runId}.tar.gz`), '-C', out]);
   t.deepEqual((await readdir(out)).sort(), ['histograms.hlog', 'plan.json', 'results.csv', 'summary.json']);
-  const csv = (await readFile(join(out, 'results.csv'), 'utf8')).trimEnd().split('\n');
+  const csv = csvRecords(await readFile(join(out, 'results.csv'), 'utf8'));
   t.is(csv.length, 3);
-  t.true(csv[0]!.startsWith('elapsed,time,generator_count,cpu_percent_max,'));
-  t.true(csv[2]!.startsWith('120,'));
+  t.deepEqual(csv[0]!.slice(0, 4), ['elapsed', 'time', 'generator_count', 'cpu_percent_max']);
+  t.is(csv[2]![0], '120');
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as RunSummary;
   t.like(summary, {
     runId,

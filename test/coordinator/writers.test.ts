@@ -7,7 +7,9 @@ import { CsvWriter, RESULTS_CSV, RESULTS_JOURNAL, readJournal, resultsCsv } from
 import { HISTOGRAM_LOG, HlogWriter } from '../../ts/coordinator/hlog-writer.js';
 import { compareColumns, type ReportRow } from '../../ts/coordinator/report-row.js';
 import { fanOut, writesFiles, type RunInfo, type Writer } from '../../ts/coordinator/writer.js';
-import { tempDir, testPlan } from './fixtures.js';
+import { testPlan } from './fixtures.js';
+import { tempDir } from '../support/temp-dir.js';
+import { csvRecords } from '../support/results-csv.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const plan = testPlan({ name: 'writers', sustain: 125 });
@@ -51,7 +53,7 @@ test('CSV: header of every metric seen, one row per interval, elapsed first, gap
   await writer.close();
   t.deepEqual(writer.files(), [join(run.dir, RESULTS_CSV)]);
 
-  const lines = (await readFile(join(run.dir, RESULTS_CSV), 'utf8')).trimEnd().split('\n').map((l) => l.split(','));
+  const lines = csvRecords(await readFile(join(run.dir, RESULTS_CSV), 'utf8'));
   t.deepEqual(lines[0], ['elapsed', 'time', 'active_device_number', 'response_count', 'response_per_second', 'timeout_error_count', 'timeout_error_per_second']);
   t.deepEqual(lines.slice(1), [
     ['60', '2026-01-01T12:01:00.000Z', '10', '600', '10', '', ''],

@@ -8,6 +8,7 @@ import { Coordinator } from '../../ts/coordinator/coordinator.js';
 import { startGeneratorServer, type GeneratorServer } from '../../ts/coordinator/generator-server.js';
 import type { CoordinatorMessage, GeneratorMessage, StartCohort } from '../../ts/shared/protocol.js';
 import type { CoordinatorSide } from '../../ts/shared/transport.js';
+import { until } from '../support/until.js';
 
 export interface Cluster {
   coordinator: Coordinator;
@@ -107,10 +108,3 @@ function tap(link: CoordinatorSide, sent: Map<string, CoordinatorMessage[]>): Co
   };
 }
 
-export async function until(done: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -24,7 +24,8 @@ import { startGeneratorProcess } from '../support/generator-process.js';
 import { startLoopbackNginx } from '../support/loopback-nginx.js';
 import { killAllPrograms } from '../support/program-process.js';
 import { runAtScale } from '../support/scale-run.js';
-import { startCluster, until } from './cluster.js';
+import { startCluster } from './cluster.js';
+import { until } from '../support/until.js';
 
 test.after.always(() => killAllPrograms());
 

@@ -26,9 +26,10 @@ import { killAllPrograms } from '../support/program-process.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
 import { downloadArchive, readArchive, total } from '../e2e/run-archive.js';
-import { json, postJson, waitUntil } from '../support/api-client.js';
+import { json, postJson } from '../support/api-client.js';
 import { startCoordinatorProgram } from '../support/coordinator-program.js';
-import { startCluster, startedDevices, until, type Cluster } from './cluster.js';
+import { startCluster, startedDevices, type Cluster } from './cluster.js';
+import { until } from '../support/until.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const COORDINATOR_CHILD = join(root, 'dist/test/support/coordinator-child.js');
@@ -145,15 +146,15 @@ test.serial('the programs end to end: a plan started over the API of stressgrid-
   const { api, generators: url } = await coordinator.listening();
   const processes = ['gen-a', 'gen-b'].map((id) => startGeneratorProcess({ url, id }));
   const generators = async () => (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`))).sort((x, y) => (x.id < y.id ? -1 : 1));
-  await waitUntil('both generators connected', async () => (await generators()).map((g) => g.id).join() === 'gen-a,gen-b', 20_000);
+  await until(async () => (await generators()).map((g) => g.id).join() === 'gen-a,gen-b', 20_000, 'both generators connected');
 
   const started = await postJson(`${api}/api/runs`, twoBlockPlan('programs end to end', a, b, { rampup: 1, sustain: 3 }, counted));
   t.is(started.status, 201);
   const { runId } = await json<RunStarted>(started);
   // Devices stay active once their requests are made, so with the ramp up each generator shows its whole share.
-  await waitUntil('each generator running half of the 40 devices', async () => (await generators()).every((g) => g.utilisation?.activeDevices === 20), 20_000);
+  await until(async () => (await generators()).every((g) => g.utilisation?.activeDevices === 20), 20_000, 'each generator running half of the 40 devices');
   let status: RunStatus | undefined;
-  await waitUntil('the run to end', async () => (status = await json<RunStatus>(await fetch(`${api}/api/runs/${runId}`))).state === 'ended', 30_000);
+  await until(async () => (status = await json<RunStatus>(await fetch(`${api}/api/runs/${runId}`))).state === 'ended', 30_000, 'the run to end');
   if (status?.state !== 'ended') return t.fail();
   t.like(status.result, { outcome: 'done', criticalErrors: 0, archiveUrl: `/results/${runId}.tar.gz` });
 
@@ -319,7 +320,7 @@ test.serial('a coordinator killed mid-run: generators stop their devices; the st
   const interrupted = (await line(/^run (\S+)\n(?:.*\n)*?run (\S+)$/m))[2]!;
   // Killed once the interrupted run has a row on disk: what recovery can save of it.
   const journal = join(dataDir, interrupted, RESULTS_JOURNAL);
-  await waitUntil('a report row of the second run', async () => (await readJournal(journal).catch(() => [])).some((row) => (row.metrics.response_count ?? 0) > 0));
+  await until(async () => (await readJournal(journal).catch(() => [])).some((row) => (row.metrics.response_count ?? 0) > 0), 15_000, 'a report row of the second run');
   child.kill('SIGKILL');
   await exited;
 
@@ -331,7 +332,7 @@ test.serial('a coordinator killed mid-run: generators stop their devices; the st
 
   const restarted = startCoordinatorProgram({ dataDir, generatorPort: port, args: ['--report-interval', '1'] });
   const { api } = await restarted.listening();
-  await waitUntil('both generators back', async () => (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`))).map((g) => g.id).sort().join() === 'r1,r2', 30_000);
+  await until(async () => (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`))).map((g) => g.id).sort().join() === 'r1,r2', 30_000, 'both generators back');
   const reports = await json<ReportEntry[]>(await fetch(`${api}/api/reports`));
   t.deepEqual(reports.map((r) => r.runId).sort(), [finished, interrupted].sort(), 'the finished run and the interrupted one, archived on recovery');
   for (const report of reports) {
@@ -346,7 +347,7 @@ test.serial('a coordinator killed mid-run: generators stop their devices; the st
   t.is(started.status, 201);
   const { runId } = await json<RunStarted>(started);
   let status: RunStatus | undefined;
-  await waitUntil('the run after the restart to end', async () => (status = await json<RunStatus>(await fetch(`${api}/api/runs/${runId}`))).state === 'ended', 30_000);
+  await until(async () => (status = await json<RunStatus>(await fetch(`${api}/api/runs/${runId}`))).state === 'ended', 30_000, 'the run after the restart to end');
   t.like(status, { state: 'ended', result: { outcome: 'done', criticalErrors: 0 } });
   restarted.kill('SIGTERM');
   t.is(await restarted.exited, 0, restarted.stderr());

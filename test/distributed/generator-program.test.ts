@@ -22,7 +22,8 @@ import { killAllPrograms } from '../support/program-process.js';
 import { startNginx } from '../support/nginx.js';
 import { selfSignedCert } from '../support/tls-cert.js';
 import { startWsServer } from '../support/ws-server.js';
-import { startCluster, until } from './cluster.js';
+import { startCluster } from './cluster.js';
+import { until } from '../support/until.js';
 
 test('backoff doubles from 0.5 s to 30 s, spread by ±50%, and starts over after a success', (t) => {
   const middle = new Backoff({ random: () => 0.5 });

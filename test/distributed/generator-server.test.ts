@@ -20,7 +20,7 @@ import { encodeTelemetryFrame } from '../../ts/shared/telemetry-frame.js';
 import type { GeneratorSide } from '../../ts/shared/transport.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
-import { until } from './cluster.js';
+import { until } from '../support/until.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 test.after.always(async () => {

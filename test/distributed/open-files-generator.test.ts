@@ -8,8 +8,8 @@ import test from 'ava';
 import { startGeneratorProcess } from '../support/generator-process.js';
 import { killAllPrograms } from '../support/program-process.js';
 import { startTcpServer, type TcpServer } from '../support/tcp-server.js';
-import { waitUntil } from '../support/api-client.js';
 import { coordinatorFor } from '../api/coordinator-harness.js';
+import { until } from '../support/until.js';
 
 let server: TcpServer;
 test.before(async () => {
@@ -40,7 +40,7 @@ test('a generator under `ulimit -n 200` logs its limit; a run of 300 devices is 
     rampdown: 0,
   });
   t.true(started.ok);
-  await waitUntil('the too_many_open_files notice', () => notices.some((n) => /failing with too_many_open_files/.test(n)), 20_000);
+  await until(() => notices.some((n) => /failing with too_many_open_files/.test(n)), 20_000, 'the too_many_open_files notice');
   t.true(
     notices.some((n) => /^generator low-limit: this run gives this generator \d+ devices, more than its open-file limit of 200 allows/.test(n)),
     notices.join('\n'),

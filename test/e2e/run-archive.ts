@@ -10,6 +10,7 @@ import { x as extract } from 'tar';
 import { Histogram } from '../../ts/hdr/index.js';
 import type { RunSummary } from '../../ts/coordinator/run-summary.js';
 import type { ResolvedPlan } from '../../ts/shared/plan.js';
+import { csvRows } from '../support/results-csv.js';
 
 /** A CSV row: `time` as text, every other column as a number, empty cells absent. */
 export interface ResultRow {
@@ -41,23 +42,21 @@ export const cell = (row: ResultRow, column: string): number | undefined => {
   return typeof value === 'number' ? value : undefined;
 };
 
-/** Our CSV holds numbers, ISO times and metric names only, so a comma split is exact; a quote would mean it is not. */
+/** results.csv with its numbers as numbers (`time` stays the ISO text); an empty cell is left out. */
 export function parseResultsCsv(text: string): { columns: string[]; rows: ResultRow[] } {
-  if (text.includes('"')) throw new Error('results.csv has quoted cells; this reader does not expect any');
-  const [header, ...lines] = text.trimEnd().split('\n');
-  const columns = header!.split(',');
-  const rows = lines.map((line) => {
-    const cells = line.split(',');
-    if (cells.length !== columns.length) throw new Error(`row has ${cells.length} cells, header ${columns.length}: ${line}`);
-    const row: Record<string, number | string> = {};
-    columns.forEach((column, i) => {
-      const value = cells[i]!;
-      if (column === 'time') row[column] = value;
-      else if (value !== '') row[column] = Number(value);
-    });
-    return row as ResultRow;
-  });
-  return { columns, rows };
+  const { columns, rows } = csvRows(text);
+  return {
+    columns,
+    rows: rows.map((cells) => {
+      const row: Record<string, number | string> = {};
+      for (const column of columns) {
+        const value = cells[column]!;
+        if (column === 'time') row[column] = value;
+        else if (value !== '') row[column] = Number(value);
+      }
+      return row as ResultRow;
+    }),
+  };
 }
 
 export function parseHlog(text: string): HlogEntry[] {

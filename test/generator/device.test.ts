@@ -11,6 +11,7 @@ import { Device, limitPauseMs, RECYCLE_AFTER_ERROR_MS } from '../../ts/generator
 import type { Target } from '../../ts/generator/protocols/device-connection.js';
 import { ScriptSandbox } from '../../ts/generator/sandbox/script-sandbox.js';
 import { RecordingSink } from '../support/recording-sink.js';
+import { until } from '../support/until.js';
 
 interface Loopback {
   server: Server;
@@ -51,13 +52,6 @@ async function device(t: import('ava').ExecutionContext, source: string, target:
   return { device: d, sink };
 }
 
-async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`);
-    await sleep(5);
-  }
-}
 
 test('a body that returns is recycled at once, each run on a new connection', async (t) => {
   const server = await loopback(t);

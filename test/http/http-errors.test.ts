@@ -11,6 +11,7 @@ import { startStalledListener } from '../support/stalled-listener.js';
 import { onRequestHead, startTcpServer, type TcpServer } from '../support/tcp-server.js';
 import { selfSignedCert } from '../support/tls-cert.js';
 import { closedPort } from '../support/closed-port.js';
+import { codeOf } from '../support/code-of.js';
 
 const GET: HttpRequest = { method: 'GET', path: '/', headers: [] };
 const OK = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
@@ -19,14 +20,6 @@ function target(protocol: Protocol, port: number, extra: Partial<Target> = {}): 
   return { ip: '127.0.0.1', port, protocol, hostname: '127.0.0.1', verifyTls: false, ...extra };
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-}
 
 
 async function using<T>(server: TcpServer, body: (server: TcpServer) => Promise<T>): Promise<T> {

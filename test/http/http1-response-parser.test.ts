@@ -1,5 +1,6 @@
 import test from 'ava';
 import { Http1ResponseParser } from '../../ts/generator/protocols/http1-response-parser.js';
+import { codeOfCall } from '../support/code-of.js';
 
 function parse(wire: string, { head = false, minor = 1 as 0 | 1, split = 0 } = {}): Http1ResponseParser {
   const parser = new Http1ResponseParser(head, minor);
@@ -9,14 +10,6 @@ function parse(wire: string, { head = false, minor = 1 as 0 | 1, split = 0 } = {
   return parser;
 }
 
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-};
 
 test('content-length body, fed whole and one byte at a time', (t) => {
   for (const split of [0, 1, 3]) {
@@ -55,14 +48,14 @@ test('a body without framing is read until close and ends keep-alive', (t) => {
 });
 
 test('a close before the end is closed, malformed input is protocol', (t) => {
-  t.is(codeOf(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nabc').end()), 'closed');
-  t.is(codeOf(() => parse('HTTP/1.1 200 OK\r\ncont').end()), 'closed');
-  t.is(codeOf(() => parse('HTTP/1.1 2000 OK\r\n\r\n')), 'protocol');
-  t.is(codeOf(() => parse('HTTP/1.1 200 OK\r\nno colon here\r\n\r\n')), 'protocol');
-  t.is(codeOf(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n')), 'protocol');
-  t.is(codeOf(() => parse('HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n')), 'protocol');
-  t.is(codeOf(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n')), 'protocol');
-  t.is(codeOf(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\nab\r\n')), 'protocol');
+  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nabc').end()), 'closed');
+  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncont').end()), 'closed');
+  t.is(codeOfCall(() => parse('HTTP/1.1 2000 OK\r\n\r\n')), 'protocol');
+  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\nno colon here\r\n\r\n')), 'protocol');
+  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n')), 'protocol');
+  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n')), 'protocol');
+  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n')), 'protocol');
+  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\nab\r\n')), 'protocol');
 });
 
 test('bytes after a complete response forbid reusing the connection', (t) => {

@@ -5,11 +5,12 @@
  */
 import test from 'ava';
 import type { PlanChecked, ReportEntry, RunStarted } from '../../ts/coordinator/api-messages.js';
-import { json, postJson, waitUntil } from '../support/api-client.js';
+import { json, postJson } from '../support/api-client.js';
 import { startNginx } from '../support/nginx.js';
 import { coordinatorFor } from '../api/coordinator-harness.js';
 import { downloadArchive, total } from '../e2e/run-archive.js';
 import { runHistogram } from './open-run.js';
+import { until } from '../support/until.js';
 
 test('POST /api/runs with "arrivalRate": 2 generators run exactly rate × sustain iterations, with _intended twins in the report', async (t) => {
   const nginx = await startNginx();
@@ -27,10 +28,10 @@ test('POST /api/runs with "arrivalRate": 2 generators run exactly rate × sustai
 
   const started = await json<RunStarted>(await postJson(`${c.url}/api/runs`, plan));
   let report: ReportEntry | undefined;
-  await waitUntil('the report', async () => {
+  await until(async () => {
     report = (await json<ReportEntry[]>(await fetch(`${c.url}/api/reports`))).find((r) => r.runId === started.runId);
     return report !== undefined;
-  }, 30_000);
+  }, 30_000, 'the report');
   const archive = await downloadArchive(`${c.url}${report!.url}`);
   t.is(total(archive, 'iteration_count') + total(archive, 'dropped_iteration_count'), 150);
   t.is(total(archive, 'response_count'), total(archive, 'iteration_count'));

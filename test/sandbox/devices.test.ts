@@ -1,6 +1,7 @@
 import test from 'ava';
 import type { HttpResponse } from '../../ts/generator/protocols/device-connection.js';
-import { fakeHttp, jsonResponse, sandbox, until } from './fakes.js';
+import { fakeHttp, jsonResponse, sandbox } from './fakes.js';
+import { until } from '../support/until.js';
 
 test('stop() abandons a device waiting on a host operation: its result is dropped and its promise stays pending', async (t) => {
   const { sb, sink } = await sandbox(`incCounter('before'); await get('/slow'); incCounter('after');`);

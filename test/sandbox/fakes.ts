@@ -54,11 +54,3 @@ export async function evaluate(source: string, params: unknown = {}): Promise<un
   return result;
 }
 
-/** Polls `condition` every few milliseconds; rejects after `ms`. */
-export async function until(condition: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}

@@ -1,17 +1,10 @@
 import test from 'ava';
-import { DeviceError } from '../../ts/shared/errors.js';
-import { sandbox, until } from './fakes.js';
+import { sandbox } from './fakes.js';
+import { codeOf } from '../support/code-of.js';
+import { until } from '../support/until.js';
 
 const MiB = 1024 * 1024;
 
-const codeOf = async (promise: Promise<void>): Promise<string> => {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    return error instanceof DeviceError ? error.code : `not a DeviceError: ${String(error)}`;
-  }
-};
 
 const tally = (codes: string[]): Record<string, number> => {
   const counts: Record<string, number> = {};

@@ -1,15 +1,7 @@
 import test from 'ava';
-import { DeviceError } from '../../ts/shared/errors.js';
 import { sandbox } from './fakes.js';
+import { codeOf } from '../support/code-of.js';
 
-const codeOf = async (promise: Promise<void>): Promise<string> => {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    return error instanceof DeviceError ? error.code : `not a DeviceError: ${String(error)}`;
-  }
-};
 
 test('one device in while(true) dies alone; 19 others looping with delay finish', async (t) => {
   const { sb, sink } = await sandbox(

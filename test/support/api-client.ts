@@ -1,6 +1,5 @@
 /**
- * The few calls a test makes to the management API: JSON in and out, and
- * waiting for a condition the coordinator reaches in its own time.
+ * The few calls a test makes to the management API: JSON in and out.
  */
 
 export const postJson = (url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
@@ -10,11 +9,3 @@ export async function json<T>(response: Response): Promise<T> {
   return (await response.json()) as T;
 }
 
-/** Polls `check` every 50 ms until it holds; throws after `timeoutMs` naming `what`. */
-export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

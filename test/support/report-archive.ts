@@ -2,19 +2,19 @@
  * Reads a run's report archive the way a user would: unpacks the tar.gz and
  * parses results.csv into rows keyed by column.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { x as extract } from 'tar';
+import { readCsvFile, type CsvRow } from './results-csv.js';
 
-export type CsvRow = Record<string, string>;
+export type { CsvRow } from './results-csv.js';
 
 export async function readResultsCsv(archivePath: string): Promise<CsvRow[]> {
   const dir = await mkdtemp(join(tmpdir(), 'sg-report-'));
   try {
     await extract({ file: archivePath, cwd: dir });
-    const [header, ...lines] = (await readFile(join(dir, 'results.csv'), 'utf8')).trimEnd().split('\n').map((line) => line.split(','));
-    return lines.map((cells) => Object.fromEntries(header!.map((column, i) => [column, cells[i] ?? ''])));
+    return (await readCsvFile(join(dir, 'results.csv'))).rows;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -16,11 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GeneratorInfo } from '../../ts/coordinator/api-messages.js';
 import { downloadArchive, total, type RunArchive } from '../e2e/run-archive.js';
-import { json, waitUntil } from './api-client.js';
+import { json } from './api-client.js';
 import { startCoordinatorProgram, type CoordinatorProgram } from './coordinator-program.js';
 import { startGeneratorProcess, type GeneratorProcess } from './generator-process.js';
 import { startLoopbackNginx, type LoopbackNginx } from './loopback-nginx.js';
 import { PACKAGE_ROOT } from './program-process.js';
+import { until } from './until.js';
 
 export interface ScaleRunOptions {
   devices: number;
@@ -96,11 +97,7 @@ export async function runAtScale(options: ScaleRunOptions): Promise<ScaleRunResu
     for (let i = 1; i <= options.generators; i++) {
       generators.push(startGeneratorProcess({ url, id: `gen-${i}`, workers: options.workersPerGenerator ?? 1, lifetimeMs }));
     }
-    await waitUntil(
-      `${options.generators} generators connected`,
-      async () => (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`))).length === options.generators,
-      30_000,
-    );
+    await until(async () => (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`))).length === options.generators, 30_000, `${options.generators} generators connected`);
     log(`coordinator ${api}, ${options.generators} generators connected`);
 
     const script = join(dir, 'device.js');

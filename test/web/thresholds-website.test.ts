@@ -8,10 +8,11 @@ import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import type { ReportEntry, RunStarted } from '../../ts/coordinator/api-messages.js';
 import { nginxPlan, startTestCoordinator } from '../api/coordinator-harness.js';
-import { json, postJson, waitUntil } from '../support/api-client.js';
+import { json, postJson } from '../support/api-client.js';
 import { launchBrowser } from '../support/browser.js';
 import { startGeneratorProcess } from '../support/generator-process.js';
 import { startNginx } from '../support/nginx.js';
+import { until } from '../support/until.js';
 
 /** The text colour Chromium draws an element in (run in the page, where getComputedStyle is). */
 const colourOf = (node: unknown): string => (globalThis as unknown as { getComputedStyle(element: unknown): { color: string } }).getComputedStyle(node).color;
@@ -54,7 +55,7 @@ test('the website shows thresholds passing and failing, live and in the report, 
   await ended.getByRole('link', { name: 'HTML report' }).waitFor({ timeout: 20_000 });
   t.regex((await live.locator('.verdict').textContent()) ?? '', /1 of 2 thresholds failed/);
 
-  await waitUntil('the report is listed', async () => (await json<ReportEntry[]>(await fetch(`${c.url}/api/reports`))).some((r) => r.runId === started.runId));
+  await until(async () => (await json<ReportEntry[]>(await fetch(`${c.url}/api/reports`))).some((r) => r.runId === started.runId), 15_000, 'the report is listed');
   await page.goto(`${c.url}/#/reports`);
   const listed = page.locator(`tr[data-run-id="${started.runId}"]`);
   await listed.waitFor();

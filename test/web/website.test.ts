@@ -19,7 +19,7 @@ import type { Locator, Page } from 'playwright-core';
 import type { ReportContents, ReportEntry } from '../../ts/coordinator/api-messages.js';
 import { consoleUrl } from '../../ts/coordinator/cloudwatch-metrics.js';
 import { startTestCoordinator, type TestCoordinator } from '../api/coordinator-harness.js';
-import { json, waitUntil } from '../support/api-client.js';
+import { json } from '../support/api-client.js';
 import { launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startCloudWatchEndpoint } from '../support/cloudwatch-endpoint.js';
 import { LOCAL_CLOUDWATCH_REGION, localCloudWatchWriter } from '../support/cloudwatch-test-writer.js';
@@ -27,6 +27,7 @@ import { startGeneratorProcess, type GeneratorProcess } from '../support/generat
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
 import { attachScriptedGenerator } from '../support/scripted-generator.js';
+import { until } from '../support/until.js';
 
 const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
 const SCREENSHOTS = process.env.STRESSGRID_SCREENSHOTS ? resolve(process.env.STRESSGRID_SCREENSHOTS) : undefined;
@@ -79,7 +80,7 @@ async function screenshot(page: Page, name: string, target?: Locator): Promise<v
 async function waitForValue(what: string, read: () => Promise<string | null>, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
   let last: string | null = null;
   try {
-    await waitUntil(what, async () => pattern.test((last = await read()) ?? ''), timeoutMs);
+    await until(async () => pattern.test((last = await read()) ?? ''), timeoutMs, what);
   } catch {
     throw new Error(`timed out waiting for ${what} to match ${pattern}; last ${JSON.stringify(last)}`);
   }
@@ -172,12 +173,12 @@ test.serial('a plan filled by label runs, its charts grow each second, and its r
   const remaining = page.locator('[data-live="remaining"]');
   const firstRemaining = seconds(await waitForValue('the remaining time', textOf(remaining), /^\d+ s$/));
   t.true(firstRemaining <= 7, `${firstRemaining} s remaining of a 7 s plan`);
-  await waitUntil('the remaining time to count down', async () => seconds(await remaining.textContent()) < firstRemaining);
+  await until(async () => seconds(await remaining.textContent()) < firstRemaining, 15_000, 'the remaining time to count down');
   const responses = points(page, '#live', 'response_per_second');
-  await waitUntil('a response chart', async () => Number(await responses()) >= 1);
+  await until(async () => Number(await responses()) >= 1, 15_000, 'a response chart');
   const first = Number(await responses());
-  await waitUntil('the chart to take the next second', async () => Number(await responses()) > first);
-  await waitUntil('and the one after', async () => Number(await responses()) > first + 1);
+  await until(async () => Number(await responses()) > first, 15_000, 'the chart to take the next second');
+  await until(async () => Number(await responses()) > first + 1, 15_000, 'and the one after');
   for (const metric of ['devices', 'cpu', 'network', 'headers_us', 'conn_per_second']) t.true(Number(await points(page, '#live', metric)()) > 0, metric);
   t.regex((await page.locator('[data-live="state"]').textContent())!, /rampup|sustain/);
 
@@ -482,7 +483,7 @@ test.serial('a generator above 80 % CPU stands out: its row, a banner naming it,
   await waitForValue('the CPU chart marked', () => cpuChart.getAttribute('class'), /\balert\b/);
   await waitForValue('devices on the hot generator', textOf(hotRow.locator('td').nth(1)), /^10$/);
   await waitForValue('devices on the cool generator', textOf(coolRow.locator('td').nth(1)), /^10$/);
-  await waitUntil('a few seconds on the charts', async () => Number(await points(page, '#live', 'cpu')()) >= 3);
+  await until(async () => Number(await points(page, '#live', 'cpu')()) >= 3, 15_000, 'a few seconds on the charts');
   // Above 90 % for more than a tenth of the run so far: flagged busy, its latencies suspect.
   const busyBanner = page.getByRole('alert').filter({ hasText: 'Busy generators' });
   t.regex(

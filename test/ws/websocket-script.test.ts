@@ -7,10 +7,10 @@
 import test from 'ava';
 import { Device } from '../../ts/generator/device.js';
 import { ScriptSandbox } from '../../ts/generator/sandbox/script-sandbox.js';
-import { until } from '../sandbox/fakes.js';
 import { RecordingSink } from '../support/recording-sink.js';
 import { startWsServer, type WsTestServer } from '../support/ws-server.js';
 import { ASSERT_PRELUDE, runScript } from './script-run.js';
+import { until } from '../support/until.js';
 
 async function server(t: import('ava').ExecutionContext, options: Parameters<typeof startWsServer>[0] = {}): Promise<WsTestServer> {
   const s = await startWsServer(options);
