@@ -231,20 +231,16 @@ impl Engine {
                     return Ok(SendOutcome::Queued);
                 }
                 let mut written = 0;
-                let result = loop {
-                    if written == data.len() {
-                        break Ok(SendOutcome::Done);
+                let result = match write_from(stream, data, &mut written) {
+                    Ok(true) => Ok(SendOutcome::Done),
+                    Ok(false) => {
+                        queue.extend_from_slice(&data[written..]);
+                        let registry = self.poll.registry();
+                        registry
+                            .reregister(stream, Token(id as usize), Interest::READABLE | Interest::WRITABLE)
+                            .map(|()| SendOutcome::Queued)
                     }
-                    match stream.write(&data[written..]) {
-                        Ok(n) => written += n,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                            queue.extend_from_slice(&data[written..]);
-                            let _ = self.poll.registry().reregister(stream, Token(id as usize), Interest::READABLE | Interest::WRITABLE);
-                            break Ok(SendOutcome::Queued);
-                        }
-                        Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
+                    Err(e) => Err(e),
                 };
                 self.stats.bytes_sent += written as u64;
                 result
@@ -266,8 +262,10 @@ impl Engine {
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         *queued += data.len();
                         queue.push_back(data.to_vec());
-                        let _ = self.poll.registry().reregister(socket, Token(id as usize), Interest::READABLE | Interest::WRITABLE);
-                        Ok(SendOutcome::Queued)
+                        let registry = self.poll.registry();
+                        registry
+                            .reregister(socket, Token(id as usize), Interest::READABLE | Interest::WRITABLE)
+                            .map(|()| SendOutcome::Queued)
                     }
                     // A datagram the kernel refuses outright (too large) breaks nothing.
                     Err(e) if e.raw_os_error() == Some(ERR_TOO_LARGE) => return Err(e),
@@ -321,6 +319,17 @@ impl Engine {
         };
     }
 
+    /// Takes the connection's socket out of the poller while the engine still counts
+    /// it in: its next re-registration fails, as one does when the kernel refuses it.
+    #[cfg(test)]
+    pub(crate) fn deregister_behind_its_back(&mut self, id: u32) {
+        let conn = &mut self.conns[id as usize];
+        match &mut conn.socket {
+            Socket::Tcp { stream, .. } => self.poll.registry().deregister(stream).unwrap(),
+            Socket::Udp { socket, .. } => self.poll.registry().deregister(socket).unwrap(),
+        }
+    }
+
     /// Waits up to `timeout` (None: forever, zero: not at all) and appends what
     /// happened to `batch`.
     pub fn poll(&mut self, timeout: Option<Duration>, batch: &mut Batch) -> io::Result<()> {
@@ -337,9 +346,14 @@ impl Engine {
                 match connect_result(conn) {
                     None => continue,
                     Some(Ok(())) => {
-                        conn.state = State::Open;
                         // Writable edges come with every ACK that frees send buffer; wanted only while a queue waits.
-                        let _ = interest(&self.poll, conn, id, false);
+                        if let Err(e) = interest(&self.poll, conn, id, false) {
+                            let code = errno(&e);
+                            conn.state = State::Broken(code);
+                            batch.push(EventKind::ConnectFailed, id, code, 0);
+                            continue;
+                        }
+                        conn.state = State::Open;
                         batch.push(EventKind::Connected, id, micros(conn.started.elapsed()) as i32, 0);
                     }
                     Some(Err(e)) => {
@@ -373,11 +387,13 @@ impl Engine {
                 }
             }
             if event.is_writable() || event.is_error() || event.is_write_closed() {
-                match flush(conn, &mut self.stats) {
-                    Ok(true) => {
-                        let _ = interest(&self.poll, conn, id, false);
-                        batch.push(EventKind::Sent, id, 0, 0);
+                match flush(conn, &mut self.stats).and_then(|emptied| {
+                    if emptied {
+                        interest(&self.poll, conn, id, false)?;
                     }
+                    Ok(emptied)
+                }) {
+                    Ok(true) => batch.push(EventKind::Sent, id, 0, 0),
                     Ok(false) => {}
                     Err(e) => {
                         let code = errno(&e);
@@ -466,6 +482,23 @@ fn read_into(conn: &mut Conn, scratch: &mut [u8], out: &mut Vec<u8>, stats: &mut
     }
 }
 
+/// Writes `buf[*pos..]` while the writer takes it, advancing `*pos` by what it took:
+/// `Ok(true)` when all of it is written, `Ok(false)` when the writer would block.
+/// A write that takes nothing of a non-empty buffer is no progress but a failure
+/// (`WriteZero`): retried, it would spin.
+fn write_from(w: &mut impl Write, buf: &[u8], pos: &mut usize) -> io::Result<bool> {
+    while *pos < buf.len() {
+        match w.write(&buf[*pos..]) {
+            Ok(0) => return Err(io::Error::new(ErrorKind::WriteZero, "the socket took no bytes")),
+            Ok(n) => *pos += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
 /// Writes queued bytes; `Ok(true)` when this emptied a non-empty queue.
 fn flush(conn: &mut Conn, stats: &mut Stats) -> io::Result<bool> {
     match &mut conn.socket {
@@ -473,16 +506,11 @@ fn flush(conn: &mut Conn, stats: &mut Stats) -> io::Result<bool> {
             if queue.is_empty() {
                 return Ok(false);
             }
-            while *sent < queue.len() {
-                match stream.write(&queue[*sent..]) {
-                    Ok(n) => {
-                        *sent += n;
-                        stats.bytes_sent += n as u64;
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
+            let before = *sent;
+            let result = write_from(stream, queue, sent);
+            stats.bytes_sent += (*sent - before) as u64;
+            if !result? {
+                return Ok(false);
             }
             *queue = Vec::new();
             *sent = 0;
@@ -507,5 +535,83 @@ fn flush(conn: &mut Conn, stats: &mut Stats) -> io::Result<bool> {
             *queue = VecDeque::new();
             Ok(true)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{self, ErrorKind, Write};
+
+    use super::write_from;
+
+    /// Takes up to `take` bytes per write, from a budget of `room`, then would block.
+    struct Writer {
+        take: usize,
+        room: usize,
+        interrupt_first: bool,
+        taken: Vec<u8>,
+    }
+
+    impl Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if std::mem::take(&mut self.interrupt_first) {
+                return Err(ErrorKind::Interrupted.into());
+            }
+            if self.room == 0 {
+                return Err(ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.take).min(self.room);
+            self.room -= n;
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn short_writes_continue_until_all_is_written_and_interruptions_are_retried() {
+        let mut w = Writer { take: 3, room: 100, interrupt_first: true, taken: Vec::new() };
+        let mut pos = 0;
+        assert!(write_from(&mut w, b"hello, world", &mut pos).unwrap());
+        assert_eq!((pos, &w.taken[..]), (12, &b"hello, world"[..]));
+    }
+
+    #[test]
+    fn a_writer_that_would_block_leaves_the_position_after_what_it_took() {
+        let mut w = Writer { take: 4, room: 6, interrupt_first: false, taken: Vec::new() };
+        let mut pos = 2;
+        assert!(!write_from(&mut w, b"..abcdefgh", &mut pos).unwrap());
+        assert_eq!((pos, &w.taken[..]), (8, &b"abcdef"[..]));
+    }
+
+    #[test]
+    fn a_write_that_takes_nothing_is_a_failure_not_progress() {
+        // Not WouldBlock: the writer says it took zero bytes of a non-empty buffer.
+        struct Zero(usize);
+        impl Write for Zero {
+            fn write(&mut self, _buf: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                Ok(0)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = Zero(0);
+        let mut pos = 0;
+        let error = write_from(&mut w, b"data", &mut pos).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::WriteZero);
+        assert_eq!((pos, w.0), (0, 1), "one write, not a spin");
+        assert_eq!(super::code_of(&error), libc::EIO);
+    }
+
+    #[test]
+    fn nothing_to_write_is_done_without_a_write() {
+        let mut w = Writer { take: 1, room: 0, interrupt_first: false, taken: Vec::new() };
+        let mut pos = 4;
+        assert!(write_from(&mut w, b"done", &mut pos).unwrap());
     }
 }

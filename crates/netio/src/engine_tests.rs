@@ -152,6 +152,26 @@ fn a_send_the_kernel_cannot_take_at_once_is_queued_then_flushed() {
 }
 
 #[test]
+fn a_failed_reregistration_breaks_the_connection_with_its_error() {
+    let limits = Limits { max_queued_bytes: 64 << 20, ..Limits::default() };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Accepts and never reads, so a large send fills the socket buffers and must queue.
+    let holder = thread::spawn(move || listener.accept().unwrap().0);
+    let mut engine = Engine::new(limits).unwrap();
+    let id = connected(&mut engine, addr);
+    let _peer = holder.join().unwrap();
+    engine.deregister_behind_its_back(id);
+    let error = engine.send(id, &vec![1u8; 32 << 20]).unwrap_err();
+    assert_eq!(code_of(&error), libc::ENOENT, "epoll_ctl(MOD) of a socket it does not hold");
+    // Broken, not queued: every later call says so, until the owner closes it.
+    assert_eq!(code_of(&engine.send(id, b"x").unwrap_err()), libc::ENOENT);
+    assert_eq!(code_of(&engine.recv(id, &mut Vec::new()).unwrap_err()), libc::ENOENT);
+    engine.close(id);
+    assert!(engine.is_empty());
+}
+
+#[test]
 fn sends_above_the_bound_are_refused_without_breaking_the_connection() {
     let mut engine = Engine::new(Limits { max_queued_bytes: 1000, ..Limits::default() }).unwrap();
     let id = connected(&mut engine, echo_server());
