@@ -11,10 +11,13 @@ import { fileURLToPath } from 'node:url';
 /** Opaque handle of one engine (one poller) on this thread. */
 export type EngineHandle = { readonly __brand: 'NetioEngine' };
 
-/** `transport` argument of `connect`. */
+// The numbers below are the addon's too: it exports them as `constants`, and
+// test/netio/constants.test.ts fails when the two tables differ.
+
+/** `transport` argument of `connect` (crates/netio/src/engine.rs `Transport::ALL`). */
 export const TRANSPORT = Object.freeze({ tcp: 0, udp: 1 });
 
-/** Kinds in the event batch (crates/netio/src/batch.rs `EventKind`). */
+/** Kinds in the event batch (crates/netio/src/batch.rs `EventKind::ALL`). */
 export const EVENT = Object.freeze({ connected: 1, connectFailed: 2, data: 3, sent: 4, failed: 5 });
 /** Integers per event: `[kind, id, a, b]`. */
 export const EVENT_WIDTH = 4;
@@ -24,7 +27,17 @@ export const PEER_CLOSED = 0x10000;
 /** Receive one batch: `events` holds EVENT_WIDTH int32s per event; `data` the payloads they point into. */
 export type EventsCallback = (events: ArrayBuffer, data: Buffer | null) => void;
 
+/** The numbers the engine and this module share, as the addon defines them. */
+export interface NetioConstants {
+  readonly EVENT: Readonly<Record<string, number>>;
+  readonly EVENT_WIDTH: number;
+  readonly PEER_CLOSED: number;
+  readonly TRANSPORT: Readonly<Record<string, number>>;
+}
+
 export interface NetioAddon {
+  /** The engine's own event numbers, event width, `PEER_CLOSED` and transports. */
+  readonly constants: NetioConstants;
   /** `threaded`: wake the loop from a waiter thread instead of polling the fd on it (measured, not the default). */
   createEngine(onEvents: EventsCallback, threaded?: boolean): EngineHandle;
   /** `[id, connUs]` (connUs -1 for TCP: a `connected` or `connectFailed` event follows), or -errno. */

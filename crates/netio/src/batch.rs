@@ -1,8 +1,9 @@
 //! What one turn of the poller hands JavaScript: a flat list of events, four
 //! 32-bit integers each, and one byte buffer holding every payload of the turn.
-//! The layout is the contract with `ts/netio/native.ts`, which copies the event
-//! numbers by hand; a flat array crosses the Node-API boundary as one copy
-//! instead of one object per event.
+//! A flat array crosses the Node-API boundary as one copy instead of one object
+//! per event. The numbers are the contract with `ts/netio/native.ts`: the addon
+//! exports them (`constants`, from `EventKind::ALL` and `EVENT_WIDTH`), and
+//! test/netio checks native.ts's table against that.
 
 /// Integers per event: `[kind, id, a, b]`.
 pub const EVENT_WIDTH: usize = 4;
@@ -21,6 +22,17 @@ pub enum EventKind {
     Sent = 4,
     /// The connection broke; `a` = the OS error number, or `engine::PEER_CLOSED` when the peer closed it.
     Failed = 5,
+}
+
+impl EventKind {
+    /// Every kind, with the name JavaScript knows it by (`EVENT` in ts/netio/native.ts).
+    pub const ALL: [(EventKind, &'static str); 5] = [
+        (EventKind::Connected, "connected"),
+        (EventKind::ConnectFailed, "connectFailed"),
+        (EventKind::Data, "data"),
+        (EventKind::Sent, "sent"),
+        (EventKind::Failed, "failed"),
+    ];
 }
 
 /// Events and payloads collected during one poll, in order.

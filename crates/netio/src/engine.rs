@@ -58,6 +58,16 @@ pub enum Transport {
     Udp,
 }
 
+impl Transport {
+    /// Every transport, with the number and name JavaScript passes it by (`TRANSPORT` in ts/netio/native.ts).
+    pub const ALL: [(Transport, i32, &'static str); 2] = [(Transport::Tcp, 0, "tcp"), (Transport::Udp, 1, "udp")];
+
+    /// The transport JavaScript's number names.
+    pub fn from_code(code: i32) -> Option<Transport> {
+        Transport::ALL.iter().find(|(_, n, _)| *n == code).map(|(t, _, _)| *t)
+    }
+}
+
 /// How a send went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendOutcome {

@@ -9,12 +9,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::rc::Rc;
 
+use napi::bindgen_prelude::{JsObjectValue, Object};
 use napi::{Env, JsValue, Result};
 use napi_derive::napi;
 use stressgrid_napi_raw::{self as raw, Args, Error, Tag, Value};
 
 use super::driver::{Driver, Wake};
-use crate::engine::{code_of, Engine, Limits, RecvOutcome, SendOutcome, Transport, ERR_NOT_CONNECTED};
+use crate::batch::{EventKind, EVENT_WIDTH};
+use crate::engine::{code_of, Engine, Limits, RecvOutcome, SendOutcome, Transport, ERR_NOT_CONNECTED, PEER_CLOSED};
 use crate::open_files::{self, OpenFileLimit, UNLIMITED};
 
 const ARGUMENT: &CStr = c"ERR_NETIO_ARGUMENT";
@@ -74,10 +76,8 @@ fn create_engine<'s>(env: raw::Env<'s>, args: Args<'s, 2>) -> Returned<'s> {
 fn connect<'s>(env: raw::Env<'s>, args: Args<'s, 4>) -> Returned<'s> {
     let driver = driver(env, &args)?;
     let [_, transport, ip, port] = args.values;
-    let transport = match env.i32(transport) {
-        Some(0) => Transport::Tcp,
-        Some(1) => Transport::Udp,
-        _ => return Err(Error::argument("connect: transport must be 0 (tcp) or 1 (udp)")),
+    let Some(transport) = env.i32(transport).and_then(Transport::from_code) else {
+        return Err(Error::argument("connect: transport must be 0 (tcp) or 1 (udp)"));
     };
     let mut buf = [0u8; 64];
     let Some(ip) = env.str(ip, &mut buf).and_then(|s| s.parse::<IpAddr>().ok()) else {
@@ -157,11 +157,11 @@ fn open_file_limit<'s>(env: raw::Env<'s>, _args: Args<'s, 0>) -> Returned<'s> {
 }
 
 #[napi(module_exports)]
-pub fn register(exports: napi::bindgen_prelude::Object, env: Env) -> Result<()> {
+pub fn register(mut exports_object: Object, env: Env) -> Result<()> {
     // SAFETY: napi-rs calls this while the module loads, with that call's env; nothing made here outlives it.
     let raw_env = unsafe { raw::Env::from_raw(env.raw()) };
     // SAFETY: `exports` is a live handle of this call.
-    let exports = unsafe { raw_env.value(exports.raw()) };
+    let exports = unsafe { raw_env.value(exports_object.raw()) };
     let functions: [(&CStr, raw::Callback); 9] = [
         (c"createEngine", raw::entry!(ARGUMENT, create_engine)),
         (c"connect", raw::entry!(ARGUMENT, connect)),
@@ -176,5 +176,28 @@ pub fn register(exports: napi::bindgen_prelude::Object, env: Env) -> Result<()> 
     for (name, callback) in functions {
         raw_env.export(exports, name, callback)?;
     }
+    exports_object.set("constants", constants(&env)?)?;
     Ok(())
+}
+
+/// The numbers JavaScript and the engine share, frozen, in the shape of ts/netio/native.ts:
+/// `{ EVENT: { connected: 1, ... }, EVENT_WIDTH, PEER_CLOSED, TRANSPORT: { tcp: 0, udp: 1 } }`.
+fn constants(env: &Env) -> Result<Object<'_>> {
+    let mut event = Object::new(env)?;
+    for (kind, name) in EventKind::ALL {
+        event.set(name, kind as i32)?;
+    }
+    event.freeze()?;
+    let mut transport = Object::new(env)?;
+    for (_, code, name) in Transport::ALL {
+        transport.set(name, code)?;
+    }
+    transport.freeze()?;
+    let mut constants = Object::new(env)?;
+    constants.set("EVENT", event)?;
+    constants.set("EVENT_WIDTH", EVENT_WIDTH as u32)?;
+    constants.set("PEER_CLOSED", PEER_CLOSED)?;
+    constants.set("TRANSPORT", transport)?;
+    constants.freeze()?;
+    Ok(constants)
 }
