@@ -1,14 +1,17 @@
 /**
  * The live view: the active run's state from the live stream (GET /api/live,
  * one snapshot a second) and a chart per metric over the run so far. Errors,
- * generator CPU above 80 %, generators busy (above 90 %) for more than a tenth
- * of the run and results a writer failed to send stand out.
+ * generator CPU or network above 80 % (of the generator's link), generators busy
+ * (above 90 % CPU) for more than a tenth of the run and results a writer failed
+ * to send stand out.
  * When the run ends, its outcome and report link stay until the next run starts.
  */
 import { api, liveProtocols, liveUrl } from './api.js';
 import { ChartSet } from './charts.js';
 import { el, formatDuration, formatPercent } from './format.js';
-import { HOT_CPU_PERCENT, chartSpecs, errorTotals, liveColumns } from './metric-charts.js';
+import { hotLink, interfacesOf, liveNetworkFact } from './generator-network.js';
+import { chartSpecs, errorTotals, liveColumns } from './metric-charts.js';
+import { HOT_PERCENT } from './shared/live.js';
 import { thresholdsTable } from './thresholds-table.js';
 import { writerStatusParts } from './writer-status.js';
 
@@ -87,10 +90,22 @@ export class LiveView {
     for (const [name, column] of Object.entries(this.columns)) column.push(values[name] ?? null);
     this.x.push(snapshot.elapsed);
 
-    const hot = snapshot.generators.filter((g) => g.cpuPercent > HOT_CPU_PERCENT);
+    this.part('network').textContent = liveNetworkFact(snapshot.generators);
+    const hotCpu = snapshot.generators.filter((g) => g.cpuPercent > HOT_PERCENT);
+    const hotNetwork = snapshot.generators.filter((g) => hotLink(g.networkPercent));
     const hotNote = this.part('hot');
-    hotNote.hidden = hot.length === 0;
-    hotNote.textContent = hot.length === 0 ? '' : `Generator CPU above ${HOT_CPU_PERCENT} %: ${hot.map((g) => `${g.id} ${formatPercent(g.cpuPercent)}`).join(', ')}. Results may measure the generator, not the target.`;
+    hotNote.hidden = hotCpu.length === 0 && hotNetwork.length === 0;
+    hotNote.textContent = hotNote.hidden
+      ? ''
+      : [
+          hotCpu.length > 0 ? `Generator CPU above ${HOT_PERCENT} %: ${hotCpu.map((g) => `${g.id} ${formatPercent(g.cpuPercent)}`).join(', ')}.` : '',
+          hotNetwork.length > 0
+            ? `Generator network above ${HOT_PERCENT} % of its link: ${hotNetwork.map((g) => `${g.id} ${formatPercent(g.networkPercent)}${interfacesOf(g.networkInterfaces)}`).join(', ')}.`
+            : '',
+          'Results may measure the generator, not the target.',
+        ]
+          .filter(Boolean)
+          .join(' ');
     // Not one hot second but a saturated generator: CPU above 90 % for more than 10 % of the run (the coordinator decides).
     const busy = snapshot.busyGenerators ?? [];
     const busyNote = this.part('busy');
@@ -112,7 +127,11 @@ export class LiveView {
     this.showThresholds(snapshot.thresholds ?? []);
 
     const specs = chartSpecs(Object.keys(this.columns)).map((spec) =>
-      spec.id === 'cpu' ? { ...spec, alert: (this.columns[CPU_MAX_COLUMN]?.at(-1) ?? 0) > HOT_CPU_PERCENT } : spec,
+      spec.id === 'cpu'
+        ? { ...spec, alert: (this.columns[CPU_MAX_COLUMN]?.at(-1) ?? 0) > HOT_PERCENT }
+        : spec.id === 'network'
+          ? { ...spec, alert: hotNetwork.length > 0 }
+          : spec,
     );
     this.charts.update(specs, this.x, this.columns);
   }

@@ -7,8 +7,6 @@
  */
 import { METRIC, intendedName, isErrorMetric, isIntendedMetric } from './shared/metrics.js';
 
-/** Generator CPU above this stands out (a generator that busy measures itself, not the target). */
-export const HOT_CPU_PERCENT = 80;
 /** Live-only column: the devices the ramp wants running now. */
 export const TARGET_DEVICES = 'target_devices';
 

@@ -8,6 +8,7 @@
 import uPlot from './vendor/uplot/uPlot.esm.js';
 import { ChartSet } from './charts.js';
 import { el, formatDuration, formatPercent, formatTime } from './format.js';
+import { busiestLink, hotLink, reportNetworkFact } from './generator-network.js';
 import { chartSpecs } from './metric-charts.js';
 import { thresholdsTable } from './thresholds-table.js';
 
@@ -37,9 +38,10 @@ function showFacts(report) {
     ['Generators', String(s.generatorCount)],
     ['Requests', `${requests} (${duration > 0 ? (requests / duration).toFixed(1) : '0'}/s)`],
     ['Busiest generator CPU', s.maxCpuPercent == null ? '–' : formatPercent(s.maxCpuPercent)],
+    ['Generator network', reportNetworkFact(s.networks)],
     ['Errors', s.errorTotal > 0 ? Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ') : 'none'],
   ];
-  part('facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: k === 'Errors' && s.errorTotal > 0 ? 'error' : '' }, v)]));
+  part('facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: (k === 'Errors' && s.errorTotal > 0) || (k === 'Generator network' && hotLink(busiestLink(s.networks)?.percent)) ? 'error' : '' }, v)]));
 }
 
 function showThresholds(report) {

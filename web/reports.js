@@ -5,7 +5,9 @@
 import { api } from './api.js';
 import { ChartSet } from './charts.js';
 import { el, formatBytes, formatPercent, formatTime } from './format.js';
-import { HOT_CPU_PERCENT, chartSpecs } from './metric-charts.js';
+import { busiestLink, hotLink, reportNetworkFact } from './generator-network.js';
+import { chartSpecs } from './metric-charts.js';
+import { HOT_PERCENT } from './shared/live.js';
 import { thresholdsTable } from './thresholds-table.js';
 import { writerStatusParts } from './writer-status.js';
 
@@ -25,7 +27,7 @@ export class ReportsTable {
     }
     this.status.textContent = '';
     if (reports.length === 0) {
-      this.tbody.replaceChildren(el('tr', {}, el('td', { colSpan: 8, className: 'empty' }, 'No report yet: runs leave one here when they end.')));
+      this.tbody.replaceChildren(el('tr', {}, el('td', { colSpan: 9, className: 'empty' }, 'No report yet: runs leave one here when they end.')));
       return;
     }
     this.tbody.replaceChildren(...reports.map((r) => this.row(r)));
@@ -34,7 +36,8 @@ export class ReportsTable {
   row(report) {
     const s = report.summary;
     const errors = s?.errorTotal ?? 0;
-    const hot = (s?.maxCpuPercent ?? 0) > HOT_CPU_PERCENT;
+    const hot = (s?.maxCpuPercent ?? 0) > HOT_PERCENT;
+    const link = busiestLink(s?.networks);
     const remove = el('button', { type: 'button', className: 'danger' }, 'Delete');
     remove.setAttribute('aria-label', `Delete report ${report.runId}`);
     remove.addEventListener('click', () => void this.remove(report));
@@ -51,6 +54,11 @@ export class ReportsTable {
       el('td', {}, formatTime(report.startedAt)),
       el('td', { className: 'num' }, s ? String(s.effectiveDevices ?? s.desiredDevices) : '–'),
       el('td', { className: `num${hot ? ' hot' : ''}` }, s?.maxCpuPercent == null ? '–' : formatPercent(s.maxCpuPercent)),
+      el(
+        'td',
+        { className: `num${link !== null && hotLink(link.percent) ? ' hot' : ''}`, title: link === null ? 'no generator knew its link speed' : `${link.id}${link.interfaces.length > 0 ? ` on ${link.interfaces.join(', ')}` : ''}` },
+        link === null ? '–' : formatPercent(link.percent),
+      ),
       el('td', { className: errors > 0 || s?.aborted ? 'error' : '' }, errors > 0 ? `${errors} errors` : s?.aborted ? 'aborted' : 'none'),
       el('td', { className: failedThresholds > 0 ? 'error' : '' }, thresholds.length === 0 ? '–' : failedThresholds > 0 ? `${failedThresholds} of ${thresholds.length} failed` : `${thresholds.length} passed`),
       el('td', {}, download, ' · ', page, el('div', { className: 'sub' }, formatBytes(report.bytes))),
@@ -105,6 +113,7 @@ export class ReportPage {
       ['Devices', s ? `${s.effectiveDevices ?? '–'} effective of ${s.desiredDevices} desired` : '–'],
       ['Generators', s ? String(s.generatorCount) : '–'],
       ['Max CPU', s?.maxCpuPercent == null ? '–' : formatPercent(s.maxCpuPercent)],
+      ['Network', reportNetworkFact(s?.networks)],
       ['Errors', s ? (s.errorTotal > 0 ? Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ') : 'none') : '–'],
       ['Outcome', s ? (s.aborted ? `aborted${s.reason ? ` (${s.reason})` : ''}` : 'done') : '–'],
       ...((s?.busyGenerators ?? []).length > 0
@@ -115,7 +124,7 @@ export class ReportPage {
         : []),
     ];
     this.part('facts').replaceChildren(
-      ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: (k === 'Errors' && s?.errorTotal > 0) || (k === 'Max CPU' && s?.maxCpuPercent > HOT_CPU_PERCENT) || k === 'Busy generators' || k === 'Missing telemetry' ? 'error' : '' }, v)]),
+      ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: (k === 'Errors' && s?.errorTotal > 0) || (k === 'Max CPU' && s?.maxCpuPercent > HOT_PERCENT) || (k === 'Network' && hotLink(busiestLink(s?.networks)?.percent)) || k === 'Busy generators' || k === 'Missing telemetry' ? 'error' : '' }, v)]),
       ...(s?.writers ?? []).flatMap((w) => {
         const value = el('dd', { className: w.failed > 0 ? 'error' : '' }, ...writerStatusParts(w));
         value.dataset.writer = w.writer;

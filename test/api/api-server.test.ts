@@ -176,6 +176,9 @@ test('generators are listed with their last utilisation', async (t) => {
     t.false(Number.isNaN(Date.parse(g.connectedAt)));
     t.is(g.utilisation!.activeDevices, 0);
     t.true(g.utilisation!.cpuPercent >= 0);
+    // The interfaces its bytes count, and their link share where the kernel knows the speed.
+    t.true(Array.isArray(g.utilisation!.networkInterfaces));
+    t.true(g.utilisation!.networkPercent === null || g.utilisation!.networkPercent >= 0);
   }
 });
 

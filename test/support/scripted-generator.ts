@@ -15,6 +15,10 @@ export interface ScriptedUtilisation {
   cpuPercent: number;
   networkRxBytesPerSecond: number;
   networkTxBytesPerSecond: number;
+  /** The interfaces those bytes count (default none named). */
+  networkInterfaces?: string[];
+  /** Their link speed, bits per second (default unknown). */
+  networkLinkBitsPerSecond?: number;
 }
 
 export interface ScriptedGenerator {
@@ -52,7 +56,7 @@ export function attachScriptedGenerator(coordinator: Coordinator, id: string, ut
   };
   const telemetry = (final = false, counters: Record<string, number> = {}): Telemetry => {
     const seconds = TELEMETRY_INTERVAL_MS / 1000;
-    const { cpuPercent, networkRxBytesPerSecond, networkTxBytesPerSecond } = generator.utilisation;
+    const { cpuPercent, networkRxBytesPerSecond, networkTxBytesPerSecond, networkInterfaces, networkLinkBitsPerSecond } = generator.utilisation;
     return {
       type: 'telemetry',
       generatorId: id,
@@ -64,6 +68,8 @@ export function attachScriptedGenerator(coordinator: Coordinator, id: string, ut
       cpuPercent,
       networkRxBytes: networkRxBytesPerSecond * seconds,
       networkTxBytes: networkTxBytesPerSecond * seconds,
+      ...(networkInterfaces ? { networkInterfaces } : {}),
+      ...(networkLinkBitsPerSecond !== undefined ? { networkLinkBitsPerSecond } : {}),
       counters,
       histograms: {},
       ...(final ? { final } : {}),

@@ -86,4 +86,17 @@ test('sgcli report writes one self-contained HTML file: every chart drawn with t
     ['headers_us: p99 < 10s', 'true'],
     ['response_count: rate > 1000000', 'false'],
   ]);
+
+  // Each generator's network as summary.json has it: the interfaces counted and the peak share of their link.
+  const networks = Object.entries(archive.summary.networks ?? {});
+  t.true(networks.length > 0 && networks.every(([, n]) => n.interfaces.length > 0), JSON.stringify(archive.summary.networks));
+  const networkFact = await page.$eval('[data-report="facts"]', (facts) => {
+    const terms = [...facts.querySelectorAll('dt')];
+    const term = terms.find((dt) => dt.textContent === 'Generator network');
+    return term?.nextElementSibling?.textContent ?? null;
+  });
+  t.is(
+    networkFact,
+    networks.map(([id, n]) => `${id} ${n.maxLinkPercent === null ? 'link speed unknown' : `peak ${n.maxLinkPercent.toFixed(1)} % of its link`} (${n.interfaces.join(', ')})`).join(', '),
+  );
 });

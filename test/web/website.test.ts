@@ -26,7 +26,7 @@ import { LOCAL_CLOUDWATCH_REGION, localCloudWatchWriter } from '../support/cloud
 import { startGeneratorProcess, type GeneratorProcess } from '../support/generator-process.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
-import { attachScriptedGenerator } from '../support/scripted-generator.js';
+import { attachScriptedGenerator, type ScriptedGenerator, type ScriptedUtilisation } from '../support/scripted-generator.js';
 import { until } from '../support/until.js';
 
 const WEB_DIR = fileURLToPath(new URL('../../../web/', import.meta.url));
@@ -130,6 +130,8 @@ function seconds(text: string | null): number {
 const colourOf = (node: unknown): string => (globalThis as unknown as { getComputedStyle(element: unknown): { color: string } }).getComputedStyle(node).color;
 
 /** The cells of a generator's row in the generators table. */
+/** The value of a fact on the report page (`Network`, `Max CPU`). */
+const reportFact = (page: Page, term: string) => page.locator('[data-report="facts"] dt', { hasText: new RegExp(`^${term}$`) }).locator('xpath=following-sibling::dd[1]');
 const generatorRow = (page: Page, id: string) => page.locator(`#generators-body tr[data-generator="${id}"]`);
 const RATE = /^\d+(\.\d)? (B|KiB|MiB|GiB)\/s$/;
 
@@ -164,11 +166,14 @@ test.serial('a plan filled by label runs, its charts grow each second, and its r
   // The generator process, as the generators table shows it while it runs the devices.
   const row = generatorRow(page, 'gen-1');
   await waitForValue("the generator's devices", textOf(row.locator('td').nth(1)), /^10$/);
-  const [id, devices, cpu, networkIn, networkOut] = await row.locator('td').allTextContents();
+  const [id, devices, cpu, networkIn, networkOut, linkUse, interfaces] = await row.locator('td').allTextContents();
   t.deepEqual([id, devices], ['gen-1', '10']);
   t.regex(cpu!, /^\d+\.\d %$/);
   t.regex(networkIn!, RATE);
   t.regex(networkOut!, RATE);
+  t.regex(linkUse!, /^(–|\d+\.\d %)$/, 'a share of the link, or – where its speed is unknown (loopback has none)');
+  t.regex(interfaces!, /(^|, )lo(,|$)/, 'the target is on loopback: lo is counted');
+  t.regex((await page.locator('[data-live="network"]').textContent())!, /^in [\d.]+ (B|KiB|MiB)\/s, out [\d.]+ (B|KiB|MiB)\/s · (busiest link \d+\.\d %|link speed unknown) · on .*\blo\b/);
 
   const remaining = page.locator('[data-live="remaining"]');
   const firstRemaining = seconds(await waitForValue('the remaining time', textOf(remaining), /^\d+ s$/));
@@ -194,11 +199,12 @@ test.serial('a plan filled by label runs, its charts grow each second, and its r
   await page.getByRole('link', { name: 'Reports', exact: true }).click();
   const report = page.locator(`tr[data-run-id="${runId}"]`);
   await report.waitFor();
-  const [name, time, reportDevices, maxCpu, errors, thresholds, archive] = await report.locator('td').allTextContents();
+  const [name, time, reportDevices, maxCpu, maxLink, errors, thresholds, archive] = await report.locator('td').allTextContents();
   t.is(name, `e2e-first${runId}`, 'the name, then the run id under it');
   t.false(Number.isNaN(Date.parse(time!)), time);
   t.is(reportDevices, '10');
   t.regex(maxCpu!, /^\d+\.\d %$/);
+  t.regex(maxLink!, /^(–|\d+\.\d %)$/);
   t.is(errors, 'none');
   t.is(thresholds, '–', 'the plan set no thresholds');
   t.regex(archive!, /^Download · HTML report[\d.]+ KiB$/);
@@ -218,6 +224,7 @@ test.serial('a plan filled by label runs, its charts grow each second, and its r
   await waitForValue('the report charts', points(page, '#view-report', 'response_per_second'), new RegExp(`^${rows.length}$`));
   t.is(await page.locator('#report-title').textContent(), 'e2e-first');
   t.regex((await page.locator('[data-report="facts"]').textContent())!, /10 effective of 15 desired/);
+  t.regex((await reportFact(page, 'Network').textContent())!, /^gen-1 (link speed unknown|peak \d+\.\d % of its link) \(.*\blo\b.*\)$/);
   await screenshot(page, 'report', page.locator('#view-report'));
   const [fromReportPage] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download the archive' }).click()]);
   t.is(fromReportPage.suggestedFilename(), `${runId}.tar.gz`);
@@ -264,7 +271,7 @@ test.serial('a second run, whose script errors stand out, is aborted from the li
   t.like(entry, { runId, summary: { aborted: true, reason: 'aborted from the website' } });
   t.true(entry!.summary!.errorTotal > 0);
   await page.getByRole('link', { name: 'Reports', exact: true }).click();
-  const flag = page.locator(`tr[data-run-id="${runId}"] td`).nth(4);
+  const flag = page.locator(`tr[data-run-id="${runId}"] td`).nth(5);
   await waitForValue('the error flag', textOf(flag), new RegExp(`^${entry!.summary!.errorTotal} errors$`));
   t.is(await flag.getAttribute('class'), 'error');
   assertCleanPage(t);
@@ -448,24 +455,34 @@ test.serial('with a token the site asks for it (again only when told to), then r
   assertCleanPage(t);
 });
 
-test.serial('a generator above 80 % CPU stands out: its row, a banner naming it, the CPU chart, and its run in the reports', async (t) => {
+/**
+ * A coordinator of its own whose generators report what the test sets (scripted-generator.ts),
+ * and a page on its website; all closed when the test ends.
+ */
+async function scriptedSite(t: ExecutionContext, utilisations: Record<string, ScriptedUtilisation>): Promise<{ page: Page; generators: Record<string, ScriptedGenerator> }> {
   const scripted = await startTestCoordinator({ webDir: WEB_DIR, reportIntervalSeconds: 1, generators: 0 });
   t.teardown(() => scripted.stop());
-  const hot = attachScriptedGenerator(scripted.coordinator, 'hot-gen', { cpuPercent: 95, networkRxBytesPerSecond: 2048, networkTxBytesPerSecond: 512 });
-  const cool = attachScriptedGenerator(scripted.coordinator, 'cool-gen', { cpuPercent: 50, networkRxBytesPerSecond: 1024, networkTxBytesPerSecond: 256 });
-  t.teardown(() => {
-    hot.close();
-    cool.close();
-  });
+  const generators: Record<string, ScriptedGenerator> = {};
+  for (const [id, utilisation] of Object.entries(utilisations)) generators[id] = attachScriptedGenerator(scripted.coordinator, id, utilisation);
+  t.teardown(() => Object.values(generators).forEach((g) => g.close()));
   const page = await browser.context.newPage();
   t.teardown(() => page.close());
   await page.goto(`${scripted.url}/`);
+  return { page, generators };
+}
+
+test.serial('a generator above 80 % CPU stands out: its row, a banner naming it, the CPU chart, and its run in the reports', async (t) => {
+  const { page, generators } = await scriptedSite(t, {
+    'hot-gen': { cpuPercent: 95, networkRxBytesPerSecond: 2048, networkTxBytesPerSecond: 512 },
+    'cool-gen': { cpuPercent: 50, networkRxBytesPerSecond: 1024, networkTxBytesPerSecond: 256 },
+  });
+  const hot = generators['hot-gen']!;
   const hotRow = generatorRow(page, 'hot-gen');
   const coolRow = generatorRow(page, 'cool-gen');
   await waitForValue('the hot generator', textOf(hotRow.locator('td').nth(2)), /^95\.0 %$/);
   await waitForValue('the cool generator', textOf(coolRow.locator('td').nth(2)), /^50\.0 %$/);
-  t.deepEqual(await hotRow.locator('td').allTextContents(), ['hot-gen', '0', '95.0 %', '2.0 KiB/s', '512 B/s']);
-  t.deepEqual(await coolRow.locator('td').allTextContents(), ['cool-gen', '0', '50.0 %', '1.0 KiB/s', '256 B/s']);
+  t.deepEqual(await hotRow.locator('td').allTextContents(), ['hot-gen', '0', '95.0 %', '2.0 KiB/s', '512 B/s', '–', '–']);
+  t.deepEqual(await coolRow.locator('td').allTextContents(), ['cool-gen', '0', '50.0 %', '1.0 KiB/s', '256 B/s', '–', '–']);
   t.is(await hotRow.getAttribute('class'), 'hot');
   t.is(await coolRow.getAttribute('class'), '');
   t.regex((await hotRow.locator('td').nth(2).getAttribute('title'))!, /above 80 %/);
@@ -506,6 +523,64 @@ test.serial('a generator above 80 % CPU stands out: its row, a banner naming it,
   const maxCpu = page.locator(`tr[data-run-id="${runId}"] td`).nth(3);
   t.is(await waitForValue('the max CPU', textOf(maxCpu), /%$/), '95.0 %', 'the run reached 95 % before the generator cooled');
   t.is(await maxCpu.getAttribute('class'), 'num hot');
+  assertCleanPage(t);
+});
+
+test.serial('a generator above 80 % of its network link stands out: its row with the link share and interfaces, a banner naming it, the network chart, and its run in the reports', async (t) => {
+  // A 1 Mbit/s link: 112,500 bytes a second out is 90 % of it, 25,000 in is 20 %.
+  const link = { networkLinkBitsPerSecond: 1_000_000 };
+  const { page, generators } = await scriptedSite(t, {
+    'net-gen': { cpuPercent: 30, networkRxBytesPerSecond: 12_500, networkTxBytesPerSecond: 112_500, networkInterfaces: ['eth0'], ...link },
+    'calm-gen': { cpuPercent: 30, networkRxBytesPerSecond: 25_000, networkTxBytesPerSecond: 5_000, networkInterfaces: ['eth0', 'lo'], ...link },
+  });
+  const busy = generators['net-gen']!;
+  const busyRow = generatorRow(page, 'net-gen');
+  const calmRow = generatorRow(page, 'calm-gen');
+  await waitForValue('the busy link', textOf(busyRow.locator('td').nth(5)), /^90\.0 %$/);
+  await waitForValue('the calm link', textOf(calmRow.locator('td').nth(5)), /^20\.0 %$/);
+  t.deepEqual(await busyRow.locator('td').allTextContents(), ['net-gen', '0', '30.0 %', '12.2 KiB/s', '109.9 KiB/s', '90.0 %', 'eth0']);
+  t.deepEqual(await calmRow.locator('td').allTextContents(), ['calm-gen', '0', '30.0 %', '24.4 KiB/s', '4.9 KiB/s', '20.0 %', 'eth0, lo']);
+  t.is(await busyRow.getAttribute('class'), 'hot');
+  t.is(await calmRow.getAttribute('class'), '');
+  t.regex((await busyRow.locator('td').nth(5).getAttribute('title'))!, /above 80 % of its link/);
+  t.is(await busyRow.locator('td').nth(2).getAttribute('title'), '', 'its CPU is fine');
+
+  await fillPlan(page, { name: 'e2e-net', devices: '20', script: LOOP_SCRIPT, sustain: '30' });
+  await page.getByRole('button', { name: 'Run' }).click();
+  const runId = await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-net-/);
+  const banner = page.getByRole('alert').filter({ hasText: 'Generator network' });
+  t.is(
+    await waitForValue('the network banner', textOf(banner), /^Generator network above 80 %/),
+    'Generator network above 80 % of its link: net-gen 90.0 % (eth0). Results may measure the generator, not the target.',
+    'the banner names the busy generator only, with its interfaces, and no CPU',
+  );
+  t.is(await page.locator('[data-live="network"]').textContent(), 'in 36.6 KiB/s, out 114.7 KiB/s · busiest link 90.0 % · on eth0, lo');
+  const networkChart = page.locator('#live figure[data-metric="network"]');
+  await waitForValue('the network chart marked', () => networkChart.getAttribute('class'), /\balert\b/);
+  t.is(await page.locator('#live figure[data-metric="cpu"]').getAttribute('class'), 'chart', 'the CPU chart is not');
+  await screenshot(page, 'hot-network', page.locator('#view-run'));
+
+  // The same generator below the line: nothing stands out any more.
+  busy.utilisation = { ...busy.utilisation, networkTxBytesPerSecond: 10_000 };
+  await banner.waitFor({ state: 'hidden' });
+  await waitForValue('the network chart unmarked', () => networkChart.getAttribute('class'), /^chart$/);
+  await waitForValue('the busy row unmarked', () => busyRow.getAttribute('class'), /^$/);
+  await waitForValue('the live fact', textOf(page.locator('[data-live="network"]')), /busiest link 20\.0 %/);
+
+  await page.getByRole('button', { name: 'Abort' }).click();
+  await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run aborted/);
+  await page.getByRole('link', { name: 'Reports', exact: true }).click();
+  const maxLink = page.locator(`tr[data-run-id="${runId}"] td`).nth(4);
+  t.is(await waitForValue('the max link use', textOf(maxLink), /%$/), '90.0 %', 'the run reached 90 % of the link before the generator calmed');
+  t.is(await maxLink.getAttribute('class'), 'num hot');
+  t.is(await maxLink.getAttribute('title'), 'net-gen on eth0');
+  t.is(await page.locator(`tr[data-run-id="${runId}"] td`).nth(3).getAttribute('class'), 'num', 'its CPU does not stand out');
+
+  await page.getByRole('link', { name: 'e2e-net', exact: true }).click();
+  const fact = reportFact(page, 'Network');
+  t.is(await waitForValue('the network fact', textOf(fact), /net-gen/), 'calm-gen peak 20.0 % of its link (eth0, lo), net-gen peak 90.0 % of its link (eth0)');
+  t.is(await fact.getAttribute('class'), 'error');
+  t.is(await reportFact(page, 'Max CPU').getAttribute('class'), '');
   assertCleanPage(t);
 });
 

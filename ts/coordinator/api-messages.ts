@@ -85,6 +85,10 @@ export interface GeneratorUtilisation {
   cpuPercent: number;
   networkRxBytesPerSecond: number;
   networkTxBytesPerSecond: number;
+  /** The interfaces its network bytes count. */
+  networkInterfaces: string[];
+  /** The busier direction as a share of their link speed, or null where the speed is unknown. */
+  networkPercent: number | null;
 }
 
 /** One element of GET /api/generators. */

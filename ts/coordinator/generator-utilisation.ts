@@ -5,6 +5,7 @@
  */
 import type { GeneratorRegistry } from './generator-registry.js';
 import type { GeneratorInfo, GeneratorUtilisation } from './api-messages.js';
+import { networkPercent } from '../shared/live.js';
 
 export class GeneratorUtilisationTracker {
   private readonly last = new Map<string, GeneratorUtilisation>();
@@ -14,12 +15,16 @@ export class GeneratorUtilisationTracker {
     this.stop = registry.listen({
       telemetry: (g, t) => {
         const perSecond = (bytes: number): number => (t.intervalMs > 0 ? (bytes * 1000) / t.intervalMs : 0);
+        const rx = perSecond(t.networkRxBytes);
+        const tx = perSecond(t.networkTxBytes);
         this.last.set(g.id, {
           at: new Date(t.at).toISOString(),
           activeDevices: t.activeDevices,
           cpuPercent: t.cpuPercent,
-          networkRxBytesPerSecond: perSecond(t.networkRxBytes),
-          networkTxBytesPerSecond: perSecond(t.networkTxBytes),
+          networkRxBytesPerSecond: rx,
+          networkTxBytesPerSecond: tx,
+          networkInterfaces: t.networkInterfaces ?? [],
+          networkPercent: networkPercent(rx, tx, t.networkLinkBitsPerSecond),
         });
       },
       left: (g) => {
