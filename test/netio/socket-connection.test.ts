@@ -279,6 +279,8 @@ test('the addon refuses bad arguments with an error instead of crashing', (t) =>
   t.teardown(() => addon.destroyEngine(engine));
   const argumentError = { code: 'ERR_NETIO_ARGUMENT' };
   t.throws(() => addon.createEngine('not a function' as never), argumentError);
+  // The waiter-thread wake mode exists only in builds with the cargo feature thread-wake.
+  if (!addon.threadWake) t.throws(() => addon.createEngine(() => {}, true), { ...argumentError, message: /thread-wake/ });
   t.throws(() => addon.send({} as never, 0, new Uint8Array(1)), argumentError);
   t.throws(() => addon.connect(engine, 0, 'not an ip', 80), argumentError);
   t.throws(() => addon.connect(engine, 0, '127.0.0.1', 70_000), argumentError);

@@ -38,7 +38,12 @@ export interface NetioConstants {
 export interface NetioAddon {
   /** The engine's own event numbers, event width, `PEER_CLOSED` and transports. */
   readonly constants: NetioConstants;
-  /** `threaded`: wake the loop from a waiter thread instead of polling the fd on it (measured, not the default). */
+  /** Whether this build has the thread wake mode (cargo feature `thread-wake` of crates/netio; off by default). */
+  readonly threadWake: boolean;
+  /**
+   * `threaded`: wake the loop from a waiter thread instead of polling the fd on it (measured, not the default);
+   * a build without `threadWake` throws ERR_NETIO_ARGUMENT.
+   */
   createEngine(onEvents: EventsCallback, threaded?: boolean): EngineHandle;
   /** `[id, connUs]` (connUs -1 for TCP: a `connected` or `connectFailed` event follows), or -errno. */
   connect(engine: EngineHandle, transport: number, ip: string, port: number): [number, number] | number;

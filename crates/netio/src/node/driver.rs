@@ -14,15 +14,13 @@ use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use stressgrid_napi_raw::{self as raw, check, sys, Error, Value};
 
 use super::uv;
+#[cfg(feature = "thread-wake")]
+use super::waiter::Waiter;
 use crate::batch::Batch;
 use crate::engine::Engine;
 
@@ -35,15 +33,9 @@ pub enum Wake {
     /// libuv polls the poller's fd itself (the default).
     Poll,
     /// A thread of ours waits on the fd and wakes the loop with `uv_async_send`:
-    /// the I/O-thread handoff, kept to measure it against `Poll` (docs/performance.md).
+    /// the I/O-thread handoff, kept to measure it against `Poll` (`waiter`).
+    #[cfg(feature = "thread-wake")]
     Thread,
-}
-
-/// The waiter thread of `Wake::Thread`: it sleeps until the loop has drained the poller.
-struct Waiter {
-    drained: SyncSender<()>,
-    stop: Arc<AtomicBool>,
-    thread: RefCell<Option<JoinHandle<()>>>,
 }
 
 /// The event callback and the async context it runs in, released once (`release`) or when dropped.
@@ -101,6 +93,7 @@ pub struct Driver {
     layout: Layout,
     referenced: Cell<bool>,
     closed: Cell<bool>,
+    #[cfg(feature = "thread-wake")]
     waiter: Option<Waiter>,
 }
 
@@ -112,7 +105,11 @@ impl Driver {
         // SAFETY: live env; the out pointer a local.
         check("napi_get_uv_event_loop", unsafe { sys::napi_get_uv_event_loop(env.raw(), &mut event_loop) })?;
         let held = Held::new(env, callback)?;
-        let kind = if wake == Wake::Poll { uv::UV_POLL } else { uv::UV_ASYNC };
+        let kind = match wake {
+            Wake::Poll => uv::UV_POLL,
+            #[cfg(feature = "thread-wake")]
+            Wake::Thread => uv::UV_ASYNC,
+        };
         // SAFETY: `uv_handle_size` only reads its argument.
         let size = unsafe { uv::uv_handle_size(kind) };
         let layout = Layout::from_size_align(size.max(64), 16).map_err(|_| Error::argument("bad handle layout"))?;
@@ -122,13 +119,12 @@ impl Driver {
             return Err(Error::argument("out of memory"));
         }
         let fd = engine.raw_fd();
-        let (drained, wait_drained) = sync_channel::<()>(1);
-        let stop = Arc::new(AtomicBool::new(false));
         // SAFETY: `event_loop` is this thread's loop; `handle` is zeroed memory of the size libuv
         // asked for, which stays put until `on_closed` frees it; `fd` is the poller's, open while the engine is.
         let init = unsafe {
             match wake {
                 Wake::Poll => uv::uv_poll_init(event_loop.cast(), handle, fd),
+                #[cfg(feature = "thread-wake")]
                 Wake::Thread => uv::uv_async_init(event_loop.cast(), handle, on_async),
             }
         };
@@ -146,34 +142,26 @@ impl Driver {
             layout,
             referenced: Cell::new(true),
             closed: Cell::new(false),
-            waiter: (wake == Wake::Thread).then(|| Waiter { drained, stop: stop.clone(), thread: RefCell::new(None) }),
+            #[cfg(feature = "thread-wake")]
+            waiter: (wake == Wake::Thread).then(Waiter::new),
         });
         // The handle owns one share of the driver until libuv has closed it (`on_closed`).
         // SAFETY: a handle's first field is its `data` pointer, which libuv leaves to us.
         unsafe { *handle.cast::<*const Driver>() = Rc::into_raw(driver.clone()) };
         // From here on `shutdown` undoes everything: it closes the handle and releases `held`.
-        let started = match &driver.waiter {
+        let started = match wake {
             // SAFETY: the handle was initialised as a poll handle above and is not closed.
-            None => match unsafe { uv::uv_poll_start(handle, uv::UV_READABLE, on_readable) } {
+            Wake::Poll => match unsafe { uv::uv_poll_start(handle, uv::UV_READABLE, on_readable) } {
                 0 => Ok(()),
                 code => Err(Error::argument(format!("libuv refused to poll the poller (error {code})"))),
             },
-            Some(waiter) => {
-                let async_handle = handle as usize;
-                *waiter.thread.borrow_mut() = Some(std::thread::spawn(move || {
-                    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-                    while !stop.load(Ordering::Acquire) {
-                        // SAFETY: `pfd` is one valid pollfd; the fd stays open until `shutdown` has joined this thread.
-                        if unsafe { libc::poll(&mut pfd, 1, 100) } > 0 && !stop.load(Ordering::Acquire) {
-                            // SAFETY: `uv_async_send` may be called from any thread, and the handle is
-                            // closed only after `shutdown` has joined this one.
-                            unsafe { uv::uv_async_send(async_handle as *mut c_void) };
-                            if wait_drained.recv().is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }));
+            #[cfg(feature = "thread-wake")]
+            Wake::Thread => {
+                if let Some(waiter) = &driver.waiter {
+                    // SAFETY: an initialised async handle; `close` stops the waiter before closing it,
+                    // and the engine (with its fd) outlives both.
+                    unsafe { waiter.spawn(handle, fd) };
+                }
                 Ok(())
             }
         }
@@ -233,19 +221,20 @@ impl Driver {
         } else {
             Ok(())
         };
-        match &self.waiter {
-            None => {
-                // SAFETY: an initialised poll handle, not closed yet; stopping one that never started is allowed.
-                unsafe { uv::uv_poll_stop(self.handle) };
-            }
+        #[cfg(not(feature = "thread-wake"))]
+        let polling = true;
+        #[cfg(feature = "thread-wake")]
+        let polling = match &self.waiter {
+            None => true,
             Some(waiter) => {
                 // The thread must be gone before the handle it signals is.
-                waiter.stop.store(true, Ordering::Release);
-                let _ = waiter.drained.try_send(());
-                if let Some(thread) = waiter.thread.borrow_mut().take() {
-                    let _ = thread.join();
-                }
+                waiter.stop();
+                false
             }
+        };
+        if polling {
+            // SAFETY: an initialised poll handle, not closed yet; stopping one that never started is allowed.
+            unsafe { uv::uv_poll_stop(self.handle) };
         }
         // SAFETY: an initialised handle, closed once (`closed` guards); `on_closed` frees it.
         unsafe { uv::uv_close(self.handle, on_closed) };
@@ -323,6 +312,7 @@ unsafe extern "C" fn on_readable(handle: *mut c_void, _status: c_int, _events: c
     }
 }
 
+#[cfg(feature = "thread-wake")]
 unsafe extern "C" fn on_async(handle: *mut c_void) {
     // SAFETY: as in `on_readable`.
     let driver = unsafe { &**handle.cast::<*const Driver>() };
@@ -330,7 +320,7 @@ unsafe extern "C" fn on_async(handle: *mut c_void) {
         driver.turn();
     }
     if let Some(waiter) = &driver.waiter {
-        let _ = waiter.drained.try_send(());
+        waiter.drained();
     }
 }
 

@@ -66,7 +66,17 @@ fn create_engine<'s>(env: raw::Env<'s>, args: Args<'s, 2>) -> Returned<'s> {
         return Err(Error::argument("createEngine(onEvents) needs a function"));
     }
     let threaded = args.count >= 2 && env.bool(args.values[1]).unwrap_or(false);
-    let wake = if threaded { Wake::Thread } else { Wake::Poll };
+    let wake = match threaded {
+        false => Wake::Poll,
+        #[cfg(feature = "thread-wake")]
+        true => Wake::Thread,
+        #[cfg(not(feature = "thread-wake"))]
+        true => {
+            return Err(Error::argument(
+                "createEngine: this build has no thread wake mode (build crates/netio with the cargo feature thread-wake)",
+            ))
+        }
+    };
     let engine = Engine::new(Limits::default()).map_err(|e| Error::argument(format!("could not create a poller: {e}")))?;
     let driver = Driver::start(env, engine, args.values[0], wake)?;
     // Should the handle not be made, dropping it shuts the driver down.
@@ -177,6 +187,7 @@ pub fn register(mut exports_object: Object, env: Env) -> Result<()> {
         raw_env.export(exports, name, callback)?;
     }
     exports_object.set("constants", constants(&env)?)?;
+    exports_object.set("threadWake", cfg!(feature = "thread-wake"))?;
     Ok(())
 }
 
