@@ -37,7 +37,7 @@ function measure(units: number, work: () => void): number {
     times.push(((used.user + used.system) * 1000) / units);
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return times[Math.floor(times.length / 2)]!;
 }
 
 const a = values(N, 1);
@@ -54,17 +54,17 @@ const rows: Row[] = [];
   const j = build(false);
   rows.push({
     op: 'record, one call per value (ns/value)',
-    ours: measure(N, () => { for (let i = 0; i < N; i++) ours.record(a[i]); }),
-    wasm: measure(N, () => { for (let i = 0; i < N; i++) w.recordValue(a[i]); }),
-    js: measure(N, () => { for (let i = 0; i < N; i++) j.recordValue(a[i]); }),
+    ours: measure(N, () => { for (let i = 0; i < N; i++) ours.record(a[i]!); }),
+    wasm: measure(N, () => { for (let i = 0; i < N; i++) w.recordValue(a[i]!); }),
+    js: measure(N, () => { for (let i = 0; i < N; i++) j.recordValue(a[i]!); }),
   });
   // hdr-histogram-js has no batch call: its best is the same loop, so that is its figure.
   const batch = 1000;
   rows.push({
     op: `record, batches of ${batch} (ns/value)`,
     ours: measure(N, () => { for (let i = 0; i < N; i += batch) ours.recordMany(a.subarray(i, i + batch)); }),
-    wasm: rows[0].wasm,
-    js: rows[0].js,
+    wasm: rows[0]!.wasm,
+    js: rows[0]!.js,
   });
   w.destroy();
   j.destroy();
@@ -77,8 +77,8 @@ oursB.recordMany(b);
 const theirs = (useWebAssembly: boolean) => {
   const x = build(useWebAssembly);
   const y = build(useWebAssembly);
-  for (let i = 0; i < N; i++) x.recordValue(a[i]);
-  for (let i = 0; i < N; i++) y.recordValue(b[i]);
+  for (let i = 0; i < N; i++) x.recordValue(a[i]!);
+  for (let i = 0; i < N; i++) y.recordValue(b[i]!);
   return [x, y] as const;
 };
 const [wA, wB] = theirs(true);

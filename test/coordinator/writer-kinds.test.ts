@@ -92,8 +92,8 @@ test('a third kind of writer, plugged in through the writer configuration alone,
       // The same rows as the CSV: every column the row has, with the CSV's value.
       const csv = Object.fromEntries(Object.entries(rows[i]!).filter(([column, cell]) => cell !== '' && column !== 'elapsed' && column !== 'time'));
       t.deepEqual(Object.fromEntries(Object.entries(write.row.metrics).map(([column, value]) => [column, String(value)])), csv, `interval ${i + 1}`);
-      t.is(String(write.row.elapsed), rows[i]!.elapsed);
-      t.is(write.row.time, rows[i]!.time);
+      t.is(String(write.row.elapsed), rows[i]!.elapsed!);
+      t.is(write.row.time, rows[i]!.time!);
     });
     t.true(Number(rows.at(-1)!.tick_count) > 0);
     t.true(

@@ -89,7 +89,7 @@ test('percentiles over two generator processes, from the merged histograms, equa
   const expected = [rawPercentile(raw, 50), rawPercentile(raw, 90), rawPercentile(raw, 99), rawPercentile(raw, 99.9), Math.max(...raw), raw.reduce((a, b) => a + b, 0) / raw.length];
   const fromProcesses = [50, 90, 99, 99.9].map((p) => union.valueAtPercentile(p)).concat([union.max, union.mean]);
   thresholds.forEach((r, i) => {
-    t.is(r.value, fromProcesses[i], `${r.expression}: the coordinator's value is that of every sample the two processes recorded`);
+    t.is(r.value, fromProcesses[i]!, `${r.expression}: the coordinator's value is that of every sample the two processes recorded`);
     const exact = expected[i]!;
     // The device's clock runs from the request written to the headers read: the target's own time
     // plus the loopback and the event loops on both sides, which a 2-core CI machine running other

@@ -214,8 +214,8 @@ export class Generator {
   /** The target of the device that takes address `n` (mod the addresses), spread over the address's IPs. */
   private place(run: PreparedRun, n: number): Target {
     const a = n % run.targets.length;
-    const ips = run.targets[a];
-    return ips[run.placed[a]++ % ips.length];
+    const ips = run.targets[a]!;
+    return ips[run.placed[a]!++ % ips.length]!;
   }
 
   private endRun(): void {

@@ -119,11 +119,12 @@ export class WorkerPool {
     if (this.workers.length === 0) return;
     const shares: DeviceSpec[][] = this.workers.map(() => []);
     for (const d of devices) {
-      shares[this.nextWorker].push(d);
+      shares[this.nextWorker]!.push(d);
       this.nextWorker = (this.nextWorker + 1) % this.workers.length;
     }
     this.workers.forEach((w, i) => {
-      if (shares[i].length > 0) w.postMessage({ type: 'start', runId, cohortId, devices: shares[i] } satisfies ToWorker);
+      const share = shares[i]!;
+      if (share.length > 0) w.postMessage({ type: 'start', runId, cohortId, devices: share } satisfies ToWorker);
     });
   }
 

@@ -43,7 +43,7 @@ export class WorkerRuntime {
         const run = this.current(message.runId);
         if (!run || run.stoppedEarly.has(message.cohortId)) return;
         const devices = message.devices.map(
-          (spec) => new Device(run.sandboxes[spec.block], spec.target, this.metrics, () => this.nextDeviceId++),
+          (spec) => new Device(run.sandboxes[spec.block]!, spec.target, this.metrics, () => this.nextDeviceId++),
         );
         const cohort = run.cohorts.get(message.cohortId) ?? [];
         cohort.push(...devices);

@@ -52,12 +52,12 @@ function maskInPlace(frame: Buffer, head: number): void {
   const end = frame.length;
   let i = head;
   for (; i + 3 < end; i += 4) {
-    frame[i] ^= m0;
-    frame[i + 1] ^= m1;
-    frame[i + 2] ^= m2;
-    frame[i + 3] ^= m3;
+    frame[i]! ^= m0;
+    frame[i + 1]! ^= m1;
+    frame[i + 2]! ^= m2;
+    frame[i + 3]! ^= m3;
   }
-  for (let k = 0; i < end; i++, k++) frame[i] ^= frame[head - 4 + k]!;
+  for (let k = 0; i < end; i++, k++) frame[i]! ^= frame[head - 4 + k]!;
 }
 
 function maskInto(frame: Buffer, head: number, payload: Uint8Array): void {
