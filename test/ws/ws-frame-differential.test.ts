@@ -10,6 +10,7 @@ import test from 'ava';
 import type { Writable } from 'node:stream';
 import * as ws from 'ws';
 import { MAX_MESSAGE_BYTES, WsFrameParser } from '../../ts/generator/protocols/ws-frame-parser.js';
+import { random } from '../support/random.js';
 
 /** ws's frame reader (its typings leave it out). */
 const { Receiver } = ws as unknown as { Receiver: new (options: Record<string, unknown>) => Writable };
@@ -20,16 +21,6 @@ interface Outcome {
   refused: boolean;
 }
 
-/** A deterministic generator, so a failure names the seed that reproduces it. */
-function random(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 /** An unmasked server frame. */
 function frame(fin: boolean, opcode: number, payload: Buffer): Buffer {

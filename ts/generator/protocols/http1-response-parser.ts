@@ -6,7 +6,7 @@
  * general client kept per device.
  */
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
-import { HTTP_TOKEN } from './http-grammar.js';
+import { HTTP_CHUNK_EXTENSIONS, HTTP_FIELD_VALUE, HTTP_TOKEN } from './http-grammar.js';
 
 const enum State {
   Head,
@@ -28,6 +28,8 @@ const DECIMAL = /^\d+$/;
 const HEX = /^[0-9a-fA-F]+$/;
 
 const protocolError = (message: string): DeviceError => new DeviceError(DEVICE_ERROR.protocol, message);
+/** Strips optional whitespace (RFC 9110 5.6.3: spaces and tabs only; String.trim would also take a latin1 no-break space, 0xA0, which is obs-text). */
+const ows = (text: string): string => text.replace(/^[ \t]+|[ \t]+$/g, '');
 
 export class Http1ResponseParser {
   status = 0;
@@ -169,8 +171,10 @@ export class Http1ResponseParser {
       const line = lines[i]!;
       const colon = line.indexOf(':');
       const name = colon > 0 ? line.slice(0, colon) : '';
-      if (!HTTP_TOKEN.test(name)) throw protocolError(`malformed header line ${JSON.stringify(line.slice(0, 100))}`);
-      headers.push([name.toLowerCase(), line.slice(colon + 1).trim()]);
+      const value = line.slice(colon + 1);
+      // A bare CR or LF, a NUL or another control character in a value is no field line of RFC 9112 (and a way to smuggle one).
+      if (!HTTP_TOKEN.test(name) || !HTTP_FIELD_VALUE.test(value)) throw protocolError(`malformed header line ${JSON.stringify(line.slice(0, 100))}`);
+      headers.push([name.toLowerCase(), ows(value)]);
     }
     // Interim responses (100 Continue, 103 Early Hints) precede the real one.
     if (status >= 100 && status < 200 && status !== 101) return;
@@ -189,14 +193,14 @@ export class Http1ResponseParser {
       if (name === 'transfer-encoding') transferEncoding = transferEncoding === undefined ? value : `${transferEncoding},${value}`;
       else if (name === 'content-length') {
         for (const part of value.split(',')) {
-          const length = part.trim();
+          const length = ows(part);
           if (!DECIMAL.test(length) || (contentLength !== undefined && contentLength !== length)) {
             throw protocolError(`invalid content-length ${JSON.stringify(value)}`);
           }
           contentLength = length;
         }
       } else if (name === 'connection') {
-        for (const token of value.split(',')) connection.add(token.trim().toLowerCase());
+        for (const token of value.split(',')) connection.add(ows(token).toLowerCase());
       }
     }
     const persistent = this.requestMinorVersion === 1 && this.minorVersion === 1
@@ -208,7 +212,7 @@ export class Http1ResponseParser {
       this.finish();
     } else if (transferEncoding !== undefined) {
       const codings = transferEncoding.split(',');
-      if (codings[codings.length - 1]!.trim().toLowerCase() === 'chunked') {
+      if (ows(codings[codings.length - 1]!).toLowerCase() === 'chunked') {
         this.state = State.ChunkSize;
         // A message with both framings may be a smuggling attempt; never reuse its connection.
         if (contentLength !== undefined) this.keepAlive = false;
@@ -240,17 +244,29 @@ export class Http1ResponseParser {
     if (this.line.length + piece.length > MAX_LINE_BYTES) throw protocolError('chunk-size or trailer line too long');
     this.line += piece;
     if (lf === -1) return chunk.length;
-    const line = this.line.endsWith('\r') ? this.line.slice(0, -1) : this.line;
+    // CRLF only: a bare LF or CR inside the framing is how one message is smuggled past another parser.
+    if (!this.line.endsWith('\r') || this.line.indexOf('\r') !== this.line.length - 1) throw protocolError('chunk-size or trailer line not ended by CRLF');
+    const line = this.line.slice(0, -1);
     this.line = '';
     if (this.state === State.ChunkSize) this.chunkSize(line);
     else if (line === '') this.finish();
+    else this.trailer(line);
     return lf + 1;
+  }
+
+  /** A trailer field is read like a header field and, like most clients, dropped. */
+  private trailer(line: string): void {
+    const colon = line.indexOf(':');
+    if (colon <= 0 || !HTTP_TOKEN.test(line.slice(0, colon)) || !HTTP_FIELD_VALUE.test(line.slice(colon + 1))) {
+      throw protocolError(`malformed trailer line ${JSON.stringify(line.slice(0, 100))}`);
+    }
   }
 
   private chunkSize(line: string): void {
     const semicolon = line.indexOf(';');
-    const size = (semicolon === -1 ? line : line.slice(0, semicolon)).trim();
+    const size = (semicolon === -1 ? line : line.slice(0, semicolon)).trimEnd();
     if (!HEX.test(size) || size.length > 12) throw protocolError(`invalid chunk size ${JSON.stringify(line.slice(0, 100))}`);
+    if (semicolon !== -1 && !HTTP_CHUNK_EXTENSIONS.test(line.slice(semicolon))) throw protocolError(`invalid chunk extension ${JSON.stringify(line.slice(0, 100))}`);
     this.remaining = parseInt(size, 16);
     this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
   }
