@@ -300,7 +300,7 @@ impl Recorder {
     /// bad value in the middle never leaves half a batch recorded.
     pub fn record_all(&mut self, values: &[f64]) -> Result<(), (usize, ValueError)> {
         // A branch-free pass the compiler vectorises; NaN fails both comparisons.
-        let valid = values.iter().fold(true, |ok, &v| ok & (v >= 0.0) & (v <= f64::MAX));
+        let valid = values.iter().fold(true, |ok, &v| ok & (0.0..=f64::MAX).contains(&v));
         if !valid {
             let index = values.iter().position(|v| !(v.is_finite() && *v >= 0.0)).expect("an invalid value");
             return Err((index, to_unit(values[index]).unwrap_err()));
@@ -531,7 +531,7 @@ mod tests {
                 let mut x: u64 = 12345;
                 for _ in 0..20_000 {
                     x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    let v = (x >> 33) % 3_600_000_000 >> ((x >> 7) % 30);
+                    let v = ((x >> 33) % 3_600_000_000) >> ((x >> 7) % 30);
                     ours.record(v as f64).unwrap();
                     reference.record(v).unwrap();
                 }

@@ -51,6 +51,8 @@ fn reset_on_close(stream: &std::net::TcpStream) {
     use std::os::fd::AsRawFd;
     let linger = libc::linger { l_onoff: 1, l_linger: 0 };
     let size = std::mem::size_of::<libc::linger>() as libc::socklen_t;
+    // SAFETY: `linger` is a valid `struct linger` of `size` bytes that outlives the call, and the fd
+    // is open (the stream is borrowed for the call).
     let r =
         unsafe { libc::setsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), size) };
     assert_eq!(r, 0);
