@@ -11,12 +11,15 @@ import { ChartSet } from './charts.js';
 import { el, formatDuration, formatPercent } from './format.js';
 import { hotLink, interfacesOf, liveNetworkFact } from './generator-network.js';
 import { chartSpecs, errorTotals, liveColumns } from './metric-charts.js';
-import { HOT_PERCENT } from './shared/live.js';
+import { HOT_PERCENT, openModelFigures, openModelOnly } from './shared/live.js';
 import { thresholdsTable } from './thresholds-table.js';
 import { writerStatusParts } from './writer-status.js';
 
 const RECONNECT_MS = 2000;
 const CPU_MAX_COLUMN = 'cpu_percent_max';
+
+/** `500/s`, `2.5/s`: a rate as the live view writes it. */
+const perSecond = (n) => `${n < 10 && !Number.isInteger(n) ? n.toFixed(1) : Math.round(n)}/s`;
 
 export class LiveView {
   constructor(root, { onActive } = {}) {
@@ -81,7 +84,7 @@ export class LiveView {
     this.part('remaining').textContent = formatDuration(snapshot.remaining);
     this.part('elapsed').textContent = formatDuration(snapshot.elapsed);
     this.part('generators').textContent = String(snapshot.generators.length);
-    this.part('active').textContent = `${snapshot.activeDevices} of ${snapshot.targetDevices} (effective ${snapshot.effectiveDevices})`;
+    this.showDevices(snapshot);
 
     // One row of columns per snapshot; a metric first seen now is empty before.
     const values = liveColumns(snapshot);
@@ -134,6 +137,25 @@ export class LiveView {
           : spec,
     );
     this.charts.update(specs, this.x, this.columns);
+  }
+
+  /**
+   * Active devices against the ramp's target; for arrival-rate blocks (the open
+   * model) the iterations due and started each second, the pool in use and the
+   * iterations dropped. A plan of arrival-rate blocks alone has no target.
+   */
+  showDevices(snapshot) {
+    const open = openModelFigures(snapshot);
+    this.part('active').textContent = openModelOnly(snapshot)
+      ? `${open.activeDevices} of ${open.maxDevices} (the pool)`
+      : `${snapshot.activeDevices} of ${snapshot.targetDevices} (effective ${snapshot.effectiveDevices})`;
+    const iterations = this.part('iterations');
+    iterations.hidden = open === null;
+    this.part('iterations-term').hidden = open === null;
+    if (open === null) return;
+    const dropped = `dropped ${open.dropped}${open.droppedPerSecond > 0 ? ` (${perSecond(open.droppedPerSecond)})` : ''}`;
+    iterations.textContent = `due ${perSecond(open.intendedPerSecond)} · started ${perSecond(open.startedPerSecond)} · ${dropped}`;
+    iterations.className = open.droppedPerSecond > 0 ? 'error' : '';
   }
 
   /** The plan's thresholds so far (merged over every generator), or at the end. */

@@ -160,3 +160,37 @@ test('a generator above 80% CPU or 80% of its link stands out, live (in red) and
   const quiet = renderLine(fakeSnapshot());
   t.notRegex(quiet, /hot=|net_max=/, 'nothing when no generator is hot and no link speed is known');
 });
+
+/** Mid-run of a plan with an arrival-rate block: 500 due a second, 20 in the pool. */
+const openSnapshot = (overrides: Parameters<typeof fakeSnapshot>[0] = {}) =>
+  fakeSnapshot({
+    desiredDevices: 0,
+    effectiveDevices: 0,
+    targetDevices: 0,
+    activeDevices: 4,
+    arrivals: { intendedPerSecond: 500, maxDevices: 20 },
+    counters: { iteration_count: { total: 5_988, perSecond: 498 }, response_count: { total: 5_988, perSecond: 498 } },
+    ...overrides,
+  });
+
+test('an arrival-rate plan shows the iterations due and started each second, the pool in use and the drops, and no device target or effective devices', (t) => {
+  const frame = renderFrame(openSnapshot(), false);
+  t.true(frame.includes('iterations/s due 500   started 498   devices active 4 of 20   dropped 0'), frame.join('\n'));
+  t.false(frame.some((line) => /effective|target/.test(line)), 'a plan of arrival-rate blocks alone has no closed devices');
+  const line = renderLine(openSnapshot());
+  t.regex(line, / active=4 due_per_second=500 pool=20 generators=1 /);
+  t.regex(line, / iteration_count=5988 iteration_per_second=498 /);
+  t.notRegex(line, /target=|effective=/);
+
+  const dropping = openSnapshot({ counters: { iteration_count: { total: 5_000, perSecond: 300 }, dropped_iteration_count: { total: 250, perSecond: 200 } } });
+  const red = renderFrame(dropping, true).find((l) => l.includes('iterations/s'))!;
+  t.true(red.includes('\x1b[1;31mdropped 250 (200/s)\x1b[0m'), red);
+  t.regex(renderLine(dropping), / dropped_iteration_count=250 dropped_iteration_per_second=200( |$)/);
+
+  // Beside closed blocks, both lines: the closed devices' ramp and the open model's rates.
+  const mixed = renderFrame(openSnapshot({ effectiveDevices: 20, targetDevices: 20, desiredDevices: 20, activeDevices: 24, arrivals: { intendedPerSecond: 2.5, maxDevices: 10 } }), false);
+  t.true(mixed.includes('devices active 24   target 20   effective 20'));
+  t.true(mixed.includes('iterations/s due 2.5   started 498   devices active 24 of 10   dropped 0'));
+  t.false(renderFrame(fakeSnapshot(), false).some((l) => l.includes('iterations/s')), 'a closed plan has no such line');
+  t.regex(renderLine(openSnapshot({ effectiveDevices: 20, targetDevices: 20 })), / target=20 effective=20 due_per_second=500 pool=20 /);
+});

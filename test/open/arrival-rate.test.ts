@@ -34,6 +34,8 @@ test('arrivalRate ramps 0 → rate over rampup, holds, falls back over rampdown;
   t.is(curve.countAt(30), 2500);
   for (const n of [0, 1, 125, 499.5, 500, 1234, 2500, 2700, 2749]) t.true(Math.abs(curve.countAt(curve.timeOf(n)) - n) < 1e-6, `N(timeOf(${n}))`);
   t.is(curve.timeOf(2750), Infinity);
+  // r(t), what the live view shows as due: the ramp's slope, the sustain, the ramp-down, 0 outside.
+  t.deepEqual([-1, 0, 5, 10, 20, 32.5, 35, 40].map((x) => curve.rateAt(x)), [0, 0, 50, 100, 100, 50, 0, 0]);
   // Per-second counts in the sustain are the rate, exactly.
   const times = all(new SlotSchedule(stages, { slot: 0, slots: 1 }));
   t.is(times.length, 2750);

@@ -402,6 +402,41 @@ test.serial('advanced mode edits the whole plan as JSON, with its problems besid
   assertCleanPage(t);
 });
 
+test.serial('an arrival-rate plan shows what the open model runs each second: iterations due and started, dropped, and its devices out of the pool', async (t) => {
+  const { page } = browser;
+  await page.goto(`${c.url}/#/`);
+  await page.getByLabel('Advanced mode (edit the whole plan as JSON)').check();
+  const open = {
+    name: 'e2e-open',
+    blocks: [{ script: "await get('/');", arrivalRate: 20, maxDevices: 4 }],
+    addresses: [{ host: '127.0.0.1', port: nginx.port, protocol: 'http' }],
+    rampup: 0,
+    sustain: 6,
+    rampdown: 0,
+  };
+  await page.getByLabel('Plan JSON').fill(JSON.stringify(open, null, 2));
+  await page.getByRole('button', { name: 'Run' }).click();
+  await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-open-/);
+  const iterations = page.locator('[data-live="iterations"]');
+  await waitForValue('iterations started', textOf(iterations), /^due 20\/s · started (1[6-9]|2[0-4])\/s · dropped 0$/);
+  t.true(await page.locator('[data-live="iterations-term"]').isVisible());
+  t.is(await page.locator('[data-live="iterations-term"]').textContent(), 'Iterations per second');
+  t.regex((await page.locator('[data-live="active"]').textContent())!, /^[0-4] of 4 \(the pool\)$/, 'no device target, no effective devices');
+  t.is(await iterations.getAttribute('class'), '', 'nothing dropped, nothing in red');
+  await screenshot(page, 'open-model', page.locator('#live'));
+  await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run done/, 20_000);
+
+  // A closed plan has no such line.
+  await page.getByLabel('Plan JSON').fill(JSON.stringify({ ...open, name: 'e2e-closed', blocks: [{ script: LOOP_SCRIPT }], size: 10, sustain: 2 }, null, 2));
+  await page.getByRole('button', { name: 'Run' }).click();
+  await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-closed-/);
+  await waitForValue('the closed devices', textOf(page.locator('[data-live="active"]')), /^\d+ of 10 \(effective 10\)$/);
+  t.true(await iterations.isHidden());
+  t.true(await page.locator('[data-live="iterations-term"]').isHidden());
+  await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run done/, 20_000);
+  assertCleanPage(t);
+});
+
 test.serial('with a token the site asks for it (again only when told to), then runs, streams and downloads with it from the live view and the reports table', async (t) => {
   const token = 'web-s3cret';
   const guarded = await startTestCoordinator({ webDir: WEB_DIR, reportIntervalSeconds: 1, token });

@@ -29,10 +29,18 @@ export function formatEndSummary(summary: RunSummary): string[] {
   const duration = summary.durationSeconds ?? (Date.parse(summary.endedAt) - Date.parse(summary.startedAt)) / 1000;
   const outcome = summary.aborted ? `aborted${summary.reason ? ` (${summary.reason})` : ''}` : 'done';
   lines.push(`run ${summary.name} (${summary.runId}): ${outcome}`);
-  lines.push(
-    `  duration ${formatDuration(duration)}   devices ${summary.effectiveDevices ?? '–'} (desired ${summary.desiredDevices})   generators ${summary.generatorCount}   busiest generator CPU ${summary.maxCpuPercent === null ? '–' : formatPercent(summary.maxCpuPercent)}`,
-  );
   const counters = summary.counters ?? {};
+  const iterations = counters[METRIC.iterationCount];
+  // A plan of arrival-rate blocks alone has no closed devices: its iterations say what it ran.
+  const devices = iterations !== undefined && !summary.effectiveDevices ? '' : `   devices ${summary.effectiveDevices ?? '–'} (desired ${summary.desiredDevices})`;
+  lines.push(
+    `  duration ${formatDuration(duration)}${devices}   generators ${summary.generatorCount}   busiest generator CPU ${summary.maxCpuPercent === null ? '–' : formatPercent(summary.maxCpuPercent)}`,
+  );
+  if (iterations !== undefined) {
+    const dropped = counters[METRIC.droppedIterationCount] ?? 0;
+    const late = counters[METRIC.lateIterationCount] ?? 0;
+    lines.push(`  iterations ${formatCount(iterations)} started (${formatSignificant(duration > 0 ? iterations / duration : 0, 1)}/s), ${formatCount(dropped)} dropped, ${formatCount(late)} late`);
+  }
   const responses = counters[METRIC.responseCount] ?? 0;
   const rate = duration > 0 ? responses / duration : 0;
   lines.push(`  requests ${formatCount(responses)} (${formatSignificant(rate, 1)}/s)`);

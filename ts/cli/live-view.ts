@@ -8,7 +8,7 @@
 import { busyGeneratorsLine } from '../shared/busy-generator.js';
 import { isErrorMetric, isIntendedMetric } from '../shared/metrics.js';
 import { formatThresholdValue, thresholdLabel } from '../shared/thresholds.js';
-import { HOT_PERCENT, hotReasons, type CounterView, type HistogramView, type LiveSnapshot } from '../shared/live.js';
+import { HOT_PERCENT, hotReasons, openModelFigures, openModelOnly, type CounterView, type HistogramView, type LiveSnapshot } from '../shared/live.js';
 import { formatBytesPerSecond, formatCount, formatDuration, formatPercent, formatSignificant, microsToMillis } from './format-units.js';
 
 /** The parts of a tty.WriteStream the view uses. */
@@ -152,9 +152,19 @@ export function renderFrame(snapshot: LiveSnapshot, color: boolean, width = Numb
   lines.push(`${bold('Stressgrid')} run ${bold(snapshot.name)} ${dim(`(${snapshot.runId})`)}`);
   lines.push(`${dim('state')} ${stateText}   ${dim('elapsed')} ${formatDuration(snapshot.elapsed)}   ${dim('remaining')} ${formatDuration(snapshot.remaining)}`);
   const desired = snapshot.desiredDevices !== snapshot.effectiveDevices ? ` ${dim(`(desired ${formatCount(snapshot.desiredDevices)})`)}` : '';
-  lines.push(
-    `${dim('devices')} active ${bold(formatCount(snapshot.activeDevices))}   target ${formatCount(snapshot.targetDevices)}   effective ${formatCount(snapshot.effectiveDevices)}${desired}`,
-  );
+  // A plan of arrival-rate blocks alone has no closed devices to target: its line below says what it runs.
+  if (!openModelOnly(snapshot)) {
+    lines.push(
+      `${dim('devices')} active ${bold(formatCount(snapshot.activeDevices))}   target ${formatCount(snapshot.targetDevices)}   effective ${formatCount(snapshot.effectiveDevices)}${desired}`,
+    );
+  }
+  const open = openModelFigures(snapshot);
+  if (open !== null) {
+    const dropped = `dropped ${formatCount(open.dropped)}${open.droppedPerSecond > 0 ? ` (${formatCount(open.droppedPerSecond)}/s)` : ''}`;
+    lines.push(
+      `${dim('iterations/s')} due ${bold(formatCount(open.intendedPerSecond))}   started ${bold(formatCount(open.startedPerSecond))}   ${dim('devices')} active ${formatCount(open.activeDevices)} of ${formatCount(open.maxDevices)}   ${open.droppedPerSecond > 0 ? red(dropped) : dropped}`,
+    );
+  }
   const totals = generatorTotals(snapshot);
   const cpuText = totals.cpu > HOT_PERCENT ? red(formatPercent(totals.cpu)) : formatPercent(totals.cpu);
   const netText = totals.net === null ? '' : `   ${dim('net max')} ${totals.net > HOT_PERCENT ? red(formatPercent(totals.net)) : formatPercent(totals.net)} ${dim('of link')}`;
@@ -228,6 +238,9 @@ export function renderFrame(snapshot: LiveSnapshot, color: boolean, width = Numb
 
 const PLAIN_STATS: ReadonlyArray<keyof HistogramView> = ['mean', 'median', 'p99', 'max'];
 
+/** A rate in a plain line: whole as it is, else three significant digits. */
+const plainRate = (perSecond: number): string => (Number.isInteger(perSecond) ? String(perSecond) : formatSignificant(perSecond));
+
 /**
  * One line per snapshot, `key=value` separated by spaces. Counters keep their
  * report names (`response_count`, `response_per_second`); `_us` histograms are
@@ -241,8 +254,8 @@ export function renderLine(snapshot: LiveSnapshot): string {
     `state=${snapshot.state}`,
     `remaining=${Math.round(snapshot.remaining)}`,
     `active=${snapshot.activeDevices}`,
-    `target=${snapshot.targetDevices}`,
-    `effective=${snapshot.effectiveDevices}`,
+    ...(openModelOnly(snapshot) ? [] : [`target=${snapshot.targetDevices}`, `effective=${snapshot.effectiveDevices}`]),
+    ...(snapshot.arrivals !== undefined ? [`due_per_second=${plainRate(snapshot.arrivals.intendedPerSecond)}`, `pool=${snapshot.arrivals.maxDevices}`] : []),
     `generators=${snapshot.generators.length}`,
     ...(snapshot.lostGenerators.length > 0 ? [`lost=${snapshot.lostGenerators.join(',')}`] : []),
     ...((snapshot.busyGenerators ?? []).length > 0 ? [`busy=${snapshot.busyGenerators!.map((g) => g.id).join(',')}`] : []),
@@ -259,7 +272,7 @@ export function renderLine(snapshot: LiveSnapshot): string {
   }
   for (const [name, view] of sortedCounters(snapshot.counters)) {
     const label = counterLabel(name);
-    fields.push(`${label}_count=${view.total}`, `${label}_per_second=${Number.isInteger(view.perSecond) ? view.perSecond : formatSignificant(view.perSecond)}`);
+    fields.push(`${label}_count=${view.total}`, `${label}_per_second=${plainRate(view.perSecond)}`);
   }
   for (const [name, view] of sortedHistograms(snapshot.histograms)) {
     if (view.count === 0) continue;

@@ -6,7 +6,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { networkPercent, type LiveSnapshot, type RunState, type WriterStatus } from '../shared/live.js';
+import { networkPercent, type ArrivalsView, type LiveSnapshot, type RunState, type WriterStatus } from '../shared/live.js';
+import { ArrivalCurve, arrivalStages, isArrivalBlock } from '../shared/arrival-rate.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { Telemetry } from '../shared/protocol.js';
 import { readThresholds, thresholdAbortReason, type ThresholdResult } from '../shared/thresholds.js';
@@ -95,6 +96,8 @@ export class Run {
   private readonly thresholds: ThresholdEvaluator | null;
   /** True from the writers' open to their close: the seconds streaming writers get. */
   private streaming = false;
+  /** The arrival-rate blocks' schedules and pools, for the live view; null when every block is closed. */
+  private readonly arrivalBlocks: { curves: ArrivalCurve[]; maxDevices: number } | null;
 
   private constructor(
     readonly runId: string,
@@ -110,6 +113,9 @@ export class Run {
     this.scheduled = new Set(generators.keys());
     const thresholds = readThresholds(options.plan.thresholds).thresholds;
     this.thresholds = thresholds.length > 0 ? new ThresholdEvaluator(thresholds) : null;
+    const open = options.plan.blocks.filter((b) => isArrivalBlock(b));
+    const pools = schedule.actions.reduce((sum, a) => sum + (a.kind === 'arrivals' ? a.maxDevices : 0), 0);
+    this.arrivalBlocks = open.length > 0 ? { curves: open.map((b) => new ArrivalCurve(arrivalStages(b, options.plan))), maxDevices: pools } : null;
     this.writer = fanOut([new CsvWriter(), new HlogWriter(), ...(options.extraWriters ?? [])], (_w, err) => {
       this.criticalErrors++;
       this.notice(`a report writer failed: ${(err as Error).message ?? err}`);
@@ -315,6 +321,7 @@ export class Run {
       effectiveDevices: this.schedule.effective.devices,
       targetDevices: this.finishing || preparing ? 0 : targetDevicesAt(this.schedule, elapsed),
       activeDevices: live.activeDevices,
+      ...this.arrivalsView(preparing, elapsed),
       generators: live.generators,
       lostGenerators: [...this.lost],
       busyGenerators: this.aggregator.busyGenerators(preparing ? this.startedAt : now),
@@ -323,6 +330,13 @@ export class Run {
       ...this.writerStatuses(),
       ...(this.thresholds ? { thresholds: this.thresholdResults(preparing, now) } : {}),
     };
+  }
+
+  /** The rate the arrival-rate blocks are due to run at this second, and their pools; nothing for a plan of closed blocks. */
+  private arrivalsView(preparing: boolean, elapsed: number): { arrivals?: ArrivalsView } {
+    if (this.arrivalBlocks === null) return {};
+    const due = this.finishing || preparing ? 0 : this.arrivalBlocks.curves.reduce((sum, curve) => sum + curve.rateAt(elapsed), 0);
+    return { arrivals: { intendedPerSecond: due, maxDevices: this.arrivalBlocks.maxDevices } };
   }
 
   /** The thresholds so far: the whole run and the open interval merged over every generator. */

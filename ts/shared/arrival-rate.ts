@@ -100,6 +100,13 @@ export class ArrivalCurve {
     return this.total;
   }
 
+  /** The rate at `t` seconds, r(t): iterations per second due then (0 before the block and after its end). */
+  rateAt(t: number): number {
+    if (t < 0) return 0;
+    for (const s of this.segments) if (t < s.start + s.duration) return s.rate + s.slope * (t - s.start);
+    return 0;
+  }
+
   /**
    * The first time (seconds since the block's start) at which N reaches `n`; Infinity
    * when it never does within the block. Calls with growing `n` cost O(1) each.

@@ -1,4 +1,5 @@
 import type { BusyGenerator } from './busy-generator.js';
+import { METRIC } from './metrics.js';
 import type { ThresholdResult } from './thresholds.js';
 
 /**
@@ -58,6 +59,45 @@ export function hotReasons(generator: Pick<GeneratorView, 'cpuPercent' | 'networ
   return reasons;
 }
 
+/** What a plan's arrival-rate blocks (the open model) are due to do now; absent when every block is closed. */
+export interface ArrivalsView {
+  /** Iterations per second their stages schedule at this second, summed over the blocks. */
+  intendedPerSecond: number;
+  /** Their pools summed: the most devices they may run at once. */
+  maxDevices: number;
+}
+
+/** What an open-model user reads each second: due and started rates, the pool in use, the iterations dropped. */
+export interface OpenModelFigures {
+  intendedPerSecond: number;
+  /** Iterations started over the last second (`iteration_per_second`). */
+  startedPerSecond: number;
+  /** Devices running an iteration (with a plan that also has closed blocks, their devices too). */
+  activeDevices: number;
+  maxDevices: number;
+  /** `dropped_iteration_count` since the start, and over the last second. */
+  dropped: number;
+  droppedPerSecond: number;
+}
+
+/** The open-model figures of a snapshot, or null when its plan has no arrival-rate block. */
+export function openModelFigures(snapshot: Pick<LiveSnapshot, 'arrivals' | 'counters' | 'activeDevices'>): OpenModelFigures | null {
+  if (snapshot.arrivals === undefined) return null;
+  const started = snapshot.counters[METRIC.iterationCount];
+  const dropped = snapshot.counters[METRIC.droppedIterationCount];
+  return {
+    intendedPerSecond: snapshot.arrivals.intendedPerSecond,
+    startedPerSecond: started?.perSecond ?? 0,
+    activeDevices: snapshot.activeDevices,
+    maxDevices: snapshot.arrivals.maxDevices,
+    dropped: dropped?.total ?? 0,
+    droppedPerSecond: dropped?.perSecond ?? 0,
+  };
+}
+
+/** A plan of arrival-rate blocks only: it has no closed devices, so target and effective devices say nothing. */
+export const openModelOnly = (snapshot: Pick<LiveSnapshot, 'arrivals' | 'effectiveDevices'>): boolean => snapshot.arrivals !== undefined && snapshot.effectiveDevices === 0;
+
 export interface LiveSnapshot {
   runId: string;
   name: string;
@@ -72,6 +112,8 @@ export interface LiveSnapshot {
   targetDevices: number;
   /** Devices reported active by generators over the last second. */
   activeDevices: number;
+  /** The arrival-rate blocks' rate and pool; absent when every block is closed. */
+  arrivals?: ArrivalsView;
   generators: GeneratorView[];
   /** Generators of the run that left it and have not come back: their running devices were lost. */
   lostGenerators: string[];
