@@ -190,7 +190,7 @@ async function startCoordinator(dataDir: string, profileDir: string | undefined)
   const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), COORDINATOR, '--host', '127.0.0.1', '--port', '0', '--generator-port', '0', '--data-dir', dataDir];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, STRESSGRID_TOKEN: '', REPORT_INTERVAL_SECONDS: '10' } });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-20_000)));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-20_000)));
   const deadline = Date.now() + 15_000;
   for (;;) {
     const m = /website and API on (http:\/\/\S+), generators on (ws:\/\/\S+),/.exec(stderr);

@@ -123,8 +123,10 @@ type Autocannon = (options: { url: string; connections: number; pipelining: numb
 
 /** Child: autocannon -c `connections` -p 1 for `seconds`. */
 async function autocannonCpu(port: number, connections: number, seconds: number): Promise<CpuResult> {
-  // autocannon ships no types; its promise API is the documented one.
-  const autocannon = ((await import('autocannon' as string)) as { default: Autocannon }).default;
+  // autocannon ships no types (a specifier typed as string keeps tsc from looking for them);
+  // its promise API is the documented one.
+  const specifier: string = 'autocannon';
+  const autocannon = ((await import(specifier)) as { default: Autocannon }).default;
   const cpu0 = process.cpuUsage();
   const r = await autocannon({ url: `http://127.0.0.1:${port}/`, connections, pipelining: 1, duration: seconds });
   const cpu = process.cpuUsage(cpu0);

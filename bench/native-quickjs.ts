@@ -569,7 +569,7 @@ function isolation(NativeEngine: NativeEngineClass): string[] {
     const async = engine.eval('(async () => { for (;;) await null; })(); "started"', 0);
     const [polls2] = engine.interruptStats();
     const jobStarted = performance.now();
-    const ran = (engine as NativeEngine).runJobs(-1);
+    const ran = engine.runJobs(-1);
     const [polls3] = engine.interruptStats();
     lines.push(
       `interrupt inside jobs (\`for (;;) await null\`, ${async}): runJobs returned after ${ran} jobs, ` +

@@ -32,7 +32,7 @@ async function tarEntries(archive: Buffer): Promise<string[]> {
   await new Promise<void>((resolve, reject) => {
     const parser = tarList({ onReadEntry: (entry) => names.push(entry.path) });
     parser.on('end', resolve).on('error', reject);
-    Readable.from([tarBytes]).pipe(parser as unknown as NodeJS.WritableStream);
+    Readable.from([tarBytes]).pipe(parser);
   });
   return names.sort();
 }

@@ -98,7 +98,7 @@ test('a healthy run exits 0 and prints only the archive path on stdout', async (
   t.is(h.stdout.text, 'data/demo-1.tar.gz\n');
   t.regex(h.stderr.text, /state=sustain/);
   t.is(h.calls.length, 1);
-  t.like(h.calls[0]!.plan as object, { name: 'demo', size: 20, sustain: 5, blocks: [{ script: 'await get("/")' }], addresses: [{ host: 'localhost' }] });
+  t.like(h.calls[0]!.plan, { name: 'demo', size: 20, sustain: 5, blocks: [{ script: 'await get("/")' }], addresses: [{ host: 'localhost' }] });
   t.is(h.calls[0]!.options.dataDir, '/tmp/reports');
   t.deepEqual(h.directories, ['/tmp/reports'], 'the data directory is created before the run');
   t.is(h.calls[0]!.options.reportIntervalSeconds, 60);
@@ -316,7 +316,7 @@ test('--demo starts the demo target, aims the plan at it and stops it after the 
 test('--demo gives way to an explicit target host', async (t) => {
   const h = harness(healthyRun());
   t.is(await runCommand(['run', 'demo', 'script.js', '--demo', '--target-hosts', 'a.example,b.example'], h.deps), EXIT.ok);
-  t.like(h.calls[0]!.plan as object, { addresses: [{ host: 'a.example' }, { host: 'b.example' }] });
+  t.like(h.calls[0]!.plan, { addresses: [{ host: 'a.example' }, { host: 'b.example' }] });
   t.regex(h.stderr.text, /--demo ignored/);
 });
 

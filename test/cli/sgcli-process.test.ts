@@ -25,8 +25,8 @@ interface Running {
 function sgcli(args: string[], env: Record<string, string> = {}): Running {
   const child = spawn(process.execPath, [SGCLI, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const text = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text.stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text.stderr += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text.stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (text.stderr += chunk));
   // 'close', not 'exit': only then has everything the process wrote been read.
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   // A test that fails midway must not leave its process behind.

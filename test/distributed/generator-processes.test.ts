@@ -306,8 +306,8 @@ test.serial('a coordinator killed mid-run: generators stop their devices; the st
   children.push(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const line = async (pattern: RegExp) => {
     await until(() => pattern.test(stdout), 20_000, () => `${pattern} from the coordinator; stdout:\n${stdout}\nstderr:\n${stderr}`);

@@ -49,14 +49,14 @@ export function parseLiveLines(stderr: string): LiveLine[] {
 export function startSgcli(args: readonly string[], env: Record<string, string> = {}, launcher: readonly string[] = []): Running {
   const startedAt = performance.now();
   const [command, ...prefix] = [...launcher, process.execPath];
-  const child = spawn(command!, [...prefix, SGCLI, ...args], {
+  const child = spawn(command, [...prefix, SGCLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, STRESSGRID_WORKERS: '2', NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const text = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text.stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text.stderr += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text.stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (text.stderr += chunk));
   const watchdog = setTimeout(() => child.kill('SIGKILL'), WATCHDOG_MS);
   const finished = new Promise<Finished>((resolve) => {
     child.on('close', (code) => {

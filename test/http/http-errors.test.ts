@@ -89,7 +89,7 @@ for (const protocol of ['http10', 'http'] as const) {
         await connection.connect();
         const err = await t.throwsAsync(connection.request(GET));
         t.is((err as { code?: string }).code, 'closed');
-        t.regex(err!.message, /before the response body was complete/);
+        t.regex(err.message, /before the response body was complete/);
         // Headers arrived, the body did not: headers_us is recorded, the response is not.
         t.is(sink.durationsOf(KEY.headers).length, 1);
         t.is(sink.countOf(KEY.response), 0);

@@ -2,7 +2,7 @@ import test from 'ava';
 import { Http1ResponseParser } from '../../ts/generator/protocols/http1-response-parser.js';
 import { codeOfCall } from '../support/code-of.js';
 
-function parse(wire: string, { head = false, minor = 1 as 0 | 1, split = 0 } = {}): Http1ResponseParser {
+function parse(wire: string, { head = false, minor = 1, split = 0 }: { head?: boolean; minor?: 0 | 1; split?: number } = {}): Http1ResponseParser {
   const parser = new Http1ResponseParser(head, minor);
   const bytes = Buffer.from(wire, 'latin1');
   if (split === 0) parser.push(bytes);

@@ -7,7 +7,6 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { createSocket } from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import { KEY } from '../../ts/shared/metrics.js';
 import type { SocketConnection } from '../../ts/generator/protocols/device-connection.js';
 import { createSocketConnection, recordSocketBytes, SOCKET_ENGINES, type SocketEngine } from '../../ts/generator/protocols/socket-transport.js';
@@ -91,7 +90,7 @@ for (const engine of SOCKET_ENGINES) {
     });
     await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
     t.teardown(() => server.close());
-    const { sink, socket } = connection(t, engine, (server.address() as AddressInfo).port, 'udp');
+    const { sink, socket } = connection(t, engine, server.address().port, 'udp');
     await socket.connect();
     for (const size of UDP_SENDS) {
       await socket.send(Buffer.alloc(size, 1));

@@ -8,7 +8,6 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { createSocket } from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import { constants } from 'node:os';
 import { DEVICE_ERROR, DeviceError } from '../../ts/shared/errors.js';
 import type { SocketConnection, Target } from '../../ts/generator/protocols/device-connection.js';
@@ -64,7 +63,7 @@ async function udpEcho(t: ExecutionContext): Promise<number> {
   server.on('message', (msg, rinfo) => server.send(msg, rinfo.port, rinfo.address));
   await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
   t.teardown(() => server.close());
-  return (server.address() as AddressInfo).port;
+  return server.address().port;
 }
 
 for (const engine of SOCKET_ENGINES) {
@@ -315,7 +314,7 @@ for (const engine of SOCKET_ENGINES) {
     });
     await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
     t.teardown(() => server.close());
-    const { connection } = open(t, engine, (server.address() as AddressInfo).port, 'udp');
+    const { connection } = open(t, engine, server.address().port, 'udp');
     await connection.connect();
     await connection.send(Buffer.from('flood me'));
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -99,7 +99,7 @@ http {
 async function launch(prefix: string, port: number, hosts: string[]): Promise<ChildProcess> {
   const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', join(prefix, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<string>((resolve) => {
     child.once('error', (err) => resolve(`nginx could not start: ${err.message} (is the Debian package nginx installed?)`));
     child.once('exit', (code, signal) => resolve(`nginx exited (${code ?? signal})`));

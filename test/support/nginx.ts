@@ -165,7 +165,7 @@ async function launch(prefix: string, port: number): Promise<ChildProcess> {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<string>((resolve) => {
     child.once('error', (err) => resolve(`nginx could not start: ${err.message} (is the Debian package nginx installed?)`));
     child.once('exit', (code, signal) => resolve(`nginx exited (${code ?? signal})`));

@@ -43,7 +43,7 @@ export function startProgram(options: ProgramOptions): ProgramProcess {
   const [command, ...args] = [...(options.wrapper ?? []), process.execPath, join(PACKAGE_ROOT, options.main), ...(options.args ?? [])];
   const child = spawn(command!, args, { cwd: PACKAGE_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
   // 'close', not 'exit': only then has everything the process wrote been read.
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const killer = setTimeout(() => child.kill('SIGKILL'), options.lifetimeMs ?? LIFETIME_MS);

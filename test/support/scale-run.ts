@@ -119,8 +119,8 @@ export async function runAtScale(options: ScaleRunOptions): Promise<ScaleRunResu
     const sgcli = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, STRESSGRID_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    sgcli.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    sgcli.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    sgcli.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    sgcli.stderr.setEncoding('utf8').on('data', (s: string) => {
       stderr += s;
       for (const line of s.split('\n')) if (line.startsWith('notice') || line.startsWith('sgcli') || /^t=\d+0 /.test(line)) log(`sgcli: ${line.slice(0, 160)}`);
     });

@@ -34,7 +34,7 @@ export async function startStalledListener(): Promise<StalledListener> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
       out += s;
       if (out.includes('\n')) resolve(Number(out.trim()));
     });

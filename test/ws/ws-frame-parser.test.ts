@@ -74,7 +74,7 @@ test('broken frames are protocol errors', (t) => {
   for (const [what, bytes] of cases) {
     const parser = new WsFrameParser(collector().handler);
     const err = t.throws(() => parser.push(bytes), { instanceOf: DeviceError }, what);
-    t.is((err as DeviceError).code, 'protocol', what);
+    t.is(err.code, 'protocol', what);
   }
   const small = new WsFrameParser(collector().handler, 10);
   t.throws(() => small.push(serverFrame(OPCODE.binary, Buffer.alloc(11))), { message: /larger than 10 bytes/ });

@@ -173,7 +173,7 @@ export function recoveredSummary(runId: string, plan: ResolvedPlan, rows: readon
       .filter(([name]) => isErrorMetric(name) && name.endsWith('_count'))
       .sort(([a], [b]) => (a < b ? -1 : 1)),
   );
-  const maxOf = (column: string) => rows.reduce<number | null>((max, r) => (r.metrics[column] === undefined ? max : Math.max(max ?? 0, r.metrics[column]!)), null);
+  const maxOf = (column: string) => rows.reduce<number | null>((max, r) => (r.metrics[column] === undefined ? max : Math.max(max ?? 0, r.metrics[column])), null);
   return {
     name: plan.name,
     runId,

@@ -127,11 +127,11 @@ export const DEVICES_PER_GENERATOR_STEP = 10;
 export const PLAN_DEFAULTS = Object.freeze({
   port: 80,
   tlsPort: 443,
-  protocol: 'http' as Protocol,
+  protocol: 'http',
   size: DEVICES_PER_GENERATOR_STEP,
   blockSize: 1,
   rampup: 0,
   sustain: 60,
   rampdown: 0,
-  arrival: 'uniform' as ArrivalPattern,
+  arrival: 'uniform',
 });

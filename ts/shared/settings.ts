@@ -283,7 +283,7 @@ export type SettingKey = keyof typeof SETTINGS;
 type ValueOf<K extends SettingKey> = (typeof SETTINGS)[K] extends Setting<infer T> ? T : never;
 
 /** Every setting, as the table lists them. */
-export const ALL_SETTINGS: readonly Setting<unknown>[] = Object.values(SETTINGS) as readonly Setting<unknown>[];
+export const ALL_SETTINGS: readonly Setting<unknown>[] = Object.values(SETTINGS);
 
 /** The settings `program` reads, in table order. */
 export function settingsOf(program: ProgramName): Setting<unknown>[] {
@@ -311,7 +311,7 @@ export function readSetting<K extends SettingKey>(
   const checked = setting.check(raw);
   if (checked.ok) return checked;
   const from = flag !== undefined ? setting.flag! : setting.env;
-  return { ok: false, problem: `${settingLabel(setting as Setting<unknown>, flag !== undefined)}: ${checked.problem}`, from, message: checked.problem };
+  return { ok: false, problem: `${settingLabel(setting, flag !== undefined)}: ${checked.problem}`, from, message: checked.problem };
 }
 
 /** The setting's --help line: its help, variable and default. */

@@ -52,7 +52,7 @@ async function load(): Promise<QuickJS> {
           });
           return {};
         },
-      } as never,
+      },
     }),
   );
   const emscripten = (module as unknown as { module: { _malloc: (n: number) => number; _free: (p: number) => void } }).module;
