@@ -29,6 +29,8 @@
 import { INTENDED_SUFFIX, RESERVED_COUNTER_KEYS } from '../../shared/metrics.js';
 import { HTTP_TOKEN } from '../protocols/http-grammar.js';
 import { GUEST_BERT } from './guest-bert.js';
+import { HASH_ALGORITHMS, MESSAGE_AS, METRIC_KEY, OPERATION, OUTBOX } from './mailbox.js';
+import { DEVICE_API } from '../../shared/script/script-source.js';
 
 export const GUEST_PRELUDE = String.raw`(function (host, paramsJson) {
 'use strict';
@@ -41,12 +43,12 @@ const isFiniteNumber = Number.isFinite, isInteger = Number.isInteger;
 const resolved = Promise.resolve();
 const hostRandom = host.random, hostHash = host.hash, hostHmac = host.hmac;
 const hostWsFetch = host.wsFetch;
-const KEY = /^[a-z][a-z0-9_]{0,63}$/;
+const KEY = ${METRIC_KEY};
 const RESERVED_COUNTER_KEY = /^(${RESERVED_COUNTER_KEYS.join('|')})$/;
 const INTENDED = '${INTENDED_SUFFIX}';
 const TOKEN = ${HTTP_TOKEN};
 const BAD_VALUE = /[\r\n\0]/;
-const ALGORITHMS = ['sha1', 'sha256', 'sha512', 'md5'];
+const ALGORITHMS = ${JSON.stringify(HASH_ALGORITHMS)};
 const MAX_RANDOM_BYTES = 1048576;
 const noop = () => {};
 
@@ -249,7 +251,7 @@ function randomBits(n) {
 }
 
 function metricKey(key, fn) {
-  if (typeof key !== 'string' || !KEY.test(key)) throw bad(fn + ': key must match /^[a-z][a-z0-9_]{0,63}$/, got ' + stringify(String(key)));
+  if (typeof key !== 'string' || !KEY.test(key)) throw bad(fn + ': key must match ${METRIC_KEY}, got ' + stringify(String(key)));
   return key;
 }
 
@@ -310,9 +312,7 @@ define('crypto', freeze({
 }));
 
 let seq = 0;
-// Outbox lines: '<tag>,<opId>,<deviceId>,<rest>' (tag 'd': rest is the delay in
-// ms; 'H': rest is 'METHOD,path' of a request without headers or body; any
-// other tag is the operation kind and rest its payload as JSON).
+// Outbox lines: '<tag>,<opId>,<deviceId>,<rest>' (see mailbox.ts).
 let out = [];
 let done = [];
 let bins = [], binLength = 0, takenBinary = null;
@@ -387,8 +387,8 @@ function http(st, method, path, headers, body) {
     if (typeof path !== 'string' || path === '') throw bad(fn + ': path must be a non-empty string');
     const list = headerList(headers, fn);
     const spec = bodySpec(body, list, fn);
-    if (list.length === 0 && spec === null && PLAIN_PATH.test(path)) return op(st, 'h', 'H', method + ',' + path);
-    return opJson(st, 'h', [method, path, list, spec]);
+    if (list.length === 0 && spec === null && PLAIN_PATH.test(path)) return op(st, '${OPERATION.request}', '${OPERATION.plainRequest}', method + ',' + path);
+    return opJson(st, '${OPERATION.request}', [method, path, list, spec]);
   } catch (e) {
     return Promise.reject(e);
   }
@@ -397,7 +397,7 @@ function http(st, method, path, headers, body) {
 function wsUpgrade(st, path, headers) {
   try {
     if (typeof path !== 'string' || path === '') throw bad('wsUpgrade: path must be a non-empty string');
-    return opJson(st, 'wu', [path, headerList(headers, 'wsUpgrade')]);
+    return opJson(st, '${OPERATION.wsUpgrade}', [path, headerList(headers, 'wsUpgrade')]);
   } catch (e) {
     return Promise.reject(e);
   }
@@ -406,9 +406,9 @@ function wsUpgrade(st, path, headers) {
 // A text frame carries a string; a binary frame bytes, or a string sent as its UTF-8 bytes.
 function wsSend(st, binary, data, fn) {
   try {
-    if (typeof data === 'string') return opJson(st, 'ws', [binary, ['s', data]]);
+    if (typeof data === 'string') return opJson(st, '${OPERATION.wsSend}', [binary, ['s', data]]);
     if (binary === 0) throw bad(fn + ': expects a string');
-    return opJson(st, 'ws', [1, bodySpec(toBytes(data, fn + ': data'), null, fn)]);
+    return opJson(st, '${OPERATION.wsSend}', [1, bodySpec(toBytes(data, fn + ': data'), null, fn)]);
   } catch (e) {
     return Promise.reject(e);
   }
@@ -418,13 +418,13 @@ function wsSendJson(st, value) {
   let s;
   try { s = stringify(value); } catch (e) { return Promise.reject(bad('wsSendJson: value cannot be serialised: ' + e.message)); }
   if (typeof s !== 'string') return Promise.reject(bad('wsSendJson: value cannot be serialised'));
-  return opJson(st, 'ws', [0, ['s', s]]);
+  return opJson(st, '${OPERATION.wsSend}', [0, ['s', s]]);
 }
 
 function wsReceive(st, as, timeoutMs, fn) {
   if (timeoutMs === undefined) timeoutMs = 5000;
   if (typeof timeoutMs !== 'number' || !isFiniteNumber(timeoutMs) || timeoutMs < 0) return Promise.reject(bad(fn + ': timeoutMs must be a finite number >= 0'));
-  return opJson(st, 'wr', [as, timeoutMs]);
+  return opJson(st, '${OPERATION.wsReceive}', [as, timeoutMs]);
 }
 
 function jsonMessage(s, fn) {
@@ -434,7 +434,7 @@ function jsonMessage(s, fn) {
 function wsFetch(st, as, fn) {
   const r = hostWsFetch(st.id, as);
   if (r === null) return null;
-  if (typeof r === 'string') return as === 'j' ? jsonMessage(r, fn) : r;
+  if (typeof r === 'string') return as === '${MESSAGE_AS.json}' ? jsonMessage(r, fn) : r;
   if (r instanceof AB) return new U8(r);
   if (r !== undefined && typeof r === 'object') throw new DeviceError(r.code, r.message);
   throw new DeviceError('unknown', fn + ' failed');
@@ -443,8 +443,8 @@ function wsFetch(st, as, fn) {
 // TCP: bytes onto the stream; UDP: one datagram. A string goes as its UTF-8 bytes.
 function socketSend(st, data) {
   try {
-    if (typeof data === 'string') return opJson(st, 'ts', ['s', data]);
-    return opJson(st, 'ts', bodySpec(toBytes(data, 'send: data'), null, 'send'));
+    if (typeof data === 'string') return opJson(st, '${OPERATION.socketSend}', ['s', data]);
+    return opJson(st, '${OPERATION.socketSend}', bodySpec(toBytes(data, 'send: data'), null, 'send'));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -453,14 +453,14 @@ function socketSend(st, data) {
 function socketRecv(st, timeoutMs) {
   if (timeoutMs === undefined) timeoutMs = 5000;
   if (typeof timeoutMs !== 'number' || !isFiniteNumber(timeoutMs) || timeoutMs < 0) return Promise.reject(bad('recv: timeoutMs must be a finite number >= 0'));
-  return opJson(st, 'tr', timeoutMs);
+  return opJson(st, '${OPERATION.socketRecv}', timeoutMs);
 }
 
 function delay(st, ms, ratio) {
   if (ratio === undefined) ratio = 0;
   if (typeof ms !== 'number' || !isFiniteNumber(ms) || ms < 0) return Promise.reject(bad('delay: ms must be a finite number >= 0'));
   if (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 1)) return Promise.reject(bad('delay: randomRatio must be a number from 0 to 1'));
-  return op(st, 'd', 'd', '' + ms * (1 + ratio * (2 * Math.random() - 1)));
+  return op(st, '${OPERATION.delay}', '${OPERATION.delay}', '' + ms * (1 + ratio * (2 * Math.random() - 1)));
 }
 
 // A started timing is a mark whose time (µs) the device's next operation fills
@@ -486,31 +486,33 @@ function stopStartTiming(st, stopKey, startKey) {
   startTiming(st, startKey);
 }
 
-const MAKERS = [
-  (st) => (path, headers) => http(st, 'GET', path, headers, undefined),
-  (st) => (path, headers) => http(st, 'HEAD', path, headers, undefined),
-  (st) => (path, headers) => http(st, 'OPTIONS', path, headers, undefined),
-  (st) => (path, headers) => http(st, 'DELETE', path, headers, undefined),
-  (st) => (path, headers, body) => http(st, 'POST', path, headers, body),
-  (st) => (path, headers, body) => http(st, 'PUT', path, headers, body),
-  (st) => (path, headers, body) => http(st, 'PATCH', path, headers, body),
-  (st) => (path, headers) => wsUpgrade(st, path, headers),
-  (st) => (data) => wsSend(st, 0, data, 'wsSendText'),
-  (st) => (data) => wsSend(st, 1, data, 'wsSendBinary'),
-  (st) => (value) => wsSendJson(st, value),
-  (st) => (timeoutMs) => wsReceive(st, 't', timeoutMs, 'wsReceiveText'),
-  (st) => (timeoutMs) => wsReceive(st, 'b', timeoutMs, 'wsReceiveBinary'),
-  (st) => (timeoutMs) => wsReceive(st, 'j', timeoutMs, 'wsReceiveJson'),
-  (st) => () => wsFetch(st, 't', 'wsFetchText'),
-  (st) => () => wsFetch(st, 'b', 'wsFetchBinary'),
-  (st) => () => wsFetch(st, 'j', 'wsFetchJson'),
-  (st) => (ms, randomRatio) => delay(st, ms, randomRatio),
-  (st) => (key) => startTiming(st, key),
-  (st) => (key) => stopTiming(st, key),
-  (st) => (stopKey, startKey) => stopStartTiming(st, stopKey, startKey),
-  (st) => (data) => socketSend(st, data),
-  (st) => (timeoutMs) => socketRecv(st, timeoutMs),
-];
+// Device-bound functions by name; the wrapper takes them as parameters in DEVICE_API's order (script-source.ts).
+const MAKER = {
+  get: (st) => (path, headers) => http(st, 'GET', path, headers, undefined),
+  head: (st) => (path, headers) => http(st, 'HEAD', path, headers, undefined),
+  options: (st) => (path, headers) => http(st, 'OPTIONS', path, headers, undefined),
+  del: (st) => (path, headers) => http(st, 'DELETE', path, headers, undefined),
+  post: (st) => (path, headers, body) => http(st, 'POST', path, headers, body),
+  put: (st) => (path, headers, body) => http(st, 'PUT', path, headers, body),
+  patch: (st) => (path, headers, body) => http(st, 'PATCH', path, headers, body),
+  wsUpgrade: (st) => (path, headers) => wsUpgrade(st, path, headers),
+  wsSendText: (st) => (data) => wsSend(st, 0, data, 'wsSendText'),
+  wsSendBinary: (st) => (data) => wsSend(st, 1, data, 'wsSendBinary'),
+  wsSendJson: (st) => (value) => wsSendJson(st, value),
+  wsReceiveText: (st) => (timeoutMs) => wsReceive(st, '${MESSAGE_AS.text}', timeoutMs, 'wsReceiveText'),
+  wsReceiveBinary: (st) => (timeoutMs) => wsReceive(st, '${MESSAGE_AS.binary}', timeoutMs, 'wsReceiveBinary'),
+  wsReceiveJson: (st) => (timeoutMs) => wsReceive(st, '${MESSAGE_AS.json}', timeoutMs, 'wsReceiveJson'),
+  wsFetchText: (st) => () => wsFetch(st, '${MESSAGE_AS.text}', 'wsFetchText'),
+  wsFetchBinary: (st) => () => wsFetch(st, '${MESSAGE_AS.binary}', 'wsFetchBinary'),
+  wsFetchJson: (st) => () => wsFetch(st, '${MESSAGE_AS.json}', 'wsFetchJson'),
+  delay: (st) => (ms, randomRatio) => delay(st, ms, randomRatio),
+  startTiming: (st) => (key) => startTiming(st, key),
+  stopTiming: (st) => (key) => stopTiming(st, key),
+  stopStartTiming: (st) => (stopKey, startKey) => stopStartTiming(st, stopKey, startKey),
+  send: (st) => (data) => socketSend(st, data),
+  recv: (st) => (timeoutMs) => socketRecv(st, timeoutMs),
+};
+const MAKERS = ${JSON.stringify(DEVICE_API)}.map((name) => MAKER[name]);
 
 function classify(e) {
   try {
@@ -604,10 +606,10 @@ function message(v, buffer) {
 
 // The value an operation resolves with, from its result entry.
 function settle(kind, v, buffer) {
-  if (kind === 'h') return response(v, buffer);
-  if (kind === 'wr') return message(v, buffer);
-  if (kind === 'wu') return upgraded(v, buffer);
-  if (kind === 'tr') return buffer === null ? new U8(0) : new U8(buffer.slice(v[0], v[0] + v[1]));
+  if (kind === '${OPERATION.request}') return response(v, buffer);
+  if (kind === '${OPERATION.wsReceive}') return message(v, buffer);
+  if (kind === '${OPERATION.wsUpgrade}') return upgraded(v, buffer);
+  if (kind === '${OPERATION.socketRecv}') return buffer === null ? new U8(0) : new U8(buffer.slice(v[0], v[0] + v[1]));
   return undefined;
 }
 
@@ -659,9 +661,7 @@ return freeze({
     staged.delete(id);
     for (let i = 0; i < list.length; i += 2) list[i](list[i + 1]);
   },
-  // Lines: the operation lines, then 'B' (a binary side buffer waits in
-  // takeBinary), 'E,<id>' (device done), 'F,<id>,<JSON [code, message]>' (device
-  // failed), 'C,<key>,<n>' (counter), 'T,<key>,<µs>' (timing).
+  // Lines: the operation lines, then the OUTBOX lines of mailbox.ts.
   take() {
     if (out.length === 0 && done.length === 0 && counts.size === 0 && durations.length === 0) return '';
     const tail = [];
@@ -670,11 +670,11 @@ return freeze({
       let offset = 0;
       for (const b of bins) { all.set(b, offset); offset += b.length; }
       takenBinary = all.buffer;
-      tail.push('B');
+      tail.push('${OUTBOX.binary}');
     }
-    for (const e of done) tail.push(e.length === 1 ? 'E,' + e[0] : 'F,' + e[0] + ',' + stringify([e[1], e[2]]));
-    counts.forEach((v, k) => { tail.push('C,' + k + ',' + v); });
-    for (let i = 0; i < durations.length; i += 2) tail.push('T,' + durations[i] + ',' + durations[i + 1]);
+    for (const e of done) tail.push(e.length === 1 ? '${OUTBOX.ended},' + e[0] : '${OUTBOX.failed},' + e[0] + ',' + stringify([e[1], e[2]]));
+    counts.forEach((v, k) => { tail.push('${OUTBOX.count},' + k + ',' + v); });
+    for (let i = 0; i < durations.length; i += 2) tail.push('${OUTBOX.timing},' + durations[i] + ',' + durations[i + 1]);
     // Nothing is emptied before the text exists: if building it fails, the next take sends it all.
     const message = (tail.length === 0 ? out : out.concat(tail)).join('\n');
     out = []; done = []; durations = []; bins = []; binLength = 0;

@@ -14,19 +14,19 @@ import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emsc
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import { BLOCK_LIMIT_DEFAULTS, type BlockLimits } from '../../shared/plan.js';
 import type { MetricSink } from '../metric-sink.js';
-import type { HttpRequest, HttpResponse } from '../protocols/device-connection.js';
-import { isHttpMethod } from '../protocols/http-grammar.js';
 import { compileCheck, compileProblem, ScriptCompileError } from '../../shared/script/check.js';
 import type { DeviceIO } from './device-io.js';
 import { GUEST_PRELUDE } from './guest-prelude.js';
+import { HTTP_OPERATIONS, httpRequest, performHttp } from './http-operations.js';
+import { HASH_ALGORITHMS, METRIC_KEY, OPERATION, OUTBOX, type MessageAs } from './mailbox.js';
 import { NO_LIMIT, type HeapAccounting } from '../../shared/script/heap-accounting.js';
 import { quickJS } from '../../shared/script/quickjs-module.js';
-import { BinaryParts, bodyFragment } from './response-body.js';
+import { BinaryParts } from './response-body.js';
 import { SCRIPT_FILE, usedDeviceApi, wrapScript } from '../../shared/script/script-source.js';
-import { performSocket, SOCKET_RECV, SOCKET_SEND } from './socket-operations.js';
+import { performSocket, SOCKET_OPERATIONS } from './socket-operations.js';
 import { serveStopOrders } from '../stop-orders.js';
 import { TimerQueue } from './timer-queue.js';
-import { fetchMessage, performWebSocket, WS_OPERATIONS, type MessageAs } from './ws-operations.js';
+import { fetchMessage, performWebSocket, WS_OPERATIONS } from './ws-operations.js';
 
 export interface SandboxLimits {
   /** One device's uninterrupted run of code longer than this is interrupted (`cpu_limit`). */
@@ -87,16 +87,14 @@ interface Waiting {
 interface HostOperation {
   opId: number;
   deviceId: number;
-  /** Outbox tag: 'd' (delay), 'H' (plain request) or an operation kind with a JSON payload. */
+  /** Outbox tag: the operation kind (mailbox.ts OPERATION). */
   tag: string;
   payload: string;
 }
-type BodySpec = ['s', string] | ['b', number, number] | null;
 
 /** Interrupt polls (each ~10,000 guest calls or loop iterations) a slice must reach before it can be cut off. */
 const MIN_INTERRUPT_POLLS = 100;
-const METRIC_KEY = /^[a-z][a-z0-9_]{0,63}$/;
-const HASHES = new Set(['sha1', 'sha256', 'sha512', 'md5']);
+const HASHES: ReadonlySet<string> = new Set(HASH_ALGORITHMS);
 /** Job batches start here and adapt so that a batch stays well inside one CPU slice. */
 const INITIAL_JOB_BATCH = 64;
 const MAX_JOB_BATCH = 1024;
@@ -517,23 +515,23 @@ export class ScriptSandbox {
     const done: string[] = [];
     let hasBinary = false;
     for (const line of text.split('\n')) {
-      if (line === 'B') {
+      if (line === OUTBOX.binary) {
         hasBinary = true;
         continue;
       }
       const tag = line.slice(0, line.indexOf(','));
       switch (tag) {
-        case 'C':
-        case 'T': {
+        case OUTBOX.count:
+        case OUTBOX.timing: {
           const comma = line.lastIndexOf(',');
           const key = line.slice(2, comma);
           const value = Number(line.slice(comma + 1));
-          if (tag === 'C') this.sink.count(key, value);
+          if (tag === OUTBOX.count) this.sink.count(key, value);
           else this.sink.duration(key, Math.max(0, Math.round(value)));
           continue;
         }
-        case 'E':
-        case 'F':
+        case OUTBOX.ended:
+        case OUTBOX.failed:
           done.push(line);
           continue;
       }
@@ -568,15 +566,18 @@ export class ScriptSandbox {
     this.stats_.operations++;
     const now = performance.now();
     const sent = Math.round(now * 1000);
-    if (tag === 'd') {
+    if (tag === OPERATION.delay) {
       const ms = Number(text);
       if (ms > 0) this.timers.add(now + ms, ms, { opId, device, sent });
       else this.woken(device, opId, sent, sent);
       return;
     }
-    if (tag === 'H') {
-      const comma = text.indexOf(',');
-      this.request(device, opId, sent, { method: text.slice(0, comma) as HttpRequest['method'], path: text.slice(comma + 1), headers: [] });
+    if (HTTP_OPERATIONS.has(tag)) {
+      const request = httpRequest(tag, text, binary);
+      if (request === undefined) return;
+      const http = device.io.http;
+      if (http === undefined) this.rejected(device, opId, sent, DEVICE_ERROR.wrongProtocol, 'this device does not speak HTTP');
+      else this.settle(device, opId, sent, performHttp(http, request, this.binary));
       return;
     }
     let payload: unknown;
@@ -592,37 +593,9 @@ export class ScriptSandbox {
       else this.settle(device, opId, sent, performWebSocket(ws, kind, payload, binary, this.binary));
       return;
     }
-    if (kind === SOCKET_SEND || kind === SOCKET_RECV) {
+    if (SOCKET_OPERATIONS.has(kind)) {
       this.settle(device, opId, sent, performSocket(device.io.socket, kind, payload, binary, this.binary));
-      return;
     }
-    if (kind !== 'h') return;
-    const [method, path, headers, body] = payload as [string, string, Array<[string, string]>, BodySpec];
-    const request: HttpRequest = { method: method as HttpRequest['method'], path, headers };
-    if (body !== null) {
-      request.body = body[0] === 's' ? Buffer.from(body[1], 'utf8') : (binary ?? new Uint8Array(0)).subarray(body[1], body[1] + body[2]);
-    }
-    this.request(device, opId, sent, request);
-  }
-
-  private request(device: DeviceRecord, opId: number, sent: number, request: HttpRequest): void {
-    if (!isHttpMethod(request.method)) return;
-    const http = device.io.http;
-    if (http === undefined) {
-      this.rejected(device, opId, sent, DEVICE_ERROR.wrongProtocol, 'this device does not speak HTTP');
-      return;
-    }
-    let pending: Promise<HttpResponse>;
-    try {
-      pending = http(request);
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    pending.then(
-      (response) =>
-        this.resolved(device, opId, sent, `[${response.status},${JSON.stringify(response.headers)},${bodyFragment(response.headers, response.body, this.binary)}]`),
-      (error: unknown) => this.rejected(device, opId, sent, errorCode(error), error instanceof Error ? error.message : String(error)),
-    );
   }
 
   private settle(device: DeviceRecord, opId: number, sent: number, pending: Promise<string>): void {
@@ -680,13 +653,13 @@ export class ScriptSandbox {
     this.schedule();
   }
 
-  /** An 'E,<id>' (done) or 'F,<id>,<JSON [code, message]>' (failed) outbox line. */
+  /** An OUTBOX.ended or OUTBOX.failed line (mailbox.ts). */
   private finish(line: string): void {
     const idEnd = line.indexOf(',', 2);
     const device = this.devices.get(Number(idEnd < 0 ? line.slice(2) : line.slice(2, idEnd)));
     if (device === undefined) return;
     this.devices.delete(device.id);
-    if (line[0] === 'E') {
+    if (line[0] === OUTBOX.ended) {
       device.resolve();
       return;
     }

@@ -5,11 +5,11 @@
  */
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import type { SocketConnection } from '../protocols/device-connection.js';
+import { OPERATION } from './mailbox.js';
 import type { BinaryParts } from './response-body.js';
 
-/** Operation kinds: send, receive. */
-export const SOCKET_SEND = 'ts';
-export const SOCKET_RECV = 'tr';
+/** The operation kinds performed here: send, receive. */
+export const SOCKET_OPERATIONS: ReadonlySet<string> = new Set([OPERATION.socketSend, OPERATION.socketRecv]);
 
 /** Node's longest timer; a longer receive timeout waits this long. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -27,7 +27,7 @@ export function performSocket(
   if (socket === undefined) {
     return Promise.reject(new DeviceError(DEVICE_ERROR.wrongProtocol, 'send and recv need a tcp or udp target'));
   }
-  if (kind === SOCKET_SEND) {
+  if (kind === OPERATION.socketSend) {
     const data = payload as SendSpec;
     const bytes = data[0] === 's' ? Buffer.from(data[1], 'utf8') : (binary ?? new Uint8Array(0)).subarray(data[1], data[1] + data[2]);
     return socket.send(bytes).then(() => '0');

@@ -9,13 +9,11 @@
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import type { WebSocketConnection, WsMessage } from '../protocols/device-connection.js';
 import { WsUpgradeRefused } from '../protocols/ws-upgrade-refused.js';
+import { MESSAGE_AS, OPERATION, type MessageAs } from './mailbox.js';
 import { bodyFragment, type BinaryParts } from './response-body.js';
 
-/** Operation kinds: upgrade, send, receive. */
-export const WS_OPERATIONS: ReadonlySet<string> = new Set(['wu', 'ws', 'wr']);
-
-/** What the script wants a message as: text, binary, JSON. */
-export type MessageAs = 't' | 'b' | 'j';
+/** The operation kinds performed here: upgrade, send, receive. */
+export const WS_OPERATIONS: ReadonlySet<string> = new Set([OPERATION.wsUpgrade, OPERATION.wsSend, OPERATION.wsReceive]);
 
 type SendSpec = ['s', string] | ['b', number, number];
 
@@ -31,7 +29,7 @@ export function performWebSocket(
   out: BinaryParts,
 ): Promise<string> {
   switch (kind) {
-    case 'wu': {
+    case OPERATION.wsUpgrade: {
       const [path, headers] = payload as [string, Array<[string, string]>];
       // A refusal resolves with its response; the guest rejects with ws_upgrade_refused carrying it.
       return ws.wsUpgrade(path, headers).then(
@@ -43,7 +41,7 @@ export function performWebSocket(
         },
       );
     }
-    case 'ws': {
+    case OPERATION.wsSend: {
       const [isBinary, data] = payload as [0 | 1, SendSpec];
       const bytes = data[0] === 's' ? data[1] : (binary ?? new Uint8Array(0)).subarray(data[1], data[1] + data[2]);
       return ws.wsSend(isBinary === 1, bytes).then(() => '0');
@@ -57,9 +55,9 @@ export function performWebSocket(
 
 /** A received message as `["s", text]`, `["b", [offset, length]]` or `["j", value]`. */
 function messageFragment(message: WsMessage, as: MessageAs, out: BinaryParts): string {
-  if (as === 'b') return `["b",[${out.append(message.data)},${message.data.length}]]`;
+  if (as === MESSAGE_AS.binary) return `["b",[${out.append(message.data)},${message.data.length}]]`;
   const text = message.data.toString('utf8');
-  if (as === 't') return `["s",${JSON.stringify(text)}]`;
+  if (as === MESSAGE_AS.text) return `["s",${JSON.stringify(text)}]`;
   return `["j",${jsonText(text)}]`;
 }
 
@@ -77,5 +75,5 @@ export function fetchMessage(ws: WebSocketConnection | undefined, as: MessageAs)
   if (ws === undefined) throw new DeviceError(DEVICE_ERROR.wrongProtocol, 'this device does not speak WebSocket (it needs an HTTP target)');
   const message = ws.wsFetch();
   if (message === undefined) return null;
-  return as === 'b' ? message.data : message.data.toString('utf8');
+  return as === MESSAGE_AS.binary ? message.data : message.data.toString('utf8');
 }
