@@ -95,7 +95,7 @@ class SimulatedGenerator {
       // A zero mask lets ws skip masking here; the coordinator still unmasks every frame as it would a real generator's.
       this.socket = new WebSocket(url, { perMessageDeflate: false, generateMask: (mask) => void mask.fill(0) });
       this.socket.once('error', reject);
-      this.socket.on('message', (data) => this.onMessage(JSON.parse(String(data)) as CoordinatorMessage, resolve));
+      this.socket.on('message', (data: Buffer) => this.onMessage(JSON.parse(data.toString()) as CoordinatorMessage, resolve));
       this.socket.once('open', () => this.send({ type: 'hello', version: PROTOCOL_VERSION, generatorId: this.id, workers: 1 }));
     });
   }

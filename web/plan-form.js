@@ -176,7 +176,7 @@ export class PlanForm {
   }
 
   restore() {
-    let saved = null;
+    let saved;
     try {
       saved = JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null');
     } catch {

@@ -118,7 +118,7 @@ class RunStream {
         socket.removeAllListeners('error');
         socket.on('error', () => undefined);
         this.socket = socket;
-        socket.on('message', (data) => this.onMessage(String(data)));
+        socket.on('message', (data: Buffer) => this.onMessage(data.toString()));
         socket.once('close', () => void this.onDrop());
         resolve();
       });

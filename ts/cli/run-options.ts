@@ -254,7 +254,7 @@ export function buildPlan(settings: RunSettings, sources: PlanSources): { plan: 
   if (settings.targetHosts !== undefined) {
     plan.addresses = settings.targetHosts.map((host) => amend({ host }));
   } else if (Array.isArray(baseAddresses) && baseAddresses.length > 0) {
-    plan.addresses = baseAddresses.map((address) => (isObject(address) ? amend(address) : address));
+    plan.addresses = (baseAddresses as unknown[]).map((address) => (isObject(address) ? amend(address) : address));
   } else if (baseAddresses !== undefined && !Array.isArray(baseAddresses)) {
     problems.push({ path: 'plan.addresses', message: 'must be an array of { host, port?, protocol? }' });
   } else {
@@ -274,7 +274,7 @@ export function buildPlan(settings: RunSettings, sources: PlanSources): { plan: 
     const thresholds: Record<string, unknown> = isObject(base.thresholds) ? { ...base.thresholds } : {};
     for (const { metric, expression } of settings.thresholds) {
       const existing = thresholds[metric];
-      thresholds[metric] = [...(Array.isArray(existing) ? existing : existing === undefined ? [] : [existing]), expression];
+      thresholds[metric] = [...(Array.isArray(existing) ? (existing as unknown[]) : existing === undefined ? [] : [existing]), expression];
     }
     plan.thresholds = thresholds;
   }

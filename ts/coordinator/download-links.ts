@@ -54,7 +54,7 @@ export class DownloadLinks {
     if (this.key === null) return path;
     const expires = Math.floor(this.now() / 1000) + this.expirySeconds;
     const query = new URLSearchParams({ [LINK_EXPIRES_PARAM]: String(expires), [LINK_SIGNATURE_PARAM]: this.signature(this.key, runId, expires) });
-    return `${path}?${query}`;
+    return `${path}?${query.toString()}`;
   }
 
   /** Checks the signature and expiry a request for `runId`'s archive carries. */

@@ -88,7 +88,7 @@ export class GeneratorRegistry {
       try {
         call(l);
       } catch (err) {
-        this.log(`stressgrid coordinator: ${(err as Error).stack ?? err}`);
+        this.log(`stressgrid coordinator: ${(err as Error).stack ?? String(err)}`);
       }
     }
   }

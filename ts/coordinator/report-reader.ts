@@ -68,7 +68,7 @@ export class ReportReader {
 
 /** results.csv turned into columns; a cell that is empty or not a number is null. */
 export function seriesOfCsv(text: string): ReportSeries {
-  const records = parse(text, { columns: false, skip_empty_lines: true, relax_column_count: true }) as string[][];
+  const records = parse(text, { columns: false, skip_empty_lines: true, relax_column_count: true });
   const [header, ...rows] = records;
   const series: ReportSeries = { elapsed: [], time: [], columns: {} };
   if (!header) return series;

@@ -46,9 +46,9 @@ const addonDir = join(packageRoot, 'crates', 'hdr-native');
 export interface NativeAddon {
   NativeHistogram: NativeHistogramClass;
   /** One value; the hot path that skips napi-rs's per-call bookkeeping. */
-  recordValue(handle: HistogramHandle, value: number): void;
+  recordValue: (handle: HistogramHandle, value: number) => void;
   /** A batch in one call. */
-  recordValues(handle: HistogramHandle, values: Float64Array): void;
+  recordValues: (handle: HistogramHandle, values: Float64Array) => void;
 }
 
 function load(): NativeAddon {

@@ -41,7 +41,7 @@ export interface WsLinkOptions<Out = unknown> {
   /** Told why, each time this side closes the link because of its peer. */
   onInvalid?(reason: string): void;
   /** A message as it goes on the wire: a string goes as a text frame, bytes as a binary one (default JSON text). */
-  serialize?(message: Out): string | Buffer;
+  serialize?: (message: Out) => string | Buffer;
 }
 
 /** Reads one frame from the peer; `binary` tells a binary frame from a text one. */

@@ -670,7 +670,8 @@ export class ScriptSandbox {
       // an unreadable failure still fails the device, as a script error
     }
     const code = typeof entry[0] === 'string' && METRIC_KEY.test(entry[0]) ? entry[0] : DEVICE_ERROR.script;
-    device.reject(new DeviceError(code, String(entry[1] ?? '')));
+    const message = entry[1] ?? '';
+    device.reject(new DeviceError(code, typeof message === 'string' ? message : JSON.stringify(message)));
   }
 
   private fail(device: DeviceRecord, code: string, message: string): void {
