@@ -264,7 +264,7 @@ test('the live stream carries every second\'s snapshot, the notices and the endi
   const c = await coordinatorFor(t);
   const messages: LiveMessage[] = [];
   const ws = new WebSocket(`${c.url.replace('http', 'ws')}/api/live`);
-  ws.on('message', (data) => messages.push(JSON.parse(String(data)) as LiveMessage));
+  ws.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString()) as LiveMessage));
   await new Promise((resolve, reject) => ws.on('open', resolve).on('error', reject));
   t.teardown(() => ws.close());
 
@@ -291,7 +291,7 @@ test('a client joining mid-run gets the current snapshot at once', async (t) => 
   const { runId } = await json<RunStarted>(await postJson(`${c.url}/api/runs`, nginxPlan(nginx.port)));
   const first = await new Promise<LiveMessage>((resolve, reject) => {
     const ws = new WebSocket(`${c.url.replace('http', 'ws')}/api/live`);
-    ws.once('message', (data) => (ws.close(), resolve(JSON.parse(String(data)) as LiveMessage)));
+    ws.once('message', (data: Buffer) => (ws.close(), resolve(JSON.parse(data.toString()) as LiveMessage)));
     ws.on('error', reject);
   });
   t.like(first, { type: 'live', snapshot: { runId } });

@@ -261,8 +261,7 @@ test('--coordinator without a remote runner in the build is refused with exit 6'
 });
 
 test('the first Ctrl-C aborts through the signal and still prints the archive: exit 4', async (t) => {
-  let h!: Harness;
-  h = harness(async (_plan, options) => {
+  const h: Harness = harness(async (_plan, options) => {
     options.onLive(fakeSnapshot());
     await new Promise<void>((resolve) => {
       options.signal.addEventListener('abort', () => resolve());
@@ -276,9 +275,8 @@ test('the first Ctrl-C aborts through the signal and still prints the archive: e
 });
 
 test('a second Ctrl-C quits at once without waiting for the runner: exit 130', async (t) => {
-  let h!: Harness;
   let aborted = false;
-  h = harness(async (_plan, options) => {
+  const h: Harness = harness(async (_plan, options) => {
     options.signal.addEventListener('abort', () => {
       aborted = true;
     });
@@ -337,7 +335,7 @@ test('sgcli demo-target serves until Ctrl-C and reports what it served', async (
   const running = runCommand(['demo-target'], h.deps);
   while (!h.stdout.text.includes('\n')) await new Promise((resolve) => setTimeout(resolve, 5));
   const url = /listening on (http:\/\/\S+)/.exec(h.stdout.text)![1]!;
-  t.is(await (await fetch(`${url}/json`)).status, 200);
+  t.is((await fetch(`${url}/json`)).status, 200);
   h.interrupt();
   t.is(await running, EXIT.ok);
   t.regex(h.stderr.text, /stopped after 1 requests/);

@@ -25,7 +25,7 @@ async function scalar(prometheus: PrometheusServer, expr: string): Promise<numbe
 
 /** Raw samples of a series over the last hour: [seconds, value][]. */
 async function rawSamples(prometheus: PrometheusServer, selector: string): Promise<Array<[number, number]>> {
-  const response = await fetch(`${prometheus.url}/api/v1/query?${new URLSearchParams({ query: `${selector}[1h]` })}`);
+  const response = await fetch(`${prometheus.url}/api/v1/query?${new URLSearchParams({ query: `${selector}[1h]` }).toString()}`);
   const body = (await response.json()) as { data: { result: Array<{ values: Array<[number, string]> }> } };
   if (body.data.result.length !== 1) throw new Error(`expected one series for ${selector}, got ${body.data.result.length}`);
   return body.data.result[0]!.values.map(([time, value]) => [time, Number(value)]);

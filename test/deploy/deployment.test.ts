@@ -72,7 +72,7 @@ function blocks(folder: string, kind: 'resource' | 'data' | 'variable' | 'output
 
 /** Every `locals` value of a parsed folder, by name. */
 function locals(folder: string): Json {
-  return Object.assign({}, ...HCL_FILES.filter((f) => dirname(f) === folder).flatMap((f) => (hcl(f).locals ?? []) as Json[]));
+  return Object.assign({}, ...HCL_FILES.filter((f) => dirname(f) === folder).flatMap((f) => (hcl(f).locals ?? []) as Json[])) as Json;
 }
 
 test('every Terraform and Packer file parses as HCL2', (t) => {
@@ -94,7 +94,7 @@ test('terraform/aws: the seed\'s variables, 8000 from the management address onl
   const resources = blocks('terraform/aws', 'resource');
   const ingress = Object.entries(resources)
     .filter(([name]) => name.startsWith('aws_vpc_security_group_ingress_rule.'))
-    .map(([name, r]) => [name.split('.')[1], r.security_group_id ?? r.for_each, r.from_port, r.to_port, r.cidr_ipv4 ?? r.referenced_security_group_id]);
+    .map(([name, r]): unknown[] => [name.split('.')[1], r.security_group_id ?? r.for_each, r.from_port, r.to_port, r.cidr_ipv4 ?? r.referenced_security_group_id]);
   t.deepEqual(ingress, [
     ['coordinator_website', '${aws_security_group.coordinator.id}', 8000, 8000, '${local.management_cidr}'],
     ['coordinator_generators', '${aws_security_group.coordinator.id}', 9696, 9696, '${aws_security_group.generator.id}'],
@@ -177,8 +177,9 @@ test('packer: both clouds start from the same Ubuntu LTS, the AMI is copied to t
   t.deepEqual(filter.owners, ['099720109477']);
   t.is(filter.most_recent, true);
   t.like(filter.filters, { 'root-device-type': 'ebs', 'virtualization-type': 'hvm' });
-  const amiRelease = /^ubuntu\/images\/hvm-ssd(?:-gp3)?\/ubuntu-[a-z]+-(\d\d)\.04-amd64-server-\*$/.exec(filter.filters.name as string);
-  t.truthy(amiRelease, filter.filters.name as string);
+  const amiName = (filter.filters as Json).name as string;
+  const amiRelease = /^ubuntu\/images\/hvm-ssd(?:-gp3)?\/ubuntu-[a-z]+-(\d\d)\.04-amd64-server-\*$/.exec(amiName);
+  t.truthy(amiRelease, amiName);
   // LTS releases are the April ones of even years.
   t.is(Number(amiRelease![1]) % 2, 0, `Ubuntu ${amiRelease![1]}.04 is an LTS release`);
   t.true(Number(amiRelease![1]) >= 24, 'a supported LTS release');

@@ -70,7 +70,7 @@ async function joined(c: Cluster, processes: GeneratorProcess[], timeoutMs?: num
   try {
     await c.waitForGenerators(processes.map((p) => p.id), timeoutMs);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${processes.map((p) => `generator ${p.id} (exit ${p.child.exitCode ?? p.child.signalCode}):\n${p.stderr()}`).join('\n')}`);
+    throw new Error(`${(err as Error).message}\n${processes.map((p) => `generator ${p.id} (exit ${p.child.exitCode ?? p.child.signalCode}):\n${p.stderr()}`).join('\n')}`, { cause: err });
   }
 }
 

@@ -22,7 +22,7 @@ import { startNginx, type NginxServer } from '../support/nginx.js';
 import { readResultsCsv } from '../support/report-archive.js';
 import { until } from '../support/until.js';
 
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
+const cleanups: Array<() => unknown> = [];
 test.after.always(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
@@ -51,7 +51,7 @@ async function port(options: { token?: string; maxMessageBytes?: number; helloTi
 function hostile(url: string, act: (socket: WebSocket) => void, headers: Record<string, string> = {}) {
   const socket = new WebSocket(url, { headers });
   const received: unknown[] = [];
-  socket.on('message', (data) => received.push(JSON.parse(data.toString())));
+  socket.on('message', (data: Buffer) => received.push(JSON.parse(data.toString())));
   socket.on('open', () => act(socket));
   return new Promise<{ status?: number; code?: number; reason?: string; received: unknown[] }>((resolve) => {
     socket.once('unexpected-response', (req, res) => {

@@ -16,7 +16,7 @@ test.before(async () => {
   server = await startTcpServer((socket) => socket.on('data', (data) => socket.write(data)));
 });
 test.after.always(async () => {
-  killAllPrograms();
+  await killAllPrograms();
   await server?.close();
 });
 

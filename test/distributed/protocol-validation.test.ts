@@ -205,9 +205,9 @@ const ODD_VALUES: unknown[] = [null, true, false, 0, -1, 1.5, 2 ** 60, -0, '', '
 function mutate(value: unknown, next: () => number): unknown {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
   if (Array.isArray(value)) {
-    if (value.length === 0 || next() < 0.2) return next() < 0.5 ? [] : [...value, pick(ODD_VALUES)];
+    if (value.length === 0 || next() < 0.2) return next() < 0.5 ? [] : [...(value as unknown[]), pick(ODD_VALUES)];
     const i = Math.floor(next() * value.length);
-    const copy = [...value];
+    const copy = [...(value as unknown[])];
     copy[i] = mutate(copy[i], next);
     return copy;
   }
@@ -234,7 +234,8 @@ function checkFuzzed(t: import('ava').ExecutionContext, parse: (text: string) =>
     for (let n = 1 + Math.floor(next() * 3); n > 0; n--) value = mutate(value, next);
     let text = JSON.stringify(value);
     // Byte-level damage too: truncation, a flipped character.
-    if (next() < 0.2) text = text.slice(0, Math.floor(next() * text.length));
+    const truncate = next() < 0.2;
+    if (truncate) text = text.slice(0, Math.floor(next() * text.length));
     else if (next() < 0.2) {
       const at = Math.floor(next() * text.length);
       text = text.slice(0, at) + String.fromCharCode(Math.floor(next() * 128)) + text.slice(at + 1);

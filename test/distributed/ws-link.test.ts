@@ -53,7 +53,7 @@ const hello: GeneratorMessage = { type: 'hello', version: PROTOCOL_VERSION, gene
 
 test('checked messages flow both ways as JSON text frames', async (t) => {
   const p = await pair();
-  const got = new Promise<string>((resolve) => p.client.once('message', (data) => resolve(data.toString())));
+  const got = new Promise<string>((resolve) => p.client.once('message', (data: Buffer) => resolve(data.toString())));
   p.client.send(JSON.stringify(hello));
   p.link.send({ type: 'welcome', version: PROTOCOL_VERSION });
   t.deepEqual(JSON.parse(await got), { type: 'welcome', version: PROTOCOL_VERSION });

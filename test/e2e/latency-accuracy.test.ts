@@ -81,7 +81,7 @@ for (const c of cases) {
     let id = 0;
     const devices: Device[] = [];
     t.teardown(async () => {
-      for (const d of devices) d.stop();
+      for (const d of devices) void d.stop();
       await sleep(100);
       sandbox.dispose();
     });

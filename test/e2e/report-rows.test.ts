@@ -34,7 +34,7 @@ for (const { interval, sustain, rows } of [
     t.deepEqual(archive.files, ['histograms.hlog', 'plan.json', 'report.html', 'results.csv', 'summary.json']);
     t.deepEqual(archive.columns.slice(0, 2), ['elapsed', 'time']);
 
-    t.is(archive.rows.length, rows, `elapsed ${archive.rows.map((r) => r.elapsed)}`);
+    t.is(archive.rows.length, rows, `elapsed ${archive.rows.map((r) => r.elapsed).join(',')}`);
     archive.rows.forEach((row, i) => {
       if (i > 0) t.true(row.elapsed > archive.rows[i - 1]!.elapsed, 'elapsed increases');
       if (i < rows - 1) t.true(Math.abs(row.elapsed - (i + 1) * interval) < SLACK_S, `row ${i} at ${row.elapsed} s`);

@@ -12,7 +12,7 @@ import { ROOT, runSgcli, workspace } from '../e2e/sgcli-child.js';
 export interface ExampleRun {
   archive: RunArchive;
   /** Histogram samples of `tag` over the whole run (from histograms.hlog). */
-  samples(tag: string): number;
+  samples: (tag: string) => number;
 }
 
 export async function runExample(

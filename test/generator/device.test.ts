@@ -45,7 +45,7 @@ async function device(t: import('ava').ExecutionContext, source: string, target:
   let id = 0;
   const d = new Device(sandbox, target, sink, () => ++id);
   t.teardown(() => {
-    d.stop();
+    void d.stop();
     // Stopped devices settle on the next turns; the runtime goes after them.
     setTimeout(() => sandbox.dispose(), 50);
   });
@@ -58,13 +58,13 @@ test('a body that returns is recycled at once, each run on a new connection', as
   const { device: d, sink } = await device(t, 'await get("/");', server.target);
   d.start();
   await until(() => server.connections.length >= 6);
-  d.stop();
+  void d.stop();
   t.is(d.state, 'stopped');
   await sleep(50);
   // One request per connection: nothing reused a closed device's connection.
   t.true(Math.abs(server.requests - server.connections.length) <= 1, `${server.requests} requests on ${server.connections.length} connections`);
   const gaps = server.connections.slice(1).map((at, i) => at - server.connections[i]!);
-  t.true(Math.max(...gaps) < RECYCLE_AFTER_ERROR_MS / 2, `gaps ${gaps.map(Math.round)} ms`);
+  t.true(Math.max(...gaps) < RECYCLE_AFTER_ERROR_MS / 2, `gaps ${gaps.map(Math.round).join(',')} ms`);
   t.true(sink.countOf('response') >= 5);
   t.deepEqual([...sink.counts.keys()].filter((k) => k.endsWith('_error')), []);
 });
@@ -89,7 +89,7 @@ test('stop() during the pause after a failure ends the device: no new connection
   const { device: d, sink } = await device(t, 'await get("/");\nthrow new Error("boom");', server.target);
   d.start();
   await until(() => sink.countOf('script_error') === 1);
-  d.stop();
+  void d.stop();
   await sleep(RECYCLE_AFTER_ERROR_MS + 200);
   t.is(server.connections.length, 1);
   t.is(d.state, 'stopped');
@@ -117,7 +117,7 @@ test('stop() while the script waits closes its connection at once', async (t) =>
   t.is(d.state, 'running');
   t.true(d.active);
   const closed = new Promise<void>((resolve) => server.sockets[0]!.once('close', () => resolve()));
-  d.stop();
+  void d.stop();
   await Promise.race([closed, sleep(1000).then(() => Promise.reject(new Error('the connection stayed open')))]);
   t.is(d.state, 'stopped');
   t.false(d.active);

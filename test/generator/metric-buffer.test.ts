@@ -64,6 +64,8 @@ test('negative and non-finite durations are recorded as 0 rather than poisoning 
 
 test('values cross into the native histogram one batch at a time, never one by one', (t) => {
   const proto = Histogram.prototype;
+  // Taken off the prototype to be wrapped, and called below with .call(this).
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const { record, recordMany } = proto;
   const batches: number[] = [];
   let singles = 0;

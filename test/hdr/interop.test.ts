@@ -117,7 +117,7 @@ test('the plain V2 encoding is the inflated compressed one, and hdr-histogram-js
   const plain = ours.encode({ compressed: false });
   t.deepEqual(Buffer.from(plain), inflateSync(ours.encode().subarray(8)));
   // hdr-histogram-js reads the plain form with its JS decoder (the one its compressed path inflates into).
-  const { decode } = hdr.JsHistogram as unknown as { decode(bytes: Uint8Array, bitBucketSize: number): hdr.Histogram };
+  const { decode } = hdr.JsHistogram as unknown as { decode: (bytes: Uint8Array, bitBucketSize: number) => hdr.Histogram };
   const decoded = decode(plain, 64);
   t.is(decoded.totalCount, values.length);
   const fromCompressed = hdr.decodeFromCompressedBase64(toBase64(ours.encode()), 64, false);

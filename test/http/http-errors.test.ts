@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { KEY } from '../../ts/shared/metrics.js';
 import type { Protocol } from '../../ts/shared/plan.js';
@@ -220,11 +220,12 @@ test('http: chunked bodies split at every byte, trailers and 100 Continue are re
   const response = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Multi: a\r\nX-Multi: b\r\n\r\n5;ext=1\r\nhello\r\n1\r\n \r\n6\r\nworld!\r\n0\r\nx-trailer: t\r\n\r\n';
   await using(
     await startTcpServer((socket) =>
-      onRequestHead(socket, async () => {
+      onRequestHead(socket, () => {
         socket.setNoDelay(true);
-        for (const char of response) {
-          await new Promise<void>((resolve) => socket.write(char, 'latin1', () => setImmediate(resolve)));
-        }
+        const writeFrom = (i: number): void => {
+          if (i < response.length) socket.write(response[i]!, 'latin1', () => setImmediate(writeFrom, i + 1));
+        };
+        writeFrom(0);
       }),
     ),
     async (server) => {

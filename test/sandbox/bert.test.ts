@@ -134,7 +134,7 @@ test('bert(value) is sent as application/x-bert; application/x-bert responses ar
       case '/broken':
         return bertReply('8301');
       case '/result':
-        result = JSON.parse(Buffer.from(req.body!).toString());
+        result = JSON.parse(Buffer.from(req.body!).toString()) as Record<string, unknown>;
         return jsonResponse(null);
       default:
         return jsonResponse(null);

@@ -53,7 +53,7 @@ test('response bodies: JSON parsed, text as string, other types as bytes, bad JS
   let result: Record<string, { status: number; headers: unknown; kind: string; body: unknown }> = {};
   const { io } = fakeHttp((req) => {
     if (req.path === '/result') {
-      result = JSON.parse(Buffer.from(req.body!).toString());
+      result = JSON.parse(Buffer.from(req.body!).toString()) as typeof result;
       return jsonResponse(null);
     }
     const [type, body] = bodies[req.path]!;

@@ -100,7 +100,7 @@ export async function startDnsServer(options: DnsOptions = {}): Promise<DnsServe
       if (i >= 40) {
         const why = `${(err as Error).message}\n${authority.output()}${resolver.output()}`;
         await stop();
-        throw new Error(`dnsmasq did not start: ${why}`);
+        throw new Error(`dnsmasq did not start: ${why}`, { cause: err });
       }
       await sleep(50);
     }

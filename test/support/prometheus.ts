@@ -107,7 +107,7 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     await sleep(100);
   }
   const api = async <T>(path: string, params: Record<string, string>): Promise<T> => {
-    const response = await fetch(`${url}${path}?${new URLSearchParams(params)}`);
+    const response = await fetch(`${url}${path}?${new URLSearchParams(params).toString()}`);
     const body = (await response.json()) as { status: string; data: T; error?: string };
     if (body.status !== 'success') throw new Error(`prometheus ${path} ${JSON.stringify(params)}: ${body.error}`);
     return body.data;

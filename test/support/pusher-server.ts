@@ -78,7 +78,7 @@ export async function startPusherServer(options: PusherServerOptions = {}): Prom
     ws.on('message', (raw: Buffer) => {
       let message: { event?: unknown; channel?: unknown; data?: unknown };
       try {
-        message = JSON.parse(raw.toString('utf8'));
+        message = JSON.parse(raw.toString('utf8')) as typeof message;
       } catch {
         send(ws, { event: 'pusher:error', data: { code: null, message: 'the message is not JSON' } });
         return;

@@ -87,7 +87,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     } catch (err) {
       if (i >= 100 || child.exitCode !== null) {
         await stop();
-        throw new Error(`redis-server did not start on ${port}: ${(err as Error).message}\n${output}`);
+        throw new Error(`redis-server did not start on ${port}: ${(err as Error).message}\n${output}`, { cause: err });
       }
       await sleep(50);
     }

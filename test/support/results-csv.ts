@@ -8,7 +8,7 @@ import { parse } from 'csv-parse/sync';
 
 /** Every record of a CSV text, the header first, as the strings it holds. */
 export function csvRecords(text: string): string[][] {
-  return parse(text, { relax_column_count: false }) as string[][];
+  return parse(text, { relax_column_count: false });
 }
 
 export type CsvRow = Record<string, string>;

@@ -48,7 +48,7 @@ export interface ScaleParts {
   generators: GeneratorProcess[];
   nginx: LoopbackNginx;
   /** sgcli's stderr so far: its plain live lines and notices. */
-  sgcliStderr(): string;
+  sgcliStderr: () => string;
 }
 
 export interface GeneratorFigures {

@@ -13,6 +13,15 @@ import { launchBrowser } from '../support/browser.js';
 import { readArchive } from '../e2e/run-archive.js';
 import { runSgcli, workspace } from '../e2e/sgcli-child.js';
 
+/** What these checks read of the page's elements (the compiler has no DOM types here). */
+interface PageElement {
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): Iterable<PageElement>;
+  readonly textContent: string | null;
+  readonly nextElementSibling: PageElement | null;
+}
+
 test('sgcli report writes one self-contained HTML file: every chart drawn with the network blocked, no request leaves, the spectrum’s p99 is summary.json’s', async (t) => {
   const ws = await workspace(t);
   const script = await ws.file('script.js', 'await get("/"); await delay(5);');
@@ -51,7 +60,7 @@ test('sgcli report writes one self-contained HTML file: every chart drawn with t
   t.deepEqual(requests, [], 'the report asks for nothing: charts library and data are inline');
 
   // A chart over time per metric group, each with a canvas that was drawn on.
-  const charts = await page.$$eval('[data-report="charts"] figure.chart', (figures) =>
+  const charts = await page.$$eval('[data-report="charts"] figure.chart', (figures: PageElement[]) =>
     figures.map((f) => ({ metric: f.getAttribute('data-metric'), points: Number(f.getAttribute('data-points')), canvas: Number(f.querySelector('canvas')?.getAttribute('width') ?? 0) > 0 })),
   );
   const metrics = charts.map((c) => c.metric);
@@ -67,7 +76,7 @@ test('sgcli report writes one self-contained HTML file: every chart drawn with t
   );
   t.true(drawn.length >= charts.length + 3 && drawn.every(Boolean), 'every canvas has pixels on it');
 
-  const spectra = await page.$$eval('[data-report="spectra"] figure', (figures) => figures.map((f) => ({ name: f.getAttribute('data-histogram')!, p99: Number(f.getAttribute('data-p99')), points: Number(f.getAttribute('data-points')) })));
+  const spectra = await page.$$eval('[data-report="spectra"] figure', (figures: PageElement[]) => figures.map((f) => ({ name: f.getAttribute('data-histogram')!, p99: Number(f.getAttribute('data-p99')), points: Number(f.getAttribute('data-points')) })));
   t.deepEqual(spectra.map((s) => s.name).sort(), Object.keys(archive.summary.histograms!).sort());
   for (const s of spectra) {
     t.is(s.p99, archive.summary.histograms![s.name]!.p99, `${s.name}: the spectrum's p99 is summary.json's`);
@@ -81,7 +90,7 @@ test('sgcli report writes one self-contained HTML file: every chart drawn with t
   });
   t.true(Math.abs(plotted - archive.summary.histograms!.headers_us!.p99) < 1e-6);
 
-  const thresholds = await page.$$eval('[data-report="thresholds"] tr[data-threshold]', (rows) => rows.map((r) => [r.getAttribute('data-threshold'), r.getAttribute('data-ok')]));
+  const thresholds = await page.$$eval('[data-report="thresholds"] tr[data-threshold]', (rows: PageElement[]) => rows.map((r) => [r.getAttribute('data-threshold'), r.getAttribute('data-ok')]));
   t.deepEqual(thresholds, [
     ['headers_us: p99 < 10s', 'true'],
     ['response_count: rate > 1000000', 'false'],
@@ -90,7 +99,7 @@ test('sgcli report writes one self-contained HTML file: every chart drawn with t
   // Each generator's network as summary.json has it: the interfaces counted and the peak share of their link.
   const networks = Object.entries(archive.summary.networks ?? {});
   t.true(networks.length > 0 && networks.every(([, n]) => n.interfaces.length > 0), JSON.stringify(archive.summary.networks));
-  const networkFact = await page.$eval('[data-report="facts"]', (facts) => {
+  const networkFact = await page.$eval('[data-report="facts"]', (facts: PageElement) => {
     const terms = [...facts.querySelectorAll('dt')];
     const term = terms.find((dt) => dt.textContent === 'Generator network');
     return term?.nextElementSibling?.textContent ?? null;

@@ -83,7 +83,7 @@ test('an interval threshold must hold in every interval; the worst interval is s
   const e = evaluator({ headers_us: [{ threshold: 'p99 < 10000', window: 'interval' }, 'p99 < 10000'] });
   // Two fast intervals and one slow one; over the whole run the slow one is under 1 % of the samples.
   for (const [end, value, n] of [[10_000, 1000, 1000], [20_000, 50_000, 5], [30_000, 2000, 1000]] as const) {
-    push(agg, 'g1', T0 + end - 500, { response_count: n }, { headers_us: Array(n).fill(value) });
+    push(agg, 'g1', T0 + end - 500, { response_count: n }, { headers_us: new Array<number>(n).fill(value) });
     e.closeInterval(agg.closeInterval(T0 + end));
   }
   const [perInterval, wholeRun] = e.evaluate(agg.wholeRun(T0 + 30_000), null, true);

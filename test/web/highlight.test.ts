@@ -4,10 +4,14 @@
  */
 import test from 'ava';
 // @ts-expect-error: the website is plain JavaScript without declarations.
-import { highlightLines, tokenize } from '../../../web/highlight.js';
+import * as highlight from '../../../web/highlight.js';
 
 type Token = [kind: string, text: string];
-const tokens = (source: string): Token[] => tokenize(source) as Token[];
+const { highlightLines, tokenize } = highlight as {
+  highlightLines: (source: string, errorLines?: ReadonlySet<number>) => string;
+  tokenize: (source: string) => Token[];
+};
+const tokens = (source: string): Token[] => tokenize(source);
 const unescape = (html: string) => html.replace(/<[^>]+>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
 
 const SOURCES = [
@@ -30,10 +34,10 @@ test('keywords, the script API, strings, numbers and comments are told apart', (
 
 test('highlighted lines match the source lines, escaped, with the error lines marked', (t) => {
   for (const source of SOURCES) {
-    const lines = (highlightLines(source, new Set([2])) as string).split('\n');
+    const lines = highlightLines(source, new Set([2])).split('\n');
     t.is(lines.length, source.split('\n').length);
     t.deepEqual(lines.map(unescape), source.split('\n'));
     if (lines.length >= 2) t.regex(lines[1]!, /^<span class="line error-line">/);
   }
-  t.notRegex(highlightLines('"<script>"') as string, /<script>/);
+  t.notRegex(highlightLines('"<script>"'), /<script>/);
 });

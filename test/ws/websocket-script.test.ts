@@ -301,7 +301,7 @@ test('a device whose receive times out is counted under timeout_error and recycl
   let id = 0;
   const device = new Device(sandbox, s.target(), sink, () => ++id);
   t.teardown(() => {
-    device.stop();
+    void device.stop();
     setTimeout(() => sandbox.dispose(), 50);
   });
   device.start();
@@ -322,7 +322,7 @@ test('a device stopped while upgraded closes with the close handshake (1001), no
   device.start();
   const deadline = performance.now() + 3000;
   while (s.messages < 1 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  device.stop();
+  void device.stop();
   while (closes.length < 1 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
   t.deepEqual(closes, [1001]);
 });
