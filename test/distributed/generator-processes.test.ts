@@ -20,7 +20,7 @@ import { RESULTS_JOURNAL, readJournal } from '../../ts/coordinator/csv-writer.js
 import { validatePlan } from '../../ts/shared/plan-validation.js';
 import type { LiveSnapshot } from '../../ts/shared/live.js';
 import type { ResolvedPlan } from '../../ts/shared/plan.js';
-import { PROTOCOL_VERSION, type StartCohort, type Telemetry } from '../../ts/shared/protocol.js';
+import { PROTOCOL_VERSION, type StartArrivals, type StartCohort, type Telemetry } from '../../ts/shared/protocol.js';
 import { startGeneratorProcess, type GeneratorProcess } from '../support/generator-process.js';
 import { killAllPrograms } from '../support/program-process.js';
 import { startNginx, type NginxServer } from '../support/nginx.js';
@@ -249,6 +249,65 @@ test.serial('a generator killed mid-ramp: the others go on, the loss is shown li
   t.deepEqual(archive.summary.generatorsLost, ['doomed']);
   t.true(total(archive, 'response_count') > 0);
   t.is(c.server.connections(), 2);
+});
+
+test.serial('a generator killed during an arrival-rate run: restarted, it rejoins and takes back its slot of the rate from then on, with no burst of what fell due while it was away', async (t) => {
+  const target = await nginx();
+  const c = await cluster();
+  const stays = startGeneratorProcess({ url: c.url, id: 'stays' });
+  const doomed = startGeneratorProcess({ url: c.url, id: 'doomed' });
+  await joined(c, [stays, doomed]);
+  const pushes: Array<{ id: string; at: number; telemetry: Telemetry }> = [];
+  c.coordinator.registry.listen({ telemetry: (g, telemetry) => pushes.push({ id: g.id, at: Date.now(), telemetry }) });
+
+  // 40 iterations a second split over two generators, 20 each, for 16 s.
+  const RATE = 40;
+  const plan = {
+    name: 'arrivals rejoined',
+    blocks: [{ script: "await get('/');", arrivalRate: RATE, maxDevices: 4 }],
+    addresses: [{ host: '127.0.0.1', port: target.port }],
+    rampup: 0,
+    sustain: 16,
+    rampdown: 0,
+  };
+  const started = await c.coordinator.start(plan);
+  if (!started.ok) return t.fail(JSON.stringify(started));
+  const runId = started.run.runId;
+  const iterations = (id: string, after: number) => pushes.filter((p) => p.id === id && p.at > after && p.telemetry.runId === runId).reduce((sum, p) => sum + (p.telemetry.counters.iteration_count ?? 0), 0);
+  await until(() => iterations('doomed', 0) > 0, 20_000, () => 'iterations on the generator to be killed');
+  const [first] = c.sent.get('doomed')!.filter((m): m is StartArrivals => m.type === 'start_arrivals');
+
+  doomed.kill('SIGKILL');
+  await until(() => c.notices.some((n) => /generator doomed left the run/.test(n)), 5000, () => `a notice of the loss; notices: ${c.notices.join('\n')}`);
+  const sentBefore = c.sent.get('doomed')!.length;
+  await joined(c, [stays, startGeneratorProcess({ url: c.url, id: 'doomed' })]);
+  await until(() => c.notices.some((n) => /generator doomed runs its share of arrival-rate block 0 again from [\d.]+ s into it/.test(n)), 10_000, () => `a notice of the resumed share; notices: ${c.notices.join('\n')}`);
+  const resumedAt = Date.now();
+  const resumed = c.sent.get('doomed')!.slice(sentBefore).filter((m): m is StartArrivals => m.type === 'start_arrivals');
+  t.is(resumed.length, 1, 'its slot of the block once more');
+  t.like(resumed[0], { block: 0, slot: first!.slot, slots: first!.slots, maxDevices: first!.maxDevices, addressOffset: first!.addressOffset, startedAt: first!.startedAt });
+  const from = resumed[0]!.from!;
+  t.true(from > 1 && from < 16, `from ${from} s into the block`);
+
+  // Over a window well inside the rest of the run: nginx sees the whole rate again, and each generator serves half.
+  await sleep(1500);
+  const windowStart = Date.now();
+  const servedBefore = await target.accessLogCount();
+  // Up to 4 s, ending a second before the run does (a slow restart leaves less of it).
+  const windowMs = Math.min(4000, started.run.startedAt + (plan.sustain - 1) * 1000 - windowStart);
+  t.true(windowMs >= 2000, `${windowMs} ms of the run left to look at after the rejoin`);
+  await sleep(windowMs);
+  const served = (await target.accessLogCount()) - servedBefore;
+  const windowSeconds = (Date.now() - windowStart) / 1000;
+  t.true(Math.abs(served / windowSeconds - RATE) <= RATE * 0.2, `nginx saw ${(served / windowSeconds).toFixed(1)}/s after the rejoin, planned ${RATE}/s`);
+
+  const result = await started.run.done;
+  t.is(result.outcome, 'done', result.reason);
+  const after = pushes.filter((p) => p.id === 'doomed' && p.at > resumedAt && p.telemetry.runId === runId);
+  const doomedRate = after.reduce((sum, p) => sum + (p.telemetry.counters.iteration_count ?? 0), 0) / after.reduce((sum, p) => sum + p.telemetry.intervalMs / 1000, 0);
+  t.true(Math.abs(doomedRate - RATE / 2) <= (RATE / 2) * 0.25, `the rejoined generator started ${doomedRate.toFixed(1)} iterations a second, its share is ${RATE / 2}`);
+  t.true(Math.max(...after.map((p) => p.telemetry.counters.iteration_count ?? 0)) <= RATE, 'no burst of the iterations that fell due while it was away');
+  t.is(after.reduce((sum, p) => sum + (p.telemetry.counters.dropped_iteration_count ?? 0), 0), 0, 'nothing dropped');
 });
 
 test.serial('a generator reconnecting under a connected id replaces the old link over real sockets', async (t) => {

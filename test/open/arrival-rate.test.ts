@@ -191,6 +191,10 @@ test('start_arrivals and the open-model block fields cross the wire checked', (t
   t.true(ok.ok);
   const bad = checkCoordinatorMessage({ type: 'start_arrivals', runId: 'r', block: 0, slot: 2, slots: 2, maxDevices: 5, addressOffset: 0, startedAt: 1 });
   t.false(bad.ok);
+  // A generator that rejoined a run under way takes its slot from `from` seconds into the block.
+  const resumed = checkCoordinatorMessage({ type: 'start_arrivals', runId: 'r', block: 0, slot: 1, slots: 2, maxDevices: 5, addressOffset: 0, startedAt: 1, from: 7.5 });
+  t.true(resumed.ok && resumed.message.type === 'start_arrivals' && resumed.message.from === 7.5);
+  t.false(checkCoordinatorMessage({ type: 'start_arrivals', runId: 'r', block: 0, slot: 1, slots: 2, maxDevices: 5, addressOffset: 0, startedAt: 1, from: -1 }).ok);
   const plan = openPlan([{ script: 'open', params: {}, size: 1, limits: { ...BLOCK_LIMIT_DEFAULTS }, stages: [{ rate: 5, duration: 1 }], maxDevices: 2, arrival: 'poisson' }]);
   const prepared = checkCoordinatorMessage({ type: 'prepare_run', runId: 'r', plan });
   t.true(prepared.ok);

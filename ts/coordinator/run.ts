@@ -73,6 +73,8 @@ export class Run {
   private resolveDone!: (r: RunResult) => void;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly finals = new Set<string>();
+  /** Generators of the schedule that rejoined the run under way and are preparing it again. */
+  private readonly rejoining = new Set<string>();
   /** Generators of the schedule that left during the run, in order; cleared when one rejoins. */
   private readonly lost: string[] = [];
   private readonly everLost = new Set<string>();
@@ -166,6 +168,7 @@ export class Run {
         if (r.runId !== this.runId || this.finishing) return;
         this.ready.add(g.id);
         if (this.state === 'preparing' && [...this.scheduled].every((id) => this.ready.has(id))) this.startClock();
+        else if (this.rejoining.delete(g.id)) this.resumeArrivals(g);
       },
       notice: (g, n) => {
         if (n.runId === this.runId) this.notice(`generator ${g.id}: ${n.message}`);
@@ -193,8 +196,9 @@ export class Run {
         this.generators.set(g.id, g);
         const at = this.lost.indexOf(g.id);
         if (at >= 0) this.lost.splice(at, 1);
+        if (this.state !== 'preparing') this.rejoining.add(g.id);
         g.link.send({ type: 'prepare_run', runId: this.runId, plan });
-        this.notice(`generator ${g.id} rejoined the run; it takes its steps from the next one on`);
+        this.notice(`generator ${g.id} rejoined the run; it takes its steps from the next one on, and its share of the arrival rates once it is ready`);
       },
     });
     for (const g of this.generators.values()) g.link.send({ type: 'prepare_run', runId: this.runId, plan });
@@ -242,6 +246,25 @@ export class Run {
       g.link.send({ type: 'start_arrivals', runId: this.runId, block, slot, slots, maxDevices, addressOffset, startedAt: this.startedAt_ + action.at * 1000 });
     } else {
       g.link.send({ type: 'stop_cohort', runId: this.runId, cohortId: action.cohortId });
+    }
+  }
+
+  /**
+   * A generator that rejoined the run under way and prepared it again takes back
+   * its slot of every arrival-rate block still running, from now on: the rate is
+   * split as planned again. Iterations that fell due while it was away are not run.
+   */
+  private resumeArrivals(g: ConnectedGenerator): void {
+    if (this.finishing) return;
+    const elapsed = this.elapsed();
+    for (const action of this.schedule.actions) {
+      if (action.kind !== 'arrivals' || action.generatorId !== g.id || action.at > elapsed) continue;
+      const { block, slot, slots, maxDevices, addressOffset } = action;
+      const from = elapsed - action.at;
+      const stages = arrivalStages(this.options.plan.blocks[block]!, this.options.plan);
+      if (from >= new ArrivalCurve(stages).duration) continue;
+      g.link.send({ type: 'start_arrivals', runId: this.runId, block, slot, slots, maxDevices, addressOffset, startedAt: this.startedAt_ + action.at * 1000, from });
+      this.notice(`generator ${g.id} runs its share of arrival-rate block ${block} again from ${from.toFixed(1)} s into it; the iterations due to it while it was away were not run`);
     }
   }
 

@@ -42,6 +42,8 @@ export interface ArrivalBlockOptions {
   nextId: IdSource;
   /** When the block's clock started, in this thread's performance.now() ms. */
   startedAt: number;
+  /** Seconds into the block before which its iterations are not run (a generator that rejoined a run under way); default 0. */
+  from?: number;
 }
 
 export class ArrivalBlock {
@@ -61,6 +63,9 @@ export class ArrivalBlock {
 
   constructor(private readonly options: ArrivalBlockOptions) {
     this.schedule = new SlotSchedule(options.stages, options.slot, options.pattern);
+    // Iterations due before `from` were this slot's while its generator was away: they are not run late now.
+    const from = options.from ?? 0;
+    while (from > 0 && this.schedule.peek() < from) this.schedule.take();
   }
 
   /** Devices running an iteration now (what `active_device_number` counts). */

@@ -205,10 +205,12 @@ export class Generator {
     if (!run || run.runId !== m.runId || run.plan.blocks[m.block] === undefined) return;
     const targets: Target[] = [];
     for (let n = 0; n < m.maxDevices; n++) targets.push(this.place(run, m.addressOffset + n));
-    // The run's clock, in this process's performance timeline; a clock too far from the coordinator's is not trusted.
+    // The run's clock, in this process's performance timeline; a clock too far from the coordinator's is not
+    // trusted: the block then counts from the message, sent `from` seconds into the block (0 at its start).
+    const from = m.from ?? 0;
     const sinceStart = Date.now() - m.startedAt;
-    const startedAt = performance.timeOrigin + performance.now() - (Math.abs(sinceStart) <= MAX_CLOCK_SKEW_MS ? sinceStart : 0);
-    this.pool.startArrivals(m.runId, m.block, m.slot, m.slots, targets, startedAt);
+    const startedAt = performance.timeOrigin + performance.now() - (Math.abs(sinceStart - from * 1000) <= MAX_CLOCK_SKEW_MS ? sinceStart : from * 1000);
+    this.pool.startArrivals(m.runId, m.block, m.slot, m.slots, targets, startedAt, from);
   }
 
   /** The target of the device that takes address `n` (mod the addresses), spread over the address's IPs. */

@@ -9,7 +9,9 @@ import type { Target } from './protocols/device-connection.js';
 /**
  * `arrivals`: serve iterations k ≡ slot (mod slots) of an arrival-rate block with a
  * pool of `targets.length` devices, its clock started at `startedAt`
- * (performance.timeOrigin + performance.now(), ms: the same instant on every thread).
+ * (performance.timeOrigin + performance.now(), ms: the same instant on every thread),
+ * from `from` seconds into the block on (0: its start; more for a generator that
+ * rejoined a run under way).
  */
 
 /** One device to start: which block's script, which target. */
@@ -24,7 +26,7 @@ export type StopOrder = { type: 'stop'; runId: string; cohortId: number } | { ty
 export type ToWorker =
   | { type: 'prepare'; runId: string; plan: ResolvedPlan }
   | { type: 'start'; runId: string; cohortId: number; devices: DeviceSpec[] }
-  | { type: 'arrivals'; runId: string; block: number; slot: number; slots: number; targets: Target[]; startedAt: number }
+  | { type: 'arrivals'; runId: string; block: number; slot: number; slots: number; targets: Target[]; startedAt: number; from: number }
   /** `final`: the run has ended; answer once its stopped devices' requests in flight have their answers. */
   | { type: 'collect'; seq: number; final?: boolean }
   | { type: 'shutdown' };

@@ -133,15 +133,15 @@ export class WorkerPool {
    * its pool has devices: worker w takes slot `slot + slots·w` of `slots·W`, so the
    * workers' iterations interleave and together are exactly the generator's.
    */
-  startArrivals(runId: string, block: number, slot: number, slots: number, targets: Target[], startedAt: number): void {
+  startArrivals(runId: string, block: number, slot: number, slots: number, targets: Target[], startedAt: number, from = 0): void {
     const workers = this.workers.slice(0, Math.min(this.workers.length, targets.length));
     if (workers.length === 0) return;
     const pools = splitEvenly(targets.length, workers.length);
-    let from = 0;
+    let first = 0;
     workers.forEach((w, i) => {
-      const share = targets.slice(from, from + pools[i]!);
-      from += pools[i]!;
-      const message: ToWorker = { type: 'arrivals', runId, block, slot: slot + slots * i, slots: slots * workers.length, targets: share, startedAt };
+      const share = targets.slice(first, first + pools[i]!);
+      first += pools[i]!;
+      const message: ToWorker = { type: 'arrivals', runId, block, slot: slot + slots * i, slots: slots * workers.length, targets: share, startedAt, from };
       w.postMessage(message);
     });
   }

@@ -64,6 +64,7 @@ export class WorkerRuntime {
           sink: this.metrics,
           nextId: () => this.nextDeviceId++,
           startedAt: message.startedAt - performance.timeOrigin,
+          from: message.from,
         });
         run.arrivals.push(arrivals);
         arrivals.start();

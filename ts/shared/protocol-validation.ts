@@ -237,6 +237,7 @@ function readStartArrivals(m: Record<string, unknown>): StartArrivals {
     maxDevices: integer(m.maxDevices, 'maxDevices', 1, Number.MAX_SAFE_INTEGER),
     addressOffset: integer(m.addressOffset, 'addressOffset', 0, Number.MAX_SAFE_INTEGER),
     startedAt: number(m.startedAt, 'startedAt', 0),
+    ...(m.from !== undefined ? { from: number(m.from, 'from', 0) } : {}),
   };
 }
 

@@ -135,6 +135,13 @@ export interface StartArrivals {
    * it; a generator whose clock is far off counts from the message instead.
    */
   startedAt: number;
+  /**
+   * For a generator that rejoined a run under way: the seconds since the block
+   * started (on the run's clock, when the coordinator sent this) before which its
+   * iterations are not this generator's to run; they were due while it was away.
+   * Absent: from the block's start.
+   */
+  from?: number;
 }
 
 /** Stop every device of a cohort wherever it is. */
