@@ -33,7 +33,7 @@ export default tseslint.config(
     languageOptions: { sourceType: 'module', globals: globals.browser },
   },
   {
-    files: ['scripts/**/*.mjs', 'eslint.config.js'],
+    files: ['scripts/**/*.mjs', 'eslint.config.js', 'prettier.config.js'],
     extends: [js.configs.recommended],
     languageOptions: { sourceType: 'module', globals: globals.node },
   },
