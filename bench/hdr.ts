@@ -42,8 +42,7 @@ function measure(units: number, work: () => void): number {
 
 const a = values(N, 1);
 const b = values(N, 2);
-const build = (useWebAssembly: boolean) =>
-  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3, bitBucketSize: 64, useWebAssembly });
+const build = (useWebAssembly: boolean) => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3, bitBucketSize: 64, useWebAssembly });
 
 type Row = { op: string; ours: number; wasm: number; js: number };
 const rows: Row[] = [];
@@ -54,15 +53,23 @@ const rows: Row[] = [];
   const j = build(false);
   rows.push({
     op: 'record, one call per value (ns/value)',
-    ours: measure(N, () => { for (let i = 0; i < N; i++) ours.record(a[i]!); }),
-    wasm: measure(N, () => { for (let i = 0; i < N; i++) w.recordValue(a[i]!); }),
-    js: measure(N, () => { for (let i = 0; i < N; i++) j.recordValue(a[i]!); }),
+    ours: measure(N, () => {
+      for (let i = 0; i < N; i++) ours.record(a[i]!);
+    }),
+    wasm: measure(N, () => {
+      for (let i = 0; i < N; i++) w.recordValue(a[i]!);
+    }),
+    js: measure(N, () => {
+      for (let i = 0; i < N; i++) j.recordValue(a[i]!);
+    }),
   });
   // hdr-histogram-js has no batch call: its best is the same loop, so that is its figure.
   const batch = 1000;
   rows.push({
     op: `record, batches of ${batch} (ns/value)`,
-    ours: measure(N, () => { for (let i = 0; i < N; i += batch) ours.recordMany(a.subarray(i, i + batch)); }),
+    ours: measure(N, () => {
+      for (let i = 0; i < N; i += batch) ours.recordMany(a.subarray(i, i + batch));
+    }),
     wasm: rows[0]!.wasm,
     js: rows[0]!.js,
   });
@@ -91,9 +98,30 @@ const mergeInto = (make: () => { add(o: never): void; destroy?(): void }, other:
 };
 rows.push({
   op: 'merge a 1M-sample histogram (µs/merge)',
-  ours: measure(1000, mergeInto(() => { const h = new Histogram(); h.add(oursA); return h; }, oursB)),
-  wasm: measure(1000, mergeInto(() => { const h = build(true); h.add(wA); return h; }, wB)),
-  js: measure(1000, mergeInto(() => { const h = build(false); h.add(jA); return h; }, jB)),
+  ours: measure(
+    1000,
+    mergeInto(() => {
+      const h = new Histogram();
+      h.add(oursA);
+      return h;
+    }, oursB),
+  ),
+  wasm: measure(
+    1000,
+    mergeInto(() => {
+      const h = build(true);
+      h.add(wA);
+      return h;
+    }, wB),
+  ),
+  js: measure(
+    1000,
+    mergeInto(() => {
+      const h = build(false);
+      h.add(jA);
+      return h;
+    }, jB),
+  ),
 });
 
 const oursBytes = oursA.encode();
@@ -101,15 +129,27 @@ const wasmB64 = hdr.encodeIntoCompressedBase64(wA);
 const jsB64 = hdr.encodeIntoCompressedBase64(jA);
 rows.push({
   op: 'encode V2 compressed (µs/histogram)',
-  ours: measure(1000, () => { oursA.encode(); }),
-  wasm: measure(1000, () => { hdr.encodeIntoCompressedBase64(wA); }),
-  js: measure(1000, () => { hdr.encodeIntoCompressedBase64(jA); }),
+  ours: measure(1000, () => {
+    oursA.encode();
+  }),
+  wasm: measure(1000, () => {
+    hdr.encodeIntoCompressedBase64(wA);
+  }),
+  js: measure(1000, () => {
+    hdr.encodeIntoCompressedBase64(jA);
+  }),
 });
 rows.push({
   op: 'decode V2 compressed (µs/histogram)',
-  ours: measure(1000, () => { Histogram.decode(oursBytes); }),
-  wasm: measure(1000, () => { hdr.decodeFromCompressedBase64(wasmB64, 64, true).destroy(); }),
-  js: measure(1000, () => { hdr.decodeFromCompressedBase64(jsB64, 64, false); }),
+  ours: measure(1000, () => {
+    Histogram.decode(oursBytes);
+  }),
+  wasm: measure(1000, () => {
+    hdr.decodeFromCompressedBase64(wasmB64, 64, true).destroy();
+  }),
+  js: measure(1000, () => {
+    hdr.decodeFromCompressedBase64(jsB64, 64, false);
+  }),
 });
 // What the coordinator does with every generator's push: decode, then merge into the
 // interval. Ours merges the encoding straight into the accumulator (addEncoded);
@@ -120,9 +160,17 @@ rows.push({
   const accJ = build(false);
   rows.push({
     op: 'decode + merge into an accumulator (µs)',
-    ours: measure(1000, () => { acc.addEncoded(oursBytes); }),
-    wasm: measure(1000, () => { const d = hdr.decodeFromCompressedBase64(wasmB64, 64, true); accW.add(d); d.destroy(); }),
-    js: measure(1000, () => { accJ.add(hdr.decodeFromCompressedBase64(jsB64, 64, false)); }),
+    ours: measure(1000, () => {
+      acc.addEncoded(oursBytes);
+    }),
+    wasm: measure(1000, () => {
+      const d = hdr.decodeFromCompressedBase64(wasmB64, 64, true);
+      accW.add(d);
+      d.destroy();
+    }),
+    js: measure(1000, () => {
+      accJ.add(hdr.decodeFromCompressedBase64(jsB64, 64, false));
+    }),
   });
 }
 

@@ -31,9 +31,7 @@ const NO_SINK: MetricSink = { count() {}, duration() {} };
 async function openPool(kind: Kind, port: number, n: number): Promise<Pool> {
   switch (kind) {
     case 'stressgrid': {
-      const connections = Array.from({ length: n }, () =>
-        createHttpConnection({ ip: '127.0.0.1', port, protocol: 'http', hostname: '127.0.0.1', verifyTls: false }, NO_SINK),
-      );
+      const connections = Array.from({ length: n }, () => createHttpConnection({ ip: '127.0.0.1', port, protocol: 'http', hostname: '127.0.0.1', verifyTls: false }, NO_SINK));
       await Promise.all(connections.map((c) => c.connect()));
       return {
         get: async (i) => (await connections[i]!.request({ method: 'GET', path: '/', headers: [] })).body.length,

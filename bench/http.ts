@@ -237,7 +237,10 @@ function options(argv: string[]): Options {
 
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
 
 /** One line of the closing table: what was measured, its value, the target and whether it held. */

@@ -212,12 +212,7 @@ async function wasmEngine(): Promise<Engine> {
   const params = ctx.newString('{}');
   const mailbox = ctx.unwrapResult(ctx.callFunction(prelude, ctx.undefined, host, params));
   for (const handle of [prelude, params, host]) handle.dispose();
-  const [turnFn, wakeFn, takeFn, setScript] = ['turn', 'wake', 'take', 'setScript'].map((name) => ctx.getProp(mailbox, name)) as [
-    QuickJSHandle,
-    QuickJSHandle,
-    QuickJSHandle,
-    QuickJSHandle,
-  ];
+  const [turnFn, wakeFn, takeFn, setScript] = ['turn', 'wake', 'take', 'setScript'].map((name) => ctx.getProp(mailbox, name)) as [QuickJSHandle, QuickJSHandle, QuickJSHandle, QuickJSHandle];
   const compiled = ctx.unwrapResult(ctx.evalCode(wrapScript(SCRIPT), SCRIPT_FILE));
   const used = ctx.newString(JSON.stringify(usedDeviceApi(SCRIPT)));
   call(setScript, compiled, used);
@@ -361,10 +356,7 @@ class BenchHost {
       t = now;
     };
     const woken = [...this.woken, ...this.starts];
-    engine.deliver(
-      this.results.length === 0 ? null : `[${this.results.join(',')}]`,
-      this.starts.length === 0 ? null : JSON.stringify([nowUs(), ...this.starts]),
-    );
+    engine.deliver(this.results.length === 0 ? null : `[${this.results.join(',')}]`, this.starts.length === 0 ? null : JSON.stringify([nowUs(), ...this.starts]));
     this.results = [];
     this.woken = [];
     this.starts = [];
@@ -571,10 +563,7 @@ function isolation(NativeEngine: NativeEngineClass): string[] {
     const jobStarted = performance.now();
     const ran = engine.runJobs(-1);
     const [polls3] = engine.interruptStats();
-    lines.push(
-      `interrupt inside jobs (\`for (;;) await null\`, ${async}): runJobs returned after ${ran} jobs, ` +
-        `${(performance.now() - jobStarted).toFixed(1)} ms, ${polls3! - polls2!} polls`,
-    );
+    lines.push(`interrupt inside jobs (\`for (;;) await null\`, ${async}): runJobs returned after ${ran} jobs, ` + `${(performance.now() - jobStarted).toFixed(1)} ms, ${polls3! - polls2!} polls`);
   }
 
   // Stack: QuickJS checks its own limit against the native stack of the calling thread.
@@ -589,7 +578,9 @@ function isolation(NativeEngine: NativeEngineClass): string[] {
 
 // --- main --------------------------------------------------------------------
 
-const load = loadavg().map((x) => x.toFixed(2)).join(' ');
+const load = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 const NativeEngine = loadNative();
 const NativeEngineIntHash = loadNativeIntHash();
 console.log(
@@ -653,6 +644,10 @@ for (const native of [nativeRow, intHashRow]) {
 }
 console.log('\nIsolation primitives, native build:');
 for (const line of isolation(NativeEngine)) console.log(`- ${line}`);
-console.log(`\nload average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `\nload average at the end ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 driver.sandbox.dispose();
 wasmHost.engine.dispose();

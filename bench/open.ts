@@ -72,7 +72,12 @@ async function timed(command: string[], env: NodeJS.ProcessEnv = process.env, st
 
 async function buildVegeta(dir: string): Promise<string | string[]> {
   const bin = join(dir, 'bin');
-  const result = await timed(['go', 'install', VEGETA_MODULE], { ...process.env, GOBIN: bin, GOFLAGS: '-mod=mod' }).catch((err: Error) => ({ code: 1, stderr: err.message, stdout: '', cpuSeconds: 0 }));
+  const result = await timed(['go', 'install', VEGETA_MODULE], { ...process.env, GOBIN: bin, GOFLAGS: '-mod=mod' }).catch((err: Error) => ({
+    code: 1,
+    stderr: err.message,
+    stdout: '',
+    cpuSeconds: 0,
+  }));
   if (result.code !== 0) return [`could not build vegeta (${VEGETA_MODULE}) with go install: ${result.stderr.trim().split('\n').slice(-3).join(' / ') || `exit ${result.code}`}`];
   return join(bin, 'vegeta');
 }
@@ -118,11 +123,34 @@ async function sgcliRun(dir: string, o: Options, sustain: number, stall: boolean
     await writeFile(script, "await get('/');");
     if (stall) freezeDuring(nginx, o);
     const run = await timed(
-      [process.execPath, SGCLI, 'run', 'bench-open', script, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
-        '--arrival-rate', String(o.rate), '--sustain', String(sustain), '--report-interval', '60', '--data-dir', join(dir, 'data')],
+      [
+        process.execPath,
+        SGCLI,
+        'run',
+        'bench-open',
+        script,
+        '--target-hosts',
+        '127.0.0.1',
+        '--target-port',
+        String(nginx.port),
+        '--arrival-rate',
+        String(o.rate),
+        '--sustain',
+        String(sustain),
+        '--report-interval',
+        '60',
+        '--data-dir',
+        join(dir, 'data'),
+      ],
       { ...process.env, STRESSGRID_WORKERS: String(o.workers), NO_COLOR: '1' },
     );
-    if (run.code !== 0) throw new Error(`sgcli exited ${run.code}: ${run.stderr.split('\n').filter((l) => !l.startsWith('t=')).join('\n')}`);
+    if (run.code !== 0)
+      throw new Error(
+        `sgcli exited ${run.code}: ${run.stderr
+          .split('\n')
+          .filter((l) => !l.startsWith('t='))
+          .join('\n')}`,
+      );
     const archive = await readArchive(run.stdout.trim().split('\n').at(-1)!);
     const served = (await nginx.waitForAccessLog(o.rate * sustain, undefined, 5000)).length;
     return { archive, cpuSeconds: run.cpuSeconds, served };
@@ -157,7 +185,11 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sg-bench-open-'));
   try {
     console.log(`bench:open: ${o.rate} requests/s for ${o.duration} s against nginx, frozen ${o.stall} s at ${o.stallAt} s; sgcli with ${o.workers} workers`);
-    console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     const vegeta = await buildVegeta(dir);
     let peer: Outcome | undefined;
     if (Array.isArray(vegeta)) console.log(`vegeta: skipped: ${vegeta[0]}`);
@@ -171,7 +203,11 @@ async function main(): Promise<void> {
       const cpu = ours.cpuSeconds / ours.requestsForCpu / (peer.cpuSeconds / peer.requestsForCpu);
       console.log(`sgcli/vegeta: CPU per request ${cpu.toFixed(2)}x (target ≤ 1.5x), corrected p99 ${(ours.p99Us / peer.p99Us).toFixed(3)}x (target within 10 %)`);
     }
-    console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `load average after: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -31,10 +31,19 @@ function second(generators: number): SecondSample {
   const counters = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`counter${i}_count`, { total: i * 1000, perSecond: i }]));
   const ids = Array.from({ length: generators }, (_, i) => `generator-${i}`);
   const snapshot: LiveSnapshot = {
-    runId: 'bench-20260101T000000Z-abcd', name: 'bench', state: 'sustain', elapsed: 10, remaining: 50,
-    desiredDevices: 1000, effectiveDevices: 1000, targetDevices: 1000, activeDevices: 1000,
+    runId: 'bench-20260101T000000Z-abcd',
+    name: 'bench',
+    state: 'sustain',
+    elapsed: 10,
+    remaining: 50,
+    desiredDevices: 1000,
+    effectiveDevices: 1000,
+    targetDevices: 1000,
+    activeDevices: 1000,
     generators: ids.map((id) => ({ id, activeDevices: 10, cpuPercent: 40, networkRxBytesPerSecond: 1e6, networkTxBytesPerSecond: 1e6 })),
-    lostGenerators: [], counters, histograms,
+    lostGenerators: [],
+    counters,
+    histograms,
   };
   return { time: Date.now(), snapshot, runHistograms, generatorBytes: new Map(ids.map((id) => [id, { rx: 1e9, tx: 1e9 }])) };
 }

@@ -51,7 +51,10 @@ const options = {
   rampdown: number('rampdown'),
   workersPerGenerator: number('workers'),
 };
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 const t0 = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 log(`bench:scale ${JSON.stringify(options)}; load average before: ${load()}`);
@@ -78,7 +81,9 @@ for (const g of result.generators) {
   console.log(`  ${g.id}: CPU ${f(g.cpuSeconds, 1)} s, peak RSS ${f(g.peakRssBytes / 2 ** 20)} MiB`);
 }
 const s = result.archive.summary;
-console.log(`summary: busyGenerators ${JSON.stringify(s.busyGenerators)}, telemetryMissing ${JSON.stringify(s.telemetryMissing)}, maxCpuPercent ${s.maxCpuPercent}, errors ${JSON.stringify(s.errors)}`);
+console.log(
+  `summary: busyGenerators ${JSON.stringify(s.busyGenerators)}, telemetryMissing ${JSON.stringify(s.telemetryMissing)}, maxCpuPercent ${s.maxCpuPercent}, errors ${JSON.stringify(s.errors)}`,
+);
 const ok = result.csvResponses === result.nginxResponses && result.peakActive === devices && result.exitCode === 0;
 console.log(ok ? 'OK: every device active at the peak, every response nginx logged is in the report' : 'NOT OK');
 process.exit(ok ? 0 : 1);

@@ -76,7 +76,10 @@ interface SparseResult {
   load: string;
 }
 
-const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 /** Child: a Stressgrid run of sparse devices through the embedded runner, measured once all are up and settled. */
 async function stressgridSparse(port: number, devices: number, rampup: number, settle: number, window: number, workers: number): Promise<SparseResult> {
@@ -159,7 +162,20 @@ async function locustSparse(locust: string, port: number, devices: number, rampu
   const dir = await mkdtemp(join(tmpdir(), 'sg-bench-locust-'));
   const countFile = join(dir, 'responses');
   await writeFile(join(dir, 'locustfile.py'), LOCUSTFILE);
-  const args = ['-f', join(dir, 'locustfile.py'), '--headless', '-u', String(devices), '-r', String(Math.ceil(devices / rampup)), '--host', `http://127.0.0.1:${port}`, '--only-summary', '--loglevel', 'WARNING'];
+  const args = [
+    '-f',
+    join(dir, 'locustfile.py'),
+    '--headless',
+    '-u',
+    String(devices),
+    '-r',
+    String(Math.ceil(devices / rampup)),
+    '--host',
+    `http://127.0.0.1:${port}`,
+    '--only-summary',
+    '--loglevel',
+    'WARNING',
+  ];
   const proc = spawn('/bin/sh', ['-c', RAISE_OPEN_FILES, 'sh', locust, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SPARSE_COUNT_FILE: countFile } });
   const count = (): number => (existsSync(countFile) ? Number(readFileSync(countFile, 'utf8')) || 0 : 0);
   try {
@@ -286,7 +302,9 @@ async function main(): Promise<void> {
   console.log(`  ${'generator'.padEnd(26)} ${'req/s'.padStart(7)} ${'µs CPU/req'.padStart(12)} ${'µs CPU/dev-s'.padStart(14)} ${'RSS/device'.padStart(12)}`);
   for (const [label, f] of rows) console.log(line(label, f));
   if (sg && lc) {
-    console.log(`\n  Locust / Stressgrid: CPU per request ${(lc.cpuPerRequest / sg.cpuPerRequest).toFixed(2)}x, CPU per device-second ${(lc.cpuPerDeviceSecond / sg.cpuPerDeviceSecond).toFixed(2)}x, RSS per device ${(lc.rssPerDevice / sg.rssPerDevice).toFixed(2)}x`);
+    console.log(
+      `\n  Locust / Stressgrid: CPU per request ${(lc.cpuPerRequest / sg.cpuPerRequest).toFixed(2)}x, CPU per device-second ${(lc.cpuPerDeviceSecond / sg.cpuPerDeviceSecond).toFixed(2)}x, RSS per device ${(lc.rssPerDevice / sg.rssPerDevice).toFixed(2)}x`,
+    );
   }
   if (sg) {
     const met = sg.cpuPerRequest <= 60;

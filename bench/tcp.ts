@@ -154,7 +154,9 @@ async function childGenerator(port: number, devices: number): Promise<GeneratorR
       onNotice: (m) => console.error(`stressgrid: ${m}`),
       onLive: (s) => {
         const pongs = s.counters[METRIC.receiveCount]?.total ?? 0;
-        const errors = Object.entries(s.counters).filter(([name]) => isErrorMetric(name)).reduce((sum, [, c]) => sum + (c.total ?? 0), 0);
+        const errors = Object.entries(s.counters)
+          .filter(([name]) => isErrorMetric(name))
+          .reduce((sum, [, c]) => sum + (c.total ?? 0), 0);
         result = { devices, active: Math.max(result.active, s.activeDevices), pongs, errors, rss: Math.max(result.rss, process.memoryUsage.rss()) };
         settled = s.activeDevices >= devices && pongs >= devices ? settled + 1 : 0;
         if (settled >= 3 || s.elapsed > 90) controller.abort();
@@ -215,7 +217,11 @@ async function main(): Promise<void> {
   const large = quick ? 2000 : 10_000;
   const redis = await startRedis({ maxClients: OPEN_FILES });
   try {
-    console.log(`bench:tcp — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `bench:tcp — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, load ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     console.log(`redis-server on 127.0.0.1:${redis.port}; ${duration} s windows; CPU-µs per round trip (one command and its reply)\n`);
     for (const devices of [100, large]) {
       const netio = await child<LoopResult>(['loop', 'netio', String(redis.port), String(devices), String(duration)]);
@@ -227,18 +233,21 @@ async function main(): Promise<void> {
           `${String(devices).padStart(6)} devices  ${r.engine.padEnd(16)} ${fmt(perTrip(r)).padStart(7)} µs/rt  ${String(Math.round(r.roundTrips / r.seconds)).padStart(7)} rt/s  (${r.roundTrips} rt, ${fmt(r.cpuUs / 1e6)} s CPU)`,
         );
       }
-      console.log(
-        `${String(devices).padStart(6)} devices  node:net / netio = ${fmt(perTrip(node) / perTrip(netio))}x   netio / redis-benchmark = ${fmt(perTrip(netio) / perTrip(floor))}x\n`,
-      );
+      console.log(`${String(devices).padStart(6)} devices  node:net / netio = ${fmt(perTrip(node) / perTrip(netio))}x   netio / redis-benchmark = ${fmt(perTrip(netio) / perTrip(floor))}x\n`);
     }
     for (const engine of ['netio', 'node'] as const) {
       const idle = await child<IdleResult>(['idle', engine, String(redis.port), String(large)]);
-      console.log(`idle ${engine.padEnd(6)} ${large} connected devices: ${fmt((idle.rssAfter - idle.rssBefore) / idle.devices / 1024)} KB RSS each (${fmt(idle.rssBefore / 2 ** 20, 1)} → ${fmt(idle.rssAfter / 2 ** 20, 1)} MiB)`);
+      console.log(
+        `idle ${engine.padEnd(6)} ${large} connected devices: ${fmt((idle.rssAfter - idle.rssBefore) / idle.devices / 1024)} KB RSS each (${fmt(idle.rssBefore / 2 ** 20, 1)} → ${fmt(idle.rssAfter / 2 ** 20, 1)} MiB)`,
+      );
     }
     if (!quick) {
       let clients = 0;
       const watch = setInterval(() => {
-        redis.info('clients').then((info) => (clients = Math.max(clients, Number(info.get('connected_clients') ?? 0))), () => {});
+        redis.info('clients').then(
+          (info) => (clients = Math.max(clients, Number(info.get('connected_clients') ?? 0))),
+          () => {},
+        );
       }, 1000);
       const generator = await child<GeneratorResult>(['generator', 'netio', String(redis.port), '19000']).finally(() => clearInterval(watch));
       console.log(

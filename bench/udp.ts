@@ -108,7 +108,11 @@ async function main(): Promise<void> {
   const devices = option('--devices', 100);
   const dns = await startDnsServer({ logQueries: false });
   try {
-    console.log(`bench:udp — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `bench:udp — Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model}, load ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     console.log(`caching dnsmasq on 127.0.0.1:${dns.port}; ${devices} devices; ${duration} s windows\n`);
     const results: Result[] = [];
     for (const engine of ['netio', 'node'] as const) results.push(await runChild([engine, String(dns.port), String(devices), String(duration)]));

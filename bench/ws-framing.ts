@@ -95,11 +95,23 @@ function compare(label: string, ours: () => number, theirs: () => number): void 
 }
 
 console.log(`${MESSAGES} messages per round, best of ${ROUNDS} rounds, CPU time`);
-for (const [size, binary] of [[32, false], [1024, false], [65536, true]] as const) {
+for (const [size, binary] of [
+  [32, false],
+  [1024, false],
+  [65536, true],
+] as const) {
   const reads = serverStream(size, binary);
-  compare(`decode ${binary ? 'binary' : 'text'} ${size} B`, () => decodeOurs(reads), () => decodeWs(reads));
+  compare(
+    `decode ${binary ? 'binary' : 'text'} ${size} B`,
+    () => decodeOurs(reads),
+    () => decodeWs(reads),
+  );
 }
 for (const size of [32, 1024, 65536]) {
   const text = 'y'.repeat(size);
-  compare(`encode masked text ${size} B`, () => encodeOurs(text), () => encodeWs(text));
+  compare(
+    `encode masked text ${size} B`,
+    () => encodeOurs(text),
+    () => encodeWs(text),
+  );
 }

@@ -28,10 +28,7 @@ export const TOKEN_NEEDED_EVENT = 'stressgrid-token-needed';
 
 /** Asks for the token; false when the user cancelled. */
 export function askForToken(again = false) {
-  const given = window.prompt(
-    again ? 'That token was refused. Enter the coordinator\u2019s token (STRESSGRID_TOKEN):' : 'This coordinator needs its token (STRESSGRID_TOKEN):',
-    '',
-  );
+  const given = window.prompt(again ? 'That token was refused. Enter the coordinator\u2019s token (STRESSGRID_TOKEN):' : 'This coordinator needs its token (STRESSGRID_TOKEN):', '');
   if (given === null || given.trim() === '') {
     declined = true;
     return false;
@@ -69,6 +66,9 @@ export function liveUrl() {
 export function liveProtocols() {
   const t = token();
   if (!t) return ['stressgrid-live'];
-  const base64url = btoa(String.fromCharCode(...new TextEncoder().encode(t))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const base64url = btoa(String.fromCharCode(...new TextEncoder().encode(t)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
   return ['stressgrid-live', `stressgrid-token.${base64url}`];
 }

@@ -66,7 +66,10 @@ export class ChartSet {
       height: HEIGHT,
       scales: { x: { time: false } },
       legend: { live: true },
-      axes: [{ label: 'seconds', size: 36 }, { size: 56, values: (_u, ticks) => ticks.map(formatValue) }],
+      axes: [
+        { label: 'seconds', size: 36 },
+        { size: 56, values: (_u, ticks) => ticks.map(formatValue) },
+      ],
       series: [
         { label: 's', value: (_u, v) => (v === null ? '–' : `${v}`) },
         ...spec.series.map((s, i) => ({

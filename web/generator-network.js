@@ -42,6 +42,8 @@ export function reportNetworkFact(networks) {
   const entries = Object.entries(networks ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (entries.length === 0) return '–';
   return entries
-    .map(([id, n]) => `${id} ${n.maxLinkPercent === null || n.maxLinkPercent === undefined ? 'link speed unknown' : `peak ${formatPercent(n.maxLinkPercent)} of its link`}${interfacesOf(n.interfaces)}`)
+    .map(
+      ([id, n]) => `${id} ${n.maxLinkPercent === null || n.maxLinkPercent === undefined ? 'link speed unknown' : `peak ${formatPercent(n.maxLinkPercent)} of its link`}${interfacesOf(n.interfaces)}`,
+    )
     .join(', ');
 }

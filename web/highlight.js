@@ -5,17 +5,19 @@
  */
 
 const KEYWORDS = new Set(
-  ('await async break case catch class const continue debugger default delete do else export extends false finally for function ' +
-    'if import in instanceof let new null of return static super switch this throw true try typeof undefined var void while with yield')
-    .split(' '),
+  (
+    'await async break case catch class const continue debugger default delete do else export extends false finally for function ' +
+    'if import in instanceof let new null of return static super switch this throw true try typeof undefined var void while with yield'
+  ).split(' '),
 );
 
 /** The script API (types/stressgrid-script.d.ts): shown apart so a typo in a host call stands out. */
 const HOST_NAMES = new Set(
-  ('get head options del post put patch wsUpgrade wsSendText wsSendBinary wsSendJson wsReceiveText wsReceiveBinary wsReceiveJson ' +
+  (
+    'get head options del post put patch wsUpgrade wsSendText wsSendBinary wsSendJson wsReceiveText wsReceiveBinary wsReceiveJson ' +
     'wsFetchText wsFetchBinary wsFetchJson send recv startTiming stopTiming stopStartTiming incCounter delay randomBits randomBytes ' +
-    'json params base64 hex crypto text JSON Math')
-    .split(' '),
+    'json params base64 hex crypto text JSON Math'
+  ).split(' '),
 );
 
 const TOKEN = new RegExp(

@@ -130,11 +130,7 @@ export class LiveView {
     this.showThresholds(snapshot.thresholds ?? []);
 
     const specs = chartSpecs(Object.keys(this.columns)).map((spec) =>
-      spec.id === 'cpu'
-        ? { ...spec, alert: (this.columns[CPU_MAX_COLUMN]?.at(-1) ?? 0) > HOT_PERCENT }
-        : spec.id === 'network'
-          ? { ...spec, alert: hotNetwork.length > 0 }
-          : spec,
+      spec.id === 'cpu' ? { ...spec, alert: (this.columns[CPU_MAX_COLUMN]?.at(-1) ?? 0) > HOT_PERCENT } : spec.id === 'network' ? { ...spec, alert: hotNetwork.length > 0 } : spec,
     );
     this.charts.update(specs, this.x, this.columns);
   }

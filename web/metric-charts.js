@@ -44,7 +44,10 @@ export function chartSpecs(columns) {
   const rates = columns.filter((c) => c.endsWith('_per_second') && c !== RX && c !== TX).sort();
   for (const column of rates.filter((c) => !isErrorMetric(c))) add(column, column, 'per second', [{ label: 'rate', column }]);
   for (const column of rates.filter((c) => isErrorMetric(c))) add(column, column, 'per second', [{ label: 'errors', column }], true);
-  const histograms = columns.filter((c) => c.endsWith('_median') && c !== `${CPU}_median`).map((c) => c.slice(0, -'_median'.length)).sort();
+  const histograms = columns
+    .filter((c) => c.endsWith('_median') && c !== `${CPU}_median`)
+    .map((c) => c.slice(0, -'_median'.length))
+    .sort();
   for (const name of histograms) {
     const series = HISTOGRAM_LINES.map((stat) => ({ label: stat, column: `${name}_${stat}` }));
     // An arrival-rate block's latency beside its twin measured from the intended start (coordinated omission corrected).

@@ -56,9 +56,7 @@ function fitsSimpleForm(plan) {
   // The open model (arrivalRate, stages, maxDevices, arrival) is written in advanced mode.
   if (OPEN_MODEL_FIELDS.some((field) => block[field] !== undefined)) return false;
   const [first] = addresses;
-  return addresses.every(
-    (a) => a && typeof a.host === 'string' && a.port === first.port && a.protocol === first.protocol && a.verifyTls === undefined && a.serverName === undefined,
-  );
+  return addresses.every((a) => a && typeof a.host === 'string' && a.port === first.port && a.protocol === first.protocol && a.verifyTls === undefined && a.serverName === undefined);
 }
 
 export class PlanForm {
@@ -116,7 +114,9 @@ export class PlanForm {
     }
     const port = number('port');
     const protocol = this.field('protocol').value;
-    const hosts = this.field('hosts').value.split(/[\s,]+/).filter((h) => h !== '');
+    const hosts = this.field('hosts')
+      .value.split(/[\s,]+/)
+      .filter((h) => h !== '');
     const plan = {
       name: this.field('plan-name').value,
       blocks: [block],

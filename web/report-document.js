@@ -39,9 +39,21 @@ function showFacts(report) {
     ['Requests', `${requests} (${duration > 0 ? (requests / duration).toFixed(1) : '0'}/s)`],
     ['Busiest generator CPU', s.maxCpuPercent == null ? '–' : formatPercent(s.maxCpuPercent)],
     ['Generator network', reportNetworkFact(s.networks)],
-    ['Errors', s.errorTotal > 0 ? Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ') : 'none'],
+    [
+      'Errors',
+      s.errorTotal > 0
+        ? Object.entries(s.errors)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')
+        : 'none',
+    ],
   ];
-  part('facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: (k === 'Errors' && s.errorTotal > 0) || (k === 'Generator network' && hotLink(busiestLink(s.networks)?.percent)) ? 'error' : '' }, v)]));
+  part('facts').replaceChildren(
+    ...facts.flatMap(([k, v]) => [
+      el('dt', {}, k),
+      el('dd', { className: (k === 'Errors' && s.errorTotal > 0) || (k === 'Generator network' && hotLink(busiestLink(s.networks)?.percent)) ? 'error' : '' }, v),
+    ]),
+  );
 }
 
 function showThresholds(report) {

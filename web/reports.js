@@ -56,11 +56,18 @@ export class ReportsTable {
       el('td', { className: `num${hot ? ' hot' : ''}` }, s?.maxCpuPercent == null ? '–' : formatPercent(s.maxCpuPercent)),
       el(
         'td',
-        { className: `num${link !== null && hotLink(link.percent) ? ' hot' : ''}`, title: link === null ? 'no generator knew its link speed' : `${link.id}${link.interfaces.length > 0 ? ` on ${link.interfaces.join(', ')}` : ''}` },
+        {
+          className: `num${link !== null && hotLink(link.percent) ? ' hot' : ''}`,
+          title: link === null ? 'no generator knew its link speed' : `${link.id}${link.interfaces.length > 0 ? ` on ${link.interfaces.join(', ')}` : ''}`,
+        },
         link === null ? '–' : formatPercent(link.percent),
       ),
       el('td', { className: errors > 0 || s?.aborted ? 'error' : '' }, errors > 0 ? `${errors} errors` : s?.aborted ? 'aborted' : 'none'),
-      el('td', { className: failedThresholds > 0 ? 'error' : '' }, thresholds.length === 0 ? '–' : failedThresholds > 0 ? `${failedThresholds} of ${thresholds.length} failed` : `${thresholds.length} passed`),
+      el(
+        'td',
+        { className: failedThresholds > 0 ? 'error' : '' },
+        thresholds.length === 0 ? '–' : failedThresholds > 0 ? `${failedThresholds} of ${thresholds.length} failed` : `${thresholds.length} passed`,
+      ),
       el('td', {}, download, ' · ', page, el('div', { className: 'sub' }, formatBytes(report.bytes))),
       el('td', {}, remove),
     );
@@ -114,7 +121,16 @@ export class ReportPage {
       ['Generators', s ? String(s.generatorCount) : '–'],
       ['Max CPU', s?.maxCpuPercent == null ? '–' : formatPercent(s.maxCpuPercent)],
       ['Network', reportNetworkFact(s?.networks)],
-      ['Errors', s ? (s.errorTotal > 0 ? Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ') : 'none') : '–'],
+      [
+        'Errors',
+        s
+          ? s.errorTotal > 0
+            ? Object.entries(s.errors)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')
+            : 'none'
+          : '–',
+      ],
       ['Outcome', s ? (s.aborted ? `aborted${s.reason ? ` (${s.reason})` : ''}` : 'done') : '–'],
       ...((s?.busyGenerators ?? []).length > 0
         ? [['Busy generators', `${s.busyGenerators.map((g) => `${g.id} ${Math.round(g.percentOfRun)} % of the run above 90 % CPU`).join(', ')}: latencies suspect`]]
@@ -124,7 +140,23 @@ export class ReportPage {
         : []),
     ];
     this.part('facts').replaceChildren(
-      ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { className: (k === 'Errors' && s?.errorTotal > 0) || (k === 'Max CPU' && s?.maxCpuPercent > HOT_PERCENT) || (k === 'Network' && hotLink(busiestLink(s?.networks)?.percent)) || k === 'Busy generators' || k === 'Missing telemetry' ? 'error' : '' }, v)]),
+      ...facts.flatMap(([k, v]) => [
+        el('dt', {}, k),
+        el(
+          'dd',
+          {
+            className:
+              (k === 'Errors' && s?.errorTotal > 0) ||
+              (k === 'Max CPU' && s?.maxCpuPercent > HOT_PERCENT) ||
+              (k === 'Network' && hotLink(busiestLink(s?.networks)?.percent)) ||
+              k === 'Busy generators' ||
+              k === 'Missing telemetry'
+                ? 'error'
+                : '',
+          },
+          v,
+        ),
+      ]),
       ...(s?.writers ?? []).flatMap((w) => {
         const value = el('dd', { className: w.failed > 0 ? 'error' : '' }, ...writerStatusParts(w));
         value.dataset.writer = w.writer;

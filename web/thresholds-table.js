@@ -15,12 +15,23 @@ export function thresholdsTable(results) {
   const verdict = el(
     'p',
     { className: `verdict ${failed > 0 ? 'fail' : waiting > 0 ? 'waiting' : 'pass'}` },
-    failed > 0 ? `${failed} of ${results.length} thresholds failed.` : waiting > 0 ? `${results.length - waiting} of ${results.length} thresholds pass so far; ${waiting} wait for data.` : `All ${results.length} thresholds passed.`,
+    failed > 0
+      ? `${failed} of ${results.length} thresholds failed.`
+      : waiting > 0
+        ? `${results.length - waiting} of ${results.length} thresholds pass so far; ${waiting} wait for data.`
+        : `All ${results.length} thresholds passed.`,
   );
   verdict.dataset.verdict = failed > 0 ? 'fail' : waiting > 0 ? 'waiting' : 'pass';
   const rows = results.map((r) => {
     const note = r.aborted ? `stopped the run at ${r.abortedAt} s` : r.abortOnFail ? `aborts the run after ${r.gracePeriod} s` : '';
-    const row = el('tr', { className: r.ok === false ? 'fail' : r.ok ? 'pass' : 'waiting' }, el('td', {}, STATUS(r)), el('td', {}, thresholdLabel(r)), el('td', { className: 'num' }, formatThresholdValue(r)), el('td', {}, note));
+    const row = el(
+      'tr',
+      { className: r.ok === false ? 'fail' : r.ok ? 'pass' : 'waiting' },
+      el('td', {}, STATUS(r)),
+      el('td', {}, thresholdLabel(r)),
+      el('td', { className: 'num' }, formatThresholdValue(r)),
+      el('td', {}, note),
+    );
     row.dataset.threshold = thresholdLabel(r);
     row.dataset.ok = String(r.ok);
     return row;

@@ -50,11 +50,15 @@ test('a run: start, a refused second start that leaves the first running, live s
   t.regex(refused.error.message, new RegExp(runId));
 
   let status: RunStatus | undefined;
-  await until(async () => {
-    const response = await fetch(`${c.url}/api/runs/current`);
-    status = await json<RunStatus>(response);
-    return status.state === 'active' && (status.snapshot.counters.response_count?.total ?? 0) > 0;
-  }, 15_000, 'responses in the live state');
+  await until(
+    async () => {
+      const response = await fetch(`${c.url}/api/runs/current`);
+      status = await json<RunStatus>(response);
+      return status.state === 'active' && (status.snapshot.counters.response_count?.total ?? 0) > 0;
+    },
+    15_000,
+    'responses in the live state',
+  );
   t.is(status!.state === 'active' && status!.snapshot.runId, runId, 'the first run is still the active one');
   t.is(c.coordinator.run?.runId, runId);
   const byId = await json<RunStatus>(await fetch(`${c.url}/api/runs/${runId}`));
@@ -141,11 +145,7 @@ test('bodies that are not JSON plans: invalid JSON 400, wrong type 415, too larg
 
 test('malformed run ids are 400, never a path outside the data directory', async (t) => {
   const c = await coordinatorFor(t);
-  for (const response of [
-    await fetch(`${c.url}/api/reports/..%2F..%2Fetc`, { method: 'DELETE' }),
-    await fetch(`${c.url}/results/..%2Fsecret.tar.gz`),
-    await fetch(`${c.url}/api/runs/not-a-run-id`),
-  ]) {
+  for (const response of [await fetch(`${c.url}/api/reports/..%2F..%2Fetc`, { method: 'DELETE' }), await fetch(`${c.url}/results/..%2Fsecret.tar.gz`), await fetch(`${c.url}/api/runs/not-a-run-id`)]) {
     t.is(response.status, 400, response.url);
     t.is((await json<ApiErrorBody>(response)).error.code, 'invalid_run_id');
   }
@@ -161,10 +161,14 @@ test('without generators a start is 503', async (t) => {
 test('generators are listed with their last utilisation', async (t) => {
   const c = await coordinatorFor(t, { generators: 2 });
   let listed: GeneratorInfo[] = [];
-  await until(async () => {
-    listed = await json<GeneratorInfo[]>(await fetch(`${c.url}/api/generators`));
-    return listed.length === 2 && listed.every((g) => g.utilisation !== null);
-  }, 15_000, 'utilisation of both generators');
+  await until(
+    async () => {
+      listed = await json<GeneratorInfo[]>(await fetch(`${c.url}/api/generators`));
+      return listed.length === 2 && listed.every((g) => g.utilisation !== null);
+    },
+    15_000,
+    'utilisation of both generators',
+  );
   t.deepEqual(
     listed.map((g) => [g.id, g.workers]),
     [
@@ -182,7 +186,7 @@ test('generators are listed with their last utilisation', async (t) => {
   }
 });
 
-test('with a token: 401 without it, 200 with the bearer header; the browser\'s live stream offers it as a subprotocol, never in the URL', async (t) => {
+test("with a token: 401 without it, 200 with the bearer header; the browser's live stream offers it as a subprotocol, never in the URL", async (t) => {
   const token = 's3cret-token';
   const c = await coordinatorFor(t, { token });
   const bearer = { authorization: `Bearer ${token}` };
@@ -210,7 +214,7 @@ test('with a token: 401 without it, 200 with the bearer header; the browser\'s l
   t.is(await upgrade(wsUrl, ['stressgrid-live', carrier]), 'open stressgrid-live', 'admitted; the answer names the live protocol, not the token');
 });
 
-test('with a token, a run\'s archive URL is a signed link that downloads as given; altered or expired it is refused, and it never holds the token', async (t) => {
+test("with a token, a run's archive URL is a signed link that downloads as given; altered or expired it is refused, and it never holds the token", async (t) => {
   const token = 's3cret-token';
   const c = await coordinatorFor(t, { token, linkExpirySeconds: 2 });
   const bearer = { authorization: `Bearer ${token}` };
@@ -260,7 +264,7 @@ test('with a token, a run\'s archive URL is a signed link that downloads as give
   t.regex(body.error.message, /expired/);
 });
 
-test('the live stream carries every second\'s snapshot, the notices and the ending with its archive URL', async (t) => {
+test("the live stream carries every second's snapshot, the notices and the ending with its archive URL", async (t) => {
   const c = await coordinatorFor(t);
   const messages: LiveMessage[] = [];
   const ws = new WebSocket(`${c.url.replace('http', 'ws')}/api/live`);
@@ -274,8 +278,14 @@ test('the live stream carries every second\'s snapshot, the notices and the endi
   t.true(live.length >= 2, `${live.length} snapshots`);
   t.true(live.every((s) => s.runId === runId));
   const seen = live.map((s) => `${s.state} ${s.activeDevices} ${s.counters.response_count?.perSecond}`).join('; ');
-  t.true(live.some((s) => s.activeDevices === 10), seen);
-  t.true(live.some((s) => (s.counters.response_count?.perSecond ?? 0) > 0), seen);
+  t.true(
+    live.some((s) => s.activeDevices === 10),
+    seen,
+  );
+  t.true(
+    live.some((s) => (s.counters.response_count?.perSecond ?? 0) > 0),
+    seen,
+  );
   t.true(
     messages.some((m) => m.type === 'notice' && /10/.test(m.message)),
     'the rounding of 15 devices down to the step is told',

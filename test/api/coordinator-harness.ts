@@ -61,18 +61,24 @@ export async function startTestCoordinator(options: TestCoordinatorOptions = {})
     generator.connect(link.generator);
   }
   await joined;
-  const generatorServer: GeneratorServer | undefined = options.generatorPort
-    ? await startGeneratorServer({ coordinator, host: '127.0.0.1', port: 0, token: options.token, log: () => {} })
-    : undefined;
-  const api = await startApiServer({ coordinator, host: '127.0.0.1', port: 0, token: options.token, linkExpirySeconds: options.linkExpirySeconds, webDir: options.webDir, maxBodyBytes: options.maxBodyBytes, log: () => {} });
+  const generatorServer: GeneratorServer | undefined = options.generatorPort ? await startGeneratorServer({ coordinator, host: '127.0.0.1', port: 0, token: options.token, log: () => {} }) : undefined;
+  const api = await startApiServer({
+    coordinator,
+    host: '127.0.0.1',
+    port: 0,
+    token: options.token,
+    linkExpirySeconds: options.linkExpirySeconds,
+    webDir: options.webDir,
+    maxBodyBytes: options.maxBodyBytes,
+    log: () => {},
+  });
   return {
     coordinator,
     api,
     url: api.url,
     generatorUrl: generatorServer ? `ws://127.0.0.1:${generatorServer.port}` : undefined,
     dataDir,
-    waitForGenerator: (id, timeoutMs = 20_000) =>
-      until(() => coordinator.registry.list().some((g) => g.id === id), timeoutMs, `generator ${id} to connect`),
+    waitForGenerator: (id, timeoutMs = 20_000) => until(() => coordinator.registry.list().some((g) => g.id === id), timeoutMs, `generator ${id} to connect`),
     async stop() {
       await coordinator.abort('test over');
       await generatorServer?.close();

@@ -18,7 +18,6 @@ import { tempDir } from '../support/temp-dir.js';
 
 test.after.always(() => killAllPrograms());
 
-
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test.serial(`${signal} mid-run aborts the run, writes its report and exits 0`, async (t) => {
     const nginx = await startNginx();
@@ -34,7 +33,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.is(started.status, 201);
     const { runId } = (await started.json()) as RunStarted;
     const generators = (await (await fetch(`${api}/api/generators`)).json()) as GeneratorInfo[];
-    t.deepEqual(generators.map((g) => g.id), ['program-test']);
+    t.deepEqual(
+      generators.map((g) => g.id),
+      ['program-test'],
+    );
     await until(async () => (await nginx.accessLogCount()) > 0, 15_000, 'devices of the run reaching nginx');
     t.is(((await (await fetch(`${api}/api/runs/current`)).json()) as RunStatus).state, 'active');
 
@@ -62,7 +64,7 @@ test.serial('listening beyond loopback without a token, the program says so at s
   }
 });
 
-test.serial('the program serves the package\'s website, with uPlot from its npm package, beside the API', async (t) => {
+test.serial("the program serves the package's website, with uPlot from its npm package, beside the API", async (t) => {
   const coordinator = startCoordinatorProgram({ dataDir: await tempDir(t, 'coordinator-program') });
   const { api } = await coordinator.listening();
   const index = await fetch(`${api}/`);
@@ -83,8 +85,19 @@ test.serial('bad settings exit 2 with every problem', async (t) => {
 test('settings: flags win over the environment, defaults as documented', (t) => {
   const defaults = resolveCoordinatorOptions({}, {});
   t.deepEqual(defaults, { ok: true, options: { port: 8000, generatorPort: 9696, host: '0.0.0.0', dataDir: './data', reportIntervalSeconds: 60, linkExpirySeconds: 604800, token: undefined } });
-  const env = { STRESSGRID_PORT: '8080', STRESSGRID_GENERATOR_PORT: '9797', STRESSGRID_HOST: '127.0.0.1', STRESSGRID_DATA_DIR: '/var/lib/sg', REPORT_INTERVAL_SECONDS: '10', STRESSGRID_LINK_EXPIRY_SECONDS: '3600', STRESSGRID_TOKEN: 't' };
-  t.deepEqual(resolveCoordinatorOptions({}, env), { ok: true, options: { port: 8080, generatorPort: 9797, host: '127.0.0.1', dataDir: '/var/lib/sg', reportIntervalSeconds: 10, linkExpirySeconds: 3600, token: 't' } });
+  const env = {
+    STRESSGRID_PORT: '8080',
+    STRESSGRID_GENERATOR_PORT: '9797',
+    STRESSGRID_HOST: '127.0.0.1',
+    STRESSGRID_DATA_DIR: '/var/lib/sg',
+    REPORT_INTERVAL_SECONDS: '10',
+    STRESSGRID_LINK_EXPIRY_SECONDS: '3600',
+    STRESSGRID_TOKEN: 't',
+  };
+  t.deepEqual(resolveCoordinatorOptions({}, env), {
+    ok: true,
+    options: { port: 8080, generatorPort: 9797, host: '127.0.0.1', dataDir: '/var/lib/sg', reportIntervalSeconds: 10, linkExpirySeconds: 3600, token: 't' },
+  });
   t.like(resolveCoordinatorOptions({ port: '0', host: '::1' }, env), { ok: true, options: { port: 0, host: '::1' } });
   const bad = resolveCoordinatorOptions({}, { STRESSGRID_PORT: 'http' });
   t.deepEqual(bad, { ok: false, problems: ['STRESSGRID_PORT (or --port): must be a port from 0 to 65535 (0: any free one), got "http"'] });

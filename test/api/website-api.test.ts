@@ -48,7 +48,10 @@ test('a good plan checks clean; a size that is no number has no effective device
   t.deepEqual(good, { ok: true, problems: [], generators: 1, stepSize: 10, effectiveDevices: 10, effectiveMessage: null });
   const badSize = await json<PlanChecked>(await postJson(`${c.url}/api/plans/check`, nginxPlan(nginx.port, { size: 'many' })));
   t.like(badSize, { ok: false, effectiveDevices: null });
-  t.deepEqual(badSize.problems.map((p) => p.path), ['size']);
+  t.deepEqual(
+    badSize.problems.map((p) => p.path),
+    ['size'],
+  );
   const notAPlan = await json<PlanChecked>(await postJson(`${c.url}/api/plans/check`, [1, 2]));
   t.like(notAPlan, { ok: false, effectiveDevices: 10 });
   t.is(notAPlan.problems.length, 1);
@@ -58,7 +61,7 @@ test('a good plan checks clean; a size that is no number has no effective device
   t.is(c.coordinator.run, undefined);
 });
 
-test('reports carry their summary, and a report\'s series are its results.csv, column by column', async (t) => {
+test("reports carry their summary, and a report's series are its results.csv, column by column", async (t) => {
   const c = await coordinatorFor(t, { reportIntervalSeconds: 1 });
   const { runId } = await json<RunStarted>(await postJson(`${c.url}/api/runs`, nginxPlan(nginx.port, { name: 'series', size: 10, sustain: 3 })));
   const ended = await c.coordinator.run!.done;
@@ -72,11 +75,24 @@ test('reports carry their summary, and a report\'s series are its results.csv, c
   t.like(contents, { runId, summary: { name: 'series' }, plan: { name: 'series', size: 10 } });
   const rows = await readResultsCsv(join(c.dataDir, `${runId}.tar.gz`));
   t.true(rows.length >= 3, `${rows.length} rows`);
-  t.deepEqual(contents.series.elapsed, rows.map((r) => Number(r.elapsed)));
-  t.deepEqual(contents.series.time, rows.map((r) => r.time));
-  t.deepEqual(Object.keys(contents.series.columns), Object.keys(rows[0]!).filter((k) => k !== 'elapsed' && k !== 'time'));
+  t.deepEqual(
+    contents.series.elapsed,
+    rows.map((r) => Number(r.elapsed)),
+  );
+  t.deepEqual(
+    contents.series.time,
+    rows.map((r) => r.time),
+  );
+  t.deepEqual(
+    Object.keys(contents.series.columns),
+    Object.keys(rows[0]!).filter((k) => k !== 'elapsed' && k !== 'time'),
+  );
   for (const column of ['response_per_second', 'active_device_number', 'headers_us_p99']) {
-    t.deepEqual(contents.series.columns[column], rows.map((r) => (r[column] === '' ? null : Number(r[column]))), column);
+    t.deepEqual(
+      contents.series.columns[column],
+      rows.map((r) => (r[column] === '' ? null : Number(r[column]))),
+      column,
+    );
   }
   t.true(contents.series.columns.response_per_second!.some((v) => v !== null && v > 0));
 

@@ -142,7 +142,24 @@ test('thresholds on a coordinator: the coordinator evaluates them, sgcli prints 
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const junit = join(dir, 'junit.xml');
   const run = sgcli(
-    ['run', 'remote-verdict', SCRIPT, ...targetArgs(), '--size', '10', '--sustain', '2', '--coordinator', c.url, '--threshold', 'headers_us: p99 < 10s', '--threshold', 'response_count: count > 100000000', '--junit', junit],
+    [
+      'run',
+      'remote-verdict',
+      SCRIPT,
+      ...targetArgs(),
+      '--size',
+      '10',
+      '--sustain',
+      '2',
+      '--coordinator',
+      c.url,
+      '--threshold',
+      'headers_us: p99 < 10s',
+      '--threshold',
+      'response_count: count > 100000000',
+      '--junit',
+      junit,
+    ],
     { STRESSGRID_TOKEN: 'remote-token' },
   );
   t.is(await run.exited, EXIT.thresholdsFailed, run.stderr());

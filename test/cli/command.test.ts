@@ -163,10 +163,7 @@ test('a run in which no device exchanged anything exits 1', async (t) => {
 
 test('every invalid option is listed and exits 2 before the runner loads', async (t) => {
   const h = harness(healthyRun());
-  const code = await runCommand(
-    ['run', 'demo', 'missing.js', '--size', 'lots', '--target-protocol', 'gopher', '--script-params', '{', '--rampup', 'soon'],
-    h.deps,
-  );
+  const code = await runCommand(['run', 'demo', 'missing.js', '--size', 'lots', '--target-protocol', 'gopher', '--script-params', '{', '--rampup', 'soon'], h.deps);
   t.is(code, EXIT.usage);
   t.false(h.runnerLoaded());
   t.is(h.stdout.text, '');
@@ -214,12 +211,15 @@ test('a script that does not compile exits 3 with file:line:column: message (che
 
 test('compile errors the runner reports exit 3 and name the plan block they came from', async (t) => {
   const plan = JSON.stringify({ blocks: [{ script: 'ok()' }, { script: 'bad(' }], addresses: [{ host: 'localhost' }] });
-  const h = harness(async () => ({
-    outcome: 'failed',
-    archivePath: null,
-    criticalErrors: 0,
-    problems: [{ path: 'blocks[1].script', message: 'line 1, column 5: SyntaxError: expecting )' }],
-  }), { files: { 'plan.json': plan } });
+  const h = harness(
+    async () => ({
+      outcome: 'failed',
+      archivePath: null,
+      criticalErrors: 0,
+      problems: [{ path: 'blocks[1].script', message: 'line 1, column 5: SyntaxError: expecting )' }],
+    }),
+    { files: { 'plan.json': plan } },
+  );
   t.is(await runCommand(['run', 'demo', '--plan', 'plan.json'], h.deps), EXIT.scriptCompile);
   t.regex(h.stderr.text, /plan\.json#blocks\[1\]\.script:1:5: SyntaxError: expecting \)/);
   t.is(h.stdout.text, '');

@@ -52,10 +52,9 @@ for (const engine of NETIO_ENV_VALUES) {
         'echo.js',
         `for (let i = 0; i < 5; i++) { await send('ping ' + i); if (text.decode(await recv()) !== 'ping ' + i) throw new Error('bad echo'); incCounter('echo'); await delay(100); }`,
       );
-      const run = await runSgcli(
-        ['run', `demo-${protocol}`, script, '--demo', '--target-protocol', protocol, '--size', '10', '--sustain', '2', '--report-interval', '1', '--data-dir', ws.dataDir],
-        { [NETIO_ENV]: engine },
-      );
+      const run = await runSgcli(['run', `demo-${protocol}`, script, '--demo', '--target-protocol', protocol, '--size', '10', '--sustain', '2', '--report-interval', '1', '--data-dir', ws.dataDir], {
+        [NETIO_ENV]: engine,
+      });
       t.is(run.code, EXIT.ok, run.stderr);
       t.regex(run.stderr, new RegExp(`demo target listening on ${protocol}://127\\.0\\.0\\.1:\\d+`));
       const archive = await readArchive(run.archive!);

@@ -154,6 +154,9 @@ test('/ws is a WebSocket echo: text and binary messages come back as they went',
     socket.send(Buffer.from([1, 2, 3]));
     await done;
     socket.close();
-    t.deepEqual(replies, [[Buffer.from('hello').toString('hex'), false], ['010203', true]]);
+    t.deepEqual(replies, [
+      [Buffer.from('hello').toString('hex'), false],
+      ['010203', true],
+    ]);
   });
 });

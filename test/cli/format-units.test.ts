@@ -6,7 +6,10 @@ test('microseconds show as milliseconds with three significant digits, down to w
 });
 
 test('other values keep three significant digits without exponents', (t) => {
-  t.deepEqual([0, 0.000123, 0.5, 9.99, 12.34, 99.96, 1234.5].map((v) => formatSignificant(v)), ['0', '0.000123', '0.500', '9.99', '12.3', '100', '1235']);
+  t.deepEqual(
+    [0, 0.000123, 0.5, 9.99, 12.34, 99.96, 1234.5].map((v) => formatSignificant(v)),
+    ['0', '0.000123', '0.500', '9.99', '12.3', '100', '1235'],
+  );
 });
 
 test('counts are grouped, byte rates get a decimal unit, durations read m:ss', (t) => {

@@ -97,7 +97,10 @@ test('on a TTY each frame redraws in place, cut to the terminal width, in one wr
   const lines = second.split('\n').slice(0, -1);
   t.is(lines.length, height);
   for (const line of lines) t.true(line.replace(ANSI, '').length <= 39, line);
-  t.true(lines.every((line) => line.endsWith('\x1b[K')), 'each line clears what an older, longer line left');
+  t.true(
+    lines.every((line) => line.endsWith('\x1b[K')),
+    'each line clears what an older, longer line left',
+  );
   view.finish();
   t.is(terminal.writes.at(-1), '\x1b[?25h');
 });
@@ -176,7 +179,10 @@ const openSnapshot = (overrides: Parameters<typeof fakeSnapshot>[0] = {}) =>
 test('an arrival-rate plan shows the iterations due and started each second, the pool in use and the drops, and no device target or effective devices', (t) => {
   const frame = renderFrame(openSnapshot(), false);
   t.true(frame.includes('iterations/s due 500   started 498   devices active 4 of 20   dropped 0'), frame.join('\n'));
-  t.false(frame.some((line) => /effective|target/.test(line)), 'a plan of arrival-rate blocks alone has no closed devices');
+  t.false(
+    frame.some((line) => /effective|target/.test(line)),
+    'a plan of arrival-rate blocks alone has no closed devices',
+  );
   const line = renderLine(openSnapshot());
   t.regex(line, / active=4 due_per_second=500 pool=20 generators=1 /);
   t.regex(line, / iteration_count=5988 iteration_per_second=498 /);
@@ -191,6 +197,9 @@ test('an arrival-rate plan shows the iterations due and started each second, the
   const mixed = renderFrame(openSnapshot({ effectiveDevices: 20, targetDevices: 20, desiredDevices: 20, activeDevices: 24, arrivals: { intendedPerSecond: 2.5, maxDevices: 10 } }), false);
   t.true(mixed.includes('devices active 24   target 20   effective 20'));
   t.true(mixed.includes('iterations/s due 2.5   started 498   devices active 24 of 10   dropped 0'));
-  t.false(renderFrame(fakeSnapshot(), false).some((l) => l.includes('iterations/s')), 'a closed plan has no such line');
+  t.false(
+    renderFrame(fakeSnapshot(), false).some((l) => l.includes('iterations/s')),
+    'a closed plan has no such line',
+  );
   t.regex(renderLine(openSnapshot({ effectiveDevices: 20, targetDevices: 20 })), / target=20 effective=20 due_per_second=500 pool=20 /);
 });

@@ -55,7 +55,10 @@ test('command-line options override the fields of a --plan file and apply to eac
       { script: 'a()', params: { n: 1 }, size: 3 },
       { script: 'b()', size: 1 },
     ],
-    addresses: [{ host: 'one', port: 81 }, { host: 'two', protocol: 'http10' }],
+    addresses: [
+      { host: 'one', port: 81 },
+      { host: 'two', protocol: 'http10' },
+    ],
     size: 40,
     rampup: 10,
     sustain: 30,
@@ -111,10 +114,20 @@ test('every invalid option is listed at once, each with its option name', (t) =>
     },
     {},
   );
-  t.deepEqual(
-    problems.map((p) => p.path).sort(),
-    ['--coordinator', '--data-dir', '--plan', '--rampdown', '--rampup', '--report-interval', '--script-params', '--size', '--sustain', '--target-hosts', '--target-port', '--target-protocol'],
-  );
+  t.deepEqual(problems.map((p) => p.path).sort(), [
+    '--coordinator',
+    '--data-dir',
+    '--plan',
+    '--rampdown',
+    '--rampup',
+    '--report-interval',
+    '--script-params',
+    '--size',
+    '--sustain',
+    '--target-hosts',
+    '--target-port',
+    '--target-protocol',
+  ]);
   for (const problem of problems) t.true(problem.message.length > 10, problem.path);
   t.regex(problems.find((p) => p.path === '--target-protocol')!.message, /http10, http10s, http, https, http2, http2s, tcp, udp/);
 });
@@ -122,22 +135,35 @@ test('every invalid option is listed at once, each with its option name', (t) =>
 test('script params must be a JSON object, not another JSON value', (t) => {
   for (const raw of ['[1,2]', 'null', '"text"', '3']) {
     const { problems } = parseRunOptions({ scriptParams: raw }, {});
-    t.deepEqual(problems.map((p) => p.path), ['--script-params'], raw);
+    t.deepEqual(
+      problems.map((p) => p.path),
+      ['--script-params'],
+      raw,
+    );
   }
 });
 
 test('a bad REPORT_INTERVAL_SECONDS is named as the variable', (t) => {
   const { problems } = parseRunOptions({}, { REPORT_INTERVAL_SECONDS: 'soon' });
-  t.deepEqual(problems.map((p) => p.path), ['REPORT_INTERVAL_SECONDS']);
+  t.deepEqual(
+    problems.map((p) => p.path),
+    ['REPORT_INTERVAL_SECONDS'],
+  );
 });
 
 test('without a script file a --plan must give blocks, and its shape is checked', (t) => {
-  t.deepEqual(buildPlan(settingsOf({}), { name: 'n' }).problems.map((p) => p.path), ['<script-file>']);
+  t.deepEqual(
+    buildPlan(settingsOf({}), { name: 'n' }).problems.map((p) => p.path),
+    ['<script-file>'],
+  );
   t.deepEqual(
     buildPlan(settingsOf({}), { name: 'n', basePlan: { blocks: 'x', addresses: {} } }).problems.map((p) => p.path),
     ['plan.blocks', '<script-file>', 'plan.addresses'],
   );
-  t.deepEqual(buildPlan(settingsOf({}), { name: 'n', scriptFile: 's.js', scriptSource: 's', basePlan: [] }).problems.map((p) => p.path), ['--plan']);
+  t.deepEqual(
+    buildPlan(settingsOf({}), { name: 'n', scriptFile: 's.js', scriptSource: 's', basePlan: [] }).problems.map((p) => p.path),
+    ['--plan'],
+  );
 });
 
 test('--demo aims at the demo target unless a target host or port is given', (t) => {
@@ -148,7 +174,10 @@ test('--demo aims at the demo target unless a target host or port is given', (t)
   t.false(usesDemoTarget(settingsOf({})));
   // The demo target answers plain HTTP/1.x and echoes TCP and UDP; it has no TLS.
   const { problems } = buildPlan(settingsOf({ demo: true, targetProtocol: 'https' }), { name: 'n', scriptFile: 's.js', scriptSource: 's' });
-  t.deepEqual(problems.map((p) => p.path), ['--target-protocol']);
+  t.deepEqual(
+    problems.map((p) => p.path),
+    ['--target-protocol'],
+  );
   for (const targetProtocol of ['tcp', 'udp'] as const) {
     t.deepEqual(buildPlan(settingsOf({ demo: true, targetProtocol }), { name: 'n', scriptFile: 's.js', scriptSource: 's' }).problems, []);
   }

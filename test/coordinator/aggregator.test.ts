@@ -140,10 +140,7 @@ test('pushes that straddle an interval boundary do not inflate active devices', 
 test('telemetry of another run counts only towards utilisation', (t) => {
   const agg = new Aggregator({ runId: RUN, startedAt: T0 });
   agg.ingest(telemetry({ generatorId: 'g1', counters: { response_count: 5 }, histograms: { conn_us: encoded([10]) } }), T0 + 1000);
-  agg.ingest(
-    telemetry({ generatorId: 'g2', runId: 'other-run', activeDevices: 99, counters: { response_count: 1000 }, histograms: { conn_us: encoded([99999]) } }),
-    T0 + 1000,
-  );
+  agg.ingest(telemetry({ generatorId: 'g2', runId: 'other-run', activeDevices: 99, counters: { response_count: 1000 }, histograms: { conn_us: encoded([99999]) } }), T0 + 1000);
   agg.ingest(telemetry({ generatorId: 'g3', runId: null, activeDevices: 0, cpuPercent: 2 }), T0 + 1000);
   const live = agg.live(T0 + 1500);
   t.is(live.counters.response_count!.total, 5);
@@ -151,7 +148,14 @@ test('telemetry of another run counts only towards utilisation', (t) => {
   t.is(live.histograms.conn_us!.count, 1);
   t.is(live.histograms.conn_us!.max, 10);
   t.is(live.activeDevices, 10);
-  t.deepEqual(live.generators.map((g) => [g.id, g.activeDevices]), [['g1', 10], ['g2', 99], ['g3', 0]]);
+  t.deepEqual(
+    live.generators.map((g) => [g.id, g.activeDevices]),
+    [
+      ['g1', 10],
+      ['g2', 99],
+      ['g3', 0],
+    ],
+  );
   const row = agg.closeInterval(T0 + 1000).row;
   t.is(row.metrics.response_count, 5);
   t.is(row.metrics.conn_us_max, 10);
@@ -167,7 +171,15 @@ test('live: the last second of each generator, totals since start', (t) => {
   t.is(agg.live(T0 + 1100).histograms.headers_us!.count, 2);
   agg.ingest(telemetry({ generatorId: 'g1', counters: { response_count: 300 }, histograms: { headers_us: encoded([1000]) } }), T0 + 2000);
   agg.ingest(
-    telemetry({ generatorId: 'g2', intervalMs: 500, counters: { response_count: 50 }, histograms: { headers_us: encoded([2000]) }, networkRxBytes: 400, networkInterfaces: ['eth0'], networkLinkBitsPerSecond: 10_000 }),
+    telemetry({
+      generatorId: 'g2',
+      intervalMs: 500,
+      counters: { response_count: 50 },
+      histograms: { headers_us: encoded([2000]) },
+      networkRxBytes: 400,
+      networkInterfaces: ['eth0'],
+      networkLinkBitsPerSecond: 10_000,
+    }),
     T0 + 2000,
   );
   const live = agg.live(T0 + 2100);
@@ -191,10 +203,16 @@ test('generators that disappear leave the live views', (t) => {
   agg.ingest(telemetry({ generatorId: 'g2', counters: { response_count: 10 } }), T0 + 1000);
   agg.ingest(telemetry({ generatorId: 'g3' }), T0 + 1000);
   agg.removeGenerator('g3');
-  t.deepEqual(agg.live(T0 + 2000).generators.map((g) => g.id), ['g1', 'g2']);
+  t.deepEqual(
+    agg.live(T0 + 2000).generators.map((g) => g.id),
+    ['g1', 'g2'],
+  );
   agg.ingest(telemetry({ generatorId: 'g2', counters: { response_count: 10 } }), T0 + 4000);
   const later = agg.live(T0 + 4500);
-  t.deepEqual(later.generators.map((g) => g.id), ['g2']);
+  t.deepEqual(
+    later.generators.map((g) => g.id),
+    ['g2'],
+  );
   t.is(later.activeDevices, 10);
   t.deepEqual(later.counters.response_count, { total: 30, perSecond: 10 });
 });
@@ -202,7 +220,11 @@ test('generators that disappear leave the live views', (t) => {
 test('undecodable histograms and non-finite numbers are skipped, not thrown', (t) => {
   const agg = new Aggregator({ runId: RUN, startedAt: T0 });
   agg.ingest(
-    telemetry({ cpuPercent: Number.NaN, counters: { response_count: Number.POSITIVE_INFINITY, send_count: 2 }, histograms: { conn_us: new TextEncoder().encode('not a histogram at all'), body_us: encoded([5]) } }),
+    telemetry({
+      cpuPercent: Number.NaN,
+      counters: { response_count: Number.POSITIVE_INFINITY, send_count: 2 },
+      histograms: { conn_us: new TextEncoder().encode('not a histogram at all'), body_us: encoded([5]) },
+    }),
     T0 + 1000,
   );
   t.is(agg.decodeFailures, 1);

@@ -60,7 +60,7 @@ test('CW_REGION=auto reads the region from instance metadata with an IMDSv2 toke
   t.deepEqual(server.asked, ['PUT /latest/api/token', 'GET /latest/meta-data/placement/region']);
 });
 
-test('on EC2 with nothing set, the instance\'s region is used', async (t) => {
+test("on EC2 with nothing set, the instance's region is used", async (t) => {
   const server = await imds(t, 'sa-east-1');
   t.like(await resolveCloudWatchRegion('detect', { AWS_EC2_METADATA_SERVICE_ENDPOINT: server.url }, async () => true), { region: 'sa-east-1' });
 });

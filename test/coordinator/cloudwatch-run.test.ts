@@ -44,7 +44,10 @@ test('a run sends its intervals to CloudWatch and its summary links to them', as
   t.like(status, { writer: 'cloudwatch', failed: 0, pending: 0 });
   t.is(status.sent, cw.accepted().length);
   t.true(status.link!.includes(result.runId));
-  t.true(snapshots.some((s) => s.writers?.[0]?.writer === 'cloudwatch'), 'the live snapshot shows the writer');
+  t.true(
+    snapshots.some((s) => s.writers?.[0]?.writer === 'cloudwatch'),
+    'the live snapshot shows the writer',
+  );
   t.true(notices.some((n) => n.startsWith('cloudwatch: ') && n.includes(status.link!)));
   // Every tick the CSV counted reached CloudWatch, interval by interval.
   const rows = await readResultsCsv(result.archivePath!);
@@ -52,7 +55,10 @@ test('a run sends its intervals to CloudWatch and its summary links to them', as
   // On a loaded machine the first one-second interval may end before the first tick: its row has no tick_count to send.
   t.is(sent.length, rows.filter((row) => (row.tick_count ?? '') !== '').length);
   t.true(sent.length >= rows.length - 1);
-  t.is(sent.reduce((n, d) => n + d.Value!, 0), Number(rows.at(-1)!.tick_count));
+  t.is(
+    sent.reduce((n, d) => n + d.Value!, 0),
+    Number(rows.at(-1)!.tick_count),
+  );
   t.true(Number(rows.at(-1)!.tick_count) > 0);
 });
 

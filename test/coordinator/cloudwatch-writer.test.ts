@@ -67,7 +67,13 @@ test('names, the Run dimension, units, timestamps and values as CloudWatch recei
     conn_us_p99: 1000,
     cpu_percent_max: 60,
   };
-  await writer.write(row(60, metrics), new Map([['conn_us', conn], ['cpu_percent', cpu]]));
+  await writer.write(
+    row(60, metrics),
+    new Map([
+      ['conn_us', conn],
+      ['cpu_percent', cpu],
+    ]),
+  );
   await writer.write(row(120, { ...metrics, response_count: 1500, conn_refused_error_count: 3 }), new Map());
   await writer.close();
 
@@ -124,10 +130,23 @@ test('generator_count and active_device_number are gauges: every interval sends 
   }
   await writer.close();
   const intervals = totals.map((_, i) => byName(cw.accepted().filter((d) => d.Timestamp === (T0 + 60_000 * (i + 1)) / 1000)));
-  t.deepEqual(intervals.map((d) => d.get('generator_count')?.Value), [3, 3, 3]);
-  t.deepEqual(intervals.map((d) => d.get('active_device_number')?.Value), [30, 30, 30]);
-  t.deepEqual(intervals.map((d) => d.get('response_per_second')?.Value), [10, 10, 10]);
-  t.deepEqual(intervals.map((d) => d.get('response_count')?.Value), [600, 900, 0], 'a counter still goes as what was counted in the interval');
+  t.deepEqual(
+    intervals.map((d) => d.get('generator_count')?.Value),
+    [3, 3, 3],
+  );
+  t.deepEqual(
+    intervals.map((d) => d.get('active_device_number')?.Value),
+    [30, 30, 30],
+  );
+  t.deepEqual(
+    intervals.map((d) => d.get('response_per_second')?.Value),
+    [10, 10, 10],
+  );
+  t.deepEqual(
+    intervals.map((d) => d.get('response_count')?.Value),
+    [600, 900, 0],
+    'a counter still goes as what was counted in the interval',
+  );
 });
 
 test('every kind of report column is known from its name', (t) => {
@@ -140,7 +159,7 @@ test('every kind of report column is known from its name', (t) => {
   for (const [kind, names] of Object.entries(kinds) as [MetricKind, string[]][]) for (const name of names) t.is(metricKind(name), kind, name);
 });
 
-test('units from names, for built-in metrics and scripts\' own', (t) => {
+test("units from names, for built-in metrics and scripts' own", (t) => {
   t.is(cloudWatchUnit('login_us'), 'Microseconds');
   t.is(cloudWatchUnit('login_us_p99'), 'Microseconds');
   t.is(cloudWatchUnit('login_count'), 'Count');
@@ -154,7 +173,7 @@ test('units from names, for built-in metrics and scripts\' own', (t) => {
   t.is(cloudWatchUnit('something_else'), 'None');
 });
 
-test('the console link searches the run\'s metrics in its region', (t) => {
+test("the console link searches the run's metrics in its region", (t) => {
   const url = consoleUrl('us-west-2', RUN_ID);
   t.true(url.startsWith('https://us-west-2.console.aws.amazon.com/cloudwatch/home?region=us-west-2#metricsV2:'));
   const query = decodeURIComponent(url.slice(url.indexOf("query=~'") + 8).replace(/\*/g, '%'));
@@ -175,7 +194,13 @@ test('a large interval is split into requests of at most 1000 metric data', asyn
   );
   // The SDK gzips large bodies; the endpoint read them back.
   t.true(cw.requests.every((r) => r.contentEncoding === 'gzip'));
-  t.deepEqual(cw.accepted().map((d) => d.MetricName).sort(), Object.keys(metrics).sort());
+  t.deepEqual(
+    cw
+      .accepted()
+      .map((d) => d.MetricName)
+      .sort(),
+    Object.keys(metrics).sort(),
+  );
   t.like(writer.status(), { sent: 1250, failed: 0 });
 });
 
@@ -197,7 +222,10 @@ test('throttling is retried with backoff until the data gets through', async (t)
   await writer.write(row(60, { response_count: 5 }), new Map());
   await writer.close();
   t.is(cw.requests.length, 4);
-  t.deepEqual(cw.accepted().map((d) => d.MetricName), ['response_count']);
+  t.deepEqual(
+    cw.accepted().map((d) => d.MetricName),
+    ['response_count'],
+  );
   t.like(writer.status(), { sent: 1, failed: 0, retries: 3, pending: 0 });
   t.regex(log[0]!, /^CloudWatch: Throttling, HTTP 400: Rate exceeded; retrying in/);
   t.regex(log[1]!, /^CloudWatch: sending again after InternalServiceFault, HTTP 500/);
@@ -231,7 +259,11 @@ function recordingDelays(url: string, options: Partial<CloudWatchWriterOptions>,
 const BASE_DELAYS_MS = [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000];
 
 test('retries wait longer after each try: 1 s doubling to 30 s, within ±50 % jitter', async (t) => {
-  for (const [random, factor] of [[() => 0, 0.5], [() => 0.5, 1], [() => 0.999_999, 1.5]] as const) {
+  for (const [random, factor] of [
+    [() => 0, 0.5],
+    [() => 0.5, 1],
+    [() => 0.999_999, 1.5],
+  ] as const) {
     const cw = await endpoint(t);
     cw.answer = () => 'throttle';
     const { writer, delays } = recordingDelays(cw.url, { maxAttempts: BASE_DELAYS_MS.length + 1, backoff: { random } });
@@ -239,7 +271,11 @@ test('retries wait longer after each try: 1 s doubling to 30 s, within ±50 % ji
     await writer.write(row(60, { response_count: 1 }), new Map());
     await writer.close();
     t.is(cw.requests.length, BASE_DELAYS_MS.length + 1);
-    t.deepEqual(delays, BASE_DELAYS_MS.map((ms) => Math.round(ms * factor)), `jitter at ${factor}`);
+    t.deepEqual(
+      delays,
+      BASE_DELAYS_MS.map((ms) => Math.round(ms * factor)),
+      `jitter at ${factor}`,
+    );
     t.like(writer.status(), { sent: 0, failed: 1, retries: BASE_DELAYS_MS.length });
   }
 
@@ -270,7 +306,10 @@ test('a refusal (no permission) is given up on after one try, without waiting', 
   t.deepEqual(delays, []);
   t.like(writer.status(), { sent: 0, failed: 2, retries: 0, pending: 0 });
   t.regex(writer.status().lastError!, /AccessDenied.*HTTP 403.*not authorized to perform: cloudwatch:PutMetricData/);
-  t.true(log.some((l) => /gave up on 2 metric data after 1 try: AccessDenied/.test(l)), log.join('\n'));
+  t.true(
+    log.some((l) => /gave up on 2 metric data after 1 try: AccessDenied/.test(l)),
+    log.join('\n'),
+  );
 });
 
 test('a refusal that retrying cannot fix is not retried', (t) => {
@@ -282,7 +321,7 @@ test('a refusal that retrying cannot fix is not retried', (t) => {
   t.true(isRetryable({ name: 'InternalServiceError', $metadata: { httpStatusCode: 500 } }));
 });
 
-test('outage (connection refused): the run\'s other writers write everything, the CloudWatch data is counted as failed', async (t) => {
+test("outage (connection refused): the run's other writers write everything, the CloudWatch data is counted as failed", async (t) => {
   const port = await closedPort();
   const log: string[] = [];
   const cloudWatch = writerFor(`http://127.0.0.1:${port}`, { maxAttempts: 2 }, log);
@@ -313,7 +352,7 @@ test('an endpoint that never answers: close() gives up after its drain timeout, 
   // 8 data in 4 requests with room for 3: the first is in flight, the oldest queued ones were dropped.
   t.like(writer.status(), { sent: 0, failed: 4, pending: 4 });
   // The first request is really in flight (the endpoint holds it) before close starts its clock.
-  for (const deadline = Date.now() + 10_000; cw.requests.length === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (const deadline = Date.now() + 10_000; cw.requests.length === 0 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 10));
   t.is(cw.requests.length, 1);
   const before = performance.now();
   await writer.close();

@@ -73,7 +73,9 @@ test('a generator whose final telemetry never comes: the run ends at the bound, 
   t.like(missing, { generator: 'paused', devices: 10, left: false, waitedSeconds: boundMs / 1000 });
   t.regex(missing!.lastTelemetryAt ?? '', /^\d{4}-\d\d-\d\dT/);
   t.true(
-    notices.some((n) => n === `generator paused sent no final telemetry within ${boundMs / 1000} s: what its 10 devices measured after its last push at ${missing!.lastTelemetryAt} is missing from the report`),
+    notices.some(
+      (n) => n === `generator paused sent no final telemetry within ${boundMs / 1000} s: what its 10 devices measured after its last push at ${missing!.lastTelemetryAt} is missing from the report`,
+    ),
     notices.join('\n'),
   );
 });

@@ -13,4 +13,3 @@ export function testPlan(overrides: Partial<ResolvedPlan> = {}): ResolvedPlan {
     ...overrides,
   };
 }
-

@@ -44,14 +44,24 @@ test('TLS protocols default to port 443, plain ones to 80; explicit ports stay',
   });
   t.true(result.ok);
   if (!result.ok) return;
-  t.deepEqual(result.plan.addresses.map((a) => a.port), [443, 443, 443, 80, 8443]);
+  t.deepEqual(
+    result.plan.addresses.map((a) => a.port),
+    [443, 443, 443, 80, 8443],
+  );
 });
 
 test('IP literals are accepted, brackets dropped, and get no server name', async (t) => {
   const result = await validatePlan({ ...minimal(), addresses: [{ host: '127.0.0.1' }, { host: '[::1]' }, { host: '::1' }] });
   t.true(result.ok);
   if (!result.ok) return;
-  t.deepEqual(result.plan.addresses.map((a) => [a.host, a.serverName]), [['127.0.0.1', undefined], ['::1', undefined], ['::1', undefined]]);
+  t.deepEqual(
+    result.plan.addresses.map((a) => [a.host, a.serverName]),
+    [
+      ['127.0.0.1', undefined],
+      ['::1', undefined],
+      ['::1', undefined],
+    ],
+  );
 });
 
 test('the root must be an object', async (t) => {
@@ -195,26 +205,14 @@ test('unknown fields are problems, with a suggestion when one is near', async (t
 test('every problem is reported at once', async (t) => {
   const problems = await problemsOf({
     name: '',
-    blocks: [{ script: 'ok' }, { script: '' , size: 0 }, 7],
+    blocks: [{ script: 'ok' }, { script: '', size: 0 }, 7],
     addresses: [{ host: 'a.example', port: 0, protocol: 'gopher' }, {}],
     size: -1,
     rampup: -5,
     sustain: 'long',
     extra: true,
   });
-  t.deepEqual(paths(problems), [
-    'addresses[0].port',
-    'addresses[0].protocol',
-    'addresses[1].host',
-    'blocks[1].script',
-    'blocks[1].size',
-    'blocks[2]',
-    'extra',
-    'name',
-    'rampup',
-    'size',
-    'sustain',
-  ]);
+  t.deepEqual(paths(problems), ['addresses[0].port', 'addresses[0].protocol', 'addresses[1].host', 'blocks[1].script', 'blocks[1].size', 'blocks[2]', 'extra', 'name', 'rampup', 'size', 'sustain']);
   t.true(problems.every((p) => p.message.length > 0));
   t.is(formatPlanProblems(problems).split('\n').length, problems.length);
 });
@@ -225,10 +223,7 @@ test('checkScript runs for every block and reports line and column', async (t) =
     seen.push(source);
     return source.includes('(') && !source.includes(')') ? { line: 2, column: 7, message: "expecting ')'" } : null;
   };
-  const problems = await problemsOf(
-    { ...minimal(), blocks: [{ script: 'fine()' }, { script: 'x\nbroken(' }, { script: 'also(', size: 0 }], size: 0 },
-    checkScript,
-  );
+  const problems = await problemsOf({ ...minimal(), blocks: [{ script: 'fine()' }, { script: 'x\nbroken(' }, { script: 'also(', size: 0 }], size: 0 }, checkScript);
   t.deepEqual(seen.sort(), ['also(', 'fine()', 'x\nbroken('].sort());
   t.deepEqual(paths(problems), ['blocks[1].script', 'blocks[2].script', 'blocks[2].size', 'size']);
   t.is(problems.find((p) => p.path === 'blocks[1].script')!.message, "line 2, column 7: expecting ')'");

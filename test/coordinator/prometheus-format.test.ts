@@ -63,7 +63,11 @@ test('the text format passes promtool, its buckets are cumulative and exact, lab
   t.regex(text, /^process_resident_memory_bytes \d+$/m);
   t.notRegex(text, /# EOF/);
   const counts = [...text.matchAll(/^stressgrid_headers_seconds_bucket\{.*\} (\d+)$/gm)].map((m) => Number(m[1]));
-  t.deepEqual(counts, [...counts].sort((a, b) => a - b), 'cumulative');
+  t.deepEqual(
+    counts,
+    [...counts].sort((a, b) => a - b),
+    'cumulative',
+  );
 });
 
 test('OpenMetrics: counter families without _total, units where the name ends in one, # EOF', (t) => {
@@ -90,13 +94,27 @@ test('settings: off without a URL; credentials in the URL become basic auth; eve
   const fromUrl = prometheusSettings({ prometheusRemoteWrite: 'https://me:p%40ss@metrics.example/api/v1/push' }, { PROMETHEUS_REMOTE_WRITE_LABELS: 'env=ci, team=load' });
   t.deepEqual(fromUrl, {
     ok: true,
-    settings: { url: 'https://metrics.example/api/v1/push', labels: [['env', 'ci'], ['team', 'load']], basicAuth: { username: 'me', password: 'p@ss' } },
+    settings: {
+      url: 'https://metrics.example/api/v1/push',
+      labels: [
+        ['env', 'ci'],
+        ['team', 'load'],
+      ],
+      basicAuth: { username: 'me', password: 'p@ss' },
+    },
   });
-  const flagWins = prometheusSettings({ prometheusRemoteWrite: 'http://a:9090/api/v1/write' }, { PROMETHEUS_REMOTE_WRITE_URL: 'http://b:9090/api/v1/write', PROMETHEUS_REMOTE_WRITE_BEARER_TOKEN: 'tok' });
+  const flagWins = prometheusSettings(
+    { prometheusRemoteWrite: 'http://a:9090/api/v1/write' },
+    { PROMETHEUS_REMOTE_WRITE_URL: 'http://b:9090/api/v1/write', PROMETHEUS_REMOTE_WRITE_BEARER_TOKEN: 'tok' },
+  );
   t.deepEqual(flagWins, { ok: true, settings: { url: 'http://a:9090/api/v1/write', bearerToken: 'tok' } });
   const bad = prometheusSettings({}, { PROMETHEUS_REMOTE_WRITE_LABELS: 'generator=x', PROMETHEUS_REMOTE_WRITE_PASSWORD: 'p' });
   t.false(bad.ok);
-  if (!bad.ok) t.deepEqual(bad.problems.map((p) => p.setting), ['PROMETHEUS_REMOTE_WRITE_LABELS (or --prometheus-remote-write-labels)', 'PROMETHEUS_REMOTE_WRITE_PASSWORD', 'PROMETHEUS_REMOTE_WRITE_URL (or --prometheus-remote-write)']);
+  if (!bad.ok)
+    t.deepEqual(
+      bad.problems.map((p) => p.setting),
+      ['PROMETHEUS_REMOTE_WRITE_LABELS (or --prometheus-remote-write-labels)', 'PROMETHEUS_REMOTE_WRITE_PASSWORD', 'PROMETHEUS_REMOTE_WRITE_URL (or --prometheus-remote-write)'],
+    );
 });
 
 /** A receiver that decodes what it gets, answering `status()` for each request after waiting `delayMs`. */
@@ -128,14 +146,28 @@ test('remote write: snappy protobuf with the headers and credentials; seconds qu
   const { headers } = r.requests[0]!;
   t.like(headers, { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0', authorization: 'Bearer secret' });
   const responses = (i: number) => r.requests[i]!.series.find((s) => s.labels.some(([k, v]) => k === '__name__' && v === 'stressgrid_response_total'))!;
-  t.deepEqual(responses(0).labels, [['__name__', 'stressgrid_response_total'], ['env', 'ci'], ['run', 'he said "hi"\\'], ['run_id', run.runId]]);
-  t.deepEqual(responses(0).samples, [{ value: 0, timestampMs: run.startedAt }, { value: 12_345, timestampMs: run.startedAt + 1000 }]);
-  t.deepEqual(responses(1).samples.map((s) => s.timestampMs), [2000, 3000, 4000].map((ms) => run.startedAt + ms));
+  t.deepEqual(responses(0).labels, [
+    ['__name__', 'stressgrid_response_total'],
+    ['env', 'ci'],
+    ['run', 'he said "hi"\\'],
+    ['run_id', run.runId],
+  ]);
+  t.deepEqual(responses(0).samples, [
+    { value: 0, timestampMs: run.startedAt },
+    { value: 12_345, timestampMs: run.startedAt + 1000 },
+  ]);
+  t.deepEqual(
+    responses(1).samples.map((s) => s.timestampMs),
+    [2000, 3000, 4000].map((ms) => run.startedAt + ms),
+  );
   const gauge = r.requests[0]!.series.find((s) => s.labels.some(([, v]) => v === 'stressgrid_active_devices'))!;
   t.is(gauge.samples.length, 1, 'a gauge gets no 0 before it');
   const status = writer.status();
   t.like(status, { writer: 'prometheus', failed: 0, pending: 0, retries: 0 });
-  t.is(status.sent, r.requests.reduce((n, q) => n + q.series.reduce((m, s) => m + s.samples.length, 0), 0));
+  t.is(
+    status.sent,
+    r.requests.reduce((n, q) => n + q.series.reduce((m, s) => m + s.samples.length, 0), 0),
+  );
 });
 
 test('remote write: a 400 is given up on at once and counted; the next second is sent', async (t) => {
@@ -153,5 +185,8 @@ test('remote write: a 400 is given up on at once and counted; the next second is
   t.true(status.failed > 0 && status.sent > 0);
   t.is(status.retries, 0);
   t.regex(status.lastError!, /^HTTP 400/);
-  t.true(log.some((l) => /^Prometheus: gave up on \d+ samples after 1 try: HTTP 400/.test(l)), log.join('\n'));
+  t.true(
+    log.some((l) => /^Prometheus: gave up on \d+ samples after 1 try: HTTP 400/.test(l)),
+    log.join('\n'),
+  );
 });

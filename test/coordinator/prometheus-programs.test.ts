@@ -20,7 +20,6 @@ import { tempDir } from '../support/temp-dir.js';
 
 test.after.always(() => killAllPrograms());
 
-
 const script = 'for (let i = 0; i < 30; i++) { await get("/"); await delay(50); }\nawait delay(600000);';
 
 test.serial('stressgrid-coordinator --prometheus-remote-write: a run with a generator process lands in Prometheus with its labels', async (t) => {
@@ -37,15 +36,23 @@ test.serial('stressgrid-coordinator --prometheus-remote-write: a run with a gene
   startGeneratorProcess({ url: generators, id: 'pushing-generator' });
   await coordinator.waitFor(/generator pushing-generator connected/);
 
-  const started = await fetch(`${api}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(nginxPlan(nginx.port, { name: 'program', sustain: 4, blocks: [{ script }] })) });
+  const started = await fetch(`${api}/api/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(nginxPlan(nginx.port, { name: 'program', sustain: 4, blocks: [{ script }] })),
+  });
   t.is(started.status, 201);
   const { runId } = (await started.json()) as RunStarted;
   let ended: RunEnded | undefined;
-  await until(async () => {
-    const status = (await (await fetch(`${api}/api/runs/${runId}`)).json()) as { state: string; result?: RunEnded };
-    ended = status.result;
-    return status.state === 'ended';
-  }, 30_000, 'the run to end');
+  await until(
+    async () => {
+      const status = (await (await fetch(`${api}/api/runs/${runId}`)).json()) as { state: string; result?: RunEnded };
+      ended = status.result;
+      return status.state === 'ended';
+    },
+    30_000,
+    'the run to end',
+  );
   const writer = ended!.summary!.writers!.find((w) => w.writer === 'prometheus')!;
   t.like(writer, { failed: 0, pending: 0 });
   t.true(writer.sent > 0);

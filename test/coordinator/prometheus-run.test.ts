@@ -41,7 +41,7 @@ function withinOneBucket(fromBuckets: number, exact: number): boolean {
   return ratio <= slack && ratio >= 1 / slack;
 }
 
-test.serial('Prometheus scrapes /metrics with the token during a run: the response counter equals nginx\'s log, the p99 matches summary.json', async (t) => {
+test.serial("Prometheus scrapes /metrics with the token during a run: the response counter equals nginx's log, the p99 matches summary.json", async (t) => {
   const nginx = await startNginx();
   t.teardown(() => nginx.stop());
   const token = 'scrape-secret';
@@ -95,7 +95,7 @@ test.serial('Prometheus scrapes /metrics with the token during a run: the respon
   }
 });
 
-test.serial('remote write into Prometheus: a sample every second of the run, the counts equal nginx\'s', async (t) => {
+test.serial("remote write into Prometheus: a sample every second of the run, the counts equal nginx's", async (t) => {
   const nginx = await startNginx();
   t.teardown(() => nginx.stop());
   const prometheus = await startPrometheus({ remoteWriteReceiver: true });
@@ -118,7 +118,7 @@ test.serial('remote write into Prometheus: a sample every second of the run, the
   const selector = `stressgrid_response_total{run="pushed",run_id="${result.runId}",env="ci"}`;
   const samples = await rawSamples(prometheus, selector);
   t.is(samples.at(-1)![1], logged, 'the last sample is every response');
-  t.is(samples[0]![1], 0, 'the series starts from 0, so its increase is the run\'s');
+  t.is(samples[0]![1], 0, "the series starts from 0, so its increase is the run's");
   const started_ = Date.parse(result.summary!.startedAt) / 1000;
   const ended = Date.parse(result.summary!.endedAt) / 1000;
   t.true(samples[0]![0] <= started_ + 1.5, 'from the start of the run');
@@ -201,13 +201,22 @@ test.serial('a receiver answering 500, then down: the run and its report are who
   const status = result.summary!.writers!.find((w) => w.writer === 'prometheus')!;
   t.true(status.retries > 0, 'the failures were counted');
   t.is(status.pending, 0);
-  t.true(snapshots.some((s) => (s.writers?.find((w) => w.writer === 'prometheus')?.retries ?? 0) > 0), 'and shown live');
-  t.true(notices.some((n) => n.startsWith('prometheus: ') && / retr(y|ies)/.test(n)), notices.join('\n'));
+  t.true(
+    snapshots.some((s) => (s.writers?.find((w) => w.writer === 'prometheus')?.retries ?? 0) > 0),
+    'and shown live',
+  );
+  t.true(
+    notices.some((n) => n.startsWith('prometheus: ') && / retr(y|ies)/.test(n)),
+    notices.join('\n'),
+  );
 
   // Everything queued while it failed went through once it came back, in order, and so did what followed.
   const samples = await rawSamples(prometheus, `stressgrid_response_total{run_id="${result.runId}"}`);
   t.is(samples.at(-1)![1], logged);
-  t.true(samples.some(([time]) => time > recoveredAt + 1), 'samples after the recovery');
+  t.true(
+    samples.some(([time]) => time > recoveredAt + 1),
+    'samples after the recovery',
+  );
   for (let i = 1; i < samples.length; i++) t.true(samples[i]![0] - samples[i - 1]![0] <= 1.5, `no second lost (gap at ${samples[i]![0]})`);
   t.is(status.failed, 0, 'nothing given up on');
 });

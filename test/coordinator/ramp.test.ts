@@ -1,14 +1,5 @@
 import test from 'ava';
-import {
-  apportion,
-  effectiveDevices,
-  phaseAt,
-  planSchedule,
-  rampStep,
-  targetDevicesAt,
-  type StartAction,
-  type StopAction,
-} from '../../ts/coordinator/ramp.js';
+import { apportion, effectiveDevices, phaseAt, planSchedule, rampStep, targetDevicesAt, type StartAction, type StopAction } from '../../ts/coordinator/ramp.js';
 import { BLOCK_LIMIT_DEFAULTS, type ResolvedPlan } from '../../ts/shared/plan.js';
 
 function plan(overrides: Partial<ResolvedPlan> & { blockSizes?: number[]; addressCount?: number } = {}): ResolvedPlan {
@@ -82,24 +73,22 @@ test('a simple ramp: steps spread over ramp-up, removed last-first over ramp-dow
   t.is(schedule.effective.devices, 40);
   t.is(schedule.duration, 22);
   const summary = schedule.actions.map((a) => (a.kind === 'end' || a.kind === 'arrivals' ? `${a.at} ${a.kind}` : `${a.at} ${a.kind} ${a.cohortId}@${a.generatorId}`));
-  t.deepEqual(summary, [
-    '0 start 0@g1',
-    '0 start 1@g2',
-    '4 start 2@g1',
-    '4 start 3@g2',
-    '18 stop 3@g2',
-    '18 stop 2@g1',
-    '20 stop 1@g2',
-    '20 stop 0@g1',
-    '22 end',
-  ]);
+  t.deepEqual(summary, ['0 start 0@g1', '0 start 1@g2', '4 start 2@g1', '4 start 3@g2', '18 stop 3@g2', '18 stop 2@g1', '20 stop 1@g2', '20 stop 0@g1', '22 end']);
 });
 
 test('with ramp-up and ramp-down 0 everything starts at once and stops at the end', (t) => {
   const schedule = planSchedule(plan({ size: 30, rampup: 0, sustain: 5, rampdown: 0 }), ['a']);
   t.deepEqual(
     schedule.actions.map((a) => [a.at, a.kind]),
-    [[0, 'start'], [0, 'start'], [0, 'start'], [5, 'stop'], [5, 'stop'], [5, 'stop'], [5, 'end']],
+    [
+      [0, 'start'],
+      [0, 'start'],
+      [0, 'start'],
+      [5, 'stop'],
+      [5, 'stop'],
+      [5, 'stop'],
+      [5, 'end'],
+    ],
   );
 });
 
@@ -121,7 +110,10 @@ test('block shares over the run are exact even when a step does not divide them'
 test('address offsets continue round-robin across cohorts', (t) => {
   const schedule = planSchedule(plan({ size: 60, addressCount: 3 }), ['g1', 'g2']);
   const starts = schedule.actions.filter((a): a is StartAction => a.kind === 'start');
-  t.deepEqual(starts.map((s) => s.addressOffset), [0, 1, 2, 0, 1, 2]);
+  t.deepEqual(
+    starts.map((s) => s.addressOffset),
+    [0, 1, 2, 0, 1, 2],
+  );
   const taken = [0, 0, 0];
   for (const s of starts) for (let n = 0; n < sum(s.devices); n++) taken[(s.addressOffset + n) % 3]! += 1;
   t.deepEqual(taken, [20, 20, 20]);
@@ -167,7 +159,10 @@ test('property: for many random plans no device is lost and every cohort stops o
     const ends = actions.filter((a) => a.kind === 'end');
 
     t.is(sum(starts.map((s) => sum(s.devices))), effective.devices, label);
-    t.true(starts.every((s) => sum(s.devices) === 10 && s.devices.length === blockSizes.length && s.devices.every((d) => d >= 0)), label);
+    t.true(
+      starts.every((s) => sum(s.devices) === 10 && s.devices.length === blockSizes.length && s.devices.every((d) => d >= 0)),
+      label,
+    );
     const perBlock = blockSizes.map((_, i) => sum(starts.map((s) => s.devices[i]!)));
     t.deepEqual(perBlock, apportion(effective.devices, blockSizes), label);
 
@@ -175,21 +170,45 @@ test('property: for many random plans no device is lost and every cohort stops o
     t.is(starts.length, steps * generatorIds.length, label);
     for (let k = 0; k < steps; k++) {
       const cohort = starts.slice(k * generatorIds.length, (k + 1) * generatorIds.length);
-      t.deepEqual(cohort.map((s) => s.generatorId), generatorIds, label);
-      t.true(cohort.every((s) => Math.abs(s.at - (k * p.rampup) / steps) < 1e-9), label);
+      t.deepEqual(
+        cohort.map((s) => s.generatorId),
+        generatorIds,
+        label,
+      );
+      t.true(
+        cohort.every((s) => Math.abs(s.at - (k * p.rampup) / steps) < 1e-9),
+        label,
+      );
     }
     t.deepEqual(new Set(starts.map((s) => s.cohortId)).size, starts.length, label);
     starts.forEach((s, i) => t.is(s.addressOffset, (i * 10) % p.addresses.length, label));
 
-    t.deepEqual(stops.map((s) => s.cohortId).sort((a, b) => a - b), starts.map((s) => s.cohortId), label);
-    t.deepEqual(stops.map((s) => s.cohortId), starts.map((s) => s.cohortId).reverse(), label);
+    t.deepEqual(
+      stops.map((s) => s.cohortId).sort((a, b) => a - b),
+      starts.map((s) => s.cohortId),
+      label,
+    );
+    t.deepEqual(
+      stops.map((s) => s.cohortId),
+      starts.map((s) => s.cohortId).reverse(),
+      label,
+    );
     const byId = new Map(starts.map((s) => [s.cohortId, s]));
-    t.true(stops.every((s) => byId.get(s.cohortId)!.generatorId === s.generatorId && s.at >= p.rampup + p.sustain - 1e-9), label);
+    t.true(
+      stops.every((s) => byId.get(s.cohortId)!.generatorId === s.generatorId && s.at >= p.rampup + p.sustain - 1e-9),
+      label,
+    );
 
     t.is(ends.length, 1, label);
     t.is(actions.at(-1)!.kind, 'end', label);
     t.is(duration, p.rampup + p.sustain + p.rampdown, label);
-    t.true(actions.every((a, i) => i === 0 || actions[i - 1]!.at <= a.at + 1e-9), label);
-    t.true(actions.every((a) => a.at <= duration + 1e-9), label);
+    t.true(
+      actions.every((a, i) => i === 0 || actions[i - 1]!.at <= a.at + 1e-9),
+      label,
+    );
+    t.true(
+      actions.every((a) => a.at <= duration + 1e-9),
+      label,
+    );
   }
 });

@@ -120,16 +120,45 @@ test('a whole run: aggregator → writers → archive that tar extracts, CSV wit
   const [header, ...rows] = csvRecords(await readFile(join(out, 'results.csv'), 'utf8'));
   t.is(header![0], 'elapsed');
   t.is(header![1], 'time');
-  for (const column of ['active_device_number', 'generator_count', 'cpu_percent_max', 'network_rx_bytes_per_second', 'response_count', 'response_per_second', 'timeout_error_count', 'headers_us_p99', 'headers_us_stddev']) {
+  for (const column of [
+    'active_device_number',
+    'generator_count',
+    'cpu_percent_max',
+    'network_rx_bytes_per_second',
+    'response_count',
+    'response_per_second',
+    'timeout_error_count',
+    'headers_us_p99',
+    'headers_us_stddev',
+  ]) {
     t.true(header!.includes(column), column);
   }
   const cell = (r: string[], column: string) => Number(r[header!.indexOf(column)]);
-  t.deepEqual(rows.map((r) => cell(r, 'elapsed')), [60, 120, 150]);
-  t.deepEqual(rows.map((r) => cell(r, 'response_count')), [600, 1200, 1500]);
-  t.deepEqual(rows.map((r) => cell(r, 'response_per_second')), [10, 10, 10], 'the partial interval rates over its 30 s');
-  t.deepEqual(rows.map((r) => cell(r, 'active_device_number')), [20, 20, 20]);
-  t.deepEqual(rows.map((r) => cell(r, 'network_rx_bytes_per_second')), [4096, 4096, 4096]);
-  t.deepEqual(rows.map((r) => r[header!.indexOf('timeout_error_count')]), ['', '4', '4']);
+  t.deepEqual(
+    rows.map((r) => cell(r, 'elapsed')),
+    [60, 120, 150],
+  );
+  t.deepEqual(
+    rows.map((r) => cell(r, 'response_count')),
+    [600, 1200, 1500],
+  );
+  t.deepEqual(
+    rows.map((r) => cell(r, 'response_per_second')),
+    [10, 10, 10],
+    'the partial interval rates over its 30 s',
+  );
+  t.deepEqual(
+    rows.map((r) => cell(r, 'active_device_number')),
+    [20, 20, 20],
+  );
+  t.deepEqual(
+    rows.map((r) => cell(r, 'network_rx_bytes_per_second')),
+    [4096, 4096, 4096],
+  );
+  t.deepEqual(
+    rows.map((r) => r[header!.indexOf('timeout_error_count')]),
+    ['', '4', '4'],
+  );
   t.is(rows[2]![1], '2026-03-14T09:29:23.000Z');
 
   const hlog = await readFile(join(out, 'histograms.hlog'), 'utf8');
@@ -147,7 +176,17 @@ test('reports survive a new store on the same folder; list, path and delete', as
     await writeFile(join(dir, 'results.csv'), 'elapsed,time\n');
     await first.finishRun(runId, {
       files: [join(dir, 'results.csv')],
-      summary: buildSummary({ runId, plan, startedAt: T0, endedAt: T0, effectiveDevices: 0, generatorCount: 0, totals: { counters: {}, maxCpuPercent: null, maxGeneratorCount: 0 }, aborted: true, reason: 'stopped by the user' }),
+      summary: buildSummary({
+        runId,
+        plan,
+        startedAt: T0,
+        endedAt: T0,
+        effectiveDevices: 0,
+        generatorCount: 0,
+        totals: { counters: {}, maxCpuPercent: null, maxGeneratorCount: 0 },
+        aborted: true,
+        reason: 'stopped by the user',
+      }),
     });
   }
   await writeFile(join(dataDir, 'notes.txt'), 'not a report');
@@ -155,7 +194,10 @@ test('reports survive a new store on the same folder; list, path and delete', as
 
   const restarted = new ReportStore(dataDir);
   const reports = await restarted.list();
-  t.deepEqual(reports.map((r) => r.runId), [newer, older]);
+  t.deepEqual(
+    reports.map((r) => r.runId),
+    [newer, older],
+  );
   t.is(reports[0]!.fileName, `${newer}.tar.gz`);
   t.is(reports[1]!.startedAt, new Date(T0).toISOString());
   t.true(reports.every((r) => r.bytes > 0));
@@ -164,7 +206,10 @@ test('reports survive a new store on the same folder; list, path and delete', as
 
   t.true(await restarted.delete(older));
   t.false(await restarted.delete(older));
-  t.deepEqual((await restarted.list()).map((r) => r.runId), [newer]);
+  t.deepEqual(
+    (await restarted.list()).map((r) => r.runId),
+    [newer],
+  );
   t.is(await restarted.path(older), null);
 });
 

@@ -98,7 +98,7 @@ test('a third kind of writer, plugged in through the writer configuration alone,
     t.true(Number(rows.at(-1)!.tick_count) > 0);
     t.true(
       writes.some((write) => write.histograms.includes('cpu_percent')),
-      'the interval\'s histograms come with each row',
+      "the interval's histograms come with each row",
     );
 
     // A writer without files or a status adds nothing to the archive or the summary.

@@ -26,7 +26,18 @@ const row = (elapsed: number, intervalSeconds: number, metrics: Record<string, n
 });
 
 test('columns sort utilisation first, then counters, errors, histograms', (t) => {
-  const columns = ['login_us_max', 'response_per_second', 'zz_count', 'conn_refused_error_count', 'cpu_percent_mean', 'active_device_number', 'response_count', 'login_us_mean', 'conn_us_p99', 'network_tx_bytes_per_second'];
+  const columns = [
+    'login_us_max',
+    'response_per_second',
+    'zz_count',
+    'conn_refused_error_count',
+    'cpu_percent_mean',
+    'active_device_number',
+    'response_count',
+    'login_us_mean',
+    'conn_us_p99',
+    'network_tx_bytes_per_second',
+  ];
   t.deepEqual(columns.sort(compareColumns), [
     'active_device_number',
     'cpu_percent_mean',
@@ -78,15 +89,23 @@ test('a torn last journal line is dropped', async (t) => {
   t.deepEqual(await readJournal(path), [row(60, 60, { a_count: 1 })]);
 });
 
-test('hlog: HdrHistogram\'s own log reader reads back every interval, tag, count and percentile', async (t) => {
+test("hlog: HdrHistogram's own log reader reads back every interval, tag, count and percentile", async (t) => {
   const run = await runInfo(t);
   const writer = new HlogWriter();
   await writer.open(run);
   const written: Array<{ tag: string; start: number; length: number; h: Histogram; values: number[] }> = [];
-  const intervals: Array<[elapsed: number, length: number]> = [[60, 60], [120, 60], [125, 5]];
+  const intervals: Array<[elapsed: number, length: number]> = [
+    [60, 60],
+    [120, 60],
+    [125, 5],
+  ];
   for (const [n, [elapsed, length]] of intervals.entries()) {
     const histograms = new Map<string, Histogram>();
-    for (const [tag, scale] of [['conn_us', 1], ['headers_us', 7], ['cpu_percent', 0]] as const) {
+    for (const [tag, scale] of [
+      ['conn_us', 1],
+      ['headers_us', 7],
+      ['cpu_percent', 0],
+    ] as const) {
       const values = scale === 0 ? [20 + n, 40, 90] : Array.from({ length: 1000 + n * 17 }, (_, i) => scale * (50 + ((i * 7919) % 20_000)));
       const h = new Histogram();
       h.recordMany(values);

@@ -83,7 +83,7 @@ test('every Terraform and Packer file parses as HCL2', (t) => {
   t.deepEqual(Object.keys(JSON.parse(result.stdout) as Json).sort(), [...HCL_FILES].sort());
 });
 
-test('terraform/aws: the seed\'s variables, 8000 from the management address only, 9696 from generators only, CloudWatch for the coordinator, generators in an autoscaling group', (t) => {
+test("terraform/aws: the seed's variables, 8000 from the management address only, 9696 from generators only, CloudWatch for the coordinator, generators in an autoscaling group", (t) => {
   if (missing(t, existsSync(HCL_PYTHON), 'python-hcl2')) return;
   const variables = blocks('terraform/aws', 'variable');
   for (const name of ['region', 'capacity', 'generator_instance_type', 'coordinator_instance_type', 'ami_owner', 'key_name', 'vpc_id']) t.truthy(variables[name], name);
@@ -120,7 +120,7 @@ test('terraform/aws: the seed\'s variables, 8000 from the management address onl
   for (const file of files('terraform/aws', '.tf')) t.notRegex(readFileSync(join(root, file), 'utf8'), /\b(private|public)_dns\b/, file);
 });
 
-test('terraform/gcp: the seed\'s variables, the coordinator-management firewall, generators in a managed instance group', (t) => {
+test("terraform/gcp: the seed's variables, the coordinator-management firewall, generators in a managed instance group", (t) => {
   if (missing(t, existsSync(HCL_PYTHON), 'python-hcl2')) return;
   const variables = blocks('terraform/gcp', 'variable');
   for (const name of ['project', 'region', 'zone', 'capacity', 'generator_instance_type', 'coordinator_instance_type', 'image_project', 'network']) t.truthy(variables[name], name);
@@ -137,7 +137,10 @@ test('terraform/gcp: the seed\'s variables, the coordinator-management firewall,
   t.deepEqual(generators.source_tags, ['stressgrid-generator']);
   t.deepEqual((generators.allow as Json[])[0]!.ports, ['9696']);
   t.is(resources['google_compute_instance_group_manager.generators']!.target_size, '${var.capacity}');
-  t.regex(JSON.stringify(resources['google_compute_instance_template.generator']!.metadata), /coordinator_url = \\"ws:\/\/\$\{google_compute_instance\.coordinator\.network_interface\[0\]\.network_ip\}:9696\\"/);
+  t.regex(
+    JSON.stringify(resources['google_compute_instance_template.generator']!.metadata),
+    /coordinator_url = \\"ws:\/\/\$\{google_compute_instance\.coordinator\.network_interface\[0\]\.network_ip\}:9696\\"/,
+  );
   t.is(blocks('terraform/gcp', 'output').coordinator_url!.value, 'http://${google_compute_instance.coordinator.network_interface[0].access_config[0].nat_ip}:8000');
   t.deepEqual((resources['google_compute_instance.coordinator']!.network_interface as Json[])[0]!.access_config, [{}], 'the coordinator has the external address the output names');
 });
@@ -160,7 +163,7 @@ for (const cloud of ['aws', 'gcp']) {
   });
 }
 
-test('packer: both clouds start from the same Ubuntu LTS, the AMI is copied to the seed\'s regions, and the images are named as Terraform looks them up', (t) => {
+test("packer: both clouds start from the same Ubuntu LTS, the AMI is copied to the seed's regions, and the images are named as Terraform looks them up", (t) => {
   if (missing(t, existsSync(HCL_PYTHON), 'python-hcl2')) return;
   const variables = blocks('packer', 'variable');
   t.deepEqual(variables.ami_regions!.default, ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2']);
@@ -275,7 +278,7 @@ test('every shell script passes bash -n and shellcheck', (t) => {
   }
 });
 
-test('packer: every template is formatted HCL2, and the image template validates for both roles with Packer\'s own builders', (t) => {
+test("packer: every template is formatted HCL2, and the image template validates for both roles with Packer's own builders", (t) => {
   if (missing(t, has('packer'), 'packer')) return;
   const fmt = run('packer', ['fmt', '-check', '-diff', 'packer/']);
   t.is(fmt.status, 0, fmt.stdout + fmt.stderr);
@@ -340,7 +343,7 @@ function parseEnvFile(text: string): Record<string, string> {
   return env;
 }
 
-test('units: the kernel settings\' keys all exist, each documented by a comment; LimitNOFILE high, restart on failure, the env file of the unit\'s name', (t) => {
+test("units: the kernel settings' keys all exist, each documented by a comment; LimitNOFILE high, restart on failure, the env file of the unit's name", (t) => {
   const lines = readFileSync(join(root, 'deploy/sysctl/60-stressgrid.conf'), 'utf8').split('\n');
   const keys: string[] = [];
   lines.forEach((line, i) => {
@@ -351,7 +354,8 @@ test('units: the kernel settings\' keys all exist, each documented by a comment;
     // A key the kernel may lack (a module not loaded) must be marked optional with '-'.
     if (m[1] === '') t.true(existsSync(join('/proc/sys', m[2]!.replaceAll('.', '/'))), `${m[2]} exists in this kernel`);
   });
-  for (const key of ['net.ipv4.ip_local_port_range', 'net.ipv4.ip_local_reserved_ports', 'net.core.somaxconn', 'net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem', 'fs.file-max', 'fs.nr_open']) t.true(keys.includes(key), key);
+  for (const key of ['net.ipv4.ip_local_port_range', 'net.ipv4.ip_local_reserved_ports', 'net.core.somaxconn', 'net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem', 'fs.file-max', 'fs.nr_open'])
+    t.true(keys.includes(key), key);
   const setting = (key: string) => new RegExp(`^${key.replaceAll('.', '\\.')} = (.+)$`, 'm').exec(lines.join('\n'))![1]!;
   const nrOpen = Number(setting('fs.nr_open'));
   // The local port range covers the coordinator's ports: an outgoing connection must never take them.
@@ -402,7 +406,7 @@ function startUnit(unit: string, dir: string, envFile: string) {
     closed,
     stderr: () => stderr,
     async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
-      for (const deadline = Date.now() + timeoutMs; ; ) {
+      for (const deadline = Date.now() + timeoutMs; ;) {
         const m = pattern.exec(stderr);
         if (m) return m;
         if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${unit}: no ${pattern}; stderr: ${stderr}`);
@@ -443,7 +447,7 @@ test('the units start: the coordinator with its env file, a generator with the e
 
   const api = `http://127.0.0.1:${apiPort}`;
   let listed: { id: string }[] = [];
-  for (const deadline = Date.now() + 20_000; listed.length === 0 && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 20_000; listed.length === 0 && Date.now() < deadline;) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     const response = await fetch(`${api}/api/generators`, { headers: { authorization: `Bearer ${token}` } });
     t.is(response.status, 200);

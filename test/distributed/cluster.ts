@@ -62,11 +62,28 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     sent,
     async waitForGenerators(ids, timeoutMs = 20_000) {
       const want = [...ids].sort().join(',');
-      await until(() => coordinator.registry.list().map((g) => g.id).sort().join(',') === want, timeoutMs, () => `generators ${want}; connected: ${coordinator.registry.list().map((g) => g.id).join(',')}; log:\n${log.join('\n')}`);
+      await until(
+        () =>
+          coordinator.registry
+            .list()
+            .map((g) => g.id)
+            .sort()
+            .join(',') === want,
+        timeoutMs,
+        () =>
+          `generators ${want}; connected: ${coordinator.registry
+            .list()
+            .map((g) => g.id)
+            .join(',')}; log:\n${log.join('\n')}`,
+      );
     },
     async waitForLog(pattern, timeoutMs = 20_000) {
       let found: string | undefined;
-      await until(() => (found = log.find((line) => pattern.test(line))) !== undefined, timeoutMs, () => `${pattern} in the coordinator log:\n${log.join('\n')}`);
+      await until(
+        () => (found = log.find((line) => pattern.test(line))) !== undefined,
+        timeoutMs,
+        () => `${pattern} in the coordinator log:\n${log.join('\n')}`,
+      );
       return found!;
     },
     async close() {
@@ -107,4 +124,3 @@ function tap(link: CoordinatorSide, sent: Map<string, CoordinatorMessage[]>): Co
     close: (reason) => link.close(reason),
   };
 }
-

@@ -42,7 +42,7 @@ test.serial('a saturating run on three generator processes: every device active 
   t.true((summary.busyGenerators ?? []).length > 0, 'a saturated generator is flagged busy in summary.json');
   for (const busy of summary.busyGenerators ?? []) t.true(busy.percentOfRun > 10, JSON.stringify(busy));
   t.regex(result.sgcliStderr, /busy=gen-\d/, 'and in the live lines');
-  t.regex(result.sgcliStderr, /sgcli: generator CPU above 90 % for more than 10 % of the run: gen-\d \(\d+ % of the run\)/, 'and in sgcli\'s last lines');
+  t.regex(result.sgcliStderr, /sgcli: generator CPU above 90 % for more than 10 % of the run: gen-\d \(\d+ % of the run\)/, "and in sgcli's last lines");
 });
 
 test.serial('a generator paused with SIGSTOP past the end: the run ends at the bound, summary.json names it with its devices and last push, sgcli says so and exits 1', async (t) => {
@@ -56,7 +56,11 @@ test.serial('a generator paused with SIGSTOP past the end: the run ends at the b
     reportIntervalSeconds: 2,
     during: async ({ generators, sgcliStderr }) => {
       // Half a second before the end, so it sends its last pushes with its devices running, then nothing.
-      await until(() => /t=5 .*state=sustain/.test(sgcliStderr()) || / state=done /.test(sgcliStderr()), 30_000, () => 'the run near its end');
+      await until(
+        () => /t=5 .*state=sustain/.test(sgcliStderr()) || / state=done /.test(sgcliStderr()),
+        30_000,
+        () => 'the run near its end',
+      );
       await new Promise((resolve) => setTimeout(resolve, 500));
       generators[1]!.kill('SIGSTOP');
     },
@@ -105,7 +109,10 @@ test.serial('ramp-down under saturation: at every push of the ramp-down, each ge
   };
   const checked = await validatePlan(plan);
   if (!checked.ok) return t.fail(JSON.stringify(checked.problems));
-  const schedule = planSchedule(checked.plan, c.coordinator.registry.list().map((g) => g.id));
+  const schedule = planSchedule(
+    checked.plan,
+    c.coordinator.registry.list().map((g) => g.id),
+  );
   const started = await c.coordinator.start(plan);
   if (!started.ok) return t.fail(JSON.stringify(started));
   const result = await started.run.done;
@@ -118,11 +125,12 @@ test.serial('ramp-down under saturation: at every push of the ramp-down, each ge
     .map((p) => ({ id: p.generatorId, elapsed: (p.at - started.run.startedAt) / 1000, active: p.activeDevices }))
     .filter((p) => p.elapsed >= begin && p.elapsed < begin + plan.rampdown);
   t.true(ramp.length >= 2 * (plan.rampdown - 2), `a push a second from each generator: ${ramp.length}`);
-  const off = ramp
-    .map((p) => ({ ...p, target: targetOf(schedule, p.id, p.elapsed) }))
-    .filter((p) => Math.abs(p.active - p.target) > DEVICES_PER_GENERATOR_STEP);
+  const off = ramp.map((p) => ({ ...p, target: targetOf(schedule, p.id, p.elapsed) })).filter((p) => Math.abs(p.active - p.target) > DEVICES_PER_GENERATOR_STEP);
   t.deepEqual(off, [], 'no push more than one step (10 devices per generator) from its target');
-  t.true(pushes.some((p) => p.cpuPercent > BUSY_CPU_PERCENT), 'the machine was saturated');
+  t.true(
+    pushes.some((p) => p.cpuPercent > BUSY_CPU_PERCENT),
+    'the machine was saturated',
+  );
   const served = await nginx.settledAccessLogCount(500);
   t.is(total(await readArchive(result.archivePath!), 'response_count'), served, 'and every response is counted');
 });

@@ -68,7 +68,10 @@ async function nginx(): Promise<NginxServer> {
 /** Waits until exactly `processes` are connected; a failure shows what they logged. */
 async function joined(c: Cluster, processes: GeneratorProcess[], timeoutMs?: number): Promise<void> {
   try {
-    await c.waitForGenerators(processes.map((p) => p.id), timeoutMs);
+    await c.waitForGenerators(
+      processes.map((p) => p.id),
+      timeoutMs,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${processes.map((p) => `generator ${p.id} (exit ${p.child.exitCode ?? p.child.signalCode}):\n${p.stderr()}`).join('\n')}`, { cause: err });
   }
@@ -126,8 +129,16 @@ test.serial('two generator processes run a plan: each gets its share, the CSV co
   }
   const got = startedDevices(c, result.runId);
   t.deepEqual(got, expected);
-  t.deepEqual([...got.values()].map((d) => d[0]! + d[1]!), [20, 20], 'each generator ran half of the 40 devices');
-  t.deepEqual([0, 1].map((i) => [...got.values()].reduce((sum, d) => sum + d[i]!, 0)), [10, 30], 'blocks 1:3');
+  t.deepEqual(
+    [...got.values()].map((d) => d[0]! + d[1]!),
+    [20, 20],
+    'each generator ran half of the 40 devices',
+  );
+  t.deepEqual(
+    [0, 1].map((i) => [...got.values()].reduce((sum, d) => sum + d[i]!, 0)),
+    [10, 30],
+    'blocks 1:3',
+  );
 
   const rows = await readResultsCsv(result.archivePath!);
   t.is(Number(rows.at(-1)!.response_count), 40 * REQUESTS_PER_DEVICE, 'every device made its requests, each counted once');
@@ -140,38 +151,41 @@ test.serial('two generator processes run a plan: each gets its share, the CSV co
   );
 });
 
-test.serial('the programs end to end: a plan started over the API of stressgrid-coordinator runs on two stressgrid-generator processes, each with its share; the downloaded CSV counts every request nginx logged', async (t) => {
-  const [a, b] = await Promise.all([nginx(), nginx()]);
-  const coordinator = startCoordinatorProgram({ dataDir: await tempDir(), args: ['--report-interval', '1'] });
-  const { api, generators: url } = await coordinator.listening();
-  const processes = ['gen-a', 'gen-b'].map((id) => startGeneratorProcess({ url, id }));
-  const generators = async () => (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`))).sort((x, y) => (x.id < y.id ? -1 : 1));
-  await until(async () => (await generators()).map((g) => g.id).join() === 'gen-a,gen-b', 20_000, 'both generators connected');
+test.serial(
+  'the programs end to end: a plan started over the API of stressgrid-coordinator runs on two stressgrid-generator processes, each with its share; the downloaded CSV counts every request nginx logged',
+  async (t) => {
+    const [a, b] = await Promise.all([nginx(), nginx()]);
+    const coordinator = startCoordinatorProgram({ dataDir: await tempDir(), args: ['--report-interval', '1'] });
+    const { api, generators: url } = await coordinator.listening();
+    const processes = ['gen-a', 'gen-b'].map((id) => startGeneratorProcess({ url, id }));
+    const generators = async () => (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`))).sort((x, y) => (x.id < y.id ? -1 : 1));
+    await until(async () => (await generators()).map((g) => g.id).join() === 'gen-a,gen-b', 20_000, 'both generators connected');
 
-  const started = await postJson(`${api}/api/runs`, twoBlockPlan('programs end to end', a, b, { rampup: 1, sustain: 3 }, counted));
-  t.is(started.status, 201);
-  const { runId } = await json<RunStarted>(started);
-  // Devices stay active once their requests are made, so with the ramp up each generator shows its whole share.
-  await until(async () => (await generators()).every((g) => g.utilisation?.activeDevices === 20), 20_000, 'each generator running half of the 40 devices');
-  let status: RunStatus | undefined;
-  await until(async () => (status = await json<RunStatus>(await fetch(`${api}/api/runs/${runId}`))).state === 'ended', 30_000, 'the run to end');
-  if (status?.state !== 'ended') return t.fail();
-  t.like(status.result, { outcome: 'done', criticalErrors: 0, archiveUrl: `/results/${runId}.tar.gz` });
+    const started = await postJson(`${api}/api/runs`, twoBlockPlan('programs end to end', a, b, { rampup: 1, sustain: 3 }, counted));
+    t.is(started.status, 201);
+    const { runId } = await json<RunStarted>(started);
+    // Devices stay active once their requests are made, so with the ramp up each generator shows its whole share.
+    await until(async () => (await generators()).every((g) => g.utilisation?.activeDevices === 20), 20_000, 'each generator running half of the 40 devices');
+    let status: RunStatus | undefined;
+    await until(async () => (status = await json<RunStatus>(await fetch(`${api}/api/runs/${runId}`))).state === 'ended', 30_000, 'the run to end');
+    if (status?.state !== 'ended') return t.fail();
+    t.like(status.result, { outcome: 'done', criticalErrors: 0, archiveUrl: `/results/${runId}.tar.gz` });
 
-  const archive = await downloadArchive(`${api}${status.result.archiveUrl}`);
-  t.like(archive.summary, { runId, effectiveDevices: 40, generatorCount: 2, generatorsLost: [] });
-  const served = [...(await a.waitForAccessLog(20 * REQUESTS_PER_DEVICE)), ...(await b.waitForAccessLog(20 * REQUESTS_PER_DEVICE))];
-  t.is(served.length, 40 * REQUESTS_PER_DEVICE, 'every device made its requests, half of them to each address');
-  t.is(total(archive, 'response_count'), served.length, 'the CSV counts every response nginx served, no more');
-  t.deepEqual(
-    [1, 2].map((block) => served.filter((line) => line.uri === `/?block=${block}`).length),
-    [10 * REQUESTS_PER_DEVICE, 30 * REQUESTS_PER_DEVICE],
-    'block shares 1:3',
-  );
+    const archive = await downloadArchive(`${api}${status.result.archiveUrl}`);
+    t.like(archive.summary, { runId, effectiveDevices: 40, generatorCount: 2, generatorsLost: [] });
+    const served = [...(await a.waitForAccessLog(20 * REQUESTS_PER_DEVICE)), ...(await b.waitForAccessLog(20 * REQUESTS_PER_DEVICE))];
+    t.is(served.length, 40 * REQUESTS_PER_DEVICE, 'every device made its requests, half of them to each address');
+    t.is(total(archive, 'response_count'), served.length, 'the CSV counts every response nginx served, no more');
+    t.deepEqual(
+      [1, 2].map((block) => served.filter((line) => line.uri === `/?block=${block}`).length),
+      [10 * REQUESTS_PER_DEVICE, 30 * REQUESTS_PER_DEVICE],
+      'block shares 1:3',
+    );
 
-  for (const p of [...processes, coordinator]) p.kill('SIGTERM');
-  for (const p of [...processes, coordinator]) t.is(await p.exited, 0, p.stderr());
-});
+    for (const p of [...processes, coordinator]) p.kill('SIGTERM');
+    for (const p of [...processes, coordinator]) t.is(await p.exited, 0, p.stderr());
+  },
+);
 
 function onePlan(name: string, target: NginxServer, sustain: number) {
   return { name, blocks: [{ script: loop('/') }], addresses: [{ host: '127.0.0.1', port: target.port }], size: 20, rampup: 0, sustain, rampdown: 0 };
@@ -203,32 +217,72 @@ test.serial('a generator killed mid-ramp: the others go on, the loss is shown li
   if (!started.ok) return t.fail(JSON.stringify(started));
   const runId = started.run.runId;
   const busy = (id: string, after = 0) => pushes.some((p) => p.id === id && p.at > after && p.telemetry.runId === runId && p.telemetry.activeDevices > 0);
-  await until(() => busy('doomed'), 20_000, () => 'devices running on the generator to be killed');
+  await until(
+    () => busy('doomed'),
+    20_000,
+    () => 'devices running on the generator to be killed',
+  );
 
   const killedAt = Date.now();
   doomed.kill('SIGKILL');
-  await until(() => c.notices.some((n) => /generator doomed left the run/.test(n)), 5000, () => `a notice of the loss; notices: ${c.notices.join('\n')}`);
+  await until(
+    () => c.notices.some((n) => /generator doomed left the run/.test(n)),
+    5000,
+    () => `a notice of the loss; notices: ${c.notices.join('\n')}`,
+  );
   await c.waitForLog(/generator doomed from .* disconnected/);
-  t.deepEqual(c.coordinator.registry.list().map((g) => g.id), ['stays'], 'the registry forgot the dead link');
-  await until(() => c.server.connections() === 1, 5000, () => `the dead connection closed; open: ${c.server.connections()}`);
-  await until(() => snapshots.some((s) => s.lostGenerators.includes('doomed')), 5000, () => 'a live snapshot that shows the loss');
+  t.deepEqual(
+    c.coordinator.registry.list().map((g) => g.id),
+    ['stays'],
+    'the registry forgot the dead link',
+  );
+  await until(
+    () => c.server.connections() === 1,
+    5000,
+    () => `the dead connection closed; open: ${c.server.connections()}`,
+  );
+  await until(
+    () => snapshots.some((s) => s.lostGenerators.includes('doomed')),
+    5000,
+    () => 'a live snapshot that shows the loss',
+  );
   const lostView = snapshots.find((s) => s.lostGenerators.includes('doomed'))!;
   t.deepEqual(lostView.lostGenerators, ['doomed']);
-  t.deepEqual(lostView.generators.map((g) => g.id), ['stays'], 'the live view holds nothing of the dead generator');
+  t.deepEqual(
+    lostView.generators.map((g) => g.id),
+    ['stays'],
+    'the live view holds nothing of the dead generator',
+  );
 
   const sentBefore = c.sent.get('doomed')!.length;
   await joined(c, [stays, startGeneratorProcess({ url: c.url, id: 'doomed' })]);
-  await until(() => c.notices.some((n) => /generator doomed rejoined/.test(n)), 5000, () => `a notice of the rejoin; notices: ${c.notices.join('\n')}`);
+  await until(
+    () => c.notices.some((n) => /generator doomed rejoined/.test(n)),
+    5000,
+    () => `a notice of the rejoin; notices: ${c.notices.join('\n')}`,
+  );
   const rejoinedAt = Date.now();
-  await until(() => busy('doomed', rejoinedAt), 20_000, () => 'devices running on the restarted generator');
-  await until(() => snapshots.at(-1)!.lostGenerators.length === 0, 5000, () => 'a live snapshot without the loss once it is back');
+  await until(
+    () => busy('doomed', rejoinedAt),
+    20_000,
+    () => 'devices running on the restarted generator',
+  );
+  await until(
+    () => snapshots.at(-1)!.lostGenerators.length === 0,
+    5000,
+    () => 'a live snapshot without the loss once it is back',
+  );
 
   const result = await started.run.done;
   t.is(result.outcome, 'done', result.reason);
   t.true(result.criticalErrors >= 1, 'the lost generator counts as a critical error');
 
   const afterRejoin = c.sent.get('doomed')!.slice(sentBefore);
-  t.deepEqual(afterRejoin.slice(0, 2).map((m) => m.type), ['welcome', 'prepare_run'], 'welcomed and prepared again when it rejoined');
+  t.deepEqual(
+    afterRejoin.slice(0, 2).map((m) => m.type),
+    ['welcome', 'prepare_run'],
+    'welcomed and prepared again when it rejoined',
+  );
   const laterStarts = afterRejoin.filter((m): m is StartCohort => m.type === 'start_cohort');
   const doomedSchedule = scheduledStarts(checked.plan, order, 'doomed');
   t.true(laterStarts.length >= 1, 'given a share again at a later step');
@@ -237,13 +291,19 @@ test.serial('a generator killed mid-ramp: the others go on, the loss is shown li
 
   const staysSchedule = scheduledStarts(checked.plan, order, 'stays');
   t.deepEqual(
-    c.sent.get('stays')!.filter((m): m is StartCohort => m.type === 'start_cohort').map((m) => m.cohortId),
+    c.sent
+      .get('stays')!
+      .filter((m): m is StartCohort => m.type === 'start_cohort')
+      .map((m) => m.cohortId),
     [...staysSchedule.keys()],
     'the surviving generator got every one of its steps',
   );
   const staysAfterKill = pushes.filter((p) => p.id === 'stays' && p.at > killedAt && p.telemetry.runId === runId);
   t.true(staysAfterKill.length >= 3, `the surviving generator kept reporting: ${staysAfterKill.length} pushes after the kill`);
-  t.true(staysAfterKill.some((p) => p.telemetry.activeDevices === staysSchedule.size * 10), 'and ran its whole share');
+  t.true(
+    staysAfterKill.some((p) => p.telemetry.activeDevices === staysSchedule.size * 10),
+    'and ran its whole share',
+  );
 
   const archive = await readArchive(result.archivePath!);
   t.deepEqual(archive.summary.generatorsLost, ['doomed']);
@@ -273,17 +333,33 @@ test.serial('a generator killed during an arrival-rate run: restarted, it rejoin
   const started = await c.coordinator.start(plan);
   if (!started.ok) return t.fail(JSON.stringify(started));
   const runId = started.run.runId;
-  const iterations = (id: string, after: number) => pushes.filter((p) => p.id === id && p.at > after && p.telemetry.runId === runId).reduce((sum, p) => sum + (p.telemetry.counters.iteration_count ?? 0), 0);
-  await until(() => iterations('doomed', 0) > 0, 20_000, () => 'iterations on the generator to be killed');
+  const iterations = (id: string, after: number) =>
+    pushes.filter((p) => p.id === id && p.at > after && p.telemetry.runId === runId).reduce((sum, p) => sum + (p.telemetry.counters.iteration_count ?? 0), 0);
+  await until(
+    () => iterations('doomed', 0) > 0,
+    20_000,
+    () => 'iterations on the generator to be killed',
+  );
   const [first] = c.sent.get('doomed')!.filter((m): m is StartArrivals => m.type === 'start_arrivals');
 
   doomed.kill('SIGKILL');
-  await until(() => c.notices.some((n) => /generator doomed left the run/.test(n)), 5000, () => `a notice of the loss; notices: ${c.notices.join('\n')}`);
+  await until(
+    () => c.notices.some((n) => /generator doomed left the run/.test(n)),
+    5000,
+    () => `a notice of the loss; notices: ${c.notices.join('\n')}`,
+  );
   const sentBefore = c.sent.get('doomed')!.length;
   await joined(c, [stays, startGeneratorProcess({ url: c.url, id: 'doomed' })]);
-  await until(() => c.notices.some((n) => /generator doomed runs its share of arrival-rate block 0 again from [\d.]+ s into it/.test(n)), 10_000, () => `a notice of the resumed share; notices: ${c.notices.join('\n')}`);
+  await until(
+    () => c.notices.some((n) => /generator doomed runs its share of arrival-rate block 0 again from [\d.]+ s into it/.test(n)),
+    10_000,
+    () => `a notice of the resumed share; notices: ${c.notices.join('\n')}`,
+  );
   const resumedAt = Date.now();
-  const resumed = c.sent.get('doomed')!.slice(sentBefore).filter((m): m is StartArrivals => m.type === 'start_arrivals');
+  const resumed = c.sent
+    .get('doomed')!
+    .slice(sentBefore)
+    .filter((m): m is StartArrivals => m.type === 'start_arrivals');
   t.is(resumed.length, 1, 'its slot of the block once more');
   t.like(resumed[0], { block: 0, slot: first!.slot, slots: first!.slots, maxDevices: first!.maxDevices, addressOffset: first!.addressOffset, startedAt: first!.startedAt });
   const from = resumed[0]!.from!;
@@ -307,7 +383,11 @@ test.serial('a generator killed during an arrival-rate run: restarted, it rejoin
   const doomedRate = after.reduce((sum, p) => sum + (p.telemetry.counters.iteration_count ?? 0), 0) / after.reduce((sum, p) => sum + p.telemetry.intervalMs / 1000, 0);
   t.true(Math.abs(doomedRate - RATE / 2) <= (RATE / 2) * 0.25, `the rejoined generator started ${doomedRate.toFixed(1)} iterations a second, its share is ${RATE / 2}`);
   t.true(Math.max(...after.map((p) => p.telemetry.counters.iteration_count ?? 0)) <= RATE, 'no burst of the iterations that fell due while it was away');
-  t.is(after.reduce((sum, p) => sum + (p.telemetry.counters.dropped_iteration_count ?? 0), 0), 0, 'nothing dropped');
+  t.is(
+    after.reduce((sum, p) => sum + (p.telemetry.counters.dropped_iteration_count ?? 0), 0),
+    0,
+    'nothing dropped',
+  );
 });
 
 test.serial('a generator reconnecting under a connected id replaces the old link over real sockets', async (t) => {
@@ -347,67 +427,82 @@ async function settled(target: NginxServer, quietMs: number, timeoutMs: number):
   }
 }
 
-test.serial('a coordinator killed mid-run: generators stop their devices; the stressgrid-coordinator started on the same port and data dir gets them back and serves every earlier report', async (t) => {
-  const target = await nginx();
-  const dataDir = await tempDir();
-  const child = spawn(process.execPath, [COORDINATOR_CHILD], {
-    cwd: root,
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      PORT: '0',
-      GENERATORS: '2',
-      REPORT_INTERVAL_SECONDS: '1',
-      PLANS: JSON.stringify([onePlan('finished', target, 1), onePlan('interrupted', target, 30)]),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const line = async (pattern: RegExp) => {
-    await until(() => pattern.test(stdout), 20_000, () => `${pattern} from the coordinator; stdout:\n${stdout}\nstderr:\n${stderr}`);
-    return pattern.exec(stdout)!;
-  };
-  const port = Number((await line(/^port (\d+)$/m))[1]);
-  const url = `ws://127.0.0.1:${port}`;
-  const generators = ['r1', 'r2'].map((id) => startGeneratorProcess({ url, id }));
-  const finished = (await line(/^done (\S+)$/m))[1]!;
-  const interrupted = (await line(/^run (\S+)\n(?:.*\n)*?run (\S+)$/m))[2]!;
-  // Killed once the interrupted run has a row on disk: what recovery can save of it.
-  const journal = join(dataDir, interrupted, RESULTS_JOURNAL);
-  await until(async () => (await readJournal(journal).catch(() => [])).some((row) => (row.metrics.response_count ?? 0) > 0), 15_000, 'a report row of the second run');
-  child.kill('SIGKILL');
-  await exited;
+test.serial(
+  'a coordinator killed mid-run: generators stop their devices; the stressgrid-coordinator started on the same port and data dir gets them back and serves every earlier report',
+  async (t) => {
+    const target = await nginx();
+    const dataDir = await tempDir();
+    const child = spawn(process.execPath, [COORDINATOR_CHILD], {
+      cwd: root,
+      env: {
+        ...process.env,
+        DATA_DIR: dataDir,
+        PORT: '0',
+        GENERATORS: '2',
+        REPORT_INTERVAL_SECONDS: '1',
+        PLANS: JSON.stringify([onePlan('finished', target, 1), onePlan('interrupted', target, 30)]),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const line = async (pattern: RegExp) => {
+      await until(
+        () => pattern.test(stdout),
+        20_000,
+        () => `${pattern} from the coordinator; stdout:\n${stdout}\nstderr:\n${stderr}`,
+      );
+      return pattern.exec(stdout)!;
+    };
+    const port = Number((await line(/^port (\d+)$/m))[1]);
+    const url = `ws://127.0.0.1:${port}`;
+    const generators = ['r1', 'r2'].map((id) => startGeneratorProcess({ url, id }));
+    const finished = (await line(/^done (\S+)$/m))[1]!;
+    const interrupted = (await line(/^run (\S+)\n(?:.*\n)*?run (\S+)$/m))[2]!;
+    // Killed once the interrupted run has a row on disk: what recovery can save of it.
+    const journal = join(dataDir, interrupted, RESULTS_JOURNAL);
+    await until(async () => (await readJournal(journal).catch(() => [])).some((row) => (row.metrics.response_count ?? 0) > 0), 15_000, 'a report row of the second run');
+    child.kill('SIGKILL');
+    await exited;
 
-  for (const g of generators) await g.waitFor(/lost the coordinator at .*; attempt \d+ in [\d.]+ s/);
-  // Requests in flight at the kill may still land; a device left running would add one every 20 ms.
-  const served = await settled(target, 1000, 10_000);
-  await sleep(2000);
-  t.is(await target.accessLogCount(), served, 'no device ran on after its coordinator died');
+    for (const g of generators) await g.waitFor(/lost the coordinator at .*; attempt \d+ in [\d.]+ s/);
+    // Requests in flight at the kill may still land; a device left running would add one every 20 ms.
+    const served = await settled(target, 1000, 10_000);
+    await sleep(2000);
+    t.is(await target.accessLogCount(), served, 'no device ran on after its coordinator died');
 
-  const restarted = startCoordinatorProgram({ dataDir, generatorPort: port, args: ['--report-interval', '1'] });
-  const { api } = await restarted.listening();
-  await until(async () => (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`))).map((g) => g.id).sort().join() === 'r1,r2', 30_000, 'both generators back');
-  const reports = await json<ReportEntry[]>(await fetch(`${api}/api/reports`));
-  t.deepEqual(reports.map((r) => r.runId).sort(), [finished, interrupted].sort(), 'the finished run and the interrupted one, archived on recovery');
-  for (const report of reports) {
-    t.is(report.url, `/results/${report.runId}.tar.gz`);
-    const archive = await downloadArchive(`${api}${report.url}`);
-    t.is(archive.summary.runId, report.runId);
-    t.is(archive.summary.aborted, report.runId === interrupted, report.runId);
-    t.true(total(archive, 'response_count') > 0, `${report.runId} counted its responses`);
-  }
+    const restarted = startCoordinatorProgram({ dataDir, generatorPort: port, args: ['--report-interval', '1'] });
+    const { api } = await restarted.listening();
+    await until(
+      async () =>
+        (await json<GeneratorInfo[]>(await fetch(`${api}/api/generators`)))
+          .map((g) => g.id)
+          .sort()
+          .join() === 'r1,r2',
+      30_000,
+      'both generators back',
+    );
+    const reports = await json<ReportEntry[]>(await fetch(`${api}/api/reports`));
+    t.deepEqual(reports.map((r) => r.runId).sort(), [finished, interrupted].sort(), 'the finished run and the interrupted one, archived on recovery');
+    for (const report of reports) {
+      t.is(report.url, `/results/${report.runId}.tar.gz`);
+      const archive = await downloadArchive(`${api}${report.url}`);
+      t.is(archive.summary.runId, report.runId);
+      t.is(archive.summary.aborted, report.runId === interrupted, report.runId);
+      t.true(total(archive, 'response_count') > 0, `${report.runId} counted its responses`);
+    }
 
-  const started = await postJson(`${api}/api/runs`, onePlan('after restart', target, 1));
-  t.is(started.status, 201);
-  const { runId } = await json<RunStarted>(started);
-  let status: RunStatus | undefined;
-  await until(async () => (status = await json<RunStatus>(await fetch(`${api}/api/runs/${runId}`))).state === 'ended', 30_000, 'the run after the restart to end');
-  t.like(status, { state: 'ended', result: { outcome: 'done', criticalErrors: 0 } });
-  restarted.kill('SIGTERM');
-  t.is(await restarted.exited, 0, restarted.stderr());
-});
+    const started = await postJson(`${api}/api/runs`, onePlan('after restart', target, 1));
+    t.is(started.status, 201);
+    const { runId } = await json<RunStarted>(started);
+    let status: RunStatus | undefined;
+    await until(async () => (status = await json<RunStatus>(await fetch(`${api}/api/runs/${runId}`))).state === 'ended', 30_000, 'the run after the restart to end');
+    t.like(status, { state: 'ended', result: { outcome: 'done', criticalErrors: 0 } });
+    restarted.kill('SIGTERM');
+    t.is(await restarted.exited, 0, restarted.stderr());
+  },
+);

@@ -27,7 +27,10 @@ import { until } from '../support/until.js';
 
 test('backoff doubles from 0.5 s to 30 s, spread by ±50%, and starts over after a success', (t) => {
   const middle = new Backoff({ random: () => 0.5 });
-  t.deepEqual(Array.from({ length: 9 }, () => middle.next()), [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+  t.deepEqual(
+    Array.from({ length: 9 }, () => middle.next()),
+    [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000],
+  );
   middle.reset();
   t.is(middle.next(), 500);
   t.deepEqual([new Backoff({ random: () => 0 }).next(), new Backoff({ random: () => 0.999999 }).next()], [250, 750]);
@@ -62,7 +65,13 @@ test.after.always(() => killAllPrograms());
 test.serial('a coordinator of another protocol version is refused with a clear message: nothing it sends runs, and the generator backs off', async (t) => {
   const nginx = await startNginx();
   t.teardown(() => nginx.stop());
-  const checked = await validatePlan({ name: 'other version', blocks: [{ script: 'for (;;) { await get("/"); await delay(20); }' }], addresses: [{ host: '127.0.0.1', port: nginx.port }], size: 10, sustain: 60 });
+  const checked = await validatePlan({
+    name: 'other version',
+    blocks: [{ script: 'for (;;) { await get("/"); await delay(20); }' }],
+    addresses: [{ host: '127.0.0.1', port: nginx.port }],
+    size: 10,
+    sustain: 60,
+  });
   if (!checked.ok) return t.fail(JSON.stringify(checked.problems));
   const other = PROTOCOL_VERSION + 1;
   const runId = 'other-version-20260101T000000Z-0001';
@@ -82,7 +91,11 @@ test.serial('a coordinator of another protocol version is refused with a clear m
   const generator = startGeneratorProcess({ url: `ws://127.0.0.1:${fake.port}`, id: 'old' });
   await generator.waitFor(new RegExp(`refused the coordinator: it speaks protocol version ${other}, this generator ${PROTOCOL_VERSION}: run the same Stressgrid version on both`));
   await generator.waitFor(/attempt 2 in [\d.]+ s/);
-  await until(() => dials.length >= 3, 10_000, () => `a third attempt; stderr:\n${generator.stderr()}`);
+  await until(
+    () => dials.length >= 3,
+    10_000,
+    () => `a third attempt; stderr:\n${generator.stderr()}`,
+  );
   t.notRegex(generator.stderr(), /connected to/, 'a refused coordinator never counts as connected');
   t.true(dials[2]! - dials[1]! >= 500, `the second retry waited ${dials[2]! - dials[1]!} ms: the backoff grows (0.5-1.5 s), a refusal does not reset it`);
   t.is(await nginx.accessLogCount(), 0, 'no device of the refused coordinator ran');
@@ -137,7 +150,11 @@ test.serial('wss:// through a TLS-terminating proxy: the generator verifies the 
   const trusting = startGeneratorProcess({ url, id: 'tls', env: { NODE_EXTRA_CA_CERTS: cert.certPath } });
   await c.waitForGenerators(['tls']);
   await trusting.waitFor(new RegExp(`connected to wss://127\\.0\\.0\\.1:${relay.port}/`));
-  await until(() => pushed, 5000, () => 'telemetry through the proxy');
+  await until(
+    () => pushed,
+    5000,
+    () => 'telemetry through the proxy',
+  );
   trusting.kill('SIGTERM');
   t.is(await trusting.exited, 0, trusting.stderr());
 });
@@ -173,7 +190,11 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       sustain: 4,
     });
     if (!started.ok) return t.fail(JSON.stringify(started));
-    await until(() => busy, 5000, () => 'devices running on the generator that will leave');
+    await until(
+      () => busy,
+      5000,
+      () => 'devices running on the generator that will leave',
+    );
     leaving.kill(signal);
     t.is(await leaving.exited, 0, leaving.stderr());
     t.regex(leaving.stderr(), new RegExp(`${signal}: stopping devices and sending the last telemetry`));

@@ -75,7 +75,11 @@ test('hostile peers lose their own connection, logged; the good generator’s ru
     connection.stop();
     await generator.close();
   });
-  await until(() => p.coordinator.registry.size === 1, 10_000, () => 'the good generator');
+  await until(
+    () => p.coordinator.registry.size === 1,
+    10_000,
+    () => 'the good generator',
+  );
 
   const started = await p.coordinator.start({
     name: 'under attack',
@@ -98,7 +102,20 @@ test('hostile peers lose their own connection, logged; the good generator’s ru
 
   const fuzzed = await hostile(p.url, (s) => {
     s.send(helloText('fuzzed'));
-    const fuzzedTelemetry = { type: 'telemetry', generatorId: 'fuzzed', runId: started.run.runId, seq: 1, at: Date.now(), intervalMs: 1000, activeDevices: 1e30, cpuPercent: 'lots', networkRxBytes: 0, networkTxBytes: 0, counters: { response_count: 1e9 }, histograms: {} };
+    const fuzzedTelemetry = {
+      type: 'telemetry',
+      generatorId: 'fuzzed',
+      runId: started.run.runId,
+      seq: 1,
+      at: Date.now(),
+      intervalMs: 1000,
+      activeDevices: 1e30,
+      cpuPercent: 'lots',
+      networkRxBytes: 0,
+      networkTxBytes: 0,
+      counters: { response_count: 1e9 },
+      histograms: {},
+    };
     s.send(encodeTelemetryFrame(fuzzedTelemetry as unknown as Telemetry));
   });
   t.is(fuzzed.code, 1008);
@@ -118,7 +135,10 @@ test('hostile peers lose their own connection, logged; the good generator’s ru
   const result = await started.run.done;
   t.is(result.outcome, 'done', result.reason);
   t.is(result.criticalErrors, 0, 'nothing the hostile peers sent counted against the run');
-  t.deepEqual(p.coordinator.registry.list().map((g) => g.id), ['good']);
+  t.deepEqual(
+    p.coordinator.registry.list().map((g) => g.id),
+    ['good'],
+  );
   const rows = await readResultsCsv(result.archivePath!);
   t.true(Number(rows.at(-1)!.response_count) > 0);
 
@@ -163,7 +183,11 @@ test('the generator side: a wrong token is logged clearly and retried; the right
   };
   const wrong = CoordinatorConnection.start({ url: p.url, token: 'nope', generator: fake, log: (l) => lines.push(l), backoff: new Backoff({ initialMs: 50, random: () => 0.5 }) });
   cleanups.push(() => wrong.stop());
-  await until(() => lines.length >= 2, 5000, () => `two attempts; log: ${lines.join('\n')}`);
+  await until(
+    () => lines.length >= 2,
+    5000,
+    () => `two attempts; log: ${lines.join('\n')}`,
+  );
   wrong.stop();
   t.deepEqual(lines.slice(0, 2), [
     `stressgrid generator: the coordinator at ${p.url} refused the token (401): set the same STRESSGRID_TOKEN on both sides; attempt 1 in 0.1 s`,
@@ -177,13 +201,25 @@ test('the generator side: a wrong token is logged clearly and retried; the right
     links[0]?.close();
     await right.ended();
   });
-  await until(() => links.length === 1, 5000, () => 'a link');
+  await until(
+    () => links.length === 1,
+    5000,
+    () => 'a link',
+  );
   const messages: unknown[] = [];
   links[0]!.onMessage((m) => messages.push(m));
   links[0]!.send({ type: 'hello', version: PROTOCOL_VERSION, generatorId: 'fake', workers: 1 });
-  await until(() => messages.length === 1, 5000, () => 'a welcome');
+  await until(
+    () => messages.length === 1,
+    5000,
+    () => 'a welcome',
+  );
   t.deepEqual(messages, [{ type: 'welcome', version: PROTOCOL_VERSION }]);
-  await until(() => lines.at(-1)!.endsWith(`connected to ${p.url}`), 5000, () => lines.join('\n'));
+  await until(
+    () => lines.at(-1)!.endsWith(`connected to ${p.url}`),
+    5000,
+    () => lines.join('\n'),
+  );
 });
 
 test('plain HTTP on the generator port gets 426 and where to go instead', async (t) => {

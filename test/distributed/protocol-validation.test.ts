@@ -152,8 +152,26 @@ const rejected: Array<[string, string | Buffer, RegExp]> = [
   ['histogram longer than the frame', telemetryFrame({ histograms: [['conn_us', 1_000_000]] }), /histograms\[0\]\[1\] must be between 1 and/],
   ['empty histogram', telemetryFrame({ histograms: [['conn_us', 0]] }), /histograms\[0\]\[1\] must be between 1 and/],
   ['bytes after the histograms', telemetryFrame({ histograms: [['conn_us', histogram.length]] }), /bytes after its histograms/],
-  ['a histogram named twice', telemetryFrame({ histograms: [['conn_us', histogram.length], ['conn_us', histogram.length]] }), /names conn_us a second time/],
-  ['histogram name no metric', telemetryFrame({ histograms: [['__proto__', histogram.length], ['conn_us', histogram.length]] }), /no metric name/],
+  [
+    'a histogram named twice',
+    telemetryFrame({
+      histograms: [
+        ['conn_us', histogram.length],
+        ['conn_us', histogram.length],
+      ],
+    }),
+    /names conn_us a second time/,
+  ],
+  [
+    'histogram name no metric',
+    telemetryFrame({
+      histograms: [
+        ['__proto__', histogram.length],
+        ['conn_us', histogram.length],
+      ],
+    }),
+    /no metric name/,
+  ],
   ['histogram entry not a pair', telemetryFrame({ histograms: [['conn_us']] }), /must be \[name, byteLength\]/],
   ['runId neither string nor null', telemetryFrame({ runId: 5 }), /runId must be a string/],
   ['final not boolean', telemetryFrame({ final: 'yes' }), /final must be true or false/],
@@ -226,7 +244,13 @@ function mutate(value: unknown, next: () => number): unknown {
   return pick(ODD_VALUES);
 }
 
-function checkFuzzed(t: import('ava').ExecutionContext, parse: (text: string) => ParseResult<unknown>, check: (value: unknown) => ParseResult<unknown>, messages: readonly unknown[], seed: number): void {
+function checkFuzzed(
+  t: import('ava').ExecutionContext,
+  parse: (text: string) => ParseResult<unknown>,
+  check: (value: unknown) => ParseResult<unknown>,
+  messages: readonly unknown[],
+  seed: number,
+): void {
   const next = random(seed);
   let refused = 0;
   for (let i = 0; i < 5000; i++) {

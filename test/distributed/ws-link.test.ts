@@ -95,8 +95,18 @@ test('telemetry arrives from its binary frame with its histogram bytes', async (
   const h = new Histogram();
   h.recordMany([100, 2000, 30_000]);
   const telemetry: Telemetry = {
-    type: 'telemetry', generatorId: 'g1', runId: null, seq: 1, at: 1, intervalMs: 1000, activeDevices: 0, cpuPercent: 1,
-    networkRxBytes: 0, networkTxBytes: 0, counters: { response_count: 3 }, histograms: { conn_us: h.encode({ compressed: false }), body_us: h.encode() },
+    type: 'telemetry',
+    generatorId: 'g1',
+    runId: null,
+    seq: 1,
+    at: 1,
+    intervalMs: 1000,
+    activeDevices: 0,
+    cpuPercent: 1,
+    networkRxBytes: 0,
+    networkTxBytes: 0,
+    counters: { response_count: 3 },
+    histograms: { conn_us: h.encode({ compressed: false }), body_us: h.encode() },
   };
   p.client.send(serializeGeneratorMessage(telemetry));
   p.client.send(serializeGeneratorMessage(hello));

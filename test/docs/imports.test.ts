@@ -34,7 +34,10 @@ function importGraph(): Map<string, string[]> {
   for (const file of sources('ts')) {
     const code = readFileSync(join(root, file), 'utf8');
     const targets = [...code.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)\.js'/g)].map((m) => normalize(join(dirname(file), `${m[1]}.ts`)));
-    graph.set(file, [...new Set(targets)].filter((target) => graph.has(target) || sources('ts').includes(target)));
+    graph.set(
+      file,
+      [...new Set(targets)].filter((target) => graph.has(target) || sources('ts').includes(target)),
+    );
   }
   return graph;
 }
@@ -57,10 +60,13 @@ test('ts/shared imports nothing from the programs; the generator nothing from th
 test('the coordinator takes nothing from the generator but, for sgcli, the embedded generator', (t) => {
   const allowed = new Set(['ts/coordinator/embedded.ts → ts/generator/generator.ts']);
   const found = [...importGraph()].flatMap(([file, targets]) => (area(file) === 'coordinator' ? targets.filter((target) => area(target) === 'generator').map((target) => `${file} → ${target}`) : []));
-  t.deepEqual(found.filter((edge) => !allowed.has(edge)), []);
+  t.deepEqual(
+    found.filter((edge) => !allowed.has(edge)),
+    [],
+  );
 });
 
-test('nothing stressgrid-coordinator imports, directly or through others, is the generator\'s', (t) => {
+test("nothing stressgrid-coordinator imports, directly or through others, is the generator's", (t) => {
   const graph = importGraph();
   const reached = new Set<string>();
   const visit = (file: string): void => {
@@ -70,7 +76,10 @@ test('nothing stressgrid-coordinator imports, directly or through others, is the
   };
   visit('ts/coordinator/main.ts');
   t.true(reached.has('ts/shared/script/check.ts'), 'the walk reaches the script compile check');
-  t.deepEqual([...reached].filter((file) => area(file) === 'generator'), []);
+  t.deepEqual(
+    [...reached].filter((file) => area(file) === 'generator'),
+    [],
+  );
 });
 
 test.after.always(() => killAllPrograms());
@@ -109,7 +118,10 @@ export async function resolve(specifier, context, next) {
   const dist = pathToFileURL(join(root, 'dist', 'ts')).href;
   const ours = [...new Set((await readFile(loaded, 'utf8')).split('\n'))].filter((url) => url.startsWith(`${dist}/`)).map((url) => url.slice(dist.length + 1));
   t.true(ours.includes('shared/script/check.js'), 'the hook saw the compile check load');
-  t.deepEqual(ours.filter((file) => file.startsWith('generator/')), []);
+  t.deepEqual(
+    ours.filter((file) => file.startsWith('generator/')),
+    [],
+  );
 });
 
 test('no import circle, type-only imports included', (t) => {

@@ -47,7 +47,9 @@ test("the README's table of program settings lists exactly the table's settings,
     const shown = rows.filter((row) => row.program === program);
     t.deepEqual(
       shown.map((row) => row.env).sort(),
-      settingsOf(program).map((s) => s.env).sort(),
+      settingsOf(program)
+        .map((s) => s.env)
+        .sort(),
       `${program}: a setting goes in SETTINGS (ts/shared/settings.ts) and in the README's table`,
     );
     for (const row of shown) {
@@ -59,7 +61,9 @@ test("the README's table of program settings lists exactly the table's settings,
 });
 
 test("sgcli's options table gives --report-interval's variable and default from the table", (t) => {
-  const row = read('README.md').split('\n').find((line) => line.startsWith(`| \`${SETTINGS.reportInterval.flag} `));
+  const row = read('README.md')
+    .split('\n')
+    .find((line) => line.startsWith(`| \`${SETTINGS.reportInterval.flag} `));
   t.truthy(row);
   t.true(row!.includes(`\`${SETTINGS.reportInterval.env}\``));
   t.true(row!.trimEnd().endsWith(`| ${SETTINGS.reportInterval.defaultText} |`));
@@ -73,7 +77,12 @@ function envFileEntries(text: string): Array<[name: string, value: string]> {
 for (const program of SERVERS) {
   test(`deploy/env/${program}.env shows every setting ${program} reads from its environment, each with a valid example`, (t) => {
     const entries = envFileEntries(read(`deploy/env/${program}.env`));
-    t.deepEqual(entries.map(([name]) => name).sort(), settingsOf(program).map((s) => s.env).sort());
+    t.deepEqual(
+      entries.map(([name]) => name).sort(),
+      settingsOf(program)
+        .map((s) => s.env)
+        .sort(),
+    );
     for (const [name, value] of entries) {
       if (value === '') continue;
       const setting = ALL_SETTINGS.find((s) => s.env === name)!;
@@ -99,10 +108,7 @@ for (const [program, main] of [
 
 test('a bad value is refused naming where it came from; an empty variable counts as unset', (t) => {
   const fromEnv = readSetting('reportInterval', undefined, { REPORT_INTERVAL_SECONDS: 'soon' });
-  t.deepEqual(fromEnv.ok ? null : [fromEnv.from, fromEnv.problem], [
-    'REPORT_INTERVAL_SECONDS',
-    'REPORT_INTERVAL_SECONDS (or --report-interval): must be a positive number of seconds, got "soon"',
-  ]);
+  t.deepEqual(fromEnv.ok ? null : [fromEnv.from, fromEnv.problem], ['REPORT_INTERVAL_SECONDS', 'REPORT_INTERVAL_SECONDS (or --report-interval): must be a positive number of seconds, got "soon"']);
   const fromFlag = readSetting('reportInterval', '0', { REPORT_INTERVAL_SECONDS: '5' });
   t.deepEqual(fromFlag.ok ? null : fromFlag.from, '--report-interval');
   t.deepEqual(readSetting('reportInterval', undefined, { REPORT_INTERVAL_SECONDS: '' }), { ok: true, value: 60 });
@@ -118,7 +124,10 @@ test('sgcli refuses a bad GENERATOR_ID or STRESSGRID_WORKERS for its embedded ge
   try {
     const result = await runEmbedded({}, { dataDir: '/nonexistent', reportIntervalSeconds: 1, signal: new AbortController().signal, onLive: () => {}, onNotice: () => {} });
     t.is(result.outcome, 'failed');
-    t.deepEqual(result.problems?.map((p) => p.path), ['GENERATOR_ID', 'STRESSGRID_WORKERS']);
+    t.deepEqual(
+      result.problems?.map((p) => p.path),
+      ['GENERATOR_ID', 'STRESSGRID_WORKERS'],
+    );
   } finally {
     process.env = saved;
   }

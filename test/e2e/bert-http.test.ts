@@ -43,8 +43,21 @@ for (const protocol of ['http', 'http2'] as const) {
     const script = await ws.file('bert.js', SCRIPT);
     const port = (server.address() as AddressInfo).port;
     const run = await runSgcli([
-      'run', `bert-${protocol}`, script, '--target-hosts', '127.0.0.1', '--target-port', String(port), '--target-protocol', protocol,
-      '--size', '10', '--sustain', '2', '--data-dir', ws.dataDir,
+      'run',
+      `bert-${protocol}`,
+      script,
+      '--target-hosts',
+      '127.0.0.1',
+      '--target-port',
+      String(port),
+      '--target-protocol',
+      protocol,
+      '--size',
+      '10',
+      '--sustain',
+      '2',
+      '--data-dir',
+      ws.dataDir,
     ]);
     t.is(run.code, EXIT.ok, run.stderr);
     t.true(counts.good > 0);

@@ -14,15 +14,27 @@ import { closedPort } from '../support/closed-port.js';
 import { startTcpServer } from '../support/tcp-server.js';
 import { NETIO_ENV, NETIO_ENV_VALUES } from '../../ts/generator/protocols/socket-transport.js';
 
-
 test('a closed port: conn_refused counted, each device retrying about once a second', async (t) => {
   const ws = await workspace(t);
   const script = await ws.file('get.js', 'await get("/");\n');
   const devices = 10;
   const seconds = 3;
   const run = await runSgcli([
-    'run', 'refused', script, '--target-hosts', '127.0.0.1', '--target-port', String(await closedPort()),
-    '--size', String(devices), '--sustain', String(seconds), '--report-interval', '1', '--data-dir', ws.dataDir,
+    'run',
+    'refused',
+    script,
+    '--target-hosts',
+    '127.0.0.1',
+    '--target-port',
+    String(await closedPort()),
+    '--size',
+    String(devices),
+    '--sustain',
+    String(seconds),
+    '--report-interval',
+    '1',
+    '--data-dir',
+    ws.dataDir,
   ]);
   t.is(run.code, EXIT.criticalErrors, run.stderr);
   t.regex(run.stderr, /no device exchanged anything/);
@@ -45,8 +57,23 @@ for (const engine of NETIO_ENV_VALUES) {
     const seconds = 3;
     const run = await runSgcli(
       [
-        'run', 'silent', script, '--target-hosts', '127.0.0.1', '--target-port', String(silent.port), '--target-protocol', 'tcp',
-        '--size', String(devices), '--sustain', String(seconds), '--report-interval', '1', '--data-dir', ws.dataDir,
+        'run',
+        'silent',
+        script,
+        '--target-hosts',
+        '127.0.0.1',
+        '--target-port',
+        String(silent.port),
+        '--target-protocol',
+        'tcp',
+        '--size',
+        String(devices),
+        '--sustain',
+        String(seconds),
+        '--report-interval',
+        '1',
+        '--data-dir',
+        ws.dataDir,
       ],
       { [NETIO_ENV]: engine },
     );
@@ -88,8 +115,21 @@ test('a script that throws: script_error counted once per device run, every resp
   const script = await ws.file('throws.js', 'await get("/");\nthrow new Error("boom");\n');
   const devices = 10;
   const run = await runSgcli([
-    'run', 'throws', script, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
-    '--size', String(devices), '--sustain', '3', '--report-interval', '1', '--data-dir', ws.dataDir,
+    'run',
+    'throws',
+    script,
+    '--target-hosts',
+    '127.0.0.1',
+    '--target-port',
+    String(nginx.port),
+    '--size',
+    String(devices),
+    '--sustain',
+    '3',
+    '--report-interval',
+    '1',
+    '--data-dir',
+    ws.dataDir,
   ]);
   t.is(run.code, EXIT.criticalErrors, run.stderr);
   t.regex(run.stderr, /the script failed: \d+ script errors/);
@@ -113,8 +153,22 @@ test('while(true){} in one block is cut off as cpu_limit while the other block k
     ],
   });
   const run = await runSgcli([
-    'run', 'runaway', '--plan', plan, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
-    '--size', '10', '--sustain', '3', '--report-interval', '1', '--data-dir', ws.dataDir,
+    'run',
+    'runaway',
+    '--plan',
+    plan,
+    '--target-hosts',
+    '127.0.0.1',
+    '--target-port',
+    String(nginx.port),
+    '--size',
+    '10',
+    '--sustain',
+    '3',
+    '--report-interval',
+    '1',
+    '--data-dir',
+    ws.dataDir,
   ]);
   t.is(run.code, EXIT.criticalErrors, run.stderr);
   t.regex(run.stderr, /cpu_limit errors/);

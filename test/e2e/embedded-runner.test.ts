@@ -46,10 +46,7 @@ test('a plan against nginx: done, live snapshots every second, the archive count
   t.teardown(() => nginx.stop());
   const ws = await workspace(t);
   const o = observe(ws.dataDir);
-  const result = await runEmbedded(
-    plan({ blocks: [{ script: FIXED_REQUESTS, params: { requests: 5 } }], addresses: [{ host: '127.0.0.1', port: nginx.port }] }),
-    o.options,
-  );
+  const result = await runEmbedded(plan({ blocks: [{ script: FIXED_REQUESTS, params: { requests: 5 } }], addresses: [{ host: '127.0.0.1', port: nginx.port }] }), o.options);
   t.is(result.outcome, 'done');
   t.is(result.criticalErrors, 0);
   t.true(existsSync(result.archivePath!));
@@ -76,7 +73,10 @@ test('a plan with several problems comes back with all of them and runs nothing'
   t.deepEqual(paths, ['blocks[0].script', 'size']);
   t.regex(result.problems!.find((p) => p.path === 'blocks[0].script')!.message, /^line 1, column \d+: SyntaxError/);
   t.deepEqual(o.live, []);
-  t.deepEqual((await readdir(ws.dataDir).catch(() => [])).filter((name) => name.endsWith('.tar.gz')), []);
+  t.deepEqual(
+    (await readdir(ws.dataDir).catch(() => [])).filter((name) => name.endsWith('.tar.gz')),
+    [],
+  );
 });
 
 test('the abort signal mid-run stops it and still archives what ran', async (t) => {
@@ -115,7 +115,10 @@ test('an unresolvable host: failed, with a notice naming it', async (t) => {
   const result = await runEmbedded(plan({ sustain: 30, blocks: [{ script: 'await get("/");' }], addresses: [{ host: 'does-not-exist.invalid' }] }), o.options);
   t.is(result.outcome, 'failed');
   t.true(result.criticalErrors >= 1);
-  t.true(o.notices.some((n) => /nx_domain: host does-not-exist\.invalid does not resolve/.test(n)), o.notices.join('\n'));
+  t.true(
+    o.notices.some((n) => /nx_domain: host does-not-exist\.invalid does not resolve/.test(n)),
+    o.notices.join('\n'),
+  );
   const archive = await readArchive(result.archivePath!);
   t.true(archive.summary.aborted);
 });

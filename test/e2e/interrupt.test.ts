@@ -16,8 +16,21 @@ test('SIGINT mid-run aborts it: archive written and printed last on stdout, exit
   const ws = await workspace(t);
   const script = await ws.file('recycling.js', RECYCLING_REQUESTS);
   const sgcli = startSgcli([
-    'run', 'interrupted', script, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
-    '--size', '10', '--sustain', '60', '--report-interval', '1', '--data-dir', ws.dataDir,
+    'run',
+    'interrupted',
+    script,
+    '--target-hosts',
+    '127.0.0.1',
+    '--target-port',
+    String(nginx.port),
+    '--size',
+    '10',
+    '--sustain',
+    '60',
+    '--report-interval',
+    '1',
+    '--data-dir',
+    ws.dataDir,
   ]);
   t.teardown(() => void sgcli.child.kill('SIGKILL'));
   await sgcli.waitForStderr(/response_count=[1-9]/, 30_000);

@@ -37,8 +37,22 @@ async function runPlan(t: ExecutionContext, nginx: NginxServer, blocks: object[]
   const ws = await workspace(t);
   const plan = await ws.file('plan.json', { blocks });
   const running = startSgcli([
-    'run', 'isolation', '--plan', plan, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
-    '--size', String(DEVICES), '--sustain', String(SUSTAIN_S), '--report-interval', '1', '--data-dir', ws.dataDir,
+    'run',
+    'isolation',
+    '--plan',
+    plan,
+    '--target-hosts',
+    '127.0.0.1',
+    '--target-port',
+    String(nginx.port),
+    '--size',
+    String(DEVICES),
+    '--sustain',
+    String(SUSTAIN_S),
+    '--report-interval',
+    '1',
+    '--data-dir',
+    ws.dataDir,
   ]);
   let peakRssBytes = 0;
   const watch = setInterval(() => {
@@ -90,7 +104,10 @@ for (const [label, leakScript] of [
       // Each leaker ends with memory_limit (recycled after 1 s, 2 s, 4 s…: a few times at most).
       t.true(leaks <= leakers * 4, `${leaks} memory_limit errors for ${leakers} leakers`);
       // The honest devices' own count and nginx's log agree (give or take a request in flight per device).
-      for (const [run, path, counted] of [['clean', '/clean', cleanFine], ['mixed', '/mixed', fine]] as const) {
+      for (const [run, path, counted] of [
+        ['clean', '/clean', cleanFine],
+        ['mixed', '/mixed', fine],
+      ] as const) {
         const logged = await requestsTo(nginx, path);
         t.true(logged >= counted && logged <= counted + DEVICES, `${run}: nginx logged ${logged}, devices counted ${counted}`);
       }

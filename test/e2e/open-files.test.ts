@@ -20,9 +20,25 @@ test.after.always(() => server?.close());
 const HOLD_SCRIPT = "await send('ping\\n'); await recv(); await delay(60000);";
 
 const runArgs = (dataDir: string, script: string, size: number) => [
-  'run', 'open-files', script,
-  '--target-hosts', '127.0.0.1', '--target-port', String(server.port), '--target-protocol', 'tcp',
-  '--size', String(size), '--rampup', '1', '--sustain', '3', '--rampdown', '0', '--data-dir', dataDir,
+  'run',
+  'open-files',
+  script,
+  '--target-hosts',
+  '127.0.0.1',
+  '--target-port',
+  String(server.port),
+  '--target-protocol',
+  'tcp',
+  '--size',
+  String(size),
+  '--rampup',
+  '1',
+  '--sustain',
+  '3',
+  '--rampdown',
+  '0',
+  '--data-dir',
+  dataDir,
 ];
 
 // Node itself raises the soft limit at start-up on Linux, so sgcli finds it raised already; the

@@ -64,22 +64,44 @@ test('127.0.0.1 and localhost as two addresses: half the devices each, localhost
   const ws = await workspace(t);
   const script = await ws.file('fixed.js', FIXED_REQUESTS);
   const run = await runSgcli([
-    'run', 'localhost', script, '--target-hosts', '127.0.0.1,localhost', '--target-port', String(port),
-    '--size', '20', ...RUN, '--script-params', JSON.stringify({ requests: REQUESTS }), '--data-dir', ws.dataDir,
+    'run',
+    'localhost',
+    script,
+    '--target-hosts',
+    '127.0.0.1,localhost',
+    '--target-port',
+    String(port),
+    '--size',
+    '20',
+    ...RUN,
+    '--script-params',
+    JSON.stringify({ requests: REQUESTS }),
+    '--data-dir',
+    ws.dataDir,
   ]);
   t.is(run.code, EXIT.ok, run.stderr);
   const archive = await readArchive(run.archive!);
 
   t.is(seen.length, total(archive, 'response_count'));
   const devicesOf = (filter: (s: Seen) => boolean) => new Set(seen.filter(filter).map((s) => s.socket)).size;
-  t.is(devicesOf((s) => s.host === '127.0.0.1'), 10);
-  t.is(devicesOf((s) => s.host === 'localhost'), 10);
+  t.is(
+    devicesOf((s) => s.host === '127.0.0.1'),
+    10,
+  );
+  t.is(
+    devicesOf((s) => s.host === 'localhost'),
+    10,
+  );
   t.is(seen.filter((s) => s.host === '127.0.0.1').length, 10 * REQUESTS);
   t.is(seen.filter((s) => s.host === 'localhost').length, 10 * REQUESTS);
   // Each IP of localhost gets its round-robin share of localhost's 10 devices.
   for (const [i, ip] of localhostIps.entries()) {
     const share = Math.floor(10 / localhostIps.length) + (i < 10 % localhostIps.length ? 1 : 0);
-    t.is(devicesOf((s) => s.host === 'localhost' && s.ip === ip), share, `devices on ${ip}`);
+    t.is(
+      devicesOf((s) => s.host === 'localhost' && s.ip === ip),
+      share,
+      `devices on ${ip}`,
+    );
   }
 });
 
@@ -93,10 +115,7 @@ test('blocks sized 3:1 get exactly 30 and 10 of 40 devices', async (t) => {
       { script: FIXED_REQUESTS, params: { key: 'block_b', requests: 1 }, size: 1 },
     ],
   });
-  const run = await runSgcli([
-    'run', 'blocks', '--plan', plan, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
-    '--size', '40', ...RUN, '--data-dir', ws.dataDir,
-  ]);
+  const run = await runSgcli(['run', 'blocks', '--plan', plan, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port), '--size', '40', ...RUN, '--data-dir', ws.dataDir]);
   t.is(run.code, EXIT.ok, run.stderr);
   const archive = await readArchive(run.archive!);
 

@@ -37,10 +37,25 @@ for (const c of CASES) {
     const ws = await workspace(t);
     const script = await ws.file('fixed.js', FIXED_REQUESTS);
     const run = await runSgcli([
-      'run', `proto-${c.protocol}`, script,
-      '--target-hosts', '127.0.0.1', '--target-port', String(c.port(nginx)), '--target-protocol', c.protocol,
-      '--size', String(DEVICES), '--sustain', '4', '--report-interval', '1',
-      '--script-params', JSON.stringify({ requests: REQUESTS }), '--data-dir', ws.dataDir,
+      'run',
+      `proto-${c.protocol}`,
+      script,
+      '--target-hosts',
+      '127.0.0.1',
+      '--target-port',
+      String(c.port(nginx)),
+      '--target-protocol',
+      c.protocol,
+      '--size',
+      String(DEVICES),
+      '--sustain',
+      '4',
+      '--report-interval',
+      '1',
+      '--script-params',
+      JSON.stringify({ requests: REQUESTS }),
+      '--data-dir',
+      ws.dataDir,
     ]);
     t.is(run.code, EXIT.ok, run.stderr);
     const archive = await readArchive(run.archive!);

@@ -26,8 +26,21 @@ for (const { interval, sustain, rows } of [
     const ws = await workspace(t);
     const script = await ws.file('recycling.js', RECYCLING_REQUESTS);
     const run = await runSgcli([
-      'run', 'rows', script, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
-      '--size', '10', '--sustain', String(sustain), '--report-interval', String(interval), '--data-dir', ws.dataDir,
+      'run',
+      'rows',
+      script,
+      '--target-hosts',
+      '127.0.0.1',
+      '--target-port',
+      String(nginx.port),
+      '--size',
+      '10',
+      '--sustain',
+      String(sustain),
+      '--report-interval',
+      String(interval),
+      '--data-dir',
+      ws.dataDir,
     ]);
     t.is(run.code, EXIT.ok, run.stderr);
     const archive = await readArchive(run.archive!);
@@ -51,7 +64,10 @@ for (const { interval, sustain, rows } of [
     for (const [i, row] of serving.entries()) {
       for (const histogram of LATENCIES) {
         const stats = Object.fromEntries(HISTOGRAM_STATS.map((s) => [s, cell(row, `${histogram}_${s}`)]));
-        t.true(Object.values(stats).every((v) => v !== undefined && Number.isFinite(v)), `row ${i} ${histogram}: ${JSON.stringify(stats)}`);
+        t.true(
+          Object.values(stats).every((v) => v !== undefined && Number.isFinite(v)),
+          `row ${i} ${histogram}: ${JSON.stringify(stats)}`,
+        );
         t.true(stats.min! <= stats.median! && stats.median! <= stats.p99! && stats.p99! <= stats.max!, `row ${i} ${histogram} ordered`);
       }
     }

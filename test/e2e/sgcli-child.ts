@@ -88,8 +88,7 @@ export function startSgcli(args: readonly string[], env: Record<string, string> 
   };
 }
 
-export const runSgcli = (args: readonly string[], env?: Record<string, string>, launcher?: readonly string[]): Promise<Finished> =>
-  startSgcli(args, env, launcher).finished;
+export const runSgcli = (args: readonly string[], env?: Record<string, string>, launcher?: readonly string[]): Promise<Finished> => startSgcli(args, env, launcher).finished;
 
 /** A temporary folder for one test's scripts, plans and data directory, removed after it. */
 export interface Workspace {

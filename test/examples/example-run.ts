@@ -21,12 +21,30 @@ export async function runExample(
   options: { port: number; devices: number; sustain: number; params?: object; protocol?: Protocol; env?: Record<string, string> },
 ): Promise<ExampleRun> {
   const ws = await workspace(t);
-  const run = await runSgcli([
-    'run', `example-${example}`, join(ROOT, 'examples', `${example}.js`),
-    '--target-hosts', '127.0.0.1', '--target-port', String(options.port), '--target-protocol', options.protocol ?? 'http',
-    '--size', String(options.devices), '--sustain', String(options.sustain), '--report-interval', '1',
-    '--script-params', JSON.stringify(options.params ?? {}), '--data-dir', ws.dataDir,
-  ], options.env);
+  const run = await runSgcli(
+    [
+      'run',
+      `example-${example}`,
+      join(ROOT, 'examples', `${example}.js`),
+      '--target-hosts',
+      '127.0.0.1',
+      '--target-port',
+      String(options.port),
+      '--target-protocol',
+      options.protocol ?? 'http',
+      '--size',
+      String(options.devices),
+      '--sustain',
+      String(options.sustain),
+      '--report-interval',
+      '1',
+      '--script-params',
+      JSON.stringify(options.params ?? {}),
+      '--data-dir',
+      ws.dataDir,
+    ],
+    options.env,
+  );
   t.is(run.code, EXIT.ok, run.stderr);
   const archive = await readArchive(run.archive!);
   return {

@@ -12,9 +12,20 @@ import { ROOT, runSgcli, workspace } from '../e2e/sgcli-child.js';
 test('websocket-echo.js against --demo: devices recycle, each echo arrives and is timed', async (t) => {
   const ws = await workspace(t);
   const run = await runSgcli([
-    'run', 'ws-demo', `${ROOT}examples/websocket-echo.js`, '--demo',
-    '--size', '10', '--sustain', '3', '--report-interval', '1',
-    '--script-params', JSON.stringify({ messages: 5, delayMs: 20 }), '--data-dir', ws.dataDir,
+    'run',
+    'ws-demo',
+    `${ROOT}examples/websocket-echo.js`,
+    '--demo',
+    '--size',
+    '10',
+    '--sustain',
+    '3',
+    '--report-interval',
+    '1',
+    '--script-params',
+    JSON.stringify({ messages: 5, delayMs: 20 }),
+    '--data-dir',
+    ws.dataDir,
   ]);
   t.is(run.code, EXIT.ok, run.stderr);
   const archive = await readArchive(run.archive!);

@@ -52,7 +52,6 @@ async function device(t: import('ava').ExecutionContext, source: string, target:
   return { device: d, sink };
 }
 
-
 test('a body that returns is recycled at once, each run on a new connection', async (t) => {
   const server = await loopback(t);
   const { device: d, sink } = await device(t, 'await get("/");', server.target);
@@ -66,7 +65,10 @@ test('a body that returns is recycled at once, each run on a new connection', as
   const gaps = server.connections.slice(1).map((at, i) => at - server.connections[i]!);
   t.true(Math.max(...gaps) < RECYCLE_AFTER_ERROR_MS / 2, `gaps ${gaps.map(Math.round).join(',')} ms`);
   t.true(sink.countOf('response') >= 5);
-  t.deepEqual([...sink.counts.keys()].filter((k) => k.endsWith('_error')), []);
+  t.deepEqual(
+    [...sink.counts.keys()].filter((k) => k.endsWith('_error')),
+    [],
+  );
 });
 
 test('a body that throws counts script_error and starts over after one second', async (t) => {

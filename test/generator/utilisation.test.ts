@@ -29,9 +29,18 @@ test('parseProcStat: text without the machine line gives null', (t) => {
 
 test('parseNetDev: bytes summed over the interfaces picked, with their names', (t) => {
   t.deepEqual(parseNetDev(NET_DEV), { rx: 5_001_300, tx: 251_700, names: ['lo', 'eth0', 'veth1a2b'] });
-  t.deepEqual(parseNetDev(NET_DEV, (name) => name !== 'lo'), { rx: 5_000_300, tx: 250_700, names: ['eth0', 'veth1a2b'] });
-  t.deepEqual(parseNetDev(NET_DEV, (name) => name === 'eth0'), { rx: 5_000_000, tx: 250_000, names: ['eth0'] });
-  t.deepEqual(parseNetDev(NET_DEV, (name) => name === 'wlan9'), { rx: 0, tx: 0, names: [] });
+  t.deepEqual(
+    parseNetDev(NET_DEV, (name) => name !== 'lo'),
+    { rx: 5_000_300, tx: 250_700, names: ['eth0', 'veth1a2b'] },
+  );
+  t.deepEqual(
+    parseNetDev(NET_DEV, (name) => name === 'eth0'),
+    { rx: 5_000_000, tx: 250_000, names: ['eth0'] },
+  );
+  t.deepEqual(
+    parseNetDev(NET_DEV, (name) => name === 'wlan9'),
+    { rx: 0, tx: 0, names: [] },
+  );
   t.deepEqual(parseNetDev(''), { rx: 0, tx: 0, names: [] });
 });
 

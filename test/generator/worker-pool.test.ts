@@ -122,7 +122,13 @@ test('a worker that cannot load rejects the start with its error instead of hang
   const broken = join(dir, 'broken-worker.mjs');
   await writeFile(broken, "import { missing } from 'node:os';\n");
   const started = WorkerPool.start(2, pathToFileURL(broken));
-  const outcome = await Promise.race([started.then(() => 'started', (err: Error) => err.message), sleep(5000).then(() => 'still waiting')]);
+  const outcome = await Promise.race([
+    started.then(
+      () => 'started',
+      (err: Error) => err.message,
+    ),
+    sleep(5000).then(() => 'still waiting'),
+  ]);
   t.regex(outcome, /^a generator worker failed to start: .*missing/);
 });
 

@@ -69,7 +69,10 @@ for (const { protocol, port, seen, scheme } of PROTOCOLS) {
     const lines = await linesFor(uri, 100);
     t.is(lines.length, 100);
     t.is(new Set(lines.map((line) => line.connection)).size, 1);
-    t.deepEqual(lines.map((line) => line.connectionRequests).sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i + 1));
+    t.deepEqual(
+      lines.map((line) => line.connectionRequests).sort((a, b) => a - b),
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
     t.is(sink.countOf(KEY.conn), 1);
     t.is(sink.durationsOf(KEY.conn).length, 1);
     t.true(sink.durationsOf(KEY.conn)[0]! > 0);

@@ -20,8 +20,6 @@ function target(protocol: Protocol, port: number, extra: Partial<Target> = {}): 
   return { ip: '127.0.0.1', port, protocol, hostname: '127.0.0.1', verifyTls: false, ...extra };
 }
 
-
-
 async function using<T>(server: TcpServer, body: (server: TcpServer) => Promise<T>): Promise<T> {
   try {
     return await body(server);
@@ -79,44 +77,36 @@ test.serial('http: a server that resets mid-response is conn_reset', async (t) =
 
 for (const protocol of ['http10', 'http'] as const) {
   test(`${protocol}: a server that closes mid-body is closed`, async (t) => {
-    await using(
-      await startTcpServer((socket) =>
-        onRequestHead(socket, () => socket.end('HTTP/1.1 200 OK\r\nconnection: keep-alive\r\ncontent-length: 100\r\n\r\nonly ten b')),
-      ),
-      async (server) => {
-        const sink = new RecordingSink();
-        const connection = createHttpConnection(target(protocol, server.port), sink);
-        await connection.connect();
-        const err = await t.throwsAsync(connection.request(GET));
-        t.is((err as { code?: string }).code, 'closed');
-        t.regex(err.message, /before the response body was complete/);
-        // Headers arrived, the body did not: headers_us is recorded, the response is not.
-        t.is(sink.durationsOf(KEY.headers).length, 1);
-        t.is(sink.countOf(KEY.response), 0);
-        connection.close();
-      },
-    );
+    await using(await startTcpServer((socket) => onRequestHead(socket, () => socket.end('HTTP/1.1 200 OK\r\nconnection: keep-alive\r\ncontent-length: 100\r\n\r\nonly ten b'))), async (server) => {
+      const sink = new RecordingSink();
+      const connection = createHttpConnection(target(protocol, server.port), sink);
+      await connection.connect();
+      const err = await t.throwsAsync(connection.request(GET));
+      t.is((err as { code?: string }).code, 'closed');
+      t.regex(err.message, /before the response body was complete/);
+      // Headers arrived, the body did not: headers_us is recorded, the response is not.
+      t.is(sink.durationsOf(KEY.headers).length, 1);
+      t.is(sink.countOf(KEY.response), 0);
+      connection.close();
+    });
   });
 }
 
 test('http: a server that accepts and never answers is timeout, and the next request reconnects', async (t) => {
   let answer = false;
-  await using(
-    await startTcpServer((socket) => onRequestHead(socket, () => answer && socket.write(OK))),
-    async (server) => {
-      const sink = new RecordingSink();
-      const connection = createHttpConnection(target('http', server.port), sink, { requestTimeoutMs: 200 });
-      await connection.connect();
-      const started = Date.now();
-      t.is(await codeOf(connection.request(GET)), 'timeout');
-      t.true(Date.now() - started >= 190);
-      answer = true;
-      t.is((await connection.request(GET)).status, 200);
-      t.is(server.connections, 2);
-      t.is(sink.countOf(KEY.conn), 2);
-      connection.close();
-    },
-  );
+  await using(await startTcpServer((socket) => onRequestHead(socket, () => answer && socket.write(OK))), async (server) => {
+    const sink = new RecordingSink();
+    const connection = createHttpConnection(target('http', server.port), sink, { requestTimeoutMs: 200 });
+    await connection.connect();
+    const started = Date.now();
+    t.is(await codeOf(connection.request(GET)), 'timeout');
+    t.true(Date.now() - started >= 190);
+    answer = true;
+    t.is((await connection.request(GET)).status, 200);
+    t.is(server.connections, 2);
+    t.is(sink.countOf(KEY.conn), 2);
+    connection.close();
+  });
 });
 
 test('http2: a server that never answers is timeout', async (t) => {
@@ -134,64 +124,50 @@ test('http2: a server that never answers is timeout', async (t) => {
 });
 
 test('http: a malformed status line is protocol', async (t) => {
-  await using(
-    await startTcpServer((socket) => onRequestHead(socket, () => socket.write('ICY 200 OK\r\n\r\n'))),
-    async (server) => {
-      const connection = createHttpConnection(target('http', server.port), new RecordingSink());
-      await connection.connect();
-      t.is(await codeOf(connection.request(GET)), 'protocol');
-      connection.close();
-    },
-  );
+  await using(await startTcpServer((socket) => onRequestHead(socket, () => socket.write('ICY 200 OK\r\n\r\n'))), async (server) => {
+    const connection = createHttpConnection(target('http', server.port), new RecordingSink());
+    await connection.connect();
+    t.is(await codeOf(connection.request(GET)), 'protocol');
+    connection.close();
+  });
 });
 
 test('http: close() while a request is in flight rejects it with closed', async (t) => {
-  await using(
-    await startTcpServer(() => {}),
-    async (server) => {
-      const connection = createHttpConnection(target('http', server.port), new RecordingSink());
-      await connection.connect();
-      const pending = connection.request(GET);
-      setTimeout(() => connection.close(), 20);
-      t.is(await codeOf(pending), 'closed');
-    },
-  );
+  await using(await startTcpServer(() => {}), async (server) => {
+    const connection = createHttpConnection(target('http', server.port), new RecordingSink());
+    await connection.connect();
+    const pending = connection.request(GET);
+    setTimeout(() => connection.close(), 20);
+    t.is(await codeOf(pending), 'closed');
+  });
 });
 
 test('http: a header with CR/LF is bad_argument and nothing is sent', async (t) => {
   const heads: string[] = [];
-  await using(
-    await startTcpServer((socket) => onRequestHead(socket, (head) => heads.push(head))),
-    async (server) => {
-      const connection = createHttpConnection(target('http', server.port), new RecordingSink());
-      await connection.connect();
-      t.is(await codeOf(connection.request({ ...GET, headers: [['x-a', 'b\r\nx-injected: 1']] })), 'bad_argument');
-      t.is(await codeOf(connection.request({ ...GET, path: '/a b' })), 'bad_argument');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      t.deepEqual(heads, []);
-      connection.close();
-    },
-  );
+  await using(await startTcpServer((socket) => onRequestHead(socket, (head) => heads.push(head))), async (server) => {
+    const connection = createHttpConnection(target('http', server.port), new RecordingSink());
+    await connection.connect();
+    t.is(await codeOf(connection.request({ ...GET, headers: [['x-a', 'b\r\nx-injected: 1']] })), 'bad_argument');
+    t.is(await codeOf(connection.request({ ...GET, path: '/a b' })), 'bad_argument');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    t.deepEqual(heads, []);
+    connection.close();
+  });
 });
 
 test('http: an idle connection the server closed is reopened transparently and counted', async (t) => {
-  await using(
-    await startTcpServer((socket) =>
-      onRequestHead(socket, () => socket.write(OK, () => setTimeout(() => socket.end(), 20))),
-    ),
-    async (server) => {
-      const sink = new RecordingSink();
-      const connection = createHttpConnection(target('http', server.port), sink);
-      await connection.connect();
-      t.is((await connection.request(GET)).status, 200);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      t.is((await connection.request(GET)).status, 200);
-      t.is(server.connections, 2);
-      t.is(sink.countOf(KEY.conn), 2);
-      t.is(sink.durationsOf(KEY.conn).length, 2);
-      connection.close();
-    },
-  );
+  await using(await startTcpServer((socket) => onRequestHead(socket, () => socket.write(OK, () => setTimeout(() => socket.end(), 20)))), async (server) => {
+    const sink = new RecordingSink();
+    const connection = createHttpConnection(target('http', server.port), sink);
+    await connection.connect();
+    t.is((await connection.request(GET)).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.is((await connection.request(GET)).status, 200);
+    t.is(server.connections, 2);
+    t.is(sink.countOf(KEY.conn), 2);
+    t.is(sink.durationsOf(KEY.conn).length, 2);
+    connection.close();
+  });
 });
 
 test('http: a reused connection closed just as a request leaves retries GET once, but not POST', async (t) => {
@@ -217,7 +193,8 @@ test('http: a reused connection closed just as a request leaves retries GET once
 });
 
 test('http: chunked bodies split at every byte, trailers and 100 Continue are read', async (t) => {
-  const response = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Multi: a\r\nX-Multi: b\r\n\r\n5;ext=1\r\nhello\r\n1\r\n \r\n6\r\nworld!\r\n0\r\nx-trailer: t\r\n\r\n';
+  const response =
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Multi: a\r\nX-Multi: b\r\n\r\n5;ext=1\r\nhello\r\n1\r\n \r\n6\r\nworld!\r\n0\r\nx-trailer: t\r\n\r\n';
   await using(
     await startTcpServer((socket) =>
       onRequestHead(socket, () => {
@@ -235,7 +212,13 @@ test('http: chunked bodies split at every byte, trailers and 100 Continue are re
       const first = await connection.request(GET);
       t.is(first.status, 200);
       t.is(Buffer.from(first.body).toString(), 'hello world!');
-      t.deepEqual(first.headers.filter(([name]) => name === 'x-multi'), [['x-multi', 'a'], ['x-multi', 'b']]);
+      t.deepEqual(
+        first.headers.filter(([name]) => name === 'x-multi'),
+        [
+          ['x-multi', 'a'],
+          ['x-multi', 'b'],
+        ],
+      );
       t.is((await connection.request(GET)).status, 200);
       t.is(server.connections, 1);
       connection.close();

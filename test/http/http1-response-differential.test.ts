@@ -141,7 +141,6 @@ function ours(bytes: Buffer, head: boolean, next: () => number): Outcome {
   }
 }
 
-
 const pick = <T>(next: () => number, items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
 const BODIES = ['', 'a', 'hello world', 'x'.repeat(300), '{"k":[1,2,3]}\r\n', '\r\n0\r\n\r\n'];
 const EXTRA_HEADERS: Array<[string, string]> = [
@@ -149,7 +148,7 @@ const EXTRA_HEADERS: Array<[string, string]> = [
   ['X-Empty', ''],
   ['Set-Cookie', 'a=b; Path=/'],
   ['Server', 'nginx/1.24.0'],
-  ['X-Odd!#$%&\'*+-.^_`|~', 'tchar name'],
+  ["X-Odd!#$%&'*+-.^_`|~", 'tchar name'],
   ['Date', 'Thu, 01 Jan 2026 00:00:00 GMT'],
   ['X-Spaces', '  padded  '],
   ['Cache-Control', 'no-cache, no-store'],

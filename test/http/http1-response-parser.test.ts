@@ -10,13 +10,15 @@ function parse(wire: string, { head = false, minor = 1, split = 0 }: { head?: bo
   return parser;
 }
 
-
 test('content-length body, fed whole and one byte at a time', (t) => {
   for (const split of [0, 1, 3]) {
     const p = parse('HTTP/1.1 201 Created\r\nContent-Length: 5\r\nX-A:  spaced  \r\n\r\nhello', { split });
     t.true(p.done);
     t.is(p.status, 201);
-    t.deepEqual(p.headers, [['content-length', '5'], ['x-a', 'spaced']]);
+    t.deepEqual(p.headers, [
+      ['content-length', '5'],
+      ['x-a', 'spaced'],
+    ]);
     t.is(Buffer.from(p.bodyBytes()).toString(), 'hello');
     t.true(p.keepAlive);
   }
@@ -48,14 +50,38 @@ test('a body without framing is read until close and ends keep-alive', (t) => {
 });
 
 test('a close before the end is closed, malformed input is protocol', (t) => {
-  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nabc').end()), 'closed');
-  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncont').end()), 'closed');
-  t.is(codeOfCall(() => parse('HTTP/1.1 2000 OK\r\n\r\n')), 'protocol');
-  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\nno colon here\r\n\r\n')), 'protocol');
-  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n')), 'protocol');
-  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n')), 'protocol');
-  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n')), 'protocol');
-  t.is(codeOfCall(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\nab\r\n')), 'protocol');
+  t.is(
+    codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nabc').end()),
+    'closed',
+  );
+  t.is(
+    codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncont').end()),
+    'closed',
+  );
+  t.is(
+    codeOfCall(() => parse('HTTP/1.1 2000 OK\r\n\r\n')),
+    'protocol',
+  );
+  t.is(
+    codeOfCall(() => parse('HTTP/1.1 200 OK\r\nno colon here\r\n\r\n')),
+    'protocol',
+  );
+  t.is(
+    codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n')),
+    'protocol',
+  );
+  t.is(
+    codeOfCall(() => parse('HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n')),
+    'protocol',
+  );
+  t.is(
+    codeOfCall(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n')),
+    'protocol',
+  );
+  t.is(
+    codeOfCall(() => parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\nab\r\n')),
+    'protocol',
+  );
 });
 
 test('bytes after a complete response forbid reusing the connection', (t) => {

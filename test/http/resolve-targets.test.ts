@@ -17,7 +17,10 @@ test('IP literals pass through, v4 and v6, with the plan fields kept', async (t)
 test('a host name becomes one target per address it resolves to', async (t) => {
   const expected = [...new Set((await lookup('localhost', { all: true, verbatim: true })).map((a) => a.address))];
   const targets = await resolveTargets([address('localhost')]);
-  t.deepEqual(targets.map((target) => target.ip), expected);
+  t.deepEqual(
+    targets.map((target) => target.ip),
+    expected,
+  );
   t.true(targets.some((target) => target.ip === '127.0.0.1'));
   t.true(targets.every((target) => target.hostname === 'localhost' && target.port === 8080));
 });

@@ -18,7 +18,15 @@ const all = (s: SlotSchedule): number[] => {
 };
 
 test('a constant rate R over T seconds schedules exactly R·T iterations, evenly spaced from 0', (t) => {
-  const times = all(new SlotSchedule([{ rate: 500, duration: 0 }, { rate: 500, duration: 20 }], { slot: 0, slots: 1 }));
+  const times = all(
+    new SlotSchedule(
+      [
+        { rate: 500, duration: 0 },
+        { rate: 500, duration: 20 },
+      ],
+      { slot: 0, slots: 1 },
+    ),
+  );
   t.is(times.length, 10_000);
   t.is(times[0], 0);
   times.forEach((time, k) => t.true(Math.abs(time - k / 500) < 1e-9, `iteration ${k} at ${time}`));
@@ -28,14 +36,17 @@ test('arrivalRate ramps 0 → rate over rampup, holds, falls back over rampdown;
   const stages = arrivalStages({ arrivalRate: 100 }, { rampup: 10, sustain: 20, rampdown: 5 });
   const curve = new ArrivalCurve(stages);
   t.is(curve.duration, 35);
-  t.is(curve.total, 100 * 10 / 2 + 100 * 20 + 100 * 5 / 2);
+  t.is(curve.total, (100 * 10) / 2 + 100 * 20 + (100 * 5) / 2);
   t.is(curve.countAt(10), 500);
   t.is(curve.countAt(5), 125); // 100/10·5²/2
   t.is(curve.countAt(30), 2500);
   for (const n of [0, 1, 125, 499.5, 500, 1234, 2500, 2700, 2749]) t.true(Math.abs(curve.countAt(curve.timeOf(n)) - n) < 1e-6, `N(timeOf(${n}))`);
   t.is(curve.timeOf(2750), Infinity);
   // r(t), what the live view shows as due: the ramp's slope, the sustain, the ramp-down, 0 outside.
-  t.deepEqual([-1, 0, 5, 10, 20, 32.5, 35, 40].map((x) => curve.rateAt(x)), [0, 0, 50, 100, 100, 50, 0, 0]);
+  t.deepEqual(
+    [-1, 0, 5, 10, 20, 32.5, 35, 40].map((x) => curve.rateAt(x)),
+    [0, 0, 50, 100, 100, 50, 0, 0],
+  );
   // Per-second counts in the sustain are the rate, exactly.
   const times = all(new SlotSchedule(stages, { slot: 0, slots: 1 }));
   t.is(times.length, 2750);
@@ -43,10 +54,19 @@ test('arrivalRate ramps 0 → rate over rampup, holds, falls back over rampdown;
 });
 
 test('stages move the rate linearly from where the last ended; a stage of 0 seconds sets it at once', (t) => {
-  const curve = new ArrivalCurve([{ rate: 10, duration: 0 }, { rate: 10, duration: 2 }, { rate: 30, duration: 2 }, { rate: 0, duration: 1 }]);
+  const curve = new ArrivalCurve([
+    { rate: 10, duration: 0 },
+    { rate: 10, duration: 2 },
+    { rate: 30, duration: 2 },
+    { rate: 0, duration: 1 },
+  ]);
   t.is(curve.duration, 5);
   t.is(curve.total, 20 + 40 + 15);
-  const silent = new ArrivalCurve([{ rate: 0, duration: 3 }, { rate: 100, duration: 0 }, { rate: 100, duration: 1 }]);
+  const silent = new ArrivalCurve([
+    { rate: 0, duration: 3 },
+    { rate: 100, duration: 0 },
+    { rate: 100, duration: 1 },
+  ]);
   t.is(silent.timeOf(0), 3, 'nothing is due while the rate is 0');
   t.is(silent.total, 100);
 });
@@ -56,7 +76,11 @@ test('slots split a block exactly: together they are the whole schedule, none lo
   const whole = all(new SlotSchedule(stages, { slot: 0, slots: 1 }));
   for (const slots of [2, 3, 7]) {
     const parts = Array.from({ length: slots }, (_, slot) => new SlotSchedule(stages, { slot, slots }));
-    t.is(parts.reduce((sum, p) => sum + p.scheduledTotal, 0), whole.length, `${slots} slots`);
+    t.is(
+      parts.reduce((sum, p) => sum + p.scheduledTotal, 0),
+      whole.length,
+      `${slots} slots`,
+    );
     const merged = parts.flatMap(all).sort((a, b) => a - b);
     t.deepEqual(merged, whole, `${slots} slots interleave into the whole`);
   }
@@ -64,8 +88,18 @@ test('slots split a block exactly: together they are the whole schedule, none lo
 
 test('poisson arrivals: the same mean rate, exponential gaps', (t) => {
   let seed = 42;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const times = all(new SlotSchedule([{ rate: 1000, duration: 0 }, { rate: 1000, duration: 20 }], { slot: 0, slots: 2 }, 'poisson', random));
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const times = all(
+    new SlotSchedule(
+      [
+        { rate: 1000, duration: 0 },
+        { rate: 1000, duration: 20 },
+      ],
+      { slot: 0, slots: 2 },
+      'poisson',
+      random,
+    ),
+  );
   // Rate 1000/2 per slot over 20 s: 10,000 ± a few standard deviations (100).
   t.true(Math.abs(times.length - 10_000) < 400, `${times.length} arrivals`);
   const gaps = times.slice(1).map((x, i) => x - times[i]!);
@@ -99,7 +133,13 @@ test('a plan without the new fields resolves exactly as before', async (t) => {
 });
 
 test('an arrival-rate block resolves with its pool and spacing', async (t) => {
-  const result = await validatePlan({ ...base, blocks: [{ script: 'x', arrivalRate: 1000 }, { script: 'y', stages: [{ rate: 50, duration: 5 }], maxDevices: 3, arrival: 'poisson' }] });
+  const result = await validatePlan({
+    ...base,
+    blocks: [
+      { script: 'x', arrivalRate: 1000 },
+      { script: 'y', stages: [{ rate: 50, duration: 5 }], maxDevices: 3, arrival: 'poisson' },
+    ],
+  });
   t.true(result.ok, JSON.stringify(result));
   if (!result.ok) return;
   t.deepEqual(result.plan.blocks, [
@@ -138,12 +178,25 @@ test('every problem of the open-model fields is listed with its path', async (t)
     'blocks[5].stages',
     'blocks[6].stages',
     'sustain',
-  ]) t.true(paths.includes(path), `${path} in ${paths.join(', ')}`);
+  ])
+    t.true(paths.includes(path), `${path} in ${paths.join(', ')}`);
   t.regex(result.problems.find((p) => p.path === 'blocks[4].arrival')!.message, /only to an arrival-rate block/);
 });
 
 test('a plan of stages alone lasts as long as its longest block, whatever its ramp', async (t) => {
-  const result = await validatePlan({ ...base, sustain: 0, blocks: [{ script: 'x', stages: [{ rate: 10, duration: 4 }, { rate: 10, duration: 3 }] }] });
+  const result = await validatePlan({
+    ...base,
+    sustain: 0,
+    blocks: [
+      {
+        script: 'x',
+        stages: [
+          { rate: 10, duration: 4 },
+          { rate: 10, duration: 3 },
+        ],
+      },
+    ],
+  });
   t.true(result.ok);
   if (result.ok) t.is(runDuration(result.plan), 7);
 });
@@ -167,11 +220,14 @@ test('the coordinator starts each arrival-rate block once per generator, the poo
   ]);
   const schedule = planSchedule(plan, ['g1', 'g2', 'g3']);
   const arrivals = schedule.actions.filter((a): a is ArrivalsAction => a.kind === 'arrivals');
-  t.deepEqual(arrivals.map((a) => [a.generatorId, a.block, a.slot, a.slots, a.maxDevices, a.addressOffset]), [
-    ['g1', 1, 0, 3, 3, 0],
-    ['g2', 1, 1, 3, 2, 0],
-    ['g3', 1, 2, 3, 2, 2],
-  ]);
+  t.deepEqual(
+    arrivals.map((a) => [a.generatorId, a.block, a.slot, a.slots, a.maxDevices, a.addressOffset]),
+    [
+      ['g1', 1, 0, 3, 3, 0],
+      ['g2', 1, 1, 3, 2, 0],
+      ['g3', 1, 2, 3, 2, 2],
+    ],
+  );
   t.is(schedule.effective.devices, 0, '20 devices are fewer than a step of 30: the closed block gets none');
   const starts = schedule.actions.filter((a) => a.kind === 'start');
   t.true(starts.every((a) => a.kind === 'start' && a.devices[1] === 0));
@@ -182,8 +238,18 @@ test('a pool smaller than the generators uses only as many generators as it has 
   const plan = openPlan([{ script: 'open', params: {}, size: 1, limits: { ...BLOCK_LIMIT_DEFAULTS }, arrivalRate: 10, maxDevices: 2, arrival: 'uniform' }]);
   const schedule = planSchedule(plan, ['g1', 'g2', 'g3']);
   const arrivals = schedule.actions.filter((a): a is ArrivalsAction => a.kind === 'arrivals');
-  t.deepEqual(arrivals.map((a) => [a.generatorId, a.slot, a.slots, a.maxDevices]), [['g1', 0, 2, 1], ['g2', 1, 2, 1]]);
-  t.deepEqual(schedule.actions.filter((a) => a.kind === 'start'), [], 'a plan of arrival-rate blocks alone has no closed devices');
+  t.deepEqual(
+    arrivals.map((a) => [a.generatorId, a.slot, a.slots, a.maxDevices]),
+    [
+      ['g1', 0, 2, 1],
+      ['g2', 1, 2, 1],
+    ],
+  );
+  t.deepEqual(
+    schedule.actions.filter((a) => a.kind === 'start'),
+    [],
+    'a plan of arrival-rate blocks alone has no closed devices',
+  );
 });
 
 test('start_arrivals and the open-model block fields cross the wire checked', (t) => {

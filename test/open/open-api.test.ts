@@ -28,10 +28,14 @@ test('POST /api/runs with "arrivalRate": 2 generators run exactly rate × sustai
 
   const started = await json<RunStarted>(await postJson(`${c.url}/api/runs`, plan));
   let report: ReportEntry | undefined;
-  await until(async () => {
-    report = (await json<ReportEntry[]>(await fetch(`${c.url}/api/reports`))).find((r) => r.runId === started.runId);
-    return report !== undefined;
-  }, 30_000, 'the report');
+  await until(
+    async () => {
+      report = (await json<ReportEntry[]>(await fetch(`${c.url}/api/reports`))).find((r) => r.runId === started.runId);
+      return report !== undefined;
+    },
+    30_000,
+    'the report',
+  );
   const archive = await downloadArchive(`${c.url}${report!.url}`);
   t.is(total(archive, 'iteration_count') + total(archive, 'dropped_iteration_count'), 150);
   t.is(total(archive, 'response_count'), total(archive, 'iteration_count'));

@@ -14,10 +14,25 @@ test('sgcli run --arrival-rate: each live line says the iterations due, started 
   const nginx = await startNginx();
   t.teardown(() => nginx.stop());
   const run = await runSgcli([
-    'run', 'open-live', await ws.file('get.js', ONE_GET),
-    '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
-    '--arrival-rate', '40', '--max-devices', '4', '--rampup', '2', '--sustain', '4', '--rampdown', '0',
-    '--data-dir', ws.dataDir,
+    'run',
+    'open-live',
+    await ws.file('get.js', ONE_GET),
+    '--target-hosts',
+    '127.0.0.1',
+    '--target-port',
+    String(nginx.port),
+    '--arrival-rate',
+    '40',
+    '--max-devices',
+    '4',
+    '--rampup',
+    '2',
+    '--sustain',
+    '4',
+    '--rampdown',
+    '0',
+    '--data-dir',
+    ws.dataDir,
   ]);
   t.is(run.code, 0, run.stderr);
   const lines = run.live.filter((l) => l.state !== 'preparing');
@@ -33,8 +48,14 @@ test('sgcli run --arrival-rate: each live line says the iterations due, started 
   t.true(sustained.length >= 2, `${sustained.length} lines in sustain`);
   for (const line of sustained) t.is(line.due_per_second, '40');
   // Started keeps up with due on a target that answers at once (a loaded machine's second may straddle two).
-  t.true(sustained.some((l) => Math.abs(num(l, 'iteration_per_second') - 40) <= 8), sustained.map((l) => l.iteration_per_second).join(', '));
-  t.true(sustained.every((l) => num(l, 'active') <= 4), 'never more devices than the pool');
+  t.true(
+    sustained.some((l) => Math.abs(num(l, 'iteration_per_second') - 40) <= 8),
+    sustained.map((l) => l.iteration_per_second).join(', '),
+  );
+  t.true(
+    sustained.every((l) => num(l, 'active') <= 4),
+    'never more devices than the pool',
+  );
   t.is(lines.at(-1)!.dropped_iteration_count ?? '0', '0', 'nothing dropped');
   t.is(lines.filter((l) => l.state === 'done').at(-1)?.due_per_second, '0', 'nothing is due once the run is over');
   // The end of the run: 20 iterations a second on average over the 2 s ramp, then 40 a second for 4 s.

@@ -63,10 +63,33 @@ async function rateRun(t: import('ava').ExecutionContext, nginx: NginxServer, ra
   const ws = await workspace(t);
   const script = await ws.file('get.js', ONE_GET);
   const run = await runSgcli([
-    'run', `rate-${rate}`, script, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port),
-    '--arrival-rate', String(rate), '--rampup', '2', '--sustain', '20', '--report-interval', '5', '--data-dir', ws.dataDir, ...extra,
+    'run',
+    `rate-${rate}`,
+    script,
+    '--target-hosts',
+    '127.0.0.1',
+    '--target-port',
+    String(nginx.port),
+    '--arrival-rate',
+    String(rate),
+    '--rampup',
+    '2',
+    '--sustain',
+    '20',
+    '--report-interval',
+    '5',
+    '--data-dir',
+    ws.dataDir,
+    ...extra,
   ]);
-  t.is(run.code, 0, run.stderr.split('\n').filter((l) => !l.startsWith('t=')).join('\n'));
+  t.is(
+    run.code,
+    0,
+    run.stderr
+      .split('\n')
+      .filter((l) => !l.startsWith('t='))
+      .join('\n'),
+  );
   return archiveOf(run);
 }
 
@@ -108,4 +131,3 @@ rateTest('two generator processes split 2,000 iterations per second exactly, and
   const archive = await rateRun(t, nginx, 2000, ['--coordinator', api]);
   await checkRateRun(t, nginx, archive, 2000);
 });
-

@@ -85,7 +85,10 @@ test.serial("the README's global install line, run as written, installs quietly:
     t.deepEqual(warnings, [], 'npm says nothing on a Node version the package claims');
   } else {
     // On an older Node only the engine mismatch may be reported.
-    t.deepEqual(warnings.filter((l) => !l.includes('EBADENGINE')), []);
+    t.deepEqual(
+      warnings.filter((l) => !l.includes('EBADENGINE')),
+      [],
+    );
   }
   for (const program of Object.keys(pkg.bin)) {
     const run = spawnSync(join(prefix, 'bin', program), ['--help'], { encoding: 'utf8', env: { PATH: noCargoPath } });

@@ -40,11 +40,7 @@ test('ScriptSandbox.create rejects a script that does not compile, with the same
 
 // The wrapper is `(async function (...) {<body>})`: these bodies close it early
 // and would leave code at the top level of the guest.
-const BREAKOUTS = [
-  `}); throw new Error('top level ran'); (function () {`,
-  `}), incCounter('escaped'), (function () {`,
-  `await delay(1); });\n(function () {`,
-];
+const BREAKOUTS = [`}); throw new Error('top level ran'); (function () {`, `}), incCounter('escaped'), (function () {`, `await delay(1); });\n(function () {`];
 
 test('a script with an unbalanced } is refused at compile time, as a function body only', async (t) => {
   for (const source of BREAKOUTS) {

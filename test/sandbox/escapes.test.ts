@@ -37,12 +37,15 @@ test('values from the host are plain guest values without host prototypes', asyn
 });
 
 test('the API globals cannot be replaced and params cannot be changed by a device', async (t) => {
-  const result = await evaluate(`
+  const result = await evaluate(
+    `
     const errors = [];
     for (const f of [() => { base64 = null; }, () => { params.x = 1; }, () => { crypto.hash = null; }, () => { delete globalThis.json; }]) {
       try { f(); errors.push('allowed'); } catch (e) { errors.push(e.name); }
     }
     return errors;
-  `, { x: 0 });
+  `,
+    { x: 0 },
+  );
   t.deepEqual(result, ['TypeError', 'TypeError', 'TypeError', 'TypeError']);
 });

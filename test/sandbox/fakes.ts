@@ -53,4 +53,3 @@ export async function evaluate(source: string, params: unknown = {}): Promise<un
   }
   return result;
 }
-

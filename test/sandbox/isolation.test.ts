@@ -5,7 +5,6 @@ import { until } from '../support/until.js';
 
 const MiB = 1024 * 1024;
 
-
 const tally = (codes: string[]): Record<string, number> => {
   const counts: Record<string, number> = {};
   for (const code of codes) counts[code] = (counts[code] ?? 0) + 1;
@@ -19,11 +18,7 @@ const LEAK_WITH_PAUSES = `const keep = []; for (;;) { for (let i = 0; i < 20000;
 const HONEST = `for (let i = 0; i < params.rounds; i++) { await delay(2); incCounter('fine'); }`;
 
 test('small leaks with pauses: each leaker ends with memory_limit at its cap, honest devices beside it finish, the memory comes back', async (t) => {
-  const { sb, sink } = await sandbox(
-    `${ROLE} if (role === 'leak') { ${LEAK_WITH_PAUSES} } ${HONEST}`,
-    { roles: ['leak', 'honest', 'honest'], rounds: 40 },
-    { memoryBytes: 8 * MiB },
-  );
+  const { sb, sink } = await sandbox(`${ROLE} if (role === 'leak') { ${LEAK_WITH_PAUSES} } ${HONEST}`, { roles: ['leak', 'honest', 'honest'], rounds: 40 }, { memoryBytes: 8 * MiB });
   const idle = sb.guestMemoryBytes();
   let peak = 0;
   const watch = setInterval(() => (peak = Math.max(peak, sb.guestMemoryBytes())), 5);
@@ -41,7 +36,11 @@ test('small leaks with pauses: each leaker ends with memory_limit at its cap, ho
 });
 
 test('many small strings with no pause: memory_limit, not a runaway heap', async (t) => {
-  const { sb } = await sandbox(`${ROLE} if (role === 'leak') { const keep = []; for (let i = 0; ; i++) keep.push('s' + i); } ${HONEST}`, { roles: ['leak', 'honest'], rounds: 5 }, { memoryBytes: 4 * MiB, cpuMsPerTurn: 5000 });
+  const { sb } = await sandbox(
+    `${ROLE} if (role === 'leak') { const keep = []; for (let i = 0; ; i++) keep.push('s' + i); } ${HONEST}`,
+    { roles: ['leak', 'honest'], rounds: 5 },
+    { memoryBytes: 4 * MiB, cpuMsPerTurn: 5000 },
+  );
   const codes = await Promise.all(Array.from({ length: 4 }, (_, i) => codeOf(sb.run(i, {}))));
   const left = sb.guestMemoryBytes();
   sb.dispose();

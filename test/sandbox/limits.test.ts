@@ -2,7 +2,6 @@ import test from 'ava';
 import { sandbox } from './fakes.js';
 import { codeOf } from '../support/code-of.js';
 
-
 test('one device in while(true) dies alone; 19 others looping with delay finish', async (t) => {
   const { sb, sink } = await sandbox(
     `await delay(1);
@@ -54,11 +53,18 @@ test('an uncaught throw counts under its code when it looks like a metric key, e
     throw new TypeError('t');`);
   t.is(await codeOf(sb.run(1, {})), 'script');
   sb.dispose();
-  for (const [kind, code] of [['code', 'login_failed'], ['badcode', 'script'], ['string', 'script']] as const) {
-    const s = await sandbox(`
+  for (const [kind, code] of [
+    ['code', 'login_failed'],
+    ['badcode', 'script'],
+    ['string', 'script'],
+  ] as const) {
+    const s = await sandbox(
+      `
     if (params.kind === 'code') throw Object.assign(new Error('x'), { code: 'login_failed' });
     if (params.kind === 'badcode') throw Object.assign(new Error('x'), { code: 'Not A Key' });
-    if (params.kind === 'string') throw 'plain';`, { kind });
+    if (params.kind === 'string') throw 'plain';`,
+      { kind },
+    );
     t.is(await codeOf(s.sb.run(1, {})), code, kind);
     s.sb.dispose();
   }

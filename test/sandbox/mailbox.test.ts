@@ -41,9 +41,12 @@ test('operation and outbox tags are distinct, and the prelude queues operations 
   const queued = [...GUEST_PRELUDE.matchAll(/\bop(?:Json)?\(st, '([^']*)'(?:, '([^']*)')?/g)].flatMap((m) => m.slice(1).filter((x) => x !== undefined));
   t.true(queued.length > 10);
   const kinds: string[] = Object.values(OPERATION);
-  t.deepEqual(queued.filter((kind) => !kinds.includes(kind)), []);
+  t.deepEqual(
+    queued.filter((kind) => !kinds.includes(kind)),
+    [],
+  );
 });
 
-test('the guest checks metric keys with the host\'s pattern', (t) => {
+test("the guest checks metric keys with the host's pattern", (t) => {
   t.true(GUEST_PRELUDE.includes(`const KEY = ${METRIC_KEY};`));
 });

@@ -8,4 +8,3 @@ export const postJson = (url: string, body: unknown, headers: Record<string, str
 export async function json<T>(response: Response): Promise<T> {
   return (await response.json()) as T;
 }
-

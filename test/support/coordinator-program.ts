@@ -31,13 +31,7 @@ export function startCoordinatorProgram(options: CoordinatorProgramOptions): Coo
     main: 'dist/ts/coordinator/main.js',
     name: 'the coordinator',
     lifetimeMs: options.lifetimeMs,
-    args: [
-      '--host', options.host ?? '127.0.0.1',
-      '--port', String(options.port ?? 0),
-      '--generator-port', String(options.generatorPort ?? 0),
-      '--data-dir', options.dataDir,
-      ...(options.args ?? []),
-    ],
+    args: ['--host', options.host ?? '127.0.0.1', '--port', String(options.port ?? 0), '--generator-port', String(options.generatorPort ?? 0), '--data-dir', options.dataDir, ...(options.args ?? [])],
     // CloudWatch off: a test never reaches beyond loopback.
     env: { ...process.env, CW_REGION: 'off', STRESSGRID_TOKEN: options.token, ...options.env },
   });

@@ -142,7 +142,13 @@ function handle(prefix: string, child: ChildProcess, port: number, hosts: string
     async pids() {
       const master = Number((await readFile(join(prefix, 'nginx.pid'), 'utf8').catch(() => String(child.pid))).trim());
       const children = await readFile(`/proc/${master}/task/${master}/children`, 'utf8').catch(() => '');
-      return [master, ...children.split(' ').filter((p) => p !== '').map(Number)];
+      return [
+        master,
+        ...children
+          .split(' ')
+          .filter((p) => p !== '')
+          .map(Number),
+      ];
     },
     accessLogCount,
     async settledAccessLogCount(quietMs = 1000, timeoutMs = 30_000) {

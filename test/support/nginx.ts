@@ -186,15 +186,14 @@ async function launch(prefix: string, port: number): Promise<ChildProcess> {
   }
 }
 
-function server(
-  prefix: string,
-  child: ChildProcess,
-  ports: { port: number; tlsPort: number | undefined; h2Port: number | undefined; largeBody: Buffer },
-): NginxServer {
+function server(prefix: string, child: ChildProcess, ports: { port: number; tlsPort: number | undefined; h2Port: number | undefined; largeBody: Buffer }): NginxServer {
   const logPath = join(prefix, 'access.log');
   const accessLogLines = async (): Promise<AccessLogEntry[]> => {
     const text = await readFile(logPath, 'utf8').catch(() => '');
-    return text.split('\n').filter((line) => line !== '').map(parseLogLine);
+    return text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map(parseLogLine);
   };
   let stopped: Promise<void> | undefined;
   return {
@@ -258,11 +257,15 @@ function parseLogLine(line: string): AccessLogEntry {
 /** `count` distinct ports the OS reports free right now. */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));

@@ -98,7 +98,10 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     if (!keepData && options.dataDir) await rm(options.dataDir, { recursive: true, force: true });
   };
   for (let i = 0; ; i++) {
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (i >= 300 || child.exitCode !== null) {
       await stop();

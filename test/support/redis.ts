@@ -112,7 +112,10 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     async keys() {
       const reply = await command(port, 'KEYS *', arrayComplete);
       if (!reply.startsWith('*')) throw new Error(`KEYS answered ${JSON.stringify(reply)}`);
-      return reply.split('\r\n').slice(1, -1).filter((_, i) => i % 2 === 1);
+      return reply
+        .split('\r\n')
+        .slice(1, -1)
+        .filter((_, i) => i % 2 === 1);
     },
     async integer(line) {
       const reply = await command(port, line, (r) => r.endsWith('\r\n'));

@@ -81,7 +81,11 @@ export function attachScriptedGenerator(coordinator: Coordinator, id: string, ut
     else if (m.type === 'prepare_run') {
       runId = m.runId;
       link.generator.send({ type: 'run_ready', generatorId: id, runId: m.runId });
-    } else if (m.type === 'start_cohort') cohorts.set(m.cohortId, m.devices.reduce((a, b) => a + b, 0));
+    } else if (m.type === 'start_cohort')
+      cohorts.set(
+        m.cohortId,
+        m.devices.reduce((a, b) => a + b, 0),
+      );
     else if (m.type === 'stop_cohort') cohorts.delete(m.cohortId);
     else if (m.type === 'end_run') {
       cohorts.clear();

@@ -25,7 +25,22 @@ interface PageElement {
 test('sgcli report writes one self-contained HTML file: every chart drawn with the network blocked, no request leaves, the spectrum’s p99 is summary.json’s', async (t) => {
   const ws = await workspace(t);
   const script = await ws.file('script.js', 'await get("/"); await delay(5);');
-  const run = await runSgcli(['run', 'report', script, '--demo', '--sustain', '3', '--report-interval', '1', '--data-dir', ws.dataDir, '--threshold', 'headers_us: p99 < 10s', '--threshold', 'response_count: rate > 1000000']);
+  const run = await runSgcli([
+    'run',
+    'report',
+    script,
+    '--demo',
+    '--sustain',
+    '3',
+    '--report-interval',
+    '1',
+    '--data-dir',
+    ws.dataDir,
+    '--threshold',
+    'headers_us: p99 < 10s',
+    '--threshold',
+    'response_count: rate > 1000000',
+  ]);
   t.is(run.code, EXIT.thresholdsFailed, run.stderr);
   const archive = await readArchive(run.archive!);
   t.true(archive.files.includes('report.html'), 'every new archive carries its report');
@@ -65,7 +80,10 @@ test('sgcli report writes one self-contained HTML file: every chart drawn with t
   );
   const metrics = charts.map((c) => c.metric);
   for (const expected of ['devices', 'cpu', 'network', 'response_per_second', 'headers_us', 'conn_us']) t.true(metrics.includes(expected), `a ${expected} chart among ${metrics.join(', ')}`);
-  t.true(charts.every((c) => c.canvas && c.points === archive.rows.length), JSON.stringify(charts));
+  t.true(
+    charts.every((c) => c.canvas && c.points === archive.rows.length),
+    JSON.stringify(charts),
+  );
   const drawn = await page.$$eval('canvas', (canvases) =>
     canvases.map((element) => {
       const c = element as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
@@ -76,7 +94,9 @@ test('sgcli report writes one self-contained HTML file: every chart drawn with t
   );
   t.true(drawn.length >= charts.length + 3 && drawn.every(Boolean), 'every canvas has pixels on it');
 
-  const spectra = await page.$$eval('[data-report="spectra"] figure', (figures: PageElement[]) => figures.map((f) => ({ name: f.getAttribute('data-histogram')!, p99: Number(f.getAttribute('data-p99')), points: Number(f.getAttribute('data-points')) })));
+  const spectra = await page.$$eval('[data-report="spectra"] figure', (figures: PageElement[]) =>
+    figures.map((f) => ({ name: f.getAttribute('data-histogram')!, p99: Number(f.getAttribute('data-p99')), points: Number(f.getAttribute('data-points')) })),
+  );
   t.deepEqual(spectra.map((s) => s.name).sort(), Object.keys(archive.summary.histograms!).sort());
   for (const s of spectra) {
     t.is(s.p99, archive.summary.histograms![s.name]!.p99, `${s.name}: the spectrum's p99 is summary.json's`);

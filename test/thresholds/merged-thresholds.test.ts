@@ -79,7 +79,10 @@ test('percentiles over two generator processes, from the merged histograms, equa
   t.is(result.outcome, 'done', result.reason);
   t.is(target.samples.length, 20 * requests);
   t.deepEqual([...perGenerator.keys()].sort(), ['gen-a', 'gen-b'], 'both generators measured requests');
-  t.is([...perGenerator.values()].reduce((a, h) => a + h.totalCount, 0), 20 * requests);
+  t.is(
+    [...perGenerator.values()].reduce((a, h) => a + h.totalCount, 0),
+    20 * requests,
+  );
   const union = new Histogram({ lowest: 1, highest: 60_000_000, significantDigits: 3 });
   for (const h of perGenerator.values()) union.add(h);
 

@@ -63,7 +63,23 @@ test('against nginx, the summary’s request count equals the access log’s', a
   const ws = await workspace(t);
   // Exactly 20 requests a device, then idle past the run's end: none is in flight when the devices stop.
   const script = await ws.file('script.js', 'for (let i = 0; i < 20; i++) { await get("/"); await delay(10); }\nawait delay(600000);');
-  const run = await runSgcli(['run', 'count', script, '--target-hosts', '127.0.0.1', '--target-port', String(nginx.port), '--sustain', '4', '--report-interval', '1', '--data-dir', ws.dataDir, '--summary-json', `${ws.dir}/summary.json`]);
+  const run = await runSgcli([
+    'run',
+    'count',
+    script,
+    '--target-hosts',
+    '127.0.0.1',
+    '--target-port',
+    String(nginx.port),
+    '--sustain',
+    '4',
+    '--report-interval',
+    '1',
+    '--data-dir',
+    ws.dataDir,
+    '--summary-json',
+    `${ws.dir}/summary.json`,
+  ]);
   t.is(run.code, EXIT.ok, run.stderr);
   const summary = JSON.parse(await readFile(`${ws.dir}/summary.json`, 'utf8')) as SummaryJson;
   const requests = summary.counters!.response_count!;

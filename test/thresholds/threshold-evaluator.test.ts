@@ -82,7 +82,11 @@ test('an interval threshold must hold in every interval; the worst interval is s
   const agg = new Aggregator({ runId: RUN, startedAt: T0 });
   const e = evaluator({ headers_us: [{ threshold: 'p99 < 10000', window: 'interval' }, 'p99 < 10000'] });
   // Two fast intervals and one slow one; over the whole run the slow one is under 1 % of the samples.
-  for (const [end, value, n] of [[10_000, 1000, 1000], [20_000, 50_000, 5], [30_000, 2000, 1000]] as const) {
+  for (const [end, value, n] of [
+    [10_000, 1000, 1000],
+    [20_000, 50_000, 5],
+    [30_000, 2000, 1000],
+  ] as const) {
     push(agg, 'g1', T0 + end - 500, { response_count: n }, { headers_us: new Array<number>(n).fill(value) });
     e.closeInterval(agg.closeInterval(T0 + end));
   }
@@ -96,7 +100,10 @@ test('nothing measured is unknown while live and a failure at the end; abortOnFa
   const agg = new Aggregator({ runId: RUN, startedAt: T0 });
   const e = evaluator({ page_us: [{ threshold: 'p99 < 1', abortOnFail: true, gracePeriod: 5 }], error_rate: [{ threshold: '< 0.5', abortOnFail: true }] });
   const live = e.evaluate(agg.wholeRun(T0 + 1000), agg.currentInterval(T0 + 1000));
-  t.deepEqual(live.map((r) => r.ok), [null, true]);
+  t.deepEqual(
+    live.map((r) => r.ok),
+    [null, true],
+  );
   push(agg, 'g1', T0 + 2000, { response_count: 1 }, { page_us: [100] });
   const failing = e.evaluate(agg.wholeRun(T0 + 2000), null);
   t.is(failing[0]!.ok, false);
@@ -104,5 +111,10 @@ test('nothing measured is unknown while live and a failure at the end; abortOnFa
   const aborting = e.abortingThreshold(failing, 5);
   t.is(aborting?.metric, 'page_us');
   t.true(e.evaluate(agg.wholeRun(T0 + 2000), null, true)[0]!.aborted);
-  t.deepEqual(evaluator({ page_us: ['p99 < 1'] }).evaluate(new Aggregator({ runId: RUN, startedAt: T0 }).wholeRun(T0), null, true).map((r) => r.ok), [false]);
+  t.deepEqual(
+    evaluator({ page_us: ['p99 < 1'] })
+      .evaluate(new Aggregator({ runId: RUN, startedAt: T0 }).wholeRun(T0), null, true)
+      .map((r) => r.ok),
+    [false],
+  );
 });

@@ -98,7 +98,16 @@ test('a valid thresholds field resolves with its defaults and stays in the plan'
   t.deepEqual(result.plan.thresholds, input);
   const { thresholds, problems } = readThresholds(input);
   t.deepEqual(problems, []);
-  t.deepEqual(thresholds[0], { metric: 'headers_us', expression: 'p99 < 50000', statistic: { kind: 'percentile', percentile: 99 }, operator: '<', limit: 50000, window: 'run', abortOnFail: false, gracePeriod: 0 });
+  t.deepEqual(thresholds[0], {
+    metric: 'headers_us',
+    expression: 'p99 < 50000',
+    statistic: { kind: 'percentile', percentile: 99 },
+    operator: '<',
+    limit: 50000,
+    window: 'run',
+    abortOnFail: false,
+    gracePeriod: 0,
+  });
   t.like(thresholds[1], { limit: 200_000, window: 'interval', abortOnFail: true, gracePeriod: 10 });
 });
 

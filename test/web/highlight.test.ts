@@ -12,7 +12,13 @@ const { highlightLines, tokenize } = highlight as {
   tokenize: (source: string) => Token[];
 };
 const tokens = (source: string): Token[] => tokenize(source);
-const unescape = (html: string) => html.replace(/<[^>]+>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+const unescape = (html: string) =>
+  html
+    .replace(/<[^>]+>/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 
 const SOURCES = [
   'for (;;) {\n  await get("/");\n  await delay(100);\n}\n',
@@ -23,11 +29,21 @@ const SOURCES = [
 ];
 
 test('the tokens put the source back together, character for character', (t) => {
-  for (const source of SOURCES) t.is(tokens(source).map(([, text]) => text).join(''), source);
+  for (const source of SOURCES)
+    t.is(
+      tokens(source)
+        .map(([, text]) => text)
+        .join(''),
+      source,
+    );
 });
 
 test('keywords, the script API, strings, numbers and comments are told apart', (t) => {
-  const kinds = Object.fromEntries(tokens('await get("/"); // done\nconst n = 0x1F;').filter(([kind]) => kind !== 'plain').map(([kind, text]) => [text, kind]));
+  const kinds = Object.fromEntries(
+    tokens('await get("/"); // done\nconst n = 0x1F;')
+      .filter(([kind]) => kind !== 'plain')
+      .map(([kind, text]) => [text, kind]),
+  );
   t.deepEqual(kinds, { await: 'keyword', get: 'host', '"/"': 'string', '// done': 'comment', const: 'keyword', '0x1F': 'number' });
   t.deepEqual(tokens('getter'), [['plain', 'getter']], 'a name that starts like an API function is not one');
 });

@@ -90,7 +90,10 @@ async function waitForValue(what: string, read: () => Promise<string | null>, pa
 const textOf = (locator: Locator) => () => locator.textContent();
 /** Points a chart of the live view or the report page (`#live`, `#view-report`) holds now. */
 const points = (page: Page, view: string, metric: string) => async () =>
-  (await page.locator(`${view} figure[data-metric="${metric}"]`).getAttribute('data-points', { timeout: 1000 }).catch(() => null)) ?? '0';
+  (await page
+    .locator(`${view} figure[data-metric="${metric}"]`)
+    .getAttribute('data-points', { timeout: 1000 })
+    .catch(() => null)) ?? '0';
 
 interface FormPlan {
   name: string;
@@ -353,7 +356,14 @@ test.serial('advanced mode edits the whole plan as JSON, with its problems besid
   t.is(await jsonMarker.getAttribute('data-line'), '3', 'the JSON syntax error is marked at its line');
   t.regex((await page.locator('#plan-json-problem').textContent())!, /the plan is not valid JSON/);
 
-  const twoTargets = { ...plan, addresses: [{ host: '127.0.0.1', port: nginx.port }, { host: '127.0.0.1', port: 1, protocol: 'tcp' }], sustian: 5 };
+  const twoTargets = {
+    ...plan,
+    addresses: [
+      { host: '127.0.0.1', port: nginx.port },
+      { host: '127.0.0.1', port: 1, protocol: 'tcp' },
+    ],
+    sustian: 5,
+  };
   await planJson.fill(JSON.stringify(twoTargets, null, 2));
   await waitForValue('the problem beside the JSON', textOf(page.locator('#plan-json-problem')), /sustian: unknown field \(did you mean "sustain"\?\)/);
   await screenshot(page, 'advanced', page.locator('#plan-form'));
@@ -366,7 +376,16 @@ test.serial('advanced mode edits the whole plan as JSON, with its problems besid
   t.true(await page.getByLabel('Advanced mode (edit the whole plan as JSON)').isChecked(), 'the mode is remembered');
   t.deepEqual(JSON.parse(await page.getByLabel('Plan JSON').inputValue()), twoTargets);
 
-  await page.getByLabel('Plan JSON').fill(JSON.stringify({ ...plan, name: 'e2e-simple-again', addresses: [{ host: '127.0.0.1', port: nginx.port, protocol: 'http' }, { host: 'localhost', port: nginx.port, protocol: 'http' }] }));
+  await page.getByLabel('Plan JSON').fill(
+    JSON.stringify({
+      ...plan,
+      name: 'e2e-simple-again',
+      addresses: [
+        { host: '127.0.0.1', port: nginx.port, protocol: 'http' },
+        { host: 'localhost', port: nginx.port, protocol: 'http' },
+      ],
+    }),
+  );
   await page.getByLabel('Advanced mode (edit the whole plan as JSON)').uncheck();
   t.is(await page.getByLabel('Plan name').inputValue(), 'e2e-simple-again');
   t.is(await page.getByLabel('Target host(s)').inputValue(), '127.0.0.1, localhost');
@@ -396,7 +415,11 @@ test.serial('advanced mode edits the whole plan as JSON, with its problems besid
   await waitForValue('the ending', textOf(page.locator('[data-live="ended"]')), /Run done/, 20_000);
   const contents = await json<ReportContents>(await fetch(`${c.url}/api/reports/${runId}`));
   t.like(contents.plan, { blocks: [{ script: counting('block_a') }, { script: counting('block_b') }], addresses: [{ port: nginx.port }, { port: second.port }] });
-  for (const counter of ['block_a_per_second', 'block_b_per_second']) t.true(contents.series.columns[counter]!.some((v) => v !== null && v > 0), counter);
+  for (const counter of ['block_a_per_second', 'block_b_per_second'])
+    t.true(
+      contents.series.columns[counter]!.some((v) => v !== null && v > 0),
+      counter,
+    );
   t.true((await nginx.accessLogCount()) > before, 'the first target was reached');
   t.true((await second.accessLogCount()) > 0, 'and the second');
   assertCleanPage(t);
@@ -485,8 +508,15 @@ test.serial('with a token the site asks for it (again only when told to), then r
   await tableDownload.saveAs(savedFromTable);
   t.deepEqual(await readResultsCsv(savedFromTable), rows, 'the reports table downloads the same archive with the token');
   t.deepEqual(prompts, ['prompt', 'prompt'], 'never asked again');
-  t.true(requested.some((url) => url.includes('/api/live')), 'the live stream was opened');
-  t.deepEqual(requested.filter((url) => url.includes(token)), [], 'the token is in no URL the site asked for');
+  t.true(
+    requested.some((url) => url.includes('/api/live')),
+    'the live stream was opened',
+  );
+  t.deepEqual(
+    requested.filter((url) => url.includes(token)),
+    [],
+    'the token is in no URL the site asked for',
+  );
   assertCleanPage(t);
 });
 
@@ -667,7 +697,12 @@ test.serial('results sent to CloudWatch: the live view shows what arrived and it
 test.serial('the loopback guard itself: a request beyond loopback is refused and recorded', async (t) => {
   const { page } = browser;
   await page.goto(`${c.url}/#/`);
-  const outcome = await page.evaluate(() => fetch('http://192.0.2.1/probe').then(() => 'fetched', (error: Error) => `refused: ${error.message}`));
+  const outcome = await page.evaluate(() =>
+    fetch('http://192.0.2.1/probe').then(
+      () => 'fetched',
+      (error: Error) => `refused: ${error.message}`,
+    ),
+  );
   t.regex(outcome, /^refused/);
   t.deepEqual(browser.offLoopback.splice(0), ['http://192.0.2.1/probe']);
   assertCleanPage(t);

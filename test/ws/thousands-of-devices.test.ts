@@ -50,10 +50,25 @@ test(`${DEVICES} WebSocket devices: frames sent equal frames the server received
   const ws = await workspace(t);
   const script = await ws.file('echo.js', SCRIPT);
   const run = await runSgcli([
-    'run', 'ws-thousands', script,
-    '--target-hosts', '127.0.0.1', '--target-port', String(server.port), '--target-protocol', 'http',
-    '--size', String(DEVICES), '--sustain', '12', '--report-interval', '4',
-    '--script-params', JSON.stringify({ messages: MESSAGES }), '--data-dir', ws.dataDir,
+    'run',
+    'ws-thousands',
+    script,
+    '--target-hosts',
+    '127.0.0.1',
+    '--target-port',
+    String(server.port),
+    '--target-protocol',
+    'http',
+    '--size',
+    String(DEVICES),
+    '--sustain',
+    '12',
+    '--report-interval',
+    '4',
+    '--script-params',
+    JSON.stringify({ messages: MESSAGES }),
+    '--data-dir',
+    ws.dataDir,
   ]);
   t.is(run.code, EXIT.ok, run.stderr.slice(-3000));
   // The sustain must leave room after this on a slow machine.

@@ -27,9 +27,7 @@ interface H2WsServer {
 async function h2WsServer(t: import('ava').ExecutionContext, options: { tls?: boolean; announce?: boolean } = {}): Promise<H2WsServer> {
   const state: H2WsServer = { target: undefined as unknown as Target, upgrades: 0, messages: 0, connects: [] };
   const settings = { enableConnectProtocol: options.announce ?? true };
-  const server: Http2Server | Http2SecureServer = options.tls
-    ? createSecureServer({ ...(await selfSignedCert()), settings, allowHTTP1: false })
-    : createServer({ settings });
+  const server: Http2Server | Http2SecureServer = options.tls ? createSecureServer({ ...(await selfSignedCert()), settings, allowHTTP1: false }) : createServer({ settings });
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     if (headers[':method'] !== 'CONNECT') {
       stream.respond({ ':status': 200, 'content-type': 'text/plain' });
@@ -127,7 +125,10 @@ test('http2: an arrival-rate device opens a new connection for each iteration th
     sandbox.dispose();
   });
   for (let i = 0; i < 3; i++) await device.iterate(performance.now());
-  t.deepEqual([...sink.counts.keys()].filter((key) => key.endsWith('_error')), []);
+  t.deepEqual(
+    [...sink.counts.keys()].filter((key) => key.endsWith('_error')),
+    [],
+  );
   t.is(s.upgrades, 3);
   t.is(sink.countOf('conn'), 3);
 });

@@ -21,7 +21,6 @@ interface Outcome {
   refused: boolean;
 }
 
-
 /** An unmasked server frame. */
 function frame(fin: boolean, opcode: number, payload: Buffer): Buffer {
   const n = payload.length;

@@ -10,7 +10,13 @@ import { OPCODE, WsFrameParser, type FrameHandler } from '../../ts/generator/pro
 import { DeviceError } from '../../ts/shared/errors.js';
 
 // ws's own framing classes, the reference reader and writer; @types/ws does not declare them.
-interface FrameOptions { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }
+interface FrameOptions {
+  fin: boolean;
+  opcode: number;
+  mask: boolean;
+  readOnly: boolean;
+  rsv1: boolean;
+}
 const { Receiver, Sender } = wsModule as unknown as {
   Receiver: new (options: { isServer: boolean; binaryType: string; maxPayload: number }) => import('node:stream').Writable;
   Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] };

@@ -33,8 +33,4 @@ export class CliError extends Error {
 export const formatProblem = (problem: PlanProblem): string => `${problem.path}: ${problem.message}`;
 
 export const usageError = (problems: readonly PlanProblem[]): CliError =>
-  new CliError(
-    CLI_ERROR.usage,
-    problems.length === 1 ? 'invalid plan or options (1 problem)' : `invalid plan or options (${problems.length} problems)`,
-    problems.map(formatProblem),
-  );
+  new CliError(CLI_ERROR.usage, problems.length === 1 ? 'invalid plan or options (1 problem)' : `invalid plan or options (${problems.length} problems)`, problems.map(formatProblem));

@@ -63,10 +63,7 @@ export interface CliDeps {
 }
 
 /** What a finished command reports; mapped to an exit code by exitCodeFor. */
-type CommandResult =
-  | { kind: 'ok' }
-  | { kind: 'run'; outcome: EmbeddedResult['outcome']; critical: boolean; thresholdsFailed?: boolean; thresholdAborted?: boolean }
-  | { kind: 'forced' };
+type CommandResult = { kind: 'ok' } | { kind: 'run'; outcome: EmbeddedResult['outcome']; critical: boolean; thresholdsFailed?: boolean; thresholdAborted?: boolean } | { kind: 'forced' };
 
 export function exitCodeFor(result: CommandResult): ExitCode {
   if (result.kind === 'ok') return EXIT.ok;
@@ -156,11 +153,11 @@ function buildProgram(deps: CliDeps, done: (result: CommandResult) => void): Com
 
   program
     .command('report')
-    .description('write a run\'s report as one self-contained HTML file (charts inlined; opens with no network)')
+    .description("write a run's report as one self-contained HTML file (charts inlined; opens with no network)")
     .argument('<archive>', 'a run archive (<runId>.tar.gz), or a run id found in --data-dir')
     .option('-o, --output <file>', 'where to write the HTML (default report.html)')
     .option('--junit <file>', "also write the thresholds' results as JUnit XML to this file")
-    .option('--data-dir <dir>', 'where to look for a run id\'s archive (default ./data)')
+    .option('--data-dir <dir>', "where to look for a run id's archive (default ./data)")
     .action(async (archive: string, values: ReportOptionValues) => {
       done(await writeReport(archive, values, deps));
     });
@@ -260,8 +257,7 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
     }
   }
 
-  const scriptOrigin = (block: number): string =>
-    scriptFile !== undefined ? scriptFile : `${settings.planFile ?? 'plan'}#blocks[${block}].script`;
+  const scriptOrigin = (block: number): string => (scriptFile !== undefined ? scriptFile : `${settings.planFile ?? 'plan'}#blocks[${block}].script`);
   // Checked before the demo target or the runner start, so a bad plan costs nothing.
   const validation = await validatePlan(built.plan, deps.checkScript ? { checkScript: deps.checkScript } : {});
   if (!validation.ok) throw classifyProblems(validation.problems, scriptOrigin);
@@ -348,7 +344,13 @@ async function runPlan(name: string, scriptFile: string | undefined, values: Run
       if (settings.summaryJson !== undefined) await writeSummaryJson(settings.summaryJson, { ...summary, archive: outcome.archivePath, thresholdsPassed: thresholdsPassed(summary) }, deps);
       if (values.junit !== undefined) await writeOutput(values.junit, thresholdsJunit(summary), '--junit', deps);
     }
-    if (thresholdsFailed) deps.stderr.write(`sgcli: thresholds failed: ${thresholds.filter((t) => t.ok !== true).map((t) => thresholdLabel(t)).join('; ')}\n`);
+    if (thresholdsFailed)
+      deps.stderr.write(
+        `sgcli: thresholds failed: ${thresholds
+          .filter((t) => t.ok !== true)
+          .map((t) => thresholdLabel(t))
+          .join('; ')}\n`,
+      );
     if (outcome.archivePath !== null) {
       // The last line of stdout, and the only one, for `tar tzf $(sgcli run ...)` (a URL with --coordinator).
       deps.stdout.write(`${outcome.archivePath}\n`);
@@ -424,4 +426,3 @@ async function serveDemoTarget(values: { port?: string; host?: string }, deps: C
   deps.stderr.write(`demo target stopped after ${demo.served} requests\n`);
   return { kind: 'ok' };
 }
-

@@ -20,7 +20,12 @@ export interface SummaryJson extends RunSummary {
 /** Columns padded to one width each: the first `left` aligned left, the rest right. */
 const pad = (cells: string[][], left = 1): string[] => {
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  return cells.map((row) => row.map((cell, i) => (i < left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+  return cells.map((row) =>
+    row
+      .map((cell, i) => (i < left ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 };
 
 /** The summary as lines of text, ready for stderr. */

@@ -24,9 +24,7 @@ export class HotGenerators {
     for (const [id, peak] of this.peaks) {
       const reasons = hotReasons(peak);
       if (reasons.length === 0) continue;
-      lines.push(
-        `generator ${id} ran above ${HOT_PERCENT}% (peak ${reasons.join(', ')}): it may have limited the load; add generators or give each fewer devices`,
-      );
+      lines.push(`generator ${id} ran above ${HOT_PERCENT}% (peak ${reasons.join(', ')}): it may have limited the load; add generators or give each fewer devices`);
     }
     return lines;
   }

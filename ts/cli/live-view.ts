@@ -135,8 +135,7 @@ function generatorTotals(snapshot: LiveSnapshot): GeneratorTotals {
   return totals;
 }
 
-const hotLine = (hot: GeneratorTotals['hot']): string =>
-  `above ${HOT_PERCENT}%: ${hot.map((h) => `${h.id} (${h.reasons.join(', ')})`).join('; ')}: a generator this busy may itself limit the load`;
+const hotLine = (hot: GeneratorTotals['hot']): string => `above ${HOT_PERCENT}%: ${hot.map((h) => `${h.id} (${h.reasons.join(', ')})`).join('; ')}: a generator this busy may itself limit the load`;
 
 /** Most generators listed one by one before the view sums up the rest. */
 const GENERATOR_ROWS = 8;
@@ -154,9 +153,7 @@ export function renderFrame(snapshot: LiveSnapshot, color: boolean, width = Numb
   const desired = snapshot.desiredDevices !== snapshot.effectiveDevices ? ` ${dim(`(desired ${formatCount(snapshot.desiredDevices)})`)}` : '';
   // A plan of arrival-rate blocks alone has no closed devices to target: its line below says what it runs.
   if (!openModelOnly(snapshot)) {
-    lines.push(
-      `${dim('devices')} active ${bold(formatCount(snapshot.activeDevices))}   target ${formatCount(snapshot.targetDevices)}   effective ${formatCount(snapshot.effectiveDevices)}${desired}`,
-    );
+    lines.push(`${dim('devices')} active ${bold(formatCount(snapshot.activeDevices))}   target ${formatCount(snapshot.targetDevices)}   effective ${formatCount(snapshot.effectiveDevices)}${desired}`);
   }
   const open = openModelFigures(snapshot);
   if (open !== null) {

@@ -111,7 +111,11 @@ class RunStream {
       const socket = new WebSocket(url, { headers: this.api.headers });
       socket.once('unexpected-response', (request, response) => {
         request.destroy();
-        reject(response.statusCode === 401 ? unauthorized(this.api.base, this.api.token) : new CliError(CLI_ERROR.runFailed, `${url.href} answered ${response.statusCode}: is ${this.api.base.href} a Stressgrid coordinator's API?`));
+        reject(
+          response.statusCode === 401
+            ? unauthorized(this.api.base, this.api.token)
+            : new CliError(CLI_ERROR.runFailed, `${url.href} answered ${response.statusCode}: is ${this.api.base.href} a Stressgrid coordinator's API?`),
+        );
       });
       socket.once('error', (error) => reject(unreachable(this.api.base, error)));
       socket.once('open', () => {

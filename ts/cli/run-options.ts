@@ -113,8 +113,7 @@ function jsonObjectOption(raw: string | undefined, path: string, problems: PlanP
   return value;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Checks every option at once; `env` supplies REPORT_INTERVAL_SECONDS when the option is absent. */
 export function parseRunOptions(values: RunOptionValues, env: Record<string, string | undefined>): { settings: RunSettings; problems: PlanProblem[] } {
@@ -187,8 +186,7 @@ export function parseRunOptions(values: RunOptionValues, env: Record<string, str
  * The demo target is used with --demo unless the user named a target host or port
  * (then the demo would be started for nothing).
  */
-export const usesDemoTarget = (settings: RunSettings): boolean =>
-  settings.demo && settings.targetHosts === undefined && settings.targetPort === undefined;
+export const usesDemoTarget = (settings: RunSettings): boolean => settings.demo && settings.targetHosts === undefined && settings.targetPort === undefined;
 
 /** Protocols the demo target can answer: plain HTTP/1.x, and its TCP and UDP echoes. */
 export const DEMO_TARGET_PROTOCOLS: ReadonlySet<Protocol> = new Set(['http', 'http10', 'tcp', 'udp']);
@@ -238,12 +236,7 @@ export function buildPlan(settings: RunSettings, sources: PlanSources): { plan: 
     const { stages, ...rest } = block;
     return settings.arrivalRate !== undefined ? { ...rest, ...overrides } : { ...block, ...overrides, ...(stages !== undefined && { stages }) };
   };
-  plan.blocks =
-    blocks.length === 0
-      ? sources.scriptSource !== undefined
-        ? [overrides]
-        : []
-      : blocks.map((block) => (isObject(block) ? amendBlock(block) : block));
+  plan.blocks = blocks.length === 0 ? (sources.scriptSource !== undefined ? [overrides] : []) : blocks.map((block) => (isObject(block) ? amendBlock(block) : block));
 
   const amend = (address: Record<string, unknown>): Record<string, unknown> => ({
     ...address,

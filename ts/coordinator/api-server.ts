@@ -9,7 +9,20 @@ import Fastify, { type FastifyError, type FastifyReply } from 'fastify';
 import { open } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { METRICS_PATH, chooseLiveProtocol, isGuardedPath, tokenCheck } from './token-auth.js';
-import { API_ERROR, reportLinkOf, runEnded, runIdOfReportPage, type ApiErrorBody, type ApiErrorKind, type PlanChecked, type ReportDetail, type ReportEntry, type RunEnded, type RunStarted, type RunStatus } from './api-messages.js';
+import {
+  API_ERROR,
+  reportLinkOf,
+  runEnded,
+  runIdOfReportPage,
+  type ApiErrorBody,
+  type ApiErrorKind,
+  type PlanChecked,
+  type ReportDetail,
+  type ReportEntry,
+  type RunEnded,
+  type RunStarted,
+  type RunStatus,
+} from './api-messages.js';
 import { runIdOfArchive } from './archive.js';
 import { htmlReportOfArchive } from './html-report.js';
 import type { Coordinator, StartOutcome } from './coordinator.js';
@@ -125,7 +138,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       if (archiveRunId !== null) {
         const link = links.check(archiveRunId, query);
         if (link === 'ok') return;
-        if (link === 'expired') return sendError(reply, API_ERROR.linkExpired, 'this download link has expired: ask the coordinator for a new one (sgcli prints one at the end of a run; the website lists them under Reports)');
+        if (link === 'expired')
+          return sendError(
+            reply,
+            API_ERROR.linkExpired,
+            'this download link has expired: ask the coordinator for a new one (sgcli prints one at the end of a run; the website lists them under Reports)',
+          );
         if (link === 'invalid') return sendError(reply, API_ERROR.linkInvalid, 'this download link was altered or signed with another token: use the link as the coordinator gave it');
       }
       reply.header('www-authenticate', 'Bearer realm="stressgrid"');
@@ -206,17 +224,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   app.get('/api/reports', async () =>
     Promise.all(
-      (await coordinator.store.list()).map(
-        async (r): Promise<ReportEntry> => ({
-          runId: r.runId,
-          fileName: r.fileName,
-          bytes: r.bytes,
-          startedAt: r.startedAt,
-          url: links.path(r.runId),
-          reportUrl: reportLinkOf(links.path(r.runId)),
-          summary: await reader.summary(r.path),
-        }),
-      ),
+      (await coordinator.store.list()).map(async (r): Promise<ReportEntry> => ({
+        runId: r.runId,
+        fileName: r.fileName,
+        bytes: r.bytes,
+        startedAt: r.startedAt,
+        url: links.path(r.runId),
+        reportUrl: reportLinkOf(links.path(r.runId)),
+        summary: await reader.summary(r.path),
+      })),
     ),
   );
 
@@ -256,11 +272,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const handle = path === null ? null : await open(path).catch(() => null);
     if (handle === null) return sendError(reply, API_ERROR.notFound, `there is no report of run ${runId}`);
     const { size } = await handle.stat();
-    return reply
-      .header('content-type', 'application/gzip')
-      .header('content-length', size)
-      .header('content-disposition', `attachment; filename="${fileName}"`)
-      .send(handle.createReadStream());
+    return reply.header('content-type', 'application/gzip').header('content-length', size).header('content-disposition', `attachment; filename="${fileName}"`).send(handle.createReadStream());
   });
 
   // Prometheus scrapes here (OpenMetrics when it asks for it); the names are in ts/shared/prometheus-names.ts.
@@ -293,7 +305,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   app.get('/*', async (request, reply) => {
     const path = request.url.split('?')[0]!;
-    if (isGuardedPath(path) || !(await site.present())) return sendError(reply, API_ERROR.notFound, `no GET ${path} here${isGuardedPath(path) ? '' : ' (the website is not installed; the API is under /api)'}`);
+    if (isGuardedPath(path) || !(await site.present()))
+      return sendError(reply, API_ERROR.notFound, `no GET ${path} here${isGuardedPath(path) ? '' : ' (the website is not installed; the API is under /api)'}`);
     const file = await site.openWithMounts(path);
     if (file === null) return sendError(reply, API_ERROR.notFound, `no ${path} on the website`);
     return reply.header('content-type', file.contentType).header('content-length', file.bytes).send(file.stream);

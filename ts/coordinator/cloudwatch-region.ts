@@ -16,7 +16,6 @@ const IMDS_ENDPOINT = 'http://169.254.169.254';
 /** Instance metadata answers within milliseconds on EC2; elsewhere nothing answers at all. */
 const IMDS_TIMEOUT_MS = 1000;
 
-
 export type CloudWatchChoice =
   | { kind: 'off'; why: string }
   | { kind: 'region'; region: string; from: string }

@@ -24,9 +24,7 @@ export interface CoordinatorOptions {
 }
 
 export type StartOutcome =
-  | { ok: true; run: Run }
-  | { ok: false; status: 400; problems: PlanProblem[] }
-  | { ok: false; status: 400 | 409 | 503; message: string; code: 'run_active' | 'no_generators' | 'no_devices' };
+  { ok: true; run: Run } | { ok: false; status: 400; problems: PlanProblem[] } | { ok: false; status: 400 | 409 | 503; message: string; code: 'run_active' | 'no_generators' | 'no_devices' };
 
 /** What starting a plan now would meet, without starting it. */
 export interface PlanCheck {
@@ -79,9 +77,7 @@ export class Coordinator {
   /** Validates the plan (scripts compiled, every problem listed) and starts it. */
   async start(input: unknown): Promise<StartOutcome> {
     const busy = (): StartOutcome | undefined =>
-      this.current || this.starting
-        ? { ok: false, status: 409, code: 'run_active', message: `run ${this.current?.runId ?? 'being started'} is still active: abort it first` }
-        : undefined;
+      this.current || this.starting ? { ok: false, status: 409, code: 'run_active', message: `run ${this.current?.runId ?? 'being started'} is still active: abort it first` } : undefined;
     const before = busy();
     if (before) return before;
     const checked = await validatePlan(input, { checkScript });

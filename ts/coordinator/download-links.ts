@@ -76,4 +76,3 @@ export class DownloadLinks {
     return createHmac('sha256', key).update(`${runId}\n${expires}`).digest('base64url');
   }
 }
-

@@ -67,7 +67,9 @@ export async function startGeneratorServer(options: GeneratorServerOptions): Pro
     socket.on('error', () => socket.destroy());
     if (!admits(req)) {
       const inUrl = tokenInQuery(queryOf(req.url));
-      const where = inUrl ? 'a token in the URL (?token=) is not accepted: generators send STRESSGRID_TOKEN as Authorization: Bearer' : 'missing or wrong token (set the same STRESSGRID_TOKEN on both sides)';
+      const where = inUrl
+        ? 'a token in the URL (?token=) is not accepted: generators send STRESSGRID_TOKEN as Authorization: Bearer'
+        : 'missing or wrong token (set the same STRESSGRID_TOKEN on both sides)';
       say(`refused a generator connection from ${peer}: ${where}`);
       socket.end(
         'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n' +
@@ -103,7 +105,8 @@ export async function startGeneratorServer(options: GeneratorServerOptions): Pro
       if (reported) return;
       // The registry closes a link it will not take (another version, no hello first) without a log line of its own.
       if (hello === undefined) say(`closed the connection of a generator from ${peer}: ${reason}`);
-      else if (hello.version !== PROTOCOL_VERSION) say(`refused generator ${hello.generatorId || '(no id)'} from ${peer}: it speaks protocol version ${hello.version}, this coordinator ${PROTOCOL_VERSION}`);
+      else if (hello.version !== PROTOCOL_VERSION)
+        say(`refused generator ${hello.generatorId || '(no id)'} from ${peer}: it speaks protocol version ${hello.version}, this coordinator ${PROTOCOL_VERSION}`);
       else say(`generator ${hello.generatorId} from ${peer} disconnected: ${reason}`);
     });
     coordinator.attachGenerator(link);

@@ -139,7 +139,11 @@ export function inlineModules(modules: ReadonlyArray<[name: string, source: stri
       .replace(/^import\s+\{([^}]*)\}\s+from\s+['"]\.\/([^'"]+)['"];?$/gm, (_all, names: string, from: string) => {
         const key = modules.find(([n]) => n === from || n.endsWith(`/${from}`))?.[0];
         if (!key) throw new Error(`${name} imports ${from}, which the report does not inline`);
-        const bindings = names.split(',').map((n) => n.trim()).filter(Boolean).map((n) => n.replace(/\s+as\s+/, ': '));
+        const bindings = names
+          .split(',')
+          .map((n) => n.trim())
+          .filter(Boolean)
+          .map((n) => n.replace(/\s+as\s+/, ': '));
         return `const { ${bindings.join(', ')} } = __modules[${JSON.stringify(key)}];`;
       })
       .replace(/^export\s+(const|let|function|class|async function)\s+([A-Za-z_$][\w$]*)/gm, (_all, kind: string, id: string) => {

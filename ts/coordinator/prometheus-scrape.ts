@@ -20,10 +20,6 @@ export class PrometheusScrape {
   }
 
   families(): PrometheusFamily[] {
-    return [
-      gauge(PROMETHEUS_NAME.generatorsConnected, 'Generators connected to the coordinator.', [[[], this.registry.size]]),
-      ...this.#run,
-      ...processFamilies(),
-    ];
+    return [gauge(PROMETHEUS_NAME.generatorsConnected, 'Generators connected to the coordinator.', [[[], this.registry.size]]), ...this.#run, ...processFamilies()];
   }
 }

@@ -4,14 +4,7 @@
  * the same thing under the same names (ts/shared/prometheus-names.ts).
  */
 import { RUN_STATES } from '../shared/live.js';
-import {
-  MICROS_PER_SECOND,
-  PROMETHEUS_BUCKETS_SECONDS,
-  PROMETHEUS_LABEL as LABEL,
-  PROMETHEUS_NAME as NAME,
-  PROMETHEUS_QUANTILES,
-  prometheusMetric,
-} from '../shared/prometheus-names.js';
+import { MICROS_PER_SECOND, PROMETHEUS_BUCKETS_SECONDS, PROMETHEUS_LABEL as LABEL, PROMETHEUS_NAME as NAME, PROMETHEUS_QUANTILES, prometheusMetric } from '../shared/prometheus-names.js';
 import type { SecondSample } from './writer.js';
 
 export type Labels = ReadonlyArray<readonly [name: string, value: string]>;
@@ -116,23 +109,55 @@ export function runFamilies(sample: SecondSample, base: Labels): PrometheusFamil
 
   const byGenerator = (id: string): Labels => [...base, [LABEL.generator, id]];
   families.push(
-    gauge(NAME.generatorActiveDevices, "Devices active on the generator over its last second (any run's).", snapshot.generators.map((g) => [byGenerator(g.id), g.activeDevices])),
-    gauge(NAME.generatorCpuRatio, "The generator's CPU use over its last second, 0 to 1 (cpu_percent / 100).", snapshot.generators.map((g) => [byGenerator(g.id), g.cpuPercent / 100])),
+    gauge(
+      NAME.generatorActiveDevices,
+      "Devices active on the generator over its last second (any run's).",
+      snapshot.generators.map((g) => [byGenerator(g.id), g.activeDevices]),
+    ),
+    gauge(
+      NAME.generatorCpuRatio,
+      "The generator's CPU use over its last second, 0 to 1 (cpu_percent / 100).",
+      snapshot.generators.map((g) => [byGenerator(g.id), g.cpuPercent / 100]),
+    ),
   );
   const bytes = [...sample.generatorBytes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   families.push(
-    counter(NAME.generatorNetworkReceiveBytes, 'Bytes the generator received since the run started.', bytes.map(([id, b]) => [byGenerator(id), b.rx])),
-    counter(NAME.generatorNetworkTransmitBytes, 'Bytes the generator sent since the run started.', bytes.map(([id, b]) => [byGenerator(id), b.tx])),
+    counter(
+      NAME.generatorNetworkReceiveBytes,
+      'Bytes the generator received since the run started.',
+      bytes.map(([id, b]) => [byGenerator(id), b.rx]),
+    ),
+    counter(
+      NAME.generatorNetworkTransmitBytes,
+      'Bytes the generator sent since the run started.',
+      bytes.map(([id, b]) => [byGenerator(id), b.tx]),
+    ),
   );
 
   const writers = snapshot.writers ?? [];
   if (writers.length > 0) {
     const byWriter = (writer: string): Labels => [...base, [LABEL.writer, writer]];
     families.push(
-      counter(NAME.writerSent, 'Samples or metric data a writer delivered.', writers.map((w) => [byWriter(w.writer), w.sent])),
-      counter(NAME.writerFailed, 'Samples or metric data a writer gave up on.', writers.map((w) => [byWriter(w.writer), w.failed])),
-      counter(NAME.writerRetries, 'Requests a writer sent again.', writers.map((w) => [byWriter(w.writer), w.retries])),
-      gauge(NAME.writerPending, 'Samples or metric data waiting to be sent.', writers.map((w) => [byWriter(w.writer), w.pending])),
+      counter(
+        NAME.writerSent,
+        'Samples or metric data a writer delivered.',
+        writers.map((w) => [byWriter(w.writer), w.sent]),
+      ),
+      counter(
+        NAME.writerFailed,
+        'Samples or metric data a writer gave up on.',
+        writers.map((w) => [byWriter(w.writer), w.failed]),
+      ),
+      counter(
+        NAME.writerRetries,
+        'Requests a writer sent again.',
+        writers.map((w) => [byWriter(w.writer), w.retries]),
+      ),
+      gauge(
+        NAME.writerPending,
+        'Samples or metric data waiting to be sent.',
+        writers.map((w) => [byWriter(w.writer), w.pending]),
+      ),
     );
   }
   return families.filter((f) => f.samples.length > 0);

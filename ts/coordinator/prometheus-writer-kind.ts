@@ -51,7 +51,8 @@ export function prometheusSettings(flags: PrometheusFlags, env: NodeJS.ProcessEn
     const value = at < 0 ? '' : pair.slice(at + 1).trim();
     const where = settingName(PROMETHEUS_FLAG.labels, labelsSource);
     if (at < 0 || !LABEL_NAME.test(name) || value === '') problems.push({ setting: where, message: `${JSON.stringify(pair)} is not name=value (a name like env, a value that is not empty)` });
-    else if (RESERVED_PROMETHEUS_LABELS.includes(name) || name.startsWith('__')) problems.push({ setting: where, message: `${name} is a label Stressgrid or Prometheus sets itself; pick another name` });
+    else if (RESERVED_PROMETHEUS_LABELS.includes(name) || name.startsWith('__'))
+      problems.push({ setting: where, message: `${name} is a label Stressgrid or Prometheus sets itself; pick another name` });
     else labels.push([name, value]);
   }
 

@@ -104,7 +104,10 @@ export function planSchedule(plan: ResolvedPlan, generatorIds: readonly string[]
   const effective = closed ? effectiveDevices(plan.size, generatorIds.length) : { devices: 0, step: rampStep(generatorIds.length), message: null };
   const duration = runDuration(plan);
   const steps = effective.step > 0 ? effective.devices / effective.step : 0;
-  const blockTotals = apportion(effective.devices, plan.blocks.map((b) => (isArrivalBlock(b) ? 0 : b.size)));
+  const blockTotals = apportion(
+    effective.devices,
+    plan.blocks.map((b) => (isArrivalBlock(b) ? 0 : b.size)),
+  );
   const remaining = [...blockTotals];
   const starts: StartAction[] = [];
   for (let k = 0; k < steps; k++) {

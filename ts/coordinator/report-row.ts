@@ -46,13 +46,7 @@ const STAT_SUFFIXES = HISTOGRAM_STATS.map((s) => `_${s}`);
 const CPU_STATS = HISTOGRAM_STATS.map((s) => `${METRIC.cpuPercent}_${s}`);
 
 /** Generator columns, in the order they lead every report. */
-export const UTILISATION_COLUMNS: readonly string[] = [
-  METRIC.activeDeviceNumber,
-  METRIC.generatorCount,
-  ...CPU_STATS,
-  `${METRIC.networkRxBytes}_per_second`,
-  `${METRIC.networkTxBytes}_per_second`,
-];
+export const UTILISATION_COLUMNS: readonly string[] = [METRIC.activeDeviceNumber, METRIC.generatorCount, ...CPU_STATS, `${METRIC.networkRxBytes}_per_second`, `${METRIC.networkTxBytes}_per_second`];
 
 /**
  * Where a column goes: utilisation first (in UTILISATION_COLUMNS order), then

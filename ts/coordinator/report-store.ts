@@ -94,7 +94,10 @@ export class ReportStore {
       if (error.code === 'ENOENT') return [];
       throw error;
     });
-    return entries.filter((e) => e.isDirectory() && isValidRunId(e.name)).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isDirectory() && isValidRunId(e.name))
+      .map((e) => e.name)
+      .sort();
   }
 
   /** Removes a run's folder without archiving it (a run that never got going). */

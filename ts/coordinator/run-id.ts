@@ -17,7 +17,10 @@ export function newRunId(name: string, now: Date = new Date()): string {
       .replace(/[^a-z0-9]+/g, '-')
       .slice(0, SLUG_MAX)
       .replace(/^-+|-+$/g, '') || 'run';
-  const stamp = now.toISOString().replace(/\.\d{3}/, '').replace(/[-:]/g, '');
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d{3}/, '')
+    .replace(/[-:]/g, '');
   return `${slug}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 

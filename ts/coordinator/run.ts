@@ -138,14 +138,7 @@ export class Run {
     const runId = newRunId(options.plan.name);
     const dir = await options.store.startRun(runId, options.plan);
     const startedAt = Date.now();
-    const run = new Run(
-      runId,
-      options,
-      schedule,
-      new Map(generators.map((g) => [g.id, g])),
-      dir,
-      startedAt,
-    );
+    const run = new Run(runId, options, schedule, new Map(generators.map((g) => [g.id, g])), dir, startedAt);
     run.begin();
     return run;
   }

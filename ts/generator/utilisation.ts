@@ -74,7 +74,11 @@ export function parseNetDev(text: string, counted: (name: string) => boolean = (
     const name = line.slice(0, colon).trim();
     if (!counted(name)) continue;
     names.push(name);
-    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     rx += f[0] || 0;
     tx += f[8] || 0;
   }

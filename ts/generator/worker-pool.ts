@@ -146,7 +146,6 @@ export class WorkerPool {
     });
   }
 
-
   /** Stops a cohort's devices, ahead of any start, collect or device work the workers have queued. */
   stop(runId: string, cohortId: number): void {
     this.order({ type: 'stop', runId, cohortId });

@@ -42,9 +42,7 @@ export class WorkerRuntime {
       case 'start': {
         const run = this.current(message.runId);
         if (!run || run.stoppedEarly.has(message.cohortId)) return;
-        const devices = message.devices.map(
-          (spec) => new Device(run.sandboxes[spec.block]!, spec.target, this.metrics, () => this.nextDeviceId++),
-        );
+        const devices = message.devices.map((spec) => new Device(run.sandboxes[spec.block]!, spec.target, this.metrics, () => this.nextDeviceId++));
         const cohort = run.cohorts.get(message.cohortId) ?? [];
         cohort.push(...devices);
         run.cohorts.set(message.cohortId, cohort);

@@ -42,11 +42,7 @@ export class Histogram {
     }
     const o = { ...DEFAULTS, ...options };
     try {
-      this.#n = new NativeHistogram(
-        checkNumber('lowest', o.lowest),
-        checkNumber('highest', o.highest),
-        checkNumber('significantDigits', o.significantDigits),
-      );
+      this.#n = new NativeHistogram(checkNumber('lowest', o.lowest), checkNumber('highest', o.highest), checkNumber('significantDigits', o.significantDigits));
     } catch (err) {
       rethrow(err);
     }

@@ -57,10 +57,7 @@ function load(): NativeAddon {
     return nodeGypBuild(addonDir);
   } catch (err) {
     const why = (err as Error).message.split('\n')[0];
-    throw new Error(
-      `stressgrid: the native HDR histogram addon is missing or broken (${why}); run \`npm run build:native\` (needs cargo) or reinstall stressgrid`,
-      { cause: err },
-    );
+    throw new Error(`stressgrid: the native HDR histogram addon is missing or broken (${why}); run \`npm run build:native\` (needs cargo) or reinstall stressgrid`, { cause: err });
   }
 }
 

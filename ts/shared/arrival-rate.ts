@@ -116,7 +116,7 @@ export class ArrivalCurve {
     if (this.cursor >= this.segments.length || this.segments[this.cursor]!.count > n) this.cursor = 0;
     while (this.cursor < this.segments.length - 1) {
       const s = this.segments[this.cursor]!;
-      const end = s.count + (s.rate + s.slope * s.duration / 2) * s.duration;
+      const end = s.count + (s.rate + (s.slope * s.duration) / 2) * s.duration;
       if (n < end) break;
       this.cursor++;
     }

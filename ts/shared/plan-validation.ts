@@ -138,13 +138,7 @@ function readName(value: unknown, report: Report): string | undefined {
  * is returned even when some elements are bad (as undefined) so later checks that
  * need the list's length (script compilation) still run.
  */
-function readList<T>(
-  value: unknown,
-  path: string,
-  what: string,
-  report: Report,
-  readItem: (value: unknown, path: string) => T | undefined,
-): Array<T | undefined> | undefined {
+function readList<T>(value: unknown, path: string, what: string, report: Report, readItem: (value: unknown, path: string) => T | undefined): Array<T | undefined> | undefined {
   if (value === undefined) return void report(path, `at least one ${what} is required`);
   if (!Array.isArray(value)) return void report(path, `must be a list of ${what} objects, got ${describe(value)}`);
   if (value.length === 0) return void report(path, `at least one ${what} is required`);
@@ -197,7 +191,7 @@ function readArrivals(value: Record<string, unknown>, path: string, report: Repo
     else arrivalRate = value.arrivalRate;
   }
   const stages = value.stages === undefined ? undefined : readStages(value.stages, `${path}.stages`, (p, m) => ((ok = false), report(p, m)));
-  if (value.arrivalRate !== undefined && value.stages !== undefined) fail('stages', 'give either arrivalRate (with the plan\'s rampup, sustain and rampdown) or stages, not both');
+  if (value.arrivalRate !== undefined && value.stages !== undefined) fail('stages', "give either arrivalRate (with the plan's rampup, sustain and rampdown) or stages, not both");
   const open = value.arrivalRate !== undefined || value.stages !== undefined;
   const closedOnly = (field: string): void => fail(field, 'applies only to an arrival-rate block: give the block an arrivalRate or stages');
   let maxDevices: number | undefined;

@@ -108,8 +108,7 @@ export interface ResolvedPlan extends Plan {
  * it always had; an arrival-rate block also has `maxDevices` and `arrival`, and
  * `arrivalRate` or `stages` as given.
  */
-export type ResolvedBlock = Required<Pick<Block, 'script' | 'params' | 'size'>> & { limits: Required<BlockLimits> } &
-  Pick<Block, 'arrivalRate' | 'stages'> &
+export type ResolvedBlock = Required<Pick<Block, 'script' | 'params' | 'size'>> & { limits: Required<BlockLimits> } & Pick<Block, 'arrivalRate' | 'stages'> &
   Partial<Required<Pick<Block, 'maxDevices' | 'arrival'>>>;
 
 /** One thing wrong with a plan: where (`blocks[0].script`) and what. */

@@ -89,9 +89,7 @@ const INVALID = /[^a-zA-Z0-9_]/g;
 /** A metric key as a Prometheus name part (script keys are already `[a-z][a-z0-9_]*`; telemetry is not trusted). */
 const clean = (key: string): string => key.replace(INVALID, '_');
 
-export type PrometheusMetric =
-  | { type: 'counter'; name: string; key: string }
-  | { type: 'histogram'; name: string; key: string; quantileName: string };
+export type PrometheusMetric = { type: 'counter'; name: string; key: string } | { type: 'histogram'; name: string; key: string; quantileName: string };
 
 /**
  * The Prometheus metric of a Stressgrid counter (`<key>_count`) or latency

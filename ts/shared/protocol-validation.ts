@@ -9,17 +9,7 @@
  * checked: the receiver must see it to answer with a clear refusal.
  */
 import { ARRIVAL_PATTERNS, BLOCK_LIMIT_DEFAULTS, BLOCK_LIMIT_RANGES, PROTOCOLS, type ArrivalPattern, type Protocol, type ResolvedPlan } from './plan.js';
-import {
-  PROTOCOL_VERSION,
-  type CoordinatorMessage,
-  type GeneratorMessage,
-  type Hello,
-  type PrepareRun,
-  type RunProblem,
-  type StartArrivals,
-  type StartCohort,
-  type Telemetry,
-} from './protocol.js';
+import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage, type Hello, type PrepareRun, type RunProblem, type StartArrivals, type StartCohort, type Telemetry } from './protocol.js';
 import { splitTelemetryFrame } from './telemetry-frame.js';
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; reason: string };

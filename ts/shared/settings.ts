@@ -50,9 +50,7 @@ function positiveSeconds(raw: string): Checked<number> {
 function wholeNumber(min: number, max: number, raw: string): Checked<number> {
   const text = raw.trim();
   const value = Number(text);
-  return /^\d+$/.test(text) && Number.isSafeInteger(value) && value >= min && value <= max
-    ? ok(value)
-    : bad(`must be a whole number from ${min} to ${max}, ${got(raw)}`);
+  return /^\d+$/.test(text) && Number.isSafeInteger(value) && value >= min && value <= max ? ok(value) : bad(`must be a whole number from ${min} to ${max}, ${got(raw)}`);
 }
 
 function oneOf<V extends string>(values: readonly V[], raw: string): Checked<V> {
@@ -155,7 +153,7 @@ export const SETTINGS = {
     env: 'CW_REGION',
     programs: { 'stressgrid-coordinator': 'env' },
     fallback: undefined,
-    defaultText: 'AWS_REGION, else the instance\'s region on EC2, else off',
+    defaultText: "AWS_REGION, else the instance's region on EC2, else off",
     help: "send metrics to Amazon CloudWatch in this region; `auto`: this EC2 instance's region; `off`: never",
     check: (raw: string): Checked<CloudWatchRegionSetting> => {
       const value = raw.trim().toLowerCase();
@@ -246,9 +244,7 @@ export const SETTINGS = {
     help: "the generator's name in reports",
     check: (raw: string) => {
       const id = raw.trim();
-      return id !== '' && id.length <= MAX_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(id)
-        ? ok(id)
-        : bad<string>(`must be 1 to ${MAX_ID_LENGTH} printable characters, ${got(raw)}`);
+      return id !== '' && id.length <= MAX_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(id) ? ok(id) : bad<string>(`must be 1 to ${MAX_ID_LENGTH} printable characters, ${got(raw)}`);
     },
   } satisfies Setting<string>,
   workers: {

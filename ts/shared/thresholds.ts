@@ -44,10 +44,7 @@ export type ThresholdsInput = Record<string, ThresholdSpec[]>;
 export type MetricShape = 'histogram' | 'counter' | 'errorRate';
 
 /** What is measured: one statistic of one metric. */
-export type ThresholdStatistic =
-  | { kind: 'percentile'; percentile: number }
-  | { kind: 'mean' | 'min' | 'max' | 'count' | 'rate' | 'value' }
-  | { kind: 'ratio'; denominator: string };
+export type ThresholdStatistic = { kind: 'percentile'; percentile: number } | { kind: 'mean' | 'min' | 'max' | 'count' | 'rate' | 'value' } | { kind: 'ratio'; denominator: string };
 
 /** One threshold with every default filled in, as the coordinator evaluates it. */
 export interface Threshold {
@@ -102,16 +99,15 @@ export function thresholdMetricShape(name: string): MetricShape | null {
 
 /** Why a name is no metric, and what the user likely meant. */
 function unknownMetricMessage(name: string): string {
-  const hint =
-    /_per_second$/.test(name)
-      ? ` (a rate is a statistic of its counter: "${name.replace(/_per_second$/, '_count')}": ["rate > ..."])`
-      : /_ms$/.test(name)
-        ? ` (durations are recorded in microseconds: "${name.replace(/_ms$/, '_us')}")`
-        : /_(p\d+|mean|min|max|median|p999)$/.test(name)
-          ? ` (the statistic goes in the expression: "${name.replace(/_(p\d+|mean|min|max|median|p999)$/, '')}": ["${/_([a-z0-9]+)$/.exec(name)![1]} < ..."])`
-          : GENERATOR_GAUGES.includes(name)
-            ? ''
-            : ` (did you mean "${name}_us" for a timing or "${name}_count" for a counter?)`;
+  const hint = /_per_second$/.test(name)
+    ? ` (a rate is a statistic of its counter: "${name.replace(/_per_second$/, '_count')}": ["rate > ..."])`
+    : /_ms$/.test(name)
+      ? ` (durations are recorded in microseconds: "${name.replace(/_ms$/, '_us')}")`
+      : /_(p\d+|mean|min|max|median|p999)$/.test(name)
+        ? ` (the statistic goes in the expression: "${name.replace(/_(p\d+|mean|min|max|median|p999)$/, '')}": ["${/_([a-z0-9]+)$/.exec(name)![1]} < ..."])`
+        : GENERATOR_GAUGES.includes(name)
+          ? ''
+          : ` (did you mean "${name}_us" for a timing or "${name}_count" for a counter?)`;
   return `unknown metric "${name}": thresholds apply to histograms (<key>_us, cpu_percent), counters (<key>_count) and error_rate${hint}`;
 }
 
@@ -121,10 +117,7 @@ const UNITS: Record<string, number> = { us: 1, µs: 1, ms: 1000, s: 1_000_000 };
  * Parses one expression for a metric. Returns the parts or a message that says
  * what is wrong and what is allowed.
  */
-export function parseThresholdExpression(
-  metric: string,
-  expression: string,
-): { ok: true; statistic: ThresholdStatistic; operator: ThresholdOperator; limit: number } | { ok: false; message: string } {
+export function parseThresholdExpression(metric: string, expression: string): { ok: true; statistic: ThresholdStatistic; operator: ThresholdOperator; limit: number } | { ok: false; message: string } {
   const shape = thresholdMetricShape(metric);
   if (shape === null) return { ok: false, message: unknownMetricMessage(metric) };
   const text = expression.trim();
@@ -251,7 +244,10 @@ function readThreshold(metric: string, spec: unknown, path: string, problems: Th
     return undefined;
   }
   if (typeof expression !== 'string' || expression.trim() === '') {
-    problems.push({ path: expressionPath, message: expression === undefined ? 'an expression is required, like "p99 < 50000"' : `must be an expression like "p99 < 50000", got ${describe(expression)}` });
+    problems.push({
+      path: expressionPath,
+      message: expression === undefined ? 'an expression is required, like "p99 < 50000"' : `must be an expression like "p99 < 50000", got ${describe(expression)}`,
+    });
     return undefined;
   }
   const parsed = parseThresholdExpression(metric, expression);

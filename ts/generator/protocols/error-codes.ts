@@ -69,11 +69,7 @@ const TLS_VERIFY_CODES: ReadonlySet<string> = new Set([
   'HOSTNAME_MISMATCH',
 ]);
 
-const isTlsError = (code: string, err: { library?: unknown }): boolean =>
-  TLS_VERIFY_CODES.has(code) ||
-  code.startsWith('ERR_SSL_') ||
-  code.startsWith('ERR_TLS_') ||
-  err.library === 'SSL routines';
+const isTlsError = (code: string, err: { library?: unknown }): boolean => TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || err.library === 'SSL routines';
 
 const isTimeout = (code: string): boolean => code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT';
 

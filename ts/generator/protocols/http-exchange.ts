@@ -18,8 +18,7 @@ const IDEMPOTENT: ReadonlySet<HttpRequest['method']> = new Set(['GET', 'HEAD', '
  * may go again on a fresh one: the server closed the idle connection as the
  * request left, so it never processed it.
  */
-export const mayRetryUnanswered = (method: HttpRequest['method'], err: DeviceError): boolean =>
-  IDEMPOTENT.has(method) && (err.code === DEVICE_ERROR.closed || err.code === DEVICE_ERROR.connReset);
+export const mayRetryUnanswered = (method: HttpRequest['method'], err: DeviceError): boolean => IDEMPOTENT.has(method) && (err.code === DEVICE_ERROR.closed || err.code === DEVICE_ERROR.connReset);
 
 /** The error of anything asked of a connection its device already closed. */
 export const closedByDevice = (): DeviceError => new DeviceError(DEVICE_ERROR.closed, 'connection closed by the device');

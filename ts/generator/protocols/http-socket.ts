@@ -49,12 +49,7 @@ export function openSocket(target: Target, options: OpenSocketOptions): Promise<
     const timer = setTimeout(() => {
       done();
       socket.destroy();
-      reject(
-        new DeviceError(
-          DEVICE_ERROR.connTimedout,
-          `connect to ${target.ip}:${target.port} timed out after ${options.connectTimeoutMs} ms`,
-        ),
-      );
+      reject(new DeviceError(DEVICE_ERROR.connTimedout, `connect to ${target.ip}:${target.port} timed out after ${options.connectTimeoutMs} ms`));
     }, options.connectTimeoutMs);
     socket.once('error', onError);
     socket.once(tls ? 'secureConnect' : 'connect', () => {

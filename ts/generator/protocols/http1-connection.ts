@@ -49,7 +49,6 @@ function onClose(this: OwnedSocket): void {
   this[OWNER]?.socketFailed(this, new DeviceError(DEVICE_ERROR.closed, 'connection closed before the response was complete'));
 }
 
-
 export class Http1Connection implements HttpConnection, WebSocketConnection {
   private socket: OwnedSocket | undefined;
   /** Set once wsUpgrade succeeded: the socket then carries WebSocket frames, never HTTP again. */

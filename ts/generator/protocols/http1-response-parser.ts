@@ -126,9 +126,7 @@ export class Http1ResponseParser {
       return;
     }
     if (this.state !== State.Done) {
-      throw new DeviceError(DEVICE_ERROR.closed, this.state === State.Head
-        ? 'connection closed before the response headers were complete'
-        : 'connection closed before the response body was complete');
+      throw new DeviceError(DEVICE_ERROR.closed, this.state === State.Head ? 'connection closed before the response headers were complete' : 'connection closed before the response body was complete');
     }
   }
 
@@ -203,9 +201,7 @@ export class Http1ResponseParser {
         for (const token of value.split(',')) connection.add(ows(token).toLowerCase());
       }
     }
-    const persistent = this.requestMinorVersion === 1 && this.minorVersion === 1
-      ? !connection.has('close')
-      : connection.has('keep-alive') && !connection.has('close');
+    const persistent = this.requestMinorVersion === 1 && this.minorVersion === 1 ? !connection.has('close') : connection.has('keep-alive') && !connection.has('close');
     this.keepAlive = persistent;
 
     if (this.bodyless || this.status === 204 || this.status === 304 || this.status === 101) {

@@ -31,7 +31,6 @@ const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-al
 /** Headers the extended CONNECT sets itself (RFC 8441 4: no key, no accept; version 13, no extensions). */
 const WS_HANDSHAKE_HEADERS: ReadonlySet<string> = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions']);
 
-
 export class Http2Connection implements HttpConnection, WebSocketConnection {
   private session: ClientHttp2Session | undefined;
   /** The server sent GOAWAY: the session finishes what it has but takes no new stream. */
@@ -76,10 +75,7 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     const alpn = tls ? (socket as TLSSocket).alpnProtocol : 'h2';
     if (alpn !== 'h2') {
       socket.destroy();
-      throw new DeviceError(
-        DEVICE_ERROR.protocol,
-        `${this.target.ip}:${this.target.port} did not agree to HTTP/2 over ALPN (it chose ${alpn === false ? 'nothing' : alpn})`,
-      );
+      throw new DeviceError(DEVICE_ERROR.protocol, `${this.target.ip}:${this.target.port} did not agree to HTTP/2 over ALPN (it chose ${alpn === false ? 'nothing' : alpn})`);
     }
     this.sink.duration(KEY.conn, connectUs);
     this.sink.count(KEY.conn);

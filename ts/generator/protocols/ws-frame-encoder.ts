@@ -48,7 +48,10 @@ export function encodeFrame(opcode: number, payload: Uint8Array | string): Buffe
 }
 
 function maskInPlace(frame: Buffer, head: number): void {
-  const m0 = frame[head - 4]!, m1 = frame[head - 3]!, m2 = frame[head - 2]!, m3 = frame[head - 1]!;
+  const m0 = frame[head - 4]!,
+    m1 = frame[head - 3]!,
+    m2 = frame[head - 2]!,
+    m3 = frame[head - 1]!;
   const end = frame.length;
   let i = head;
   for (; i + 3 < end; i += 4) {
@@ -61,7 +64,10 @@ function maskInPlace(frame: Buffer, head: number): void {
 }
 
 function maskInto(frame: Buffer, head: number, payload: Uint8Array): void {
-  const m0 = frame[head - 4]!, m1 = frame[head - 3]!, m2 = frame[head - 2]!, m3 = frame[head - 1]!;
+  const m0 = frame[head - 4]!,
+    m1 = frame[head - 3]!,
+    m2 = frame[head - 2]!,
+    m3 = frame[head - 1]!;
   const n = payload.length;
   let i = 0;
   for (; i + 3 < n; i += 4) {

@@ -19,7 +19,10 @@ export function upgradeHeaders(headers: ReadonlyArray<[string, string]>, key: st
   return list;
 }
 
-export const expectedAccept = (key: string): string => createHash('sha1').update(key + ACCEPT_GUID).digest('base64');
+export const expectedAccept = (key: string): string =>
+  createHash('sha1')
+    .update(key + ACCEPT_GUID)
+    .digest('base64');
 
 /** The problem with a 101 response to an upgrade sent with `key`, or undefined when it is a proper WebSocket handshake. */
 export function handshakeProblem(headers: ReadonlyArray<[string, string]>, key: string): DeviceError | undefined {

@@ -270,12 +270,7 @@ export class ScriptSandbox {
     const fns: Array<[string, QuickJSHandle]> = [
       ['random', ctx.newFunction('random', (n) => this.hostCall(() => ctx.newArrayBuffer(randomFillSync(new Uint8Array(ctx.getNumber(n))).buffer)))],
       ['hash', ctx.newFunction('hash', (alg, data) => this.hostCall(() => digest(ctx, createHash(hashName(ctx, alg)).update(this.bytesOf(data)).digest())))],
-      [
-        'hmac',
-        ctx.newFunction('hmac', (alg, key, data) =>
-          this.hostCall(() => digest(ctx, createHmac(hashName(ctx, alg), this.bytesOf(key)).update(this.bytesOf(data)).digest())),
-        ),
-      ],
+      ['hmac', ctx.newFunction('hmac', (alg, key, data) => this.hostCall(() => digest(ctx, createHmac(hashName(ctx, alg), this.bytesOf(key)).update(this.bytesOf(data)).digest())))],
       ['wsFetch', ctx.newFunction('wsFetch', (id, as) => this.wsFetch(ctx.getNumber(id), ctx.getString(as) as MessageAs))],
     ];
     for (const [name, fn] of fns) {

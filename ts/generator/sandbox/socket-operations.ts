@@ -17,13 +17,7 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 type SendSpec = ['s', string] | ['b', number, number];
 
 /** Performs one operation; resolves with the fragment the guest decodes (`settle`), rejects with a DeviceError. */
-export function performSocket(
-  socket: SocketConnection | undefined,
-  kind: string,
-  payload: unknown,
-  binary: Uint8Array | undefined,
-  out: BinaryParts,
-): Promise<string> {
+export function performSocket(socket: SocketConnection | undefined, kind: string, payload: unknown, binary: Uint8Array | undefined, out: BinaryParts): Promise<string> {
   if (socket === undefined) {
     return Promise.reject(new DeviceError(DEVICE_ERROR.wrongProtocol, 'send and recv need a tcp or udp target'));
   }

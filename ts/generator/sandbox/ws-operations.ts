@@ -21,13 +21,7 @@ type SendSpec = ['s', string] | ['b', number, number];
  * Performs one ws operation; resolves with the result fragment the guest
  * decodes (guest-prelude.ts `settle`), rejects with a DeviceError.
  */
-export function performWebSocket(
-  ws: WebSocketConnection,
-  kind: string,
-  payload: unknown,
-  binary: Uint8Array | undefined,
-  out: BinaryParts,
-): Promise<string> {
+export function performWebSocket(ws: WebSocketConnection, kind: string, payload: unknown, binary: Uint8Array | undefined, out: BinaryParts): Promise<string> {
   switch (kind) {
     case OPERATION.wsUpgrade: {
       const [path, headers] = payload as [string, Array<[string, string]>];

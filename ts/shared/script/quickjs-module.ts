@@ -19,7 +19,6 @@ import { HeapAccounting, TABLE_EXPORT, Wasm, withTableExport, type WasmTable } f
 
 const MAX_PAGES = 32768;
 
-
 export interface QuickJS {
   module: QuickJSWASMModule;
   heap: HeapAccounting;

@@ -43,7 +43,7 @@ export const SCRIPT_FILE = 'script.js';
 const WRAPPER_LINES = 1;
 
 /** The engine's own AsyncFunction constructor: it parses parameters and body each on their own (CreateDynamicFunction). */
-const AsyncFunction = (async function () {}).constructor as new (...parts: string[]) => unknown;
+const AsyncFunction = async function () {}.constructor as new (...parts: string[]) => unknown;
 
 /**
  * Why `source` is not a function body on its own, or null when it is. The host
