@@ -3,6 +3,12 @@
  * honest ones in runs of sgcli against nginx. Each misbehaving device ends with
  * its own error; the honest devices keep the request rate of a clean run, with
  * no error among them; the generator's memory stays bounded.
+ *
+ * The rate comparisons (a clean run beside a mixed one) measure the machine as
+ * much as the code: beside the rest of the suite a 2-core machine starves both
+ * runs. So they run after it, alone: `npm run test:isolation` (part of `npm
+ * test`) sets STRESSGRID_ISOLATION_TESTS=1; under plain `ava` they are skipped,
+ * saying so. The error-attribution tests run in the suite.
  */
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
@@ -73,6 +79,10 @@ async function requestsTo(nginx: NginxServer, path: string): Promise<number> {
   return (await nginx.accessLogLines()).filter((line) => line.uri === path).length;
 }
 
+const alone = process.env.STRESSGRID_ISOLATION_TESTS === '1';
+/** Serial when run alone (npm run test:isolation); skipped in the suite's concurrent run. */
+const rateTest = alone ? test.serial : test.skip;
+
 const MiB = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
 for (const [label, leakScript] of [
@@ -81,7 +91,7 @@ for (const [label, leakScript] of [
   ['one large ArrayBuffer', LARGE_BUFFER],
 ] as const) {
   for (const leakers of [10, 30]) {
-    test.serial(`${label}, ${leakers}% leakers: each leaker ends with memory_limit, honest devices keep >= 90% of a clean run's rate with no error`, async (t) => {
+    rateTest(`${label}, ${leakers}% leakers: each leaker ends with memory_limit, honest devices keep >= 90% of a clean run's rate with no error`, async (t) => {
       const nginx = await startNginx();
       t.teardown(() => nginx.stop());
       // The clean run goes at the same time, on the same machine, so both see the same load from elsewhere.

@@ -109,3 +109,67 @@ test('CPU is charged per device: slices just under the limit never add up to a c
   sb.dispose();
   t.deepEqual(tally(codes), { ok: 8 }, codes.join());
 });
+
+/** Milliseconds from run() to the device's end, and how it ended. */
+async function timedRun(sb: Awaited<ReturnType<typeof sandbox>>['sb'], id: number, heavy: boolean): Promise<{ ms: number; code: string }> {
+  const started = performance.now();
+  const code = await codeOf(sb.run(id, {}, undefined, heavy));
+  return { ms: performance.now() - started, code };
+}
+
+/** A light device waking every 5 ms in a sandbox of its own, until stopped (a stopped run never settles): the neighbour the heavy share is for. */
+async function lightNeighbour(): Promise<() => void> {
+  const { sb } = await sandbox(`for (;;) await delay(5);`);
+  void sb.run(1, {});
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return () => {
+    sb.stop(1);
+    sb.dispose();
+  };
+}
+
+// One slice of 30 ms and nothing else: long, but no sign of anything by itself.
+const ONE_LONG_SLICE = `const end = Date.now() + 30; while (Date.now() < end) {}`;
+
+test.serial('beside a light device, one whose last run ended on a limit waits for the heavy share from its first slice; one that is not marked runs at once', async (t) => {
+  const stopLight = await lightNeighbour();
+  const { sb } = await sandbox(ONE_LONG_SLICE);
+  const light = [await timedRun(sb, 1, false), await timedRun(sb, 2, false)];
+  const heavy = [await timedRun(sb, 3, true), await timedRun(sb, 4, true)];
+  sb.dispose();
+  stopLight();
+  t.deepEqual(
+    [...light, ...heavy].map((run) => run.code),
+    ['ok', 'ok', 'ok', 'ok'],
+  );
+  // Unmarked, one long slice after another goes at once.
+  t.true(light[1]!.ms < 200, `unmarked second run took ${light[1]!.ms.toFixed(0)} ms`);
+  // Marked, the second waits for 19 times the first's 30 ms (5 % of the thread).
+  t.true(heavy[1]!.ms >= 450, `marked second run took ${heavy[1]!.ms.toFixed(0)} ms`);
+});
+
+test.serial('with no light device about, heavy devices take the whole thread', async (t) => {
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const { sb } = await sandbox(ONE_LONG_SLICE);
+  const heavy = [await timedRun(sb, 1, true), await timedRun(sb, 2, true), await timedRun(sb, 3, true)];
+  sb.dispose();
+  t.deepEqual(
+    heavy.map((run) => run.code),
+    ['ok', 'ok', 'ok'],
+  );
+  for (const run of heavy) t.true(run.ms < 200, `a marked run alone took ${run.ms.toFixed(0)} ms`);
+});
+
+test.serial('beside a light device, a device starting a script whose last run ended on a limit waits for the heavy share; once a run ends well, starts go at once again', async (t) => {
+  const stopLight = await lightNeighbour();
+  const { sb } = await sandbox(`${ROLE} if (role === 'spin') { for (;;) {} } await delay(1);`, { roles: ['spin', 'honest', 'honest'] }, { cpuMsPerTurn: 40 });
+  const spin = await timedRun(sb, 1, false);
+  const afterLimit = await timedRun(sb, 2, false);
+  const afterGood = await timedRun(sb, 3, false);
+  sb.dispose();
+  stopLight();
+  t.deepEqual([spin.code, afterLimit.code, afterGood.code], ['cpu_limit', 'ok', 'ok']);
+  // The spinner's 40 ms slice ended on its limit: the next first slice waits 4 x 40 ms (the 20 % of a first heavy slice).
+  t.true(afterLimit.ms >= 120, `the start after the limit took ${afterLimit.ms.toFixed(0)} ms`);
+  t.true(afterGood.ms < 100, `the start after a good end took ${afterGood.ms.toFixed(0)} ms`);
+});

@@ -4,7 +4,7 @@
  * run); a failure is counted under its code and recycles it after a second
  * (after a limit error repeated, longer: see limitPauseMs); stop() ends it wherever it is.
  */
-import { DEVICE_ERROR, DeviceError } from '../shared/errors.js';
+import { DEVICE_ERROR, DeviceError, LIMIT_ERRORS } from '../shared/errors.js';
 import { HTTP_PROTOCOLS } from '../shared/plan.js';
 import { errorKey } from '../shared/metrics.js';
 import type { MetricSink } from './metric-sink.js';
@@ -17,7 +17,6 @@ import type { ScriptSandbox } from './sandbox/script-sandbox.js';
 /** Pause after a failed run before the device starts over (DESIGN.md 3). */
 export const RECYCLE_AFTER_ERROR_MS = 1000;
 /** Errors that mean the script itself passed a per-device limit, whatever the target did. */
-export const LIMIT_ERRORS: ReadonlySet<string> = new Set([DEVICE_ERROR.cpuLimit, DEVICE_ERROR.memoryLimit, DEVICE_ERROR.stackOverflow]);
 /** The longest pause between runs of a device whose script keeps passing its limits. */
 export const MAX_LIMIT_PAUSE_MS = 30_000;
 
@@ -115,7 +114,7 @@ export class Device {
         if (this.state_ !== 'starting') return;
         this.state_ = 'running';
         this.runId = this.nextId();
-        await this.sandbox.run(this.runId, this.attached.io);
+        await this.sandbox.run(this.runId, this.attached.io, undefined, limitStreak > 0);
       } catch (err) {
         failure = err instanceof DeviceError ? err : new DeviceError(DEVICE_ERROR.unknown, String((err as Error)?.message ?? err), { cause: err });
       } finally {

@@ -7,7 +7,7 @@
  * device, decides when work starts). A connection upgraded to WebSocket is not
  * reused either, since the next run of the script would upgrade it again.
  */
-import { DEVICE_ERROR, DeviceError } from '../shared/errors.js';
+import { DEVICE_ERROR, DeviceError, LIMIT_ERRORS } from '../shared/errors.js';
 import { errorKey } from '../shared/metrics.js';
 import { attach, type IdSource } from './device.js';
 import { IntendedTwinSink } from './intended-sink.js';
@@ -19,6 +19,8 @@ export class PoolDevice {
   private attached: ReturnType<typeof attach> | undefined;
   private runId = -1;
   private stopped = false;
+  /** The last iteration ended on a per-device limit: the next one runs as heavy (ScriptSandbox.run). */
+  private lastHitLimit = false;
   private readonly sink: IntendedTwinSink;
 
   constructor(
@@ -44,7 +46,7 @@ export class PoolDevice {
       }
       if (this.stopped) return new Promise(() => {});
       this.runId = this.nextId();
-      await this.sandbox.run(this.runId, this.attached.io, intendedMs * 1000);
+      await this.sandbox.run(this.runId, this.attached.io, intendedMs * 1000, this.lastHitLimit);
     } catch (err) {
       failure = err instanceof DeviceError ? err : new DeviceError(DEVICE_ERROR.unknown, String((err as Error)?.message ?? err), { cause: err });
     } finally {
@@ -52,6 +54,7 @@ export class PoolDevice {
     }
     if (this.stopped) return new Promise(() => {});
     if (failure) this.sink.count(errorKey(failure.code));
+    this.lastHitLimit = failure !== undefined && LIMIT_ERRORS.has(failure.code);
     if (failure || this.attached?.io.ws?.upgraded === true) this.dropConnection();
   }
 

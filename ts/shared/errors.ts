@@ -45,6 +45,9 @@ export const DEVICE_ERROR = Object.freeze({
   unknown: 'unknown',
 });
 
+/** The codes of a script that passed one of its block's limits (not a fault of the target or the network). */
+export const LIMIT_ERRORS: ReadonlySet<string> = new Set([DEVICE_ERROR.cpuLimit, DEVICE_ERROR.memoryLimit, DEVICE_ERROR.stackOverflow]);
+
 export type DeviceErrorCode = (typeof DEVICE_ERROR)[keyof typeof DEVICE_ERROR] | (string & {});
 
 /** An error a device counts under `code`; host functions reject with it. */

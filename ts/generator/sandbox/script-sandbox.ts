@@ -11,7 +11,7 @@
  */
 import { createHash, createHmac, randomFillSync } from 'node:crypto';
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten';
-import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
+import { DEVICE_ERROR, DeviceError, LIMIT_ERRORS } from '../../shared/errors.js';
 import { BLOCK_LIMIT_DEFAULTS, type BlockLimits } from '../../shared/plan.js';
 import type { MetricSink } from '../metric-sink.js';
 import { compileCheck, compileProblem, ScriptCompileError } from '../../shared/script/check.js';
@@ -74,6 +74,8 @@ interface DeviceRecord {
   held: number;
   /** Long slices in a row (HEAVY_SLICE_MS); from two on it waits for the thread's heavy share. */
   longSlices: number;
+  /** It has had a slice: its start is behind it. */
+  ran: boolean;
 }
 
 interface Waiting {
@@ -108,12 +110,27 @@ const MIN_GC_GROWTH_BYTES = 4 * 1024 * 1024;
 const HEAVY_SLICE_MS = 8;
 /**
  * Share of this thread's time heavy slices may take, all sandboxes together:
- * after a heavy slice of d ms the next one (of any device here) waits 9·d, so
+ * after a heavy slice of d ms the next one (of any device here) waits 19·d, so
  * light devices beside a leaker or a spinner keep their pace.
  */
-const HEAVY_SHARE = 0.1;
+const HEAVY_SHARE = 0.05;
+/**
+ * The share after a device's first heavy slice, when nothing it did before
+ * marked it heavy: larger, so that every device of a script that leaks in
+ * one long slice per run still reaches its limit (and is counted) soon,
+ * while its later runs take no more than HEAVY_SHARE.
+ */
+const FIRST_HEAVY_SHARE = 0.2;
 /** Per thread (module state is per worker thread): when the next heavy slice may start. */
 let heavyNotBefore = 0;
+/**
+ * The heavy share holds only while light devices are about: a short slice ran
+ * on this thread within this window. Alone (a script that computes a lot in
+ * every device), heavy devices take the whole thread.
+ */
+const LIGHT_WINDOW_MS = 1000;
+/** Per thread: when the last short slice ended. */
+let lightSliceAt = -Infinity;
 /** Guest time one turn of a sandbox may take before its remaining devices wait for the next turn. */
 const PUMP_BUDGET_MS = 10;
 /** How often charges are checked against what the runtime really holds. */
@@ -150,6 +167,13 @@ export class ScriptSandbox {
   private baseline = 0;
   private gcAt = 0;
   private reconciledAt = 0;
+  /**
+   * The last device of this script to end ended on a limit: devices that have
+   * not had a slice yet wait for the thread's heavy share before their first,
+   * so a script that leaks or spins in one long slice per run does not take the
+   * thread once for every device that starts it.
+   */
+  private suspect = false;
 
   private constructor(
     private readonly runtime: QuickJSRuntime,
@@ -208,13 +232,16 @@ export class ScriptSandbox {
    * Runs the script as device `deviceId`; settles when the body returns or fails.
    * `intendedStartUs` (this thread's performance.now() in µs) marks an iteration of
    * an arrival-rate block: each of its timings then also records its `_intended`
-   * twin, measured from that instant.
+   * twin, measured from that instant. `heavy` marks a device whose last run ended
+   * on a limit: its slices take the thread's heavy share from the first, so a
+   * script that leaks or spins to its limit every run costs its neighbours no
+   * more on its second life than on its tenth.
    */
-  run(deviceId: number, io: DeviceIO, intendedStartUs?: number): Promise<void> {
+  run(deviceId: number, io: DeviceIO, intendedStartUs?: number, heavy = false): Promise<void> {
     if (this.disposed) return Promise.reject(new Error('the sandbox is disposed'));
     if (this.devices.has(deviceId)) return Promise.reject(new Error(`device ${deviceId} is already running`));
     return new Promise<void>((resolve, reject) => {
-      this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0, longSlices: 0 });
+      this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0, longSlices: heavy ? 2 : 0, ran: false });
       this.starts.push(intendedStartUs === undefined ? deviceId : [deviceId, intendedStartUs]);
       this.schedule();
     });
@@ -360,7 +387,8 @@ export class ScriptSandbox {
         this.schedule();
         break;
       }
-      if (device.longSlices >= 2 && now < heavyNotBefore) {
+      const heavy = device.longSlices >= 2 || (this.suspect && !device.ran);
+      if (heavy && now < heavyNotBefore && now - lightSliceAt < LIGHT_WINDOW_MS) {
         this.deferred.push(device);
         this.wakeForHeavy(heavyNotBefore - now);
         continue;
@@ -393,6 +421,8 @@ export class ScriptSandbox {
     const before = heap.size(this.rt);
     heap.setLimit(this.rt, before + Math.max(0, this.limits.memoryBytes - device.held));
     heap.takeRefusal(this.rt);
+    device.ran = true;
+    const knownHeavy = device.longSlices >= 2;
     const started = performance.now();
     const id = this.context.newNumber(device.id);
     const failure = this.callGuest(this.wakeFn!, id);
@@ -409,10 +439,17 @@ export class ScriptSandbox {
       this.arm(Infinity);
     }
     const ended = performance.now();
-    device.longSlices = ended - started > HEAVY_SLICE_MS ? device.longSlices + 1 : 0;
-    if (device.longSlices >= 2) heavyNotBefore = Math.max(heavyNotBefore, ended + ((ended - started) * (1 - HEAVY_SHARE)) / HEAVY_SHARE);
     heap.setLimit(this.rt, NO_LIMIT);
     const refused = heap.takeRefusal(this.rt);
+    const long = ended - started > HEAVY_SLICE_MS;
+    device.longSlices = long ? device.longSlices + 1 : 0;
+    if (!long) lightSliceAt = ended;
+    // A long slice that ended on a limit is as heavy as two long ones in a row.
+    const limited = refused || (failure !== undefined && LIMIT_ERRORS.has(failure.code));
+    if (device.longSlices >= 2 || (long && limited)) {
+      const share = knownHeavy ? HEAVY_SHARE : FIRST_HEAVY_SHARE;
+      heavyNotBefore = Math.max(heavyNotBefore, ended + ((ended - started) * (1 - share)) / share);
+    }
     device.held = Math.max(0, device.held + heap.size(this.rt) - before);
     if (this.devices.get(device.id) !== device) return;
     if (refused) this.fail(device, DEVICE_ERROR.memoryLimit, `the device held more than its ${Math.round(this.limits.memoryBytes / 1048576)} MiB`);
@@ -655,6 +692,7 @@ export class ScriptSandbox {
     if (device === undefined) return;
     this.devices.delete(device.id);
     if (line[0] === OUTBOX.ended) {
+      this.suspect = false;
       device.resolve();
       return;
     }
@@ -666,11 +704,13 @@ export class ScriptSandbox {
     }
     const code = typeof entry[0] === 'string' && METRIC_KEY.test(entry[0]) ? entry[0] : DEVICE_ERROR.script;
     const message = entry[1] ?? '';
+    this.suspect = LIMIT_ERRORS.has(code);
     device.reject(new DeviceError(code, typeof message === 'string' ? message : JSON.stringify(message)));
   }
 
   private fail(device: DeviceRecord, code: string, message: string): void {
     this.devices.delete(device.id);
+    this.suspect = LIMIT_ERRORS.has(code);
     this.kills.push(device.id);
     device.reject(new DeviceError(code, message));
     this.schedule();
