@@ -15,7 +15,9 @@ import { errnoError } from './socket-errors.js';
 /**
  * `STRESSGRID_NETIO_WAKE=thread` wakes the event loop from a waiter thread
  * (uv_async) instead of polling the engine's fd on the loop: the I/O-thread
- * handoff, kept so docs/performance.md's comparison can be repeated.
+ * handoff, kept so docs/performance.md's comparison can be repeated. Only an
+ * addon built with cargo feature `thread-wake` has it; the default build's
+ * createEngine refuses the setting (ERR_NETIO_ARGUMENT, naming the feature).
  */
 export const NETIO_WAKE_ENV = 'STRESSGRID_NETIO_WAKE';
 
