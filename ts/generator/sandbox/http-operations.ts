@@ -1,6 +1,6 @@
 /**
  * Host half of the script's HTTP functions (`get`, `post`, ...; guest half in
- * guest-prelude.ts). A request is a mailbox operation: a plain one (no headers,
+ * guest/prelude.ts). A request is a mailbox operation: a plain one (no headers,
  * no body) crosses as `METHOD,path` text, any other as JSON with its body as
  * text or as a slice of the envelope's binary side channel. The response comes
  * back as the fragment the guest decodes, its body inlined or in the side channel

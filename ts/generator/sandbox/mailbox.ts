@@ -1,8 +1,8 @@
 /**
  * The mailbox between the guest prelude and the host, defined once: the prelude
- * (guest-prelude.ts) is built from these constants, interpolated into its text
- * as literals, and the host (script-sandbox.ts and the *-operations.ts modules)
- * reads the outbox and answers by them.
+ * (guest/prelude.ts) receives these constants as one literal in its text
+ * (guest/constants.ts), and the host (script-sandbox.ts and the *-operations.ts
+ * modules) reads the outbox and answers by them.
  *
  * An outbox line is `<tag>,<opId>,<deviceId>,<rest>`: for OPERATION.delay rest is
  * the delay in ms, for OPERATION.plainRequest `METHOD,path` of a request without

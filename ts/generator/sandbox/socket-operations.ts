@@ -1,6 +1,6 @@
 /**
  * Host half of the script's TCP/UDP `send` and `recv` (guest half in
- * guest-prelude.ts). Both are mailbox operations; received bytes cross into the
+ * guest/prelude.ts). Both are mailbox operations; received bytes cross into the
  * guest through the envelope's binary side channel, as response bodies do.
  */
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';

@@ -1,5 +1,5 @@
 /**
- * Host half of the script's `ws*` functions (guest half in guest-prelude.ts).
+ * Host half of the script's `ws*` functions (guest half in guest/prelude.ts).
  * Upgrade, send and receive are mailbox operations like HTTP requests; fetch is
  * a synchronous host call, since it never waits. A message reaches the guest as
  * the type the script asked for: text as a string (binary messages decoded as
@@ -19,7 +19,7 @@ type SendSpec = ['s', string] | ['b', number, number];
 
 /**
  * Performs one ws operation; resolves with the result fragment the guest
- * decodes (guest-prelude.ts `settle`), rejects with a DeviceError.
+ * decodes (guest/prelude.ts `settle`), rejects with a DeviceError.
  */
 export function performWebSocket(ws: WebSocketConnection, kind: string, payload: unknown, binary: Uint8Array | undefined, out: BinaryParts): Promise<string> {
   switch (kind) {
