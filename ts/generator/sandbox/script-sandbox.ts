@@ -1,7 +1,7 @@
 /**
  * One script in one QuickJS runtime and context, shared by every device of
  * that script on this worker thread; each device is an async coroutine of the
- * script body. Host and guest meet at a mailbox (guest-prelude.ts): once per
+ * script body. Host and guest meet at a mailbox (guest/prelude.ts): once per
  * event-loop turn the host delivers every finished operation in one call, runs
  * the jobs that wakes, and collects every new operation in one call, so the
  * ~3 µs cost of a crossing is paid per turn, not per operation.
@@ -85,7 +85,7 @@ interface Waiting {
   readonly sent: number;
 }
 
-/** An operation from the outbox; `payload` is the text after the device id (see guest-prelude.ts). */
+/** An operation from the outbox; `payload` is the text after the device id (see guest/prelude.ts). */
 interface HostOperation {
   opId: number;
   deviceId: number;
