@@ -44,12 +44,18 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
   private settings: Promise<void> | undefined;
   /** Set once wsUpgrade succeeded: the device then speaks WebSocket on that stream, never HTTP again. */
   private ws: WebSocketSession | undefined;
+  /** `:scheme` and the default `:authority` of every request; the target does not change. */
+  private readonly scheme: string;
+  private readonly authority: string;
 
   constructor(
     private readonly target: Target,
     private readonly sink: MetricSink,
     private readonly options: Http2Options,
-  ) {}
+  ) {
+    this.scheme = isTlsTarget(target) ? 'https' : 'http';
+    this.authority = authority(target);
+  }
 
   /** Upgrades to WebSocket itself, on an extended-CONNECT stream. */
   get webSocket(): WebSocketConnection {
@@ -79,7 +85,7 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     }
     this.sink.duration(KEY.conn, connectUs);
     this.sink.count(KEY.conn);
-    const session = http2Connect(`${tls ? 'https' : 'http'}://${authority(this.target)}`, {
+    const session = http2Connect(`${this.scheme}://${this.authority}`, {
       createConnection: () => socket,
       settings: { enablePush: false },
     });
@@ -150,15 +156,14 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     if (session.remoteSettings.enableConnectProtocol !== true) {
       throw new DeviceError(
         DEVICE_ERROR.wsUnsupported,
-        `${authority(this.target)} does not announce WebSocket over HTTP/2 (RFC 8441 SETTINGS_ENABLE_CONNECT_PROTOCOL): use an HTTP/1.x protocol (http, https, http10, http10s) for it`,
+        `${this.authority} does not announce WebSocket over HTTP/2 (RFC 8441 SETTINGS_ENABLE_CONNECT_PROTOCOL): use an HTTP/1.x protocol (http, https, http10, http10s) for it`,
       );
     }
-    const tls = isTlsTarget(this.target);
     const outgoing: OutgoingHttpHeaders = {
       ':method': 'CONNECT',
       ':protocol': 'websocket',
-      ':scheme': tls ? 'https' : 'http',
-      ':authority': authority(this.target),
+      ':scheme': this.scheme,
+      ':authority': this.authority,
       ':path': path,
     };
     for (const [name, value] of headers) {
@@ -228,24 +233,8 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
   }
 
   private send(req: HttpRequest): HttpExchange {
-    const tls = isTlsTarget(this.target);
-    const headers: OutgoingHttpHeaders = {
-      ':method': req.method,
-      ':scheme': tls ? 'https' : 'http',
-      ':authority': authority(this.target),
-      ':path': req.path,
-    };
-    for (const [name, value] of req.headers) {
-      const lower = name.toLowerCase();
-      if (lower === 'host') headers[':authority'] = value;
-      else if (!CONNECTION_SPECIFIC.has(lower)) {
-        const previous = headers[lower];
-        headers[lower] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [String(previous)]), value];
-      }
-    }
     const body = req.body !== undefined && req.body.length > 0 ? req.body : undefined;
-    if (body !== undefined && headers['content-length'] === undefined) headers['content-length'] = String(body.length);
-
+    const headers = requestHeaders(req, this.scheme, this.authority, body);
     const exchange = new HttpExchange(this.sink, this.options.requestTimeoutMs, () => {
       this.exchange = undefined;
       this.stream?.close(constants.NGHTTP2_CANCEL);
@@ -254,7 +243,8 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     this.exchange = exchange;
     let stream: ClientHttp2Stream;
     try {
-      stream = this.session!.request(headers, { endStream: body === undefined });
+      // @types/node does not know the flat list yet.
+      stream = this.session!.request(RAW_REQUEST_HEADERS ? (headers as unknown as OutgoingHttpHeaders) : headerObject(headers), { endStream: body === undefined });
     } catch (err) {
       this.failExchange(toDeviceError(err));
       return exchange;
@@ -327,11 +317,53 @@ function readToEnd(stream: ClientHttp2Stream, timeoutMs: number): Promise<Buffer
   });
 }
 
+const COLON = 0x3a;
+/** Index of `:authority`'s value in requestHeaders' list. */
+const AUTHORITY_AT = 5;
+/**
+ * Whether node:http2 takes request headers as a flat `[name, value, ...]` list
+ * (Node 22.17 and 24): it then skips copying them into a header object, which
+ * saves a few µs of a request's CPU.
+ */
+const RAW_REQUEST_HEADERS = ((version: number[]) => version[0]! > 22 || (version[0] === 22 && version[1]! >= 17))(process.versions.node.split('.').map(Number));
+
+/**
+ * A request's headers as node:http2's flat list: pseudo-headers first, names in
+ * lower case, `host` as `:authority` (the last one given wins), HTTP/2's
+ * forbidden connection headers left out, `content-length` added to a body that
+ * has none. A repeated header stays repeated.
+ */
+function requestHeaders(req: HttpRequest, scheme: string, authority: string, body: Uint8Array | undefined): string[] {
+  const list = [':method', req.method, ':scheme', scheme, ':authority', authority, ':path', req.path];
+  let length = false;
+  for (const [name, value] of req.headers) {
+    const lower = name.toLowerCase();
+    if (lower === 'host') list[AUTHORITY_AT] = value;
+    else if (!CONNECTION_SPECIFIC.has(lower)) {
+      if (lower === 'content-length') length = true;
+      list.push(lower, value);
+    }
+  }
+  if (body !== undefined && !length) list.push('content-length', String(body.length));
+  return list;
+}
+
+/** The header object older node:http2 takes for requestHeaders' list: a repeated header becomes an array. */
+function headerObject(list: string[]): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = Object.create(null) as OutgoingHttpHeaders;
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i]!;
+    const previous = headers[name];
+    headers[name] = previous === undefined ? list[i + 1] : [...(Array.isArray(previous) ? previous : [String(previous)]), list[i + 1]!];
+  }
+  return headers;
+}
+
 /** Response headers as lower-case pairs, pseudo-headers left out, repeated ones (set-cookie) spread. */
 function headerPairs(incoming: Record<string, string | string[] | number | undefined>): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
   for (const name of Object.keys(incoming)) {
-    if (name.startsWith(':')) continue;
+    if (name.charCodeAt(0) === COLON) continue;
     const value = incoming[name];
     if (Array.isArray(value)) for (const v of value) pairs.push([name, v]);
     else if (value !== undefined) pairs.push([name, String(value)]);
