@@ -3,11 +3,15 @@
  * idle connection of it, of a raw undici Client (pipelining 1) and of node:http
  * with a keep-alive Agent, all against the same local nginx. Each measurement
  * runs in its own child process so one client's heap does not colour another's.
+ * Two HTTP/2 rows (h2c, prior knowledge) follow: the device's HTTP/2 connection
+ * and the least a node:http2 client can do (one session, a GET stream, its body
+ * collected), which is the floor of any transport built on node:http2.
  *
- *   node dist/bench/http-client.js [--seconds 5] [--connections 100] [--idle 5000]
+ *   node dist/bench/http-client.js [--seconds 5] [--connections 100] [--idle 5000] [--only KIND,...]
  */
 import { execFile } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -17,7 +21,7 @@ import type { MetricSink } from '../ts/generator/metric-sink.js';
 import { createHttpConnection } from '../ts/generator/protocols/http-connection.js';
 import { startNginx } from '../test/support/nginx.js';
 
-const KINDS = ['stressgrid', 'undici', 'node-http'] as const;
+const KINDS = ['stressgrid', 'undici', 'node-http', 'stressgrid-h2', 'node-http2'] as const;
 type Kind = (typeof KINDS)[number];
 
 /** One way of holding `n` keep-alive connections and sending GET / on one of them. */
@@ -30,8 +34,10 @@ const NO_SINK: MetricSink = { count() {}, duration() {} };
 
 async function openPool(kind: Kind, port: number, n: number): Promise<Pool> {
   switch (kind) {
-    case 'stressgrid': {
-      const connections = Array.from({ length: n }, () => createHttpConnection({ ip: '127.0.0.1', port, protocol: 'http', hostname: '127.0.0.1', verifyTls: false }, NO_SINK));
+    case 'stressgrid':
+    case 'stressgrid-h2': {
+      const protocol = kind === 'stressgrid' ? 'http' : 'http2';
+      const connections = Array.from({ length: n }, () => createHttpConnection({ ip: '127.0.0.1', port, protocol, hostname: '127.0.0.1', verifyTls: false }, NO_SINK));
       await Promise.all(connections.map((c) => c.connect()));
       return {
         get: async (i) => (await connections[i]!.request({ method: 'GET', path: '/', headers: [] })).body.length,
@@ -65,6 +71,21 @@ async function openPool(kind: Kind, port: number, n: number): Promise<Pool> {
               .end();
           }),
         close: async () => agent.destroy(),
+      };
+    }
+    case 'node-http2': {
+      const sessions: ClientHttp2Session[] = Array.from({ length: n }, () => http2Connect(`http://127.0.0.1:${port}`, { settings: { enablePush: false } }));
+      const headers = { ':method': 'GET', ':path': '/', ':scheme': 'http', ':authority': `127.0.0.1:${port}` };
+      return {
+        get: (i) =>
+          new Promise((resolve, reject) => {
+            const stream = sessions[i]!.request(headers);
+            const parts: Buffer[] = [];
+            stream.on('data', (chunk: Buffer) => parts.push(chunk));
+            stream.on('end', () => resolve(Buffer.concat(parts).length));
+            stream.on('error', reject);
+          }),
+        close: async () => sessions.forEach((s) => s.destroy()),
       };
     }
   }
@@ -146,7 +167,10 @@ async function main(): Promise<void> {
   const connections = option('connections', 100);
   const idle = option('idle', 5000);
   const duration = option('seconds', 5);
-  const nginx = await startNginx({ workerConnections: idle * 2 + 1000 });
+  const only = process.argv.indexOf('--only');
+  const kinds = only === -1 ? KINDS : KINDS.filter((k) => process.argv[only + 1]!.split(',').includes(k));
+  const nginx = await startNginx({ workerConnections: idle * 2 + 1000, http2: true });
+  const portOf = (kind: Kind): string => String(kind.endsWith('h2') || kind.endsWith('http2') ? nginx.h2Port : nginx.port);
   const self = fileURLToPath(import.meta.url);
   const run = async (args: string[]): Promise<Record<string, number>> => {
     const { stdout } = await promisify(execFile)(process.execPath, [self, ...args], { maxBuffer: 1 << 20 });
@@ -155,13 +179,13 @@ async function main(): Promise<void> {
   try {
     console.log(`GET / (${nginx.body.length}-byte body) from nginx on loopback, node ${process.version}`);
     console.log(`\nCPU: ${connections} connections looping requests for ${duration} s`);
-    for (const kind of KINDS) {
-      const r = await run(['--child-cpu', kind, String(nginx.port), String(connections), String(duration)]);
+    for (const kind of kinds) {
+      const r = await run(['--child-cpu', kind, portOf(kind), String(connections), String(duration)]);
       console.log(`  ${kind.padEnd(11)} ${String(r.cpuUsPerRequest).padStart(6)} µs CPU/request  ${String(r.requestsPerSecond).padStart(7)} req/s`);
     }
     console.log(`\nMemory: ${idle} connected idle connections (each used once)`);
-    for (const kind of KINDS) {
-      const r = await run(['--child-idle', kind, String(nginx.port), String(idle)]);
+    for (const kind of idle > 0 ? kinds : []) {
+      const r = await run(['--child-idle', kind, portOf(kind), String(idle)]);
       console.log(
         `  ${kind.padEnd(11)} ${String(r.rssBytesPerConnection).padStart(6)} B RSS  ${String(r.heapBytesPerConnection).padStart(6)} B heap  ${String(r.externalBytesPerConnection).padStart(5)} B external  per connection`,
       );

@@ -20,7 +20,7 @@
  *
  * --quick is a smoke run: 3 s of load and 1,000 idle devices. --rounds repeats
  * the CPU comparison and pools the rounds. --profile writes V8 CPU profiles of
- * the first long Stressgrid run (one per thread) into DIR.
+ * the first long Stressgrid run of each part (one per thread) into DIR.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -316,7 +316,8 @@ async function closedLoopH2(h2Port: number, o: Options, http1PerRequest: number 
   const header = ['generator'.padEnd(34), 'requests'.padStart(9), 'req/s'.padStart(8), 'CPU'.padStart(10), 'µs/req'.padStart(8), 'errors'.padStart(6)];
   const short = await runChild<CpuResult>('stressgrid-h2-cpu', [h2Port, o.connections, SHORT_RUN_S, o.workers]);
   const sgLoad = load();
-  const sg = await runChild<CpuResult>('stressgrid-h2-cpu', [h2Port, o.connections, o.duration, o.workers]);
+  const profile = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
+  const sg = await runChild<CpuResult>('stressgrid-h2-cpu', [h2Port, o.connections, o.duration, o.workers], profile);
   const h2Load = load();
   const h2 = await h2loadCpu(h2Port, o.connections, o.duration);
   const steady: CpuResult = { cpuUs: sg.cpuUs - short.cpuUs, requests: sg.requests - short.requests, errors: sg.errors - short.errors };
