@@ -9,13 +9,13 @@
 import type { HttpRequest, HttpResponse } from '../protocols/device-connection.js';
 import { isHttpMethod } from '../protocols/http-grammar.js';
 import type { DeviceIO } from './device-io.js';
-import { OPERATION } from './mailbox.js';
+import { BODY, OPERATION, type SentBody } from './mailbox.js';
 import { bodyFragment, type BinaryParts } from './response-body.js';
 
 /** The operation kinds read here: a plain request, a request. */
 export const HTTP_OPERATIONS: ReadonlySet<string> = new Set([OPERATION.plainRequest, OPERATION.request]);
 
-type BodySpec = ['s', string] | ['b', number, number] | null;
+type BodySpec = SentBody | null;
 
 /** The request an outbox line carries, or undefined for one that is not well formed (the guest never sends one). */
 export function httpRequest(kind: string, text: string, binary: Uint8Array | undefined): HttpRequest | undefined {
@@ -33,7 +33,7 @@ export function httpRequest(kind: string, text: string, binary: Uint8Array | und
     const [method, path, headers, body] = payload as [string, string, Array<[string, string]>, BodySpec];
     request = { method: method as HttpRequest['method'], path, headers };
     if (body !== null) {
-      request.body = body[0] === 's' ? Buffer.from(body[1], 'utf8') : (binary ?? new Uint8Array(0)).subarray(body[1], body[1] + body[2]);
+      request.body = body[0] === BODY.text ? Buffer.from(body[1], 'utf8') : (binary ?? new Uint8Array(0)).subarray(body[1], body[1] + body[2]);
     }
   }
   return isHttpMethod(request.method) ? request : undefined;

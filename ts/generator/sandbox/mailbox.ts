@@ -39,6 +39,15 @@ export const OUTBOX = {
   timing: 'T',
 } as const;
 
+/**
+ * Tags of a body or message as it crosses, either way: text, bytes (offset and
+ * length in the binary side buffer), and host to guest only, JSON inlined as it
+ * came and BERT bytes for the guest to decode.
+ */
+export const BODY = { text: 's', bytes: 'b', json: 'j', bert: 'e' } as const;
+/** A body or message the guest sends: [BODY.text, text] or [BODY.bytes, offset, length]. */
+export type SentBody = [typeof BODY.text, string] | [typeof BODY.bytes, number, number];
+
 /** How a received WebSocket message is handed to the script. */
 export const MESSAGE_AS = { text: 't', binary: 'b', json: 'j' } as const;
 export type MessageAs = (typeof MESSAGE_AS)[keyof typeof MESSAGE_AS];

@@ -6,6 +6,7 @@
  * inlined as they came (after a validity check) instead of being parsed and
  * serialised again.
  */
+import { BODY } from './mailbox.js';
 
 export type BodyKind = 'json' | 'bert' | 'text' | 'bytes';
 
@@ -43,18 +44,18 @@ const utf8 = new TextDecoder('utf-8');
  */
 export function bodyFragment(headers: ReadonlyArray<readonly [string, string]>, body: Uint8Array, binary: BinaryParts): string {
   const kind = bodyKind(headers);
-  if (kind === 'bytes') return `"b",[${binary.append(body)},${body.byteLength}]`;
-  if (kind === 'bert') return `"e",[${binary.append(body)},${body.byteLength}]`;
+  if (kind === 'bytes') return `"${BODY.bytes}",[${binary.append(body)},${body.byteLength}]`;
+  if (kind === 'bert') return `"${BODY.bert}",[${binary.append(body)},${body.byteLength}]`;
   const text = utf8.decode(body);
   if (kind === 'json') {
     try {
       JSON.parse(text);
-      return `"j",${text}`;
+      return `"${BODY.json}",${text}`;
     } catch {
       // not JSON after all: hand over the text
     }
   }
-  return `"s",${JSON.stringify(text)}`;
+  return `"${BODY.text}",${JSON.stringify(text)}`;
 }
 
 /** Byte payloads of one envelope, concatenated so they cross into the guest as one ArrayBuffer. */

@@ -5,7 +5,7 @@
  */
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import type { SocketConnection } from '../protocols/device-connection.js';
-import { OPERATION } from './mailbox.js';
+import { BODY, OPERATION, type SentBody } from './mailbox.js';
 import type { BinaryParts } from './response-body.js';
 
 /** The operation kinds performed here: send, receive. */
@@ -14,7 +14,7 @@ export const SOCKET_OPERATIONS: ReadonlySet<string> = new Set([OPERATION.socketS
 /** Node's longest timer; a longer receive timeout waits this long. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-type SendSpec = ['s', string] | ['b', number, number];
+type SendSpec = SentBody;
 
 /** Performs one operation; resolves with the fragment the guest decodes (`settle`), rejects with a DeviceError. */
 export function performSocket(socket: SocketConnection | undefined, kind: string, payload: unknown, binary: Uint8Array | undefined, out: BinaryParts): Promise<string> {
@@ -23,7 +23,7 @@ export function performSocket(socket: SocketConnection | undefined, kind: string
   }
   if (kind === OPERATION.socketSend) {
     const data = payload as SendSpec;
-    const bytes = data[0] === 's' ? Buffer.from(data[1], 'utf8') : (binary ?? new Uint8Array(0)).subarray(data[1], data[1] + data[2]);
+    const bytes = data[0] === BODY.text ? Buffer.from(data[1], 'utf8') : (binary ?? new Uint8Array(0)).subarray(data[1], data[1] + data[2]);
     return socket.send(bytes).then(() => '0');
   }
   const timeoutMs = Math.min(Math.max(0, Number(payload) || 0), MAX_TIMEOUT_MS);

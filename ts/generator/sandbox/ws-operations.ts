@@ -9,13 +9,13 @@
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import type { WebSocketConnection, WsMessage } from '../protocols/device-connection.js';
 import { WsUpgradeRefused } from '../protocols/ws-upgrade-refused.js';
-import { MESSAGE_AS, OPERATION, type MessageAs } from './mailbox.js';
+import { BODY, MESSAGE_AS, OPERATION, type MessageAs, type SentBody } from './mailbox.js';
 import { bodyFragment, type BinaryParts } from './response-body.js';
 
 /** The operation kinds performed here: upgrade, send, receive. */
 export const WS_OPERATIONS: ReadonlySet<string> = new Set([OPERATION.wsUpgrade, OPERATION.wsSend, OPERATION.wsReceive]);
 
-type SendSpec = ['s', string] | ['b', number, number];
+type SendSpec = SentBody;
 
 /**
  * Performs one ws operation; resolves with the result fragment the guest
@@ -37,7 +37,7 @@ export function performWebSocket(ws: WebSocketConnection, kind: string, payload:
     }
     case OPERATION.wsSend: {
       const [isBinary, data] = payload as [0 | 1, SendSpec];
-      const bytes = data[0] === 's' ? data[1] : (binary ?? new Uint8Array(0)).subarray(data[1], data[1] + data[2]);
+      const bytes = data[0] === BODY.text ? data[1] : (binary ?? new Uint8Array(0)).subarray(data[1], data[1] + data[2]);
       return ws.wsSend(isBinary === 1, bytes).then(() => '0');
     }
     default: {
@@ -47,12 +47,12 @@ export function performWebSocket(ws: WebSocketConnection, kind: string, payload:
   }
 }
 
-/** A received message as `["s", text]`, `["b", [offset, length]]` or `["j", value]`. */
+/** A received message as `[BODY.text, text]`, `[BODY.bytes, [offset, length]]` or `[BODY.json, value]`. */
 function messageFragment(message: WsMessage, as: MessageAs, out: BinaryParts): string {
-  if (as === MESSAGE_AS.binary) return `["b",[${out.append(message.data)},${message.data.length}]]`;
+  if (as === MESSAGE_AS.binary) return `["${BODY.bytes}",[${out.append(message.data)},${message.data.length}]]`;
   const text = message.data.toString('utf8');
-  if (as === MESSAGE_AS.text) return `["s",${JSON.stringify(text)}]`;
-  return `["j",${jsonText(text)}]`;
+  if (as === MESSAGE_AS.text) return `["${BODY.text}",${JSON.stringify(text)}]`;
+  return `["${BODY.json}",${jsonText(text)}]`;
 }
 
 function jsonText(text: string): string {

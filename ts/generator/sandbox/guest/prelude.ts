@@ -33,6 +33,7 @@
 import type { BertCodec, guestBert } from './bert.js';
 import type { guestBytes } from './bytes.js';
 import type { GuestConstants } from './constants.js';
+import type { SentBody } from '../mailbox.js';
 
 /** The host functions the guest may call synchronously (script-sandbox.ts). */
 export interface GuestHost {
@@ -89,8 +90,8 @@ interface Device {
 type Settle = (value: unknown) => void;
 /** A pending operation: resolve, reject, its device, its kind, the timing marks it fills. */
 type Wait = [Settle, Settle, Device, OperationKind, Mark[] | undefined];
-/** A body as it crosses: ['s', text], or ['b', offset, length] into the binary side buffer. */
-type BodySpec = ['s', string] | ['b', number, number];
+/** A body as it crosses: [BODY.text, text], or [BODY.bytes, offset, length] into the binary side buffer (mailbox.ts). */
+type BodySpec = SentBody;
 /** A device start: an id, or [id, intended start in µs] for an arrival-rate iteration. */
 type Start = number | [number, number];
 /** [status, headers, bodyKind, body, 0 | refusal message]. */
@@ -132,6 +133,10 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
     WS_RECEIVE = C.operation.wsReceive;
   const SOCKET_SEND = C.operation.socketSend,
     SOCKET_RECV = C.operation.socketRecv;
+  const BODY_TEXT = C.body.text,
+    BODY_BYTES = C.body.bytes,
+    BODY_JSON = C.body.json,
+    BODY_BERT = C.body.bert;
   const AS_TEXT = C.messageAs.text,
     AS_BINARY = C.messageAs.binary,
     AS_JSON = C.messageAs.json;
@@ -344,9 +349,9 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
       }
       if (typeof s !== 'string') throw bad(fn + ': json() value cannot be serialised');
       if (!headers!.some((h) => h[0].toLowerCase() === 'content-type')) headers!.push(['content-type', 'application/json']);
-      return ['s', s];
+      return [BODY_TEXT, s];
     }
-    if (typeof body === 'string') return ['s', body];
+    if (typeof body === 'string') return [BODY_TEXT, body];
     let bytes;
     if (body instanceof BertBody) {
       try {
@@ -358,7 +363,7 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
     } else bytes = toBytes(body, fn + ': body').slice();
     bins.push(bytes);
     binLength += bytes.length;
-    return ['b', binLength - bytes.length, bytes.length];
+    return [BODY_BYTES, binLength - bytes.length, bytes.length];
   }
 
   function http(st: Device, method: string, path: unknown, headers: unknown, body: unknown): Promise<unknown> {
@@ -386,7 +391,7 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
   // A text frame carries a string; a binary frame bytes, or a string sent as its UTF-8 bytes.
   function wsSend(st: Device, binary: 0 | 1, data: unknown, fn: string): Promise<unknown> {
     try {
-      if (typeof data === 'string') return opJson(st, WS_SEND, [binary, ['s', data]]);
+      if (typeof data === 'string') return opJson(st, WS_SEND, [binary, [BODY_TEXT, data]]);
       if (binary === 0) throw bad(fn + ': expects a string');
       return opJson(st, WS_SEND, [1, bodySpec(toBytes(data, fn + ': data'), null, fn)]);
     } catch (e) {
@@ -402,7 +407,7 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
       return Promise.reject(bad('wsSendJson: value cannot be serialised: ' + (e as Error).message));
     }
     if (typeof s !== 'string') return Promise.reject(bad('wsSendJson: value cannot be serialised'));
-    return opJson(st, WS_SEND, [0, ['s', s]]);
+    return opJson(st, WS_SEND, [0, [BODY_TEXT, s]]);
   }
 
   function wsReceive(st: Device, as: MessageAs, timeoutMs: unknown, fn: string): Promise<unknown> {
@@ -431,7 +436,7 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
   // TCP: bytes onto the stream; UDP: one datagram. A string goes as its UTF-8 bytes.
   function socketSend(st: Device, data: unknown): Promise<unknown> {
     try {
-      if (typeof data === 'string') return opJson(st, SOCKET_SEND, ['s', data]);
+      if (typeof data === 'string') return opJson(st, SOCKET_SEND, [BODY_TEXT, data]);
       return opJson(st, SOCKET_SEND, bodySpec(toBytes(data, 'send: data'), null, 'send'));
     } catch (e) {
       return Promise.reject(e);
@@ -579,8 +584,8 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
   function response(v: ResponseEntry, buffer: ArrayBuffer | null) {
     let body = v[3],
       isBert = false;
-    if (v[2] === 'b' || v[2] === 'e') body = buffer === null ? new U8(0) : new U8(buffer.slice((body as number[])[0], (body as number[])[0]! + (body as number[])[1]!));
-    if (v[2] === 'e') {
+    if (v[2] === BODY_BYTES || v[2] === BODY_BERT) body = buffer === null ? new U8(0) : new U8(buffer.slice((body as number[])[0], (body as number[])[0]! + (body as number[])[1]!));
+    if (v[2] === BODY_BERT) {
       try {
         body = BERT_CODEC.decode(body);
         isBert = true;
@@ -588,7 +593,7 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
         /* handed over as its bytes */
       }
     }
-    return { status: v[0], headers: v[1], body: body, json: v[2] === 'j', bert: isBert };
+    return { status: v[0], headers: v[1], body: body, json: v[2] === BODY_JSON, bert: isBert };
   }
 
   // [status, headers, bodyKind, body, 0 | refusal message]: a refusal rejects, carrying the response.
@@ -604,7 +609,7 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
   }
 
   function message(v: [string, unknown], buffer: ArrayBuffer | null) {
-    if (v[0] !== 'b') return v[1];
+    if (v[0] !== BODY_BYTES) return v[1];
     return buffer === null ? new U8(0) : new U8(buffer.slice((v[1] as number[])[0], (v[1] as number[])[0]! + (v[1] as number[])[1]!));
   }
 
