@@ -25,9 +25,11 @@ async function delayingTarget(): Promise<{ server: Server; port: number; samples
     const i = n++;
     const ms = i % 50 === 0 ? 250 + (i % 7) * 8 : 5 + ((i * 37) % 120);
     setTimeout(() => {
+      // Read before the answer is written: once the bytes are out the device may see them
+      // before this process (busy with the coordinator too) gets to read its clock.
+      samples.push(Number(process.hrtime.bigint() - started) / 1000);
       response.writeHead(200, { 'content-length': '2' });
       response.end('ok');
-      samples.push(Number(process.hrtime.bigint() - started) / 1000);
     }, ms);
     request.resume();
   });
