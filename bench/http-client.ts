@@ -183,7 +183,7 @@ async function main(): Promise<void> {
       const r = await run(['--child-cpu', kind, portOf(kind), String(connections), String(duration)]);
       console.log(`  ${kind.padEnd(11)} ${String(r.cpuUsPerRequest).padStart(6)} µs CPU/request  ${String(r.requestsPerSecond).padStart(7)} req/s`);
     }
-    console.log(`\nMemory: ${idle} connected idle connections (each used once)`);
+    if (idle > 0) console.log(`\nMemory: ${idle} connected idle connections (each used once)`);
     for (const kind of idle > 0 ? kinds : []) {
       const r = await run(['--child-idle', kind, portOf(kind), String(idle)]);
       console.log(
