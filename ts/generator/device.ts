@@ -16,7 +16,6 @@ import type { ScriptSandbox } from './sandbox/script-sandbox.js';
 
 /** Pause after a failed run before the device starts over (DESIGN.md 3). */
 export const RECYCLE_AFTER_ERROR_MS = 1000;
-/** Errors that mean the script itself passed a per-device limit, whatever the target did. */
 /** The longest pause between runs of a device whose script keeps passing its limits. */
 export const MAX_LIMIT_PAUSE_MS = 30_000;
 

@@ -72,7 +72,7 @@ interface DeviceRecord {
   readonly reject: (error: DeviceError) => void;
   /** Bytes of the runtime charged to this device: what its own code allocated and still holds. */
   held: number;
-  /** Long slices in a row (HEAVY_SLICE_MS); from two on it waits for the thread's heavy share. */
+  /** Long slices in a row (HEAVY_SLICE_MS); from HEAVY_STREAK on it waits for the thread's heavy share. */
   longSlices: number;
   /** It has had a slice: its start is behind it. */
   ran: boolean;
@@ -103,11 +103,12 @@ const MAX_JOB_BATCH = 1024;
 /** The host collects cycles once the runtime has grown by half since the last collection, and at least by this. */
 const MIN_GC_GROWTH_BYTES = 4 * 1024 * 1024;
 /**
- * Two slices in a row longer than this mark a device heavy until it runs a
- * shorter one. One long slice is no sign (a cold start, the thread preempted
- * on a busy machine); a leaker's or a spinner's are long one after another.
+ * HEAVY_STREAK slices in a row longer than this mark a device heavy until it
+ * runs a shorter one. One long slice is no sign (a cold start, the thread
+ * preempted on a busy machine); a leaker's or a spinner's are long one after another.
  */
 const HEAVY_SLICE_MS = 8;
+const HEAVY_STREAK = 2;
 /**
  * Share of this thread's time heavy slices may take, all sandboxes together:
  * after a heavy slice of d ms the next one (of any device here) waits 19·d, so
@@ -241,7 +242,7 @@ export class ScriptSandbox {
     if (this.disposed) return Promise.reject(new Error('the sandbox is disposed'));
     if (this.devices.has(deviceId)) return Promise.reject(new Error(`device ${deviceId} is already running`));
     return new Promise<void>((resolve, reject) => {
-      this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0, longSlices: heavy ? 2 : 0, ran: false });
+      this.devices.set(deviceId, { id: deviceId, io, resolve, reject, held: 0, longSlices: heavy ? HEAVY_STREAK : 0, ran: false });
       this.starts.push(intendedStartUs === undefined ? deviceId : [deviceId, intendedStartUs]);
       this.schedule();
     });
@@ -387,7 +388,7 @@ export class ScriptSandbox {
         this.schedule();
         break;
       }
-      const heavy = device.longSlices >= 2 || (this.suspect && !device.ran);
+      const heavy = device.longSlices >= HEAVY_STREAK || (this.suspect && !device.ran);
       if (heavy && now < heavyNotBefore && now - lightSliceAt < LIGHT_WINDOW_MS) {
         this.deferred.push(device);
         this.wakeForHeavy(heavyNotBefore - now);
@@ -422,7 +423,7 @@ export class ScriptSandbox {
     heap.setLimit(this.rt, before + Math.max(0, this.limits.memoryBytes - device.held));
     heap.takeRefusal(this.rt);
     device.ran = true;
-    const knownHeavy = device.longSlices >= 2;
+    const knownHeavy = device.longSlices >= HEAVY_STREAK;
     const started = performance.now();
     const id = this.context.newNumber(device.id);
     const failure = this.callGuest(this.wakeFn!, id);
@@ -446,7 +447,7 @@ export class ScriptSandbox {
     if (!long) lightSliceAt = ended;
     // A long slice that ended on a limit is as heavy as two long ones in a row.
     const limited = refused || (failure !== undefined && LIMIT_ERRORS.has(failure.code));
-    if (device.longSlices >= 2 || (long && limited)) {
+    if (device.longSlices >= HEAVY_STREAK || (long && limited)) {
       const share = knownHeavy ? HEAVY_SHARE : FIRST_HEAVY_SHARE;
       heavyNotBefore = Math.max(heavyNotBefore, ended + ((ended - started) * (1 - share)) / share);
     }
