@@ -9,14 +9,17 @@
  *   2. the same over HTTP/2 (h2c, prior knowledge) beside h2load (Debian's
  *      nghttp2-client) with as many connections and one stream each;
  *   3. resident memory per idle device: each device sends one GET on its
- *      keep-alive connection and then waits in `delay(60000)`.
+ *      keep-alive connection and then waits in `delay(60000)`;
+ *   4. what timing calls cost: the closed loop of 1. with `startTiming`,
+ *      `stopTiming` and `incCounter` around each request, beside the plain
+ *      loop, both in the steady state.
  *
  * Every generator runs in a child process of its own, so its CPU and RSS are its
  * alone (nginx and this parent are apart). CPU is user+system of the whole child,
  * all threads, from process.cpuUsage().
  *
  *   node dist/bench/http.js [--duration 10] [--connections 100] [--idle-devices 10000]
- *     [--workers 1] [--rounds 1] [--only cpu|h2|idle] [--profile DIR] [--quick]
+ *     [--workers 1] [--rounds 1] [--only cpu|h2|idle|timing] [--profile DIR] [--quick]
  *
  * --quick is a smoke run: 3 s of load and 1,000 idle devices. --rounds repeats
  * the CPU comparison and pools the rounds. --profile writes V8 CPU profiles of
@@ -38,6 +41,8 @@ import { archiveLastRow } from './archive-last-row.js';
 
 const CLOSED_LOOP_SCRIPT = "while (true) { await get('/'); }";
 const IDLE_SCRIPT = "await get('/'); await delay(60000);";
+/** The closed loop with what a script that measures itself adds to each request. */
+const TIMED_LOOP_SCRIPT = "while (true) { startTiming('exchange'); await get('/'); stopTiming('exchange'); incCounter('exchanges'); }";
 /** The idle devices must all be up and idle well before their 60 s delay ends and they recycle. */
 const IDLE_SUSTAIN_S = 30;
 /** The run whose cost, subtracted from a full one's, leaves the steady state's. */
@@ -103,9 +108,9 @@ async function totalsOf(archivePath: string): Promise<{ requests: number; errors
 }
 
 /** Child: one Stressgrid run of closed-loop devices, starting and ending included. */
-async function stressgridCpu(port: number, devices: number, seconds: number, workers: number, protocol: 'http' | 'http2' = 'http'): Promise<CpuResult> {
+async function stressgridCpu(port: number, devices: number, seconds: number, workers: number, protocol: 'http' | 'http2' = 'http', script = CLOSED_LOOP_SCRIPT): Promise<CpuResult> {
   const cpu0 = process.cpuUsage();
-  const run = await embedded(plan('bench-cpu', CLOSED_LOOP_SCRIPT, port, devices, 0, seconds, protocol), workers);
+  const run = await embedded(plan('bench-cpu', script, port, devices, 0, seconds, protocol), workers);
   const cpu = process.cpuUsage(cpu0);
   const processCpuUs = processCpu();
   const { requests, errors } = await totalsOf(run.archivePath);
@@ -186,6 +191,8 @@ async function child(mode: string, args: number[]): Promise<unknown> {
       return stressgridCpu(port, n, seconds, workers);
     case 'stressgrid-h2-cpu':
       return stressgridCpu(port, n, seconds, workers, 'http2');
+    case 'stressgrid-timed-cpu':
+      return stressgridCpu(port, n, seconds, workers, 'http', TIMED_LOOP_SCRIPT);
     case 'autocannon-cpu':
       return autocannonCpu(port, n, seconds);
     case 'stressgrid-idle':
@@ -204,7 +211,7 @@ interface Options {
   workers: number;
   rounds: number;
   profileDir: string | undefined;
-  parts: { cpu: boolean; h2: boolean; idle: boolean };
+  parts: { cpu: boolean; h2: boolean; idle: boolean; timing: boolean };
 }
 
 function options(argv: string[]): Options {
@@ -220,7 +227,8 @@ function options(argv: string[]): Options {
   };
   const quick = argv.includes('--quick');
   const only = value('only');
-  if (only !== undefined && only !== 'cpu' && only !== 'h2' && only !== 'idle') throw new Error(`--only takes cpu, h2 or idle, not ${only}`);
+  const parts = ['cpu', 'h2', 'idle', 'timing'];
+  if (only !== undefined && !parts.includes(only)) throw new Error(`--only takes ${parts.join(', ')}, not ${only}`);
   const duration = number('duration', quick ? 3 : 10);
   if (duration <= SHORT_RUN_S) throw new Error(`--duration must be more than the ${SHORT_RUN_S} s run it is compared with`);
   return {
@@ -231,7 +239,12 @@ function options(argv: string[]): Options {
     workers: number('workers', 1),
     rounds: number('rounds', 1),
     profileDir: value('profile'),
-    parts: { cpu: only === undefined || only === 'cpu', h2: only === undefined || only === 'h2', idle: only === undefined || only === 'idle' },
+    parts: {
+      cpu: only === undefined || only === 'cpu',
+      h2: only === undefined || only === 'h2',
+      idle: only === undefined || only === 'idle',
+      timing: only === undefined || only === 'timing',
+    },
   };
 }
 
@@ -342,6 +355,36 @@ async function closedLoopH2(h2Port: number, o: Options, http1PerRequest: number 
   return rows;
 }
 
+/** Steady-state CPU per request of `mode`'s closed loop: its long run beyond a short one. */
+async function steadyRun(mode: string, port: number, o: Options): Promise<CpuResult> {
+  const short = await runChild<CpuResult>(mode, [port, o.connections, SHORT_RUN_S, o.workers]);
+  const long = await runChild<CpuResult>(mode, [port, o.connections, o.duration, o.workers]);
+  if ([short, long].some((r) => r.errors > 0 || r.requests === 0)) throw new Error(`${mode} had failed requests; no CPU comparison made`);
+  return { cpuUs: long.cpuUs - short.cpuUs, requests: long.requests - short.requests, errors: 0 };
+}
+
+/** The closed loop with and without timing calls around each request, rounds interleaved and pooled. */
+async function timingCalls(port: number, o: Options): Promise<SummaryRow[]> {
+  console.log(`\n4. Timing calls: the closed loop of 1., plain and with startTiming/stopTiming/incCounter around each request, ${o.duration} s each`);
+  const none: CpuResult = { cpuUs: 0, requests: 0, errors: 0 };
+  let [plainAll, timedAll] = [none, none];
+  for (let round = 1; round <= o.rounds; round++) {
+    const before = load();
+    const plain = await steadyRun('stressgrid-cpu', port, o);
+    const timed = await steadyRun('stressgrid-timed-cpu', port, o);
+    console.log(`  round ${round} of ${o.rounds}: plain ${(plain.cpuUs / plain.requests).toFixed(2)} µs/req, timed ${(timed.cpuUs / timed.requests).toFixed(2)} µs/req (steady)`);
+    console.log(`  load average before ${before}, after ${load()}`);
+    [plainAll, timedAll] = [sum(plainAll, plain), sum(timedAll, timed)];
+  }
+  const plainPerRequest = plainAll.cpuUs / plainAll.requests;
+  const timedPerRequest = timedAll.cpuUs / timedAll.requests;
+  const ratio = timedPerRequest / plainPerRequest;
+  return [
+    ['Timing calls: CPU per request, plain / timed (steady)', `${plainPerRequest.toFixed(1)} / ${timedPerRequest.toFixed(1)} µs`, ''],
+    ['Timing calls: timed / plain CPU per request', `${ratio.toFixed(2)}x`, `<= 1.2x: ${verdict(ratio <= 1.2)}`],
+  ];
+}
+
 async function idleDevices(port: number, o: Options): Promise<SummaryRow[]> {
   console.log(`\n3. Idle devices: ${o.idleDevices} devices, each GET / once, then await delay(60000) on its open connection`);
   // Slow enough that the first live second, the baseline, holds a small share of the devices.
@@ -375,6 +418,7 @@ async function main(): Promise<void> {
       rows.push(...(await closedLoopH2(nginx.h2Port!, o, steady ? Number.parseFloat(steady[1]) : undefined)));
     }
     if (o.parts.idle) rows.push(...(await idleDevices(nginx.port, o)));
+    if (o.parts.timing) rows.push(...(await timingCalls(nginx.port, o)));
   } finally {
     await nginx.stop();
   }
