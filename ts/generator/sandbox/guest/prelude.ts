@@ -121,6 +121,8 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
   const KEY = new RegExp(C.metricKey.source, C.metricKey.flags);
   const KEY_TEXT = String(KEY);
   const RESERVED_COUNTER_KEY = new RegExp(C.reservedCounterKey.source, C.reservedCounterKey.flags);
+  /** Most keys remembered as valid: a script that makes up keys as it goes keeps paying the RegExp, not memory. */
+  const KEY_CACHE_SIZE = 256;
   const INTENDED = C.intendedSuffix;
   const TOKEN = new RegExp(C.httpToken.source, C.httpToken.flags);
   const BAD_VALUE = /[\r\n\0]/;
@@ -205,8 +207,14 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
     return b;
   }
 
+  // Keys that passed the pattern: a script names a handful of metrics and calls
+  // them on every request, and a Set lookup costs QuickJS less than the RegExp.
+  const validKeys = new Set<string>();
+  const counterKeys = new Set<string>();
   function metricKey(key: unknown, fn: string): string {
+    if (validKeys.has(key as string)) return key as string;
     if (typeof key !== 'string' || !KEY.test(key)) throw bad(fn + ': key must match ' + KEY_TEXT + ', got ' + stringify(String(key)));
+    if (validKeys.size < KEY_CACHE_SIZE) validKeys.add(key);
     return key;
   }
 
@@ -214,7 +222,10 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
   let durations: Array<string | number> = [];
   function incCounter(key: unknown, value: unknown) {
     const k = metricKey(key, 'incCounter');
-    if (RESERVED_COUNTER_KEY.test(k)) throw bad('incCounter: the key ' + stringify(k) + " is reserved: its columns are a generator metric's");
+    if (!counterKeys.has(k)) {
+      if (RESERVED_COUNTER_KEY.test(k)) throw bad('incCounter: the key ' + stringify(k) + " is reserved: its columns are a generator metric's");
+      if (counterKeys.size < KEY_CACHE_SIZE) counterKeys.add(k);
+    }
     if (value === undefined) value = 1;
     else if (typeof value !== 'number' || !isInteger(value) || value < 0) throw bad('incCounter: value must be a non-negative integer, got ' + (typeof value === 'number' ? value : typeof value));
     counts.set(k, (counts.get(k) || 0) + (value as number));
