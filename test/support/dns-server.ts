@@ -92,9 +92,12 @@ export async function startDnsServer(options: DnsOptions = {}): Promise<DnsServe
     await rm(dir, { recursive: true, force: true });
   };
   // The first answer comes from the authority through the resolver and fills its cache.
+  // Only NOERROR counts: a resolver up before its authority answers SERVFAIL or
+  // REFUSED, and a run that started then would see its first queries fail.
   for (let i = 0; ; i++) {
     try {
-      await queryA(port, zone);
+      const rcode = (await queryA(port, zone))[3]! & 0x0f;
+      if (rcode !== 0) throw new Error(`the resolver answered rcode ${rcode}`);
       break;
     } catch (err) {
       if (i >= 40) {
