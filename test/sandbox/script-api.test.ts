@@ -69,6 +69,50 @@ test('response bodies: JSON parsed, text as string, other types as bytes, bad JS
   t.deepEqual([result['/badjson']!.kind, result['/badjson']!.body], ['string', '{oops']);
 });
 
+test('response headers: lower-case pairs in order, none, empty values, a value the flat form cannot carry; spread, JSON and assignment see them', async (t) => {
+  const served: Record<string, Array<[string, string]>> = {
+    '/many': [
+      ['server', 'nginx'],
+      ['content-type', 'text/plain'],
+      ['x-empty', ''],
+      ['set-cookie', 'a=1'],
+      ['set-cookie', 'b=2'],
+    ],
+    '/none': [],
+    '/odd': [['x-odd', 'one\ntwo']],
+  };
+  const { sb } = await sandbox(`
+    const out = {};
+    for (const p of ['/many', '/none', '/odd']) out[p] = (await get(p)).headers;
+    const r = await get('/many');
+    const copy = { ...r };
+    const text = JSON.parse(JSON.stringify(r));
+    r.headers = 'replaced';
+    out.copy = copy.headers;
+    out.json = text.headers;
+    out.replaced = r.headers;
+    out.keys = Object.keys(r);
+    await post('/result', {}, json(out));
+  `);
+  let result: Record<string, unknown> = {};
+  const { io } = fakeHttp((req) => {
+    if (req.path === '/result') {
+      result = JSON.parse(Buffer.from(req.body!).toString()) as typeof result;
+      return jsonResponse(null);
+    }
+    return { status: 200, headers: served[req.path]!, body: Buffer.from('ok') };
+  });
+  await sb.run(1, io);
+  sb.dispose();
+  t.deepEqual(result['/many'], served['/many']);
+  t.deepEqual(result['/none'], []);
+  t.deepEqual(result['/odd'], served['/odd']);
+  t.deepEqual(result.copy, served['/many']);
+  t.deepEqual(result.json, served['/many']);
+  t.is(result.replaced, 'replaced');
+  t.deepEqual(result.keys, ['status', 'headers', 'body', 'json', 'bert']);
+});
+
 test('a transport error reaches the script as an Error with code, and uncaught it is the device error', async (t) => {
   const source = `
     try { await get('/a'); } catch (e) { incCounter(e.code + '_seen'); if (!(e instanceof Error) || e.message !== 'refused!') throw new Error('bad shape'); }

@@ -10,7 +10,7 @@ import type { HttpRequest, HttpResponse } from '../protocols/device-connection.j
 import { isHttpMethod } from '../protocols/http-grammar.js';
 import type { DeviceIO } from './device-io.js';
 import { BODY, OPERATION, type SentBody } from './mailbox.js';
-import { bodyFragment, type BinaryParts } from './response-body.js';
+import { responseFragment, type BinaryParts } from './response-body.js';
 
 /** The operation kinds read here: a plain request, a request. */
 export const HTTP_OPERATIONS: ReadonlySet<string> = new Set([OPERATION.plainRequest, OPERATION.request]);
@@ -47,5 +47,5 @@ export function performHttp(http: NonNullable<DeviceIO['http']>, request: HttpRe
   } catch (error) {
     pending = Promise.reject(error);
   }
-  return pending.then((response) => `[${response.status},${JSON.stringify(response.headers)},${bodyFragment(response.headers, response.body, out)}]`);
+  return pending.then((response) => `[${responseFragment(response, out)}]`);
 }

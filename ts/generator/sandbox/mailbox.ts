@@ -48,6 +48,15 @@ export const BODY = { text: 's', bytes: 'b', json: 'j', bert: 'e' } as const;
 /** A body or message the guest sends: [BODY.text, text] or [BODY.bytes, offset, length]. */
 export type SentBody = [typeof BODY.text, string] | [typeof BODY.bytes, number, number];
 
+/**
+ * Response headers cross as one JSON string, names and values joined by this
+ * separator (which neither may contain: HTTP/1 ends a field at a line break and
+ * HTTP/2 refuses one), and the guest splits it only when a script reads
+ * `headers`: most never do, and parsing eight pairs cost more than the rest of
+ * the response. Headers that do contain it cross as the array of pairs.
+ */
+export const HEADER_SEPARATOR = '\n';
+
 /** How a received WebSocket message is handed to the script. */
 export const MESSAGE_AS = { text: 't', binary: 'b', json: 'j' } as const;
 export type MessageAs = (typeof MESSAGE_AS)[keyof typeof MESSAGE_AS];

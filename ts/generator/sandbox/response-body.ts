@@ -6,7 +6,7 @@
  * inlined as they came (after a validity check) instead of being parsed and
  * serialised again.
  */
-import { BODY } from './mailbox.js';
+import { BODY, HEADER_SEPARATOR } from './mailbox.js';
 
 export type BodyKind = 'json' | 'bert' | 'text' | 'bytes';
 
@@ -35,6 +35,22 @@ export function bodyKind(headers: ReadonlyArray<readonly [string, string]>): Bod
 }
 
 const utf8 = new TextDecoder('utf-8');
+
+/** A response as the guest decodes it: `status,headers,kind,body` (the caller closes the entry). */
+export function responseFragment(r: { status: number; headers: ReadonlyArray<readonly [string, string]>; body: Uint8Array }, binary: BinaryParts): string {
+  return `${r.status},${headersFragment(r.headers)},${bodyFragment(r.headers, r.body, binary)}`;
+}
+
+/** Headers as one JSON string split by HEADER_SEPARATOR (mailbox.ts), or as the pairs when one holds it. */
+export function headersFragment(headers: ReadonlyArray<readonly [string, string]>): string {
+  let flat = '';
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    if (name.includes(HEADER_SEPARATOR) || value.includes(HEADER_SEPARATOR)) return JSON.stringify(headers);
+    flat += i === 0 ? name + HEADER_SEPARATOR + value : HEADER_SEPARATOR + name + HEADER_SEPARATOR + value;
+  }
+  return JSON.stringify(flat);
+}
 
 /**
  * The `[kind, value]` tail of a response entry. Binary bodies are appended to

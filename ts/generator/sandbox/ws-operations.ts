@@ -10,7 +10,7 @@ import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import type { WebSocketConnection, WsMessage } from '../protocols/device-connection.js';
 import { WsUpgradeRefused } from '../protocols/ws-upgrade-refused.js';
 import { BODY, MESSAGE_AS, OPERATION, type MessageAs, type SentBody } from './mailbox.js';
-import { bodyFragment, type BinaryParts } from './response-body.js';
+import { responseFragment, type BinaryParts } from './response-body.js';
 
 /** The operation kinds performed here: upgrade, send, receive. */
 export const WS_OPERATIONS: ReadonlySet<string> = new Set([OPERATION.wsUpgrade, OPERATION.wsSend, OPERATION.wsReceive]);
@@ -27,11 +27,11 @@ export function performWebSocket(ws: WebSocketConnection, kind: string, payload:
       const [path, headers] = payload as [string, Array<[string, string]>];
       // A refusal resolves with its response; the guest rejects with ws_upgrade_refused carrying it.
       return ws.wsUpgrade(path, headers).then(
-        (r) => `[${r.status},${JSON.stringify(r.headers)},${bodyFragment(r.headers, r.body, out)},0]`,
+        (r) => `[${responseFragment(r, out)},0]`,
         (err: unknown) => {
           if (!(err instanceof WsUpgradeRefused)) throw err;
           const r = err.response;
-          return `[${r.status},${JSON.stringify(r.headers)},${bodyFragment(r.headers, r.body, out)},${JSON.stringify(err.message)}]`;
+          return `[${responseFragment(r, out)},${JSON.stringify(err.message)}]`;
         },
       );
     }

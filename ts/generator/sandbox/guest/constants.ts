@@ -7,7 +7,7 @@
 import { INTENDED_SUFFIX, RESERVED_COUNTER_KEYS } from '../../../shared/metrics.js';
 import { DEVICE_API } from '../../../shared/script/script-source.js';
 import { HTTP_TOKEN } from '../../protocols/http-grammar.js';
-import { BODY, HASH_ALGORITHMS, MESSAGE_AS, METRIC_KEY, OPERATION, OUTBOX } from '../mailbox.js';
+import { BODY, HASH_ALGORITHMS, HEADER_SEPARATOR, MESSAGE_AS, METRIC_KEY, OPERATION, OUTBOX } from '../mailbox.js';
 
 /** A RegExp as JSON can carry it. */
 export interface Pattern {
@@ -21,6 +21,7 @@ export const GUEST_CONSTANTS = {
   outbox: OUTBOX,
   messageAs: MESSAGE_AS,
   body: BODY,
+  headerSeparator: HEADER_SEPARATOR,
   metricKey: pattern(METRIC_KEY),
   reservedCounterKey: pattern(new RegExp(`^(${RESERVED_COUNTER_KEYS.join('|')})$`)),
   intendedSuffix: INTENDED_SUFFIX,

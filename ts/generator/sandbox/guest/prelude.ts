@@ -139,6 +139,7 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
     BODY_BYTES = C.body.bytes,
     BODY_JSON = C.body.json,
     BODY_BERT = C.body.bert;
+  const HEADER_SEPARATOR = C.headerSeparator;
   const AS_TEXT = C.messageAs.text,
     AS_BINARY = C.messageAs.binary,
     AS_JSON = C.messageAs.json;
@@ -604,7 +605,38 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
         /* handed over as its bytes */
       }
     }
-    return { status: v[0], headers: v[1], body: body, json: v[2] === BODY_JSON, bert: isBert };
+    const json = v[2] === BODY_JSON;
+    const raw = v[1];
+    if (typeof raw !== 'string') return { status: v[0], headers: raw, body: body, json: json, bert: isBert };
+    // The pairs are made when a script first reads them (mailbox.ts HEADER_SEPARATOR);
+    // a script may still replace them, as it could the plain property.
+    let pairs: unknown;
+    let made = false;
+    return {
+      status: v[0],
+      get headers() {
+        if (!made) {
+          pairs = headerPairs(raw);
+          made = true;
+        }
+        return pairs;
+      },
+      set headers(value: unknown) {
+        pairs = value;
+        made = true;
+      },
+      body: body,
+      json: json,
+      bert: isBert,
+    };
+  }
+
+  function headerPairs(flat: string): Array<[string, string]> {
+    const list: Array<[string, string]> = [];
+    if (flat === '') return list;
+    const parts = flat.split(HEADER_SEPARATOR);
+    for (let i = 0; i + 1 < parts.length; i += 2) list.push([parts[i]!, parts[i + 1]!]);
+    return list;
   }
 
   // [status, headers, bodyKind, body, 0 | refusal message]: a refusal rejects, carrying the response.
