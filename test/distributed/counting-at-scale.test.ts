@@ -97,10 +97,10 @@ test.serial('ramp-down under saturation: at every push of the ramp-down, each ge
   const pushes: Telemetry[] = [];
   c.coordinator.registry.listen({ telemetry: (_g, telemetry) => pushes.push(telemetry) });
 
-  // 10 steps of 20 devices; the ramp-down removes one a second. Each device asks again 5 ms after an answer: the CPU is at its limit.
+  // 10 steps of 20 devices; the ramp-down removes one a second. Each device asks again 1 ms after an answer: the CPU is at its limit.
   const plan = {
     name: 'rampdown',
-    blocks: [{ script: "for (;;) { await get('/'); await delay(5); }" }],
+    blocks: [{ script: "for (;;) { await get('/'); await delay(1); }" }],
     addresses: nginx.hosts.map((host) => ({ host, port: nginx.port })),
     size: 200,
     rampup: 2,
@@ -127,10 +127,9 @@ test.serial('ramp-down under saturation: at every push of the ramp-down, each ge
   t.true(ramp.length >= 2 * (plan.rampdown - 2), `a push a second from each generator: ${ramp.length}`);
   const off = ramp.map((p) => ({ ...p, target: targetOf(schedule, p.id, p.elapsed) })).filter((p) => Math.abs(p.active - p.target) > DEVICES_PER_GENERATOR_STEP);
   t.deepEqual(off, [], 'no push more than one step (10 devices per generator) from its target');
-  t.true(
-    pushes.some((p) => p.cpuPercent > BUSY_CPU_PERCENT),
-    'the machine was saturated',
-  );
+  const busiest = Math.max(...pushes.map((p) => p.cpuPercent));
+  t.log(`the busiest push: ${busiest.toFixed(1)} % CPU`);
+  t.true(busiest > BUSY_CPU_PERCENT, `the machine was saturated (the busiest push: ${busiest.toFixed(1)} % CPU)`);
   const served = await nginx.settledAccessLogCount(500);
   t.is(total(await readArchive(result.archivePath!), 'response_count'), served, 'and every response is counted');
 });
