@@ -271,6 +271,17 @@ function cpuLine(label: string, r: CpuResult, seconds: number): string {
   return `  ${cells.join(' ')}`;
 }
 
+/**
+ * The steady state: what a long run cost beyond a short one, per request it
+ * served beyond it. Starting worker threads, compiling the script and writing
+ * the archive happen once a run whatever its length.
+ */
+const beyond = (long: CpuResult, short: CpuResult): CpuResult => ({
+  cpuUs: long.cpuUs - short.cpuUs,
+  requests: long.requests - short.requests,
+  errors: long.errors - short.errors,
+});
+
 const sum = (a: CpuResult, b: CpuResult): CpuResult => ({
   cpuUs: a.cpuUs + b.cpuUs,
   requests: a.requests + b.requests,
@@ -294,10 +305,7 @@ async function closedLoop(port: number, o: Options): Promise<SummaryRow[]> {
     const sg = await runChild<CpuResult>('stressgrid-cpu', [port, o.connections, o.duration, o.workers], round === 1 ? profile : []);
     const acLoad = load();
     const ac = await runChild<CpuResult>('autocannon-cpu', [port, o.connections, o.duration]);
-    // Starting worker threads, compiling the script and writing the archive happen
-    // once a run whatever its length; the steady state is what the long run cost
-    // beyond the short one, per request it served beyond it.
-    const steady: CpuResult = { cpuUs: sg.cpuUs - short.cpuUs, requests: sg.requests - short.requests, errors: sg.errors - short.errors };
+    const steady = beyond(sg, short);
     console.log(`  round ${round} of ${o.rounds}\n  ${header.join(' ')}`);
     console.log(cpuLine(`Stressgrid, ${o.duration} s run`, sg, o.duration));
     console.log(cpuLine(`Stressgrid, ${SHORT_RUN_S} s run`, short, SHORT_RUN_S));
@@ -333,7 +341,7 @@ async function closedLoopH2(h2Port: number, o: Options, http1PerRequest: number 
   const sg = await runChild<CpuResult>('stressgrid-h2-cpu', [h2Port, o.connections, o.duration, o.workers], profile);
   const h2Load = load();
   const h2 = await h2loadCpu(h2Port, o.connections, o.duration);
-  const steady: CpuResult = { cpuUs: sg.cpuUs - short.cpuUs, requests: sg.requests - short.requests, errors: sg.errors - short.errors };
+  const steady = beyond(sg, short);
   console.log(`  ${header.join(' ')}`);
   console.log(cpuLine(`Stressgrid h2c, ${o.duration} s run`, sg, o.duration));
   console.log(cpuLine('Stressgrid h2c, steady (difference)', steady, o.duration - SHORT_RUN_S));
@@ -360,7 +368,7 @@ async function steadyRun(mode: string, port: number, o: Options): Promise<CpuRes
   const short = await runChild<CpuResult>(mode, [port, o.connections, SHORT_RUN_S, o.workers]);
   const long = await runChild<CpuResult>(mode, [port, o.connections, o.duration, o.workers]);
   if ([short, long].some((r) => r.errors > 0 || r.requests === 0)) throw new Error(`${mode} had failed requests; no CPU comparison made`);
-  return { cpuUs: long.cpuUs - short.cpuUs, requests: long.requests - short.requests, errors: 0 };
+  return beyond(long, short);
 }
 
 /** The closed loop with and without timing calls around each request, rounds interleaved and pooled. */

@@ -2,9 +2,9 @@
  * An HTTP/1.1 server in a child process of its own whose `GET /delay?ms=N`
  * answers after N ms, as the demo target's does, and which times every answer
  * itself: from the read that completes the request's head to the response
- * handed to the kernel. Tests compare a generator's reported latency with these hold times.
- * A child, so that its 10,000 sockets do not share the test's open-file limit
- * and its event loop does not share the generator's.
+ * handed to the kernel. Tests compare a generator's reported latency with these
+ * hold times. A child, so that its 10,000 sockets do not share the test's
+ * open-file limit and its event loop does not share the generator's.
  *
  * `GET /holds` answers the hold times recorded so far (µs, JSON) and forgets them.
  */

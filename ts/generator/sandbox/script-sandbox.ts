@@ -445,7 +445,7 @@ export class ScriptSandbox {
     const long = ended - started > HEAVY_SLICE_MS;
     device.longSlices = long ? device.longSlices + 1 : 0;
     if (!long) lightSliceAt = ended;
-    // A long slice that ended on a limit is as heavy as two long ones in a row.
+    // A long slice that ended on a limit is as heavy as a streak of long ones.
     const limited = refused || (failure !== undefined && LIMIT_ERRORS.has(failure.code));
     if (device.longSlices >= HEAVY_STREAK || (long && limited)) {
       const share = knownHeavy ? HEAVY_SHARE : FIRST_HEAVY_SHARE;
