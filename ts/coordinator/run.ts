@@ -72,6 +72,8 @@ export class Run {
   readonly done: Promise<RunResult>;
   private resolveDone!: (r: RunResult) => void;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The live view's once-a-second tick; kept through the end of the run, so the streamed seconds have no gap while the generators finish. */
+  private liveTimer: NodeJS.Timeout | undefined;
   private readonly finals = new Set<string>();
   /** Generators of the schedule that rejoined the run under way and are preparing it again. */
   private readonly rejoining = new Set<string>();
@@ -200,8 +202,8 @@ export class Run {
         const late = [...this.scheduled].filter((id) => !this.ready.has(id));
         void this.finish('failed', `generator ${late.join(', ')} did not prepare the run within ${PREPARE_TIMEOUT_MS / 1000} s`);
       }, PREPARE_TIMEOUT_MS),
-      setInterval(() => this.emitLive(), LIVE_INTERVAL_MS),
     );
+    this.liveTimer = setInterval(() => this.emitLive(), LIVE_INTERVAL_MS);
   }
 
   /**
@@ -210,6 +212,7 @@ export class Run {
    */
   private startClock(): void {
     for (const t of this.timers.splice(0)) clearTimeout(t);
+    clearInterval(this.liveTimer);
     this.startedAt_ = Date.now();
     this.aggregator = new Aggregator({ runId: this.runId, startedAt: this.startedAt_ });
     this.writerOpen = this.writer.open({ runId: this.runId, plan: this.options.plan, startedAt: this.startedAt_, dir: this.dir });
@@ -219,9 +222,9 @@ export class Run {
       this.timers.push(setTimeout(() => this.perform(action), delay));
     }
     this.state = 'rampup';
-    const live = setInterval(() => this.emitLive(), LIVE_INTERVAL_MS);
-    const report = setInterval(() => void this.writeInterval(), (this.options.reportIntervalSeconds ?? DEFAULT_REPORT_INTERVAL_SECONDS) * 1000);
-    this.timers.push(live, report);
+    // The live tick restarts with the clock, so each streamed second closes a whole second of the run.
+    this.liveTimer = setInterval(() => this.emitLive(), LIVE_INTERVAL_MS);
+    this.timers.push(setInterval(() => void this.writeInterval(), (this.options.reportIntervalSeconds ?? DEFAULT_REPORT_INTERVAL_SECONDS) * 1000));
   }
 
   private perform(action: RampAction): void {
@@ -439,11 +442,12 @@ export class Run {
       bound = setTimeout(resolve, boundMs);
     });
     for (const g of this.generators.values()) g.link.send({ type: 'end_run', runId: this.runId });
-    // The live view (and the writers that stream each second) go on while the generators finish.
-    const live = setInterval(() => this.emitLive(), LIVE_INTERVAL_MS);
+    // The live view (and the writers that stream each second) go on while the
+    // generators finish, on the same tick: a new one would leave up to two seconds
+    // between the last second streamed before the end and the first after it.
     if (!this.allFinal()) await finals;
     clearTimeout(bound);
-    clearInterval(live);
+    clearInterval(this.liveTimer);
     const endedAt = Date.now();
     let archivePath: string | null = null;
     let summary: RunSummary | null = null;
