@@ -3,9 +3,10 @@
  * idle connection of it, of a raw undici Client (pipelining 1) and of node:http
  * with a keep-alive Agent, all against the same local nginx. Each measurement
  * runs in its own child process so one client's heap does not colour another's.
- * Two HTTP/2 rows (h2c, prior knowledge) follow: the device's HTTP/2 connection
+ * Two HTTP/2 rows (h2c, prior knowledge) follow: the device's own HTTP/2 client
  * and the least a node:http2 client can do (one session, a GET stream, its body
- * collected), which is the floor of any transport built on node:http2.
+ * collected), which is the floor of any transport built on node:http2 and what
+ * the device's client replaced.
  *
  *   node dist/bench/http-client.js [--seconds 5] [--connections 100] [--idle 5000] [--only KIND,...]
  */

@@ -1,5 +1,5 @@
 /**
- * Turns whatever Node (node:net, node:tls, node:http2), OpenSSL or nghttp2 raised into a DeviceError with a
+ * Turns whatever Node (node:net, node:tls) or OpenSSL raised into a DeviceError with a
  * stable code, so a failure is counted under the same `<code>_error_count` no
  * matter which transport produced it. The original message is kept, and the
  * original error is the cause.
@@ -24,13 +24,6 @@ const BY_CODE: ReadonlyMap<string, DeviceErrorCode> = new Map<string, DeviceErro
   ['ERR_SOCKET_CLOSED', DEVICE_ERROR.closed],
   ['ERR_STREAM_DESTROYED', DEVICE_ERROR.closed],
   ['ERR_STREAM_PREMATURE_CLOSE', DEVICE_ERROR.closed],
-  ['ERR_HTTP2_GOAWAY_SESSION', DEVICE_ERROR.closed],
-  ['ERR_HTTP2_INVALID_SESSION', DEVICE_ERROR.closed],
-  ['ERR_HTTP2_STREAM_CANCEL', DEVICE_ERROR.closed],
-  ['ERR_HTTP2_ERROR', DEVICE_ERROR.protocol],
-  ['ERR_HTTP2_SESSION_ERROR', DEVICE_ERROR.protocol],
-  ['ERR_HTTP2_STREAM_ERROR', DEVICE_ERROR.protocol],
-  ['ERR_HTTP2_INVALID_HEADER_VALUE', DEVICE_ERROR.protocol],
   ['ERR_HTTP2_PROTOCOL_ERROR', DEVICE_ERROR.protocol],
 ]);
 

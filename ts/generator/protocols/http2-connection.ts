@@ -1,23 +1,23 @@
 /**
- * HTTP/2 for a device: one node:http2 session over the device's own socket (h2c
- * with prior knowledge, or TLS with ALPN `h2`), one stream at a time. The socket
- * is opened by openSocket so `conn_us` and connect errors match HTTP/1 exactly.
- * WebSocket runs over an extended CONNECT stream (RFC 8441) when the server
- * announces SETTINGS_ENABLE_CONNECT_PROTOCOL; otherwise `wsUpgrade` rejects
- * with `ws_unsupported`.
+ * HTTP/2 for a device: one session (http2-session.ts) over the device's own
+ * socket (h2c with prior knowledge, or TLS with ALPN `h2`), one stream at a time.
+ * The socket is opened by openSocket so `conn_us` and connect errors match HTTP/1
+ * exactly. WebSocket runs over an extended CONNECT stream (RFC 8441) when the
+ * server announces SETTINGS_ENABLE_CONNECT_PROTOCOL; otherwise `wsUpgrade`
+ * rejects with `ws_unsupported`.
  */
-import { connect as http2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import { KEY } from '../../shared/metrics.js';
 import type { HttpConnection, HttpRequest, HttpResponse, Target, WebSocketConnection, WsMessage, WsUpgradeResponse } from './device-connection.js';
 import type { MetricSink } from '../metric-sink.js';
-import { toDeviceError } from './error-codes.js';
 import { closedByDevice, HttpExchange, mayRetryUnanswered } from './http-exchange.js';
+import { H2_ERROR } from './http2-frames.js';
+import { Http2Session, type StreamHandler } from './http2-session.js';
 import { requestProblem } from './http-request-validation.js';
 import { openSocket } from './http-socket.js';
 import { authority, isTlsTarget } from './http-target.js';
-import { upgradedSession, WebSocketSession } from './ws-session.js';
+import { upgradedSession, WebSocketSession, type WsTransport } from './ws-session.js';
 import { WsUpgradeRefused } from './ws-upgrade-refused.js';
 
 export interface Http2Options {
@@ -32,16 +32,13 @@ const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-al
 const WS_HANDSHAKE_HEADERS: ReadonlySet<string> = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions']);
 
 export class Http2Connection implements HttpConnection, WebSocketConnection {
-  private session: ClientHttp2Session | undefined;
-  /** The server sent GOAWAY: the session finishes what it has but takes no new stream. */
-  private draining = false;
+  private session: Http2Session | undefined;
   /** The session has carried a whole exchange, so the server may have timed it out since. */
   private sessionServed = false;
   private exchange: HttpExchange | undefined;
-  private stream: ClientHttp2Stream | undefined;
+  /** The stream of the exchange in flight. */
+  private streamId = 0;
   private closed = false;
-  /** The server's first SETTINGS, which say whether it takes extended CONNECT. */
-  private settings: Promise<void> | undefined;
   /** Set once wsUpgrade succeeded: the device then speaks WebSocket on that stream, never HTTP again. */
   private ws: WebSocketSession | undefined;
   /** `:scheme` and the default `:authority` of every request; the target does not change. */
@@ -85,21 +82,8 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     }
     this.sink.duration(KEY.conn, connectUs);
     this.sink.count(KEY.conn);
-    const session = http2Connect(`${this.scheme}://${this.authority}`, {
-      createConnection: () => socket,
-      settings: { enablePush: false },
-    });
-    session.on('error', (err: Error) => this.sessionEnded(session, toDeviceError(err)));
-    session.on('close', () => this.sessionEnded(session, new DeviceError(DEVICE_ERROR.closed, 'HTTP/2 session closed before the response was complete')));
-    session.on('goaway', () => {
-      if (session === this.session) this.draining = true;
-    });
-    this.settings = new Promise<void>((resolve) => {
-      session.once('remoteSettings', () => resolve());
-      session.once('close', () => resolve());
-    });
+    const session: Http2Session = new Http2Session(socket, (err) => this.sessionEnded(session, err));
     this.session = session;
-    this.draining = false;
     this.sessionServed = false;
   }
 
@@ -109,8 +93,7 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     if (problem !== undefined) throw problem;
     for (;;) {
       if (this.closed) throw closedByDevice();
-      const session = this.session;
-      if (session === undefined || this.draining || session.closed || session.destroyed) {
+      if (this.session === undefined || !this.session.open) {
         this.dropSession();
         await this.connect();
       }
@@ -146,68 +129,55 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
     const problem = requestProblem({ method: 'GET', path, headers }, this.exchange !== undefined);
     if (problem !== undefined) throw problem;
     if (this.closed) throw closedByDevice();
-    if (this.session === undefined || this.draining || this.session.closed || this.session.destroyed) {
+    if (this.session === undefined || !this.session.open) {
       this.dropSession();
       await this.connect();
     }
     const session = this.session!;
-    await this.settings;
+    await session.settled;
     if (session !== this.session || session.destroyed) throw new DeviceError(DEVICE_ERROR.closed, 'the HTTP/2 session closed before the WebSocket upgrade');
-    if (session.remoteSettings.enableConnectProtocol !== true) {
+    if (!session.connectProtocol) {
       throw new DeviceError(
         DEVICE_ERROR.wsUnsupported,
         `${this.authority} does not announce WebSocket over HTTP/2 (RFC 8441 SETTINGS_ENABLE_CONNECT_PROTOCOL): use an HTTP/1.x protocol (http, https, http10, http10s) for it`,
       );
     }
-    const outgoing: OutgoingHttpHeaders = {
-      ':method': 'CONNECT',
-      ':protocol': 'websocket',
-      ':scheme': this.scheme,
-      ':authority': this.authority,
-      ':path': path,
-    };
+    const outgoing = [':method', 'CONNECT', ':protocol', 'websocket', ':scheme', this.scheme, ':authority', this.authority, ':path', path];
     for (const [name, value] of headers) {
       const lower = name.toLowerCase();
-      if (lower === 'host') outgoing[':authority'] = value;
-      else if (!CONNECTION_SPECIFIC.has(lower) && !WS_HANDSHAKE_HEADERS.has(lower)) outgoing[lower] = value;
+      if (lower === 'host') outgoing[7] = value;
+      else if (!CONNECTION_SPECIFIC.has(lower) && !WS_HANDSHAKE_HEADERS.has(lower)) outgoing.push(lower, value);
     }
-    outgoing['sec-websocket-version'] = '13';
+    outgoing.push('sec-websocket-version', '13');
     const sentAt = performance.now();
-    const stream = session.request(outgoing, { endStream: false });
-    const answer = await new Promise<{ status: number; headers: Array<[string, string]> }>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        stream.close(constants.NGHTTP2_CANCEL);
-        reject(new DeviceError(DEVICE_ERROR.timeout, `no answer to the WebSocket upgrade of ${path} within ${this.options.requestTimeoutMs} ms`));
-      }, this.options.requestTimeoutMs);
-      stream.once('response', (incoming) => {
-        clearTimeout(timer);
-        resolve({ status: Number(incoming[':status']), headers: headerPairs(incoming) });
-      });
-      stream.once('error', (err: Error) => {
-        clearTimeout(timer);
-        reject(toDeviceError(err));
-      });
-      stream.once('close', () => {
-        clearTimeout(timer);
-        reject(new DeviceError(DEVICE_ERROR.closed, `the WebSocket upgrade stream closed before an answer (code ${stream.rstCode})`));
-      });
-    });
+    const upgrade = new UpgradeStream();
+    const id = session.request(outgoing, undefined, false, upgrade);
+    const timer = setTimeout(() => {
+      session.reset(id);
+      upgrade.fail(new DeviceError(DEVICE_ERROR.timeout, `no answer to the WebSocket upgrade of ${path} within ${this.options.requestTimeoutMs} ms`));
+    }, this.options.requestTimeoutMs);
+    this.upgrading = upgrade;
+    let answer: { status: number; headers: Array<[string, string]> };
+    try {
+      answer = await upgrade.answer;
+    } finally {
+      clearTimeout(timer);
+      this.upgrading = undefined;
+    }
     if (answer.status !== 200) {
-      const body = await readToEnd(stream, this.options.requestTimeoutMs);
-      stream.close();
+      const body = await upgrade.rest(this.options.requestTimeoutMs);
+      session.reset(id);
       throw new WsUpgradeRefused(path, { ...answer, body }, 200);
     }
     this.sink.duration(KEY.wsUpgrade, Math.round((performance.now() - sentAt) * 1000));
-    const ws = new WebSocketSession(stream, this.sink);
+    const ws = new WebSocketSession(new StreamTransport(session, id), this.sink);
     this.ws = ws;
-    stream.removeAllListeners('close');
-    stream.removeAllListeners('error');
-    stream.on('data', (chunk: Buffer) => ws.data(chunk));
-    stream.on('end', () => ws.socketGone(new DeviceError(DEVICE_ERROR.closed, 'the server ended the WebSocket stream')));
-    stream.on('close', () => ws.socketGone(new DeviceError(DEVICE_ERROR.closed, 'the WebSocket stream closed')));
-    stream.on('error', (err: Error) => ws.socketGone(toDeviceError(err)));
+    upgrade.becomes(ws);
     return { status: answer.status, headers: answer.headers, body: new Uint8Array(0) };
   }
+
+  /** The extended CONNECT waiting for its answer, which hears of the session's end. */
+  private upgrading: UpgradeStream | undefined;
 
   async wsSend(binary: boolean, payload: Uint8Array | string): Promise<void> {
     return upgradedSession(this.ws).send(binary, payload);
@@ -233,65 +203,48 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
   }
 
   private send(req: HttpRequest): HttpExchange {
+    const session = this.session!;
     const body = req.body !== undefined && req.body.length > 0 ? req.body : undefined;
-    const headers = requestHeaders(req, this.scheme, this.authority, body);
-    const exchange = new HttpExchange(this.sink, this.options.requestTimeoutMs, () => {
-      this.exchange = undefined;
-      this.stream?.close(constants.NGHTTP2_CANCEL);
-      this.stream = undefined;
-    });
+    const exchange = new HttpExchange(this.sink, this.options.requestTimeoutMs, () => this.abandon(exchange));
     this.exchange = exchange;
-    let stream: ClientHttp2Stream;
-    try {
-      // @types/node does not know the flat list yet.
-      stream = this.session!.request(RAW_REQUEST_HEADERS ? (headers as unknown as OutgoingHttpHeaders) : headerObject(headers), { endStream: body === undefined });
-    } catch (err) {
-      this.failExchange(toDeviceError(err));
-      return exchange;
-    }
-    this.stream = stream;
-    let status = 0;
-    let responseHeaders: Array<[string, string]> = [];
-    const parts: Buffer[] = [];
-    stream.on('response', (incoming) => {
-      status = Number(incoming[':status']);
-      responseHeaders = headerPairs(incoming);
-      exchange.headers();
-    });
-    stream.on('data', (chunk: Buffer) => parts.push(chunk));
-    stream.on('end', () => {
-      if (exchange !== this.exchange) return;
-      this.exchange = undefined;
-      this.stream = undefined;
-      this.sessionServed = true;
-      exchange.complete({ status, headers: responseHeaders, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts) });
-    });
-    stream.on('error', (err: Error) => {
-      if (exchange === this.exchange) this.failExchange(toDeviceError(err));
-    });
-    stream.on('close', () => {
-      if (exchange === this.exchange) {
-        this.failExchange(new DeviceError(DEVICE_ERROR.closed, `HTTP/2 stream closed before the response was complete (code ${stream.rstCode})`));
-      }
-    });
-    if (body !== undefined) stream.end(body);
+    const response = new ResponseStream(
+      exchange,
+      () => this.answered(exchange),
+      (err) => exchange === this.exchange && this.failExchange(err),
+    );
+    this.streamId = session.request(requestHeaders(req, this.scheme, this.authority, body), body, true, response);
     return exchange;
   }
 
-  private sessionEnded(session: ClientHttp2Session, err: DeviceError): void {
+  /** The exchange's response is whole: the session served it, and a stream we still send on is cancelled. */
+  private answered(exchange: HttpExchange): void {
+    if (exchange !== this.exchange) return;
+    this.exchange = undefined;
+    this.sessionServed = true;
+    if (this.session?.has(this.streamId)) this.session.reset(this.streamId, H2_ERROR.cancel);
+  }
+
+  /** The exchange timed out (already failed): its stream is cancelled. */
+  private abandon(exchange: HttpExchange): void {
+    if (exchange !== this.exchange) return;
+    this.exchange = undefined;
+    this.session?.reset(this.streamId);
+  }
+
+  private sessionEnded(session: Http2Session, err: DeviceError): void {
     if (session !== this.session) return;
+    this.session = undefined;
     this.ws?.socketGone(err);
+    this.upgrading?.fail(err);
     this.failExchange(err);
-    this.dropSession();
   }
 
   private failExchange(err: DeviceError): void {
     const exchange = this.exchange;
-    const stream = this.stream;
+    if (exchange === undefined) return;
     this.exchange = undefined;
-    this.stream = undefined;
-    if (stream !== undefined && !stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
-    exchange?.fail(err);
+    this.session?.reset(this.streamId);
+    exchange.fail(err);
   }
 
   private dropSession(): void {
@@ -302,33 +255,201 @@ export class Http2Connection implements HttpConnection, WebSocketConnection {
   }
 }
 
-/** The rest of a stream's body (a refused upgrade's explanation), cut short after `timeoutMs`. */
-function readToEnd(stream: ClientHttp2Stream, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const parts: Buffer[] = [];
-    const done = () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(parts));
-    };
-    const timer = setTimeout(done, timeoutMs);
-    stream.on('data', (chunk: Buffer) => parts.push(chunk));
-    stream.once('end', done);
-    stream.once('close', done);
-  });
+/** Why a stream the server reset ended: a refusal is `closed` (the request may go again), as are NO_ERROR and CANCEL; any other code is `protocol`. */
+function resetError(code: number, what: string): DeviceError {
+  if (code === H2_ERROR.refusedStream || code === H2_ERROR.noError || code === H2_ERROR.cancel) {
+    return new DeviceError(DEVICE_ERROR.closed, `HTTP/2 ${what} closed before the response was complete (code ${code})`);
+  }
+  return new DeviceError(DEVICE_ERROR.protocol, `HTTP/2 ${what} reset by the server with error code ${code}`);
+}
+
+/** The response to one request: status and headers, then the body, then the exchange completes. */
+class ResponseStream implements StreamHandler {
+  private status = 0;
+  private headerPairs: Array<[string, string]> = [];
+  private readonly parts: Buffer[] = [];
+
+  constructor(
+    private readonly exchange: HttpExchange,
+    private readonly onComplete: () => void,
+    private readonly onFailure: (err: DeviceError) => void,
+  ) {}
+
+  headers(fields: Array<[string, string]>, endStream: boolean): void {
+    if (this.status === 0) {
+      const status = statusOf(fields);
+      if (status === undefined) return this.broken('a response without a valid :status');
+      // An informational response (100 Continue, 103 Early Hints) comes before the real one.
+      if (status < 200) {
+        if (endStream) this.broken(`an informational response (${status}) that ends the stream`);
+        return;
+      }
+      this.status = status;
+      this.headerPairs = withoutPseudo(fields);
+      this.exchange.headers();
+    }
+    // Later blocks are trailers: they end the stream and are not kept.
+    if (endStream) this.complete();
+  }
+
+  data(chunk: Buffer, endStream: boolean): void {
+    if (this.status === 0) return this.broken('DATA before the response headers');
+    if (chunk.length > 0) this.parts.push(chunk);
+    if (endStream) this.complete();
+  }
+
+  reset(code: number): void {
+    this.onFailure(resetError(code, 'stream'));
+  }
+
+  private complete(): void {
+    this.onComplete();
+    const parts = this.parts;
+    this.exchange.complete({ status: this.status, headers: this.headerPairs, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts) });
+  }
+
+  private broken(why: string): void {
+    this.onFailure(new DeviceError(DEVICE_ERROR.protocol, `HTTP/2: ${why}`));
+  }
+}
+
+/**
+ * The extended CONNECT of a WebSocket upgrade: its answer, a refusal's body,
+ * and once upgraded the stream's DATA handed to the WebSocket session.
+ */
+class UpgradeStream implements StreamHandler {
+  readonly answer: Promise<{ status: number; headers: Array<[string, string]> }>;
+  private resolveAnswer!: (answer: { status: number; headers: Array<[string, string]> }) => void;
+  private rejectAnswer!: (err: DeviceError) => void;
+  private answered = false;
+  private readonly parts: Buffer[] = [];
+  private ended = false;
+  private onEnd: (() => void) | undefined;
+  private ws: WebSocketSession | undefined;
+
+  constructor() {
+    this.answer = new Promise((resolve, reject) => {
+      this.resolveAnswer = resolve;
+      this.rejectAnswer = reject;
+    });
+  }
+
+  headers(fields: Array<[string, string]>, endStream: boolean): void {
+    if (!this.answered) {
+      const status = statusOf(fields);
+      if (status === undefined) return this.fail(new DeviceError(DEVICE_ERROR.protocol, 'HTTP/2: an upgrade answer without a valid :status'));
+      if (status < 200) return;
+      this.answered = true;
+      this.resolveAnswer({ status, headers: withoutPseudo(fields) });
+    }
+    if (endStream) this.end();
+  }
+
+  data(chunk: Buffer, endStream: boolean): void {
+    if (this.ws !== undefined) {
+      if (chunk.length > 0) this.ws.data(chunk);
+    } else if (chunk.length > 0) this.parts.push(chunk);
+    if (endStream) this.end();
+  }
+
+  reset(code: number): void {
+    if (this.ws !== undefined) this.ws.socketGone(new DeviceError(DEVICE_ERROR.closed, `the WebSocket stream closed (code ${code})`));
+    else if (!this.answered) this.fail(new DeviceError(DEVICE_ERROR.closed, `the WebSocket upgrade stream closed before an answer (code ${code})`));
+    this.end();
+  }
+
+  fail(err: DeviceError): void {
+    if (this.ws !== undefined) {
+      this.ws.socketGone(err);
+      return;
+    }
+    if (!this.answered) {
+      this.answered = true;
+      this.rejectAnswer(err);
+    }
+    this.end();
+  }
+
+  /** From the upgrade on, the stream's DATA is the WebSocket's. */
+  becomes(ws: WebSocketSession): void {
+    this.ws = ws;
+    for (const part of this.parts.splice(0)) ws.data(part);
+    if (this.ended) ws.socketGone(new DeviceError(DEVICE_ERROR.closed, 'the server ended the WebSocket stream'));
+  }
+
+  /** A refusal's body: what came until the stream ended, cut short after `timeoutMs`. */
+  rest(timeoutMs: number): Promise<Buffer> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(Buffer.concat(this.parts));
+      };
+      const timer = setTimeout(done, timeoutMs);
+      if (this.ended) done();
+      else this.onEnd = done;
+    });
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.ws !== undefined) this.ws.socketGone(new DeviceError(DEVICE_ERROR.closed, 'the server ended the WebSocket stream'));
+    this.onEnd?.();
+  }
+}
+
+/** An upgraded stream as the WebSocket session's transport: its frames go out as DATA. */
+class StreamTransport implements WsTransport {
+  constructor(
+    private readonly session: Http2Session,
+    private readonly id: number,
+  ) {}
+
+  get destroyed(): boolean {
+    return !this.session.has(this.id);
+  }
+
+  write(chunk: Uint8Array, callback?: (err?: Error | null) => void): boolean {
+    const data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    this.session.write(this.id, data, false, callback);
+    return true;
+  }
+
+  end(): this {
+    this.session.write(this.id, Buffer.alloc(0), true);
+    return this;
+  }
+
+  destroy(): this {
+    this.session.reset(this.id);
+    return this;
+  }
+
+  resume(): this {
+    return this;
+  }
+}
+
+function statusOf(fields: Array<[string, string]>): number | undefined {
+  for (const [name, value] of fields) {
+    if (name === ':status') return /^[1-5]\d\d$/.test(value) ? Number(value) : undefined;
+  }
+  return undefined;
+}
+
+/** Response headers as lower-case pairs, pseudo-headers left out, repeated ones (set-cookie) kept repeated. */
+function withoutPseudo(fields: Array<[string, string]>): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const field of fields) if (field[0].charCodeAt(0) !== COLON) pairs.push(field);
+  return pairs;
 }
 
 const COLON = 0x3a;
 /** Index of `:authority`'s value in requestHeaders' list. */
 const AUTHORITY_AT = 5;
-/**
- * Whether node:http2 takes request headers as a flat `[name, value, ...]` list
- * (Node 22.17 and 24): it then skips copying them into a header object, which
- * saves a few µs of a request's CPU.
- */
-const RAW_REQUEST_HEADERS = ((version: number[]) => version[0]! > 22 || (version[0] === 22 && version[1]! >= 17))(process.versions.node.split('.').map(Number));
 
 /**
- * A request's headers as node:http2's flat list: pseudo-headers first, names in
+ * A request's headers as a flat list: pseudo-headers first, names in
  * lower case, `host` as `:authority` (the last one given wins), HTTP/2's
  * forbidden connection headers left out, `content-length` added to a body that
  * has none. A repeated header stays repeated.
@@ -346,27 +467,4 @@ function requestHeaders(req: HttpRequest, scheme: string, authority: string, bod
   }
   if (body !== undefined && !length) list.push('content-length', String(body.length));
   return list;
-}
-
-/** The header object older node:http2 takes for requestHeaders' list: a repeated header becomes an array. */
-function headerObject(list: string[]): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = Object.create(null) as OutgoingHttpHeaders;
-  for (let i = 0; i < list.length; i += 2) {
-    const name = list[i]!;
-    const previous = headers[name];
-    headers[name] = previous === undefined ? list[i + 1] : [...(Array.isArray(previous) ? previous : [String(previous)]), list[i + 1]!];
-  }
-  return headers;
-}
-
-/** Response headers as lower-case pairs, pseudo-headers left out, repeated ones (set-cookie) spread. */
-function headerPairs(incoming: Record<string, string | string[] | number | undefined>): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  for (const name of Object.keys(incoming)) {
-    if (name.charCodeAt(0) === COLON) continue;
-    const value = incoming[name];
-    if (Array.isArray(value)) for (const v of value) pairs.push([name, v]);
-    else if (value !== undefined) pairs.push([name, String(value)]);
-  }
-  return pairs;
 }

@@ -8,7 +8,6 @@
  * The owning connection feeds it the socket's events; it exists only once a
  * device has upgraded, so an HTTP device pays nothing for it.
  */
-import type { Duplex } from 'node:stream';
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import { KEY } from '../../shared/metrics.js';
 import type { MetricSink } from '../metric-sink.js';
@@ -39,7 +38,13 @@ export function upgradedSession(ws: WebSocketSession | undefined): WebSocketSess
 }
 
 /** What the session writes frames to: the device's socket (HTTP/1.1) or its extended-CONNECT stream (HTTP/2). */
-export type WsTransport = Pick<Duplex, 'write' | 'end' | 'destroy' | 'resume' | 'destroyed'>;
+export interface WsTransport {
+  write(chunk: Uint8Array, callback?: (err?: Error | null) => void): unknown;
+  end(): unknown;
+  destroy(): unknown;
+  resume(): unknown;
+  readonly destroyed: boolean;
+}
 
 export class WebSocketSession implements FrameHandler {
   private readonly parser = new WsFrameParser(this);
