@@ -66,16 +66,6 @@ export class Http2ProtocolError extends Error {
   }
 }
 
-/** A frame with `payloadLength` bytes of payload still to be written after it. */
-export function frameHead(payloadLength: number, type: number, flags: number, streamId: number): Buffer {
-  const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  head.writeUIntBE(payloadLength, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId & 0x7fffffff, 5);
-  return head;
-}
-
 /** A whole frame: its head and payload in one buffer. */
 export function frame(type: number, flags: number, streamId: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);

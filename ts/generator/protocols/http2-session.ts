@@ -175,10 +175,7 @@ export class Http2Session {
 
   private end(err: DeviceError): void {
     if (this.gone) return;
-    this.gone = true;
-    this.streams.clear();
-    this.socket.destroy();
-    this.settle();
+    this.destroy();
     this.onGone(err);
   }
 
