@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Coordinator } from '../../ts/coordinator/coordinator.js';
 import { devicesOnBusiestGenerator, FINAL_TELEMETRY_BASE_MS, finalTelemetryBoundMs } from '../../ts/coordinator/final-telemetry.js';
 import { planSchedule } from '../../ts/coordinator/ramp.js';
+import type { Writer } from '../../ts/coordinator/writer.js';
 import { validatePlan } from '../../ts/shared/plan-validation.js';
 import { readArchive, total } from '../e2e/run-archive.js';
 import { attachScriptedGenerator, type ScriptedEnd } from '../support/scripted-generator.js';
@@ -20,10 +21,10 @@ import { attachScriptedGenerator, type ScriptedEnd } from '../support/scripted-g
 const COOL = { cpuPercent: 20, networkRxBytesPerSecond: 0, networkTxBytesPerSecond: 0 };
 const plan = { name: 'finals', blocks: [{ script: "await get('/');" }], addresses: [{ host: '127.0.0.1', port: 80 }], size: 20, rampup: 0, sustain: 1, rampdown: 0 };
 
-async function runWith(t: import('ava').ExecutionContext, ends: Record<string, ScriptedEnd>) {
+async function runWith(t: import('ava').ExecutionContext, ends: Record<string, ScriptedEnd>, extraWriters?: () => Writer[]) {
   const dataDir = await mkdtemp(join(tmpdir(), 'sg-finals-'));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
-  const coordinator = new Coordinator({ dataDir, reportIntervalSeconds: 1, log: () => {} });
+  const coordinator = new Coordinator({ dataDir, reportIntervalSeconds: 1, log: () => {}, ...(extraWriters ? { extraWriters } : {}) });
   const notices: string[] = [];
   coordinator.observe({ onNotice: (m) => notices.push(m) });
   const generators = Object.entries(ends).map(([id, end]) => attachScriptedGenerator(coordinator, id, COOL, end));
@@ -78,4 +79,29 @@ test('a generator whose final telemetry never comes: the run ends at the bound, 
     ),
     notices.join('\n'),
   );
+});
+
+test('a final telemetry that comes after the bound, while the last row is being written, is refused: results.csv and summary.json agree, and its generator is named', async (t) => {
+  const boundMs = finalTelemetryBoundMs(10);
+  const runStart = Date.now();
+  // A writer that takes 2 s over the last row only (written at the bound, long after the 1 s run's interval rows).
+  const slowLastRow = (): Writer => ({
+    open: async () => {},
+    write: async () => {
+      if (Date.now() - runStart > 1000 + boundMs / 2) await new Promise((resolve) => setTimeout(resolve, 2000));
+    },
+    close: async () => {},
+  });
+  const { result, archive } = await runWith(
+    t,
+    {
+      prompt: { finalCounters: { response_count: 5 } },
+      late: { finalDelayMs: boundMs + 500, finalCounters: { response_count: 7 } },
+    },
+    () => [slowLastRow()],
+  );
+  t.is(total(archive, 'response_count'), 5, 'results.csv');
+  t.is(archive.summary.counters?.response_count, 5, 'summary.json counts what results.csv counts');
+  t.like(archive.summary.telemetryMissing?.[0], { generator: 'late', left: false, waitedSeconds: boundMs / 1000 });
+  t.true(result.criticalErrors >= 1);
 });

@@ -400,9 +400,12 @@ export class Run {
     }
   }
 
-  private async writeInterval(): Promise<void> {
+  private async writeInterval(last = false): Promise<void> {
     await this.writerOpen;
     const closed = this.aggregator.closeInterval();
+    // Telemetry after the last row would reach summary.json's totals but not
+    // results.csv: from here it is refused, and its generator named as missing.
+    if (last) this.unlisten();
     this.thresholds?.closeInterval(closed);
     await this.writer.write(closed.row, closed.histograms);
   }
@@ -455,8 +458,7 @@ export class Run {
       // A run that ended before its clock started still leaves a (header-only) report.
       this.writerOpen ??= this.writer.open({ runId: this.runId, plan: this.options.plan, startedAt: this.startedAt_, dir: this.dir });
       // Telemetry that comes until the last row is closed still goes into it.
-      await this.writeInterval();
-      this.unlisten();
+      await this.writeInterval(true);
       const missing = this.missingFinals(boundMs);
       this.criticalErrors += missing.filter((m) => !m.left).length;
       for (const m of missing) this.notice(missingTelemetryLine(m));
