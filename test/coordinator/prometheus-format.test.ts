@@ -12,6 +12,8 @@ import { renderExposition, wantsOpenMetrics } from '../../ts/coordinator/prometh
 import { decodeWriteRequest, type RemoteWriteSeries } from '../../ts/coordinator/prometheus-remote-write.js';
 import { runFamilies, runLabels } from '../../ts/coordinator/prometheus-series.js';
 import { PrometheusRemoteWriter } from '../../ts/coordinator/prometheus-writer.js';
+import { PrometheusScrape } from '../../ts/coordinator/prometheus-scrape.js';
+import type { GeneratorRegistry } from '../../ts/coordinator/generator-registry.js';
 import { prometheusSettings } from '../../ts/coordinator/prometheus-writer-kind.js';
 import { processFamilies } from '../../ts/coordinator/process-metrics.js';
 import type { SecondSample } from '../../ts/coordinator/writer.js';
@@ -78,6 +80,32 @@ test('OpenMetrics: counter families without _total, units where the name ends in
   t.regex(text, /^# UNIT stressgrid_generator_network_receive_bytes bytes$/m);
   t.notRegex(text, /^# UNIT stressgrid_headers_seconds_quantile/m);
   t.true(text.endsWith('# EOF\n'));
+});
+
+test('scrapes: a counting series is first served as 0 at the run start (its timestamp in each format), then its value; gauges at once', (t) => {
+  const registry = { size: 1 } as unknown as GeneratorRegistry;
+  const scrape = new PrometheusScrape(registry);
+  const now = Date.UTC(2025, 0, 1, 12, 0, 10);
+  const first = sample(now);
+  scrape.update(first);
+  const startedAt = now - first.snapshot.elapsed * 1000;
+  const text = renderExposition(scrape.families(), false);
+  const check = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  t.is(check.status, 0, `${check.stdout}${check.stderr}`);
+  t.regex(text, new RegExp(`^stressgrid_response_total\\{[^}]*\\} 0 ${startedAt}$`, 'm'));
+  t.regex(text, new RegExp(`^stressgrid_headers_seconds_count\\{[^}]*\\} 0 ${startedAt}$`, 'm'));
+  t.regex(text, new RegExp(`^stressgrid_headers_seconds_bucket\\{[^}]*le="\\+Inf"\\} 0 ${startedAt}$`, 'm'));
+  t.regex(text, /^stressgrid_generator_cpu_ratio\{[^}]*generator="local"\} 0\.1234$/m, 'a gauge is served as it is');
+  scrape.update(sample(now + 1000));
+  const second = renderExposition(scrape.families(), true);
+  t.regex(second, /^stressgrid_response_total\{[^}]*\} 12345$/m);
+  t.regex(second, /^stressgrid_headers_seconds_count\{[^}]*\} 100$/m);
+  // A new run starts from 0 again; OpenMetrics counts its timestamps in seconds.
+  const next = sample(now + 60_000);
+  next.snapshot = { ...next.snapshot, runId: 'demo-20250101T120100Z' };
+  scrape.update(next);
+  const third = renderExposition(scrape.families(), true);
+  t.regex(third, new RegExp(`^stressgrid_response_total\\{[^}]*run_id="demo-20250101T120100Z"\\} 0 ${(startedAt + 60_000) / 1000}$`, 'm'));
 });
 
 test('content negotiation: OpenMetrics when the Accept header prefers it', (t) => {

@@ -18,8 +18,8 @@ import { readResultsCsv } from '../support/report-archive.js';
 import { until } from '../support/until.js';
 
 /** The one value of an instant query, or undefined when it has none. */
-async function scalar(prometheus: PrometheusServer, expr: string): Promise<number | undefined> {
-  const result = await prometheus.query(expr);
+async function scalar(prometheus: PrometheusServer, expr: string, time?: number): Promise<number | undefined> {
+  const result = await prometheus.query(expr, time);
   return result.length === 1 ? Number(result[0]!.value[1]) : undefined;
 }
 
@@ -63,6 +63,11 @@ test.serial("Prometheus scrapes /metrics with the token during a run: the respon
   const selector = `{run="scraped",run_id="${runId}"}`;
   await until(async () => (await scalar(prometheus, `stressgrid_response_total${selector}`)) === logged, 15_000, 'a scrape after the run');
   t.is(await scalar(prometheus, `max_over_time(stressgrid_response_total${selector}[1h])`), logged);
+  // The series starts from 0 at the run's start (what the first scrape that met it served), so increase() over the run is the whole count.
+  const scraped = await rawSamples(prometheus, `stressgrid_response_total${selector}`);
+  t.deepEqual(scraped[0]![1], 0);
+  t.is(await scalar(prometheus, `increase(stressgrid_response_total${selector}[1h])`, scraped.at(-1)![0]), logged);
+  t.is(await scalar(prometheus, `increase(stressgrid_headers_seconds_count${selector}[1h])`, scraped.at(-1)![0]), logged);
   t.is(await scalar(prometheus, `stressgrid_headers_seconds_count${selector}`), logged);
   t.true((await prometheus.targets()).every((target) => target.health === 'up'));
 

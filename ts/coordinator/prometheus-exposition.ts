@@ -50,7 +50,9 @@ export function renderExposition(families: readonly PrometheusFamily[], openMetr
     }
     for (const sample of family.samples) {
       const labels = sample.labels.length > 0 ? `{${sample.labels.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : '';
-      lines.push(`${sample.name}${labels} ${formatValue(sample.value)}`);
+      // The text format counts in milliseconds, OpenMetrics in seconds.
+      const at = sample.timestampMs === undefined ? '' : ` ${openMetrics ? sample.timestampMs / 1000 : sample.timestampMs}`;
+      lines.push(`${sample.name}${labels} ${formatValue(sample.value)}${at}`);
     }
   }
   if (openMetrics) lines.push('# EOF');

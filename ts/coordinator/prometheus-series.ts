@@ -14,6 +14,8 @@ export interface PrometheusSample {
   name: string;
   labels: Labels;
   value: number;
+  /** When the value was true, in wall-clock ms; absent: now (the scrape's time). */
+  timestampMs?: number;
 }
 
 export interface PrometheusFamily {
