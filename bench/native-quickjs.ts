@@ -38,6 +38,7 @@ import { GUEST_PRELUDE } from '../ts/generator/sandbox/guest-prelude.js';
 import { NO_LIMIT } from '../ts/shared/script/heap-accounting.js';
 import { quickJS } from '../ts/shared/script/quickjs-module.js';
 import { BinaryParts, bodyFragment } from '../ts/generator/sandbox/response-body.js';
+import { ResultBatch } from '../ts/generator/sandbox/mailbox.js';
 import { DEFAULT_SANDBOX_LIMITS, ScriptSandbox } from '../ts/generator/sandbox/script-sandbox.js';
 import { SCRIPT_FILE, usedDeviceApi, wrapScript } from '../ts/shared/script/script-source.js';
 
@@ -319,7 +320,7 @@ interface Delay {
 }
 
 class BenchHost {
-  private results: string[] = [];
+  private readonly results = new ResultBatch();
   private woken: number[] = [];
   private starts: number[] = [];
   private readonly held: number[] = [];
@@ -341,7 +342,7 @@ class BenchHost {
   /** The delay that began first ends now. */
   endDelay(): void {
     const { opId, device, sent } = this.delays.shift()!;
-    this.results.push(`[${opId},${sent},${nowUs()}]`);
+    this.results.done(opId, sent, nowUs());
     this.woken.push(device);
   }
 
@@ -356,8 +357,7 @@ class BenchHost {
       t = now;
     };
     const woken = [...this.woken, ...this.starts];
-    engine.deliver(this.results.length === 0 ? null : `[${this.results.join(',')}]`, this.starts.length === 0 ? null : JSON.stringify([nowUs(), ...this.starts]));
-    this.results = [];
+    engine.deliver(this.results.length === 0 ? null : this.results.take(), this.starts.length === 0 ? null : JSON.stringify([nowUs(), ...this.starts]));
     this.woken = [];
     this.starts = [];
     mark('deliver');
@@ -380,7 +380,7 @@ class BenchHost {
         if (tag === 'd') this.delays.push({ opId, device, sent });
         else if (tag === 'H') {
           // The host answers at once: the response is the next turn's result.
-          this.results.push(`[${opId},${sent},${nowUs()},[${RESPONSE.status},${JSON.stringify(RESPONSE.headers)},${bodyFragment(RESPONSE.headers, RESPONSE.body, this.binary)}]]`);
+          this.results.value(opId, sent, nowUs(), `[${RESPONSE.status},${JSON.stringify(RESPONSE.headers)},${bodyFragment(RESPONSE.headers, RESPONSE.body, this.binary)}]`);
           this.woken.push(device);
         } else throw new Error(`unexpected outbox line ${line}`);
       }

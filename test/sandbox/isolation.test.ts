@@ -1,5 +1,5 @@
 import test from 'ava';
-import { sandbox } from './fakes.js';
+import { fakeHttp, sandbox } from './fakes.js';
 import { codeOf } from '../support/code-of.js';
 import { until } from '../support/until.js';
 
@@ -60,6 +60,33 @@ test('one large ArrayBuffer, and many buffers each under the cap: memory_limit',
   const codes = await Promise.all(Array.from({ length: 6 }, (_, i) => codeOf(sb.run(i, {}))));
   sb.dispose();
   t.deepEqual(codes, ['memory_limit', 'memory_limit', 'ok', 'memory_limit', 'memory_limit', 'ok']);
+});
+
+test('responses a device keeps are its own: text, JSON and byte bodies count against its cap; devices that read the same responses and let them go are not charged', async (t) => {
+  const body = 'x'.repeat(64 * 1024);
+  const { io, requests } = fakeHttp((req) => ({
+    status: 200,
+    headers: [['content-type', req.path === '/json' ? 'application/json' : req.path === '/bytes' ? 'application/octet-stream' : 'text/plain']],
+    body: Buffer.from(req.path === '/json' ? JSON.stringify({ body }) : body),
+  }));
+  const { sb, sink } = await sandbox(
+    `${ROLE}
+     const path = params.paths[Math.floor((globalThis.n - 1) / params.roles.length) % params.paths.length];
+     if (role === 'keep') { const keep = []; for (let i = 0; i < params.rounds; i++) keep.push(await get(path)); }
+     else for (let i = 0; i < params.rounds; i++) { const r = await get(path); if (r.status === 200) incCounter('fine'); }`,
+    { roles: ['keep', 'honest', 'honest'], paths: ['/text', '/json', '/bytes'], rounds: 200 },
+    { memoryBytes: 4 * MiB },
+  );
+  const idle = sb.guestMemoryBytes();
+  // 200 responses of 64 KiB: 12.5 MiB for a device that keeps them all, far past its 4 MiB.
+  const codes = await Promise.all(Array.from({ length: 9 }, (_, i) => codeOf(sb.run(i, io))));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const after = sb.guestMemoryBytes();
+  sb.dispose();
+  t.deepEqual(codes, ['memory_limit', 'ok', 'ok', 'memory_limit', 'ok', 'ok', 'memory_limit', 'ok', 'ok'], codes.join());
+  t.is(sink.counts.get('fine'), 6 * 200);
+  t.true(requests.length < 9 * 200, 'the keepers stopped early');
+  t.true(after - idle < 1 * MiB, `${((after - idle) / MiB).toFixed(2)} MiB left`);
 });
 
 test('a buffer under the cap is fine, and held memory is charged to the device that holds it', async (t) => {

@@ -57,6 +57,50 @@ export type SentBody = [typeof BODY.text, string] | [typeof BODY.bytes, number, 
  */
 export const HEADER_SEPARATOR = '\n';
 
+/**
+ * A turn's results as they cross into the guest: one index line of
+ * `opId,sentUs,atUs,length` for each result, then the values back to back, each
+ * the JSON text of what the operation resolves with (`length` UTF-16 units), or
+ * of `[code, message]` for a failure (`-length`); 0 is an operation done with no
+ * value (a delay's end). The guest routes each result by its index entry and
+ * parses a value only when it wakes the result's device, so what a response
+ * allocates in the guest is that device's own, counted against its memory cap.
+ */
+export class ResultBatch {
+  private heads: string[] = [];
+  private values: string[] = [];
+
+  get length(): number {
+    return this.heads.length;
+  }
+
+  /** Done with no value. Timestamps are µs: when the operation left the host, when its outcome was seen. */
+  done(opId: number, sentUs: number, atUs: number): void {
+    this.heads.push(`${opId},${sentUs},${atUs},0`);
+  }
+
+  /** Resolved with `json`, a JSON value's text. */
+  value(opId: number, sentUs: number, atUs: number, json: string): void {
+    this.heads.push(`${opId},${sentUs},${atUs},${json.length}`);
+    this.values.push(json);
+  }
+
+  /** Rejected with a device error. */
+  failed(opId: number, sentUs: number, atUs: number, code: string, message: string): void {
+    const json = JSON.stringify([code, message]);
+    this.heads.push(`${opId},${sentUs},${atUs},-${json.length}`);
+    this.values.push(json);
+  }
+
+  /** The text of every result so far; empties the batch. */
+  take(): string {
+    const text = `${this.heads.join(',')}\n${this.values.join('')}`;
+    this.heads = [];
+    this.values = [];
+    return text;
+  }
+}
+
 /** How a received WebSocket message is handed to the script. */
 export const MESSAGE_AS = { text: 't', binary: 'b', json: 'j' } as const;
 export type MessageAs = (typeof MESSAGE_AS)[keyof typeof MESSAGE_AS];

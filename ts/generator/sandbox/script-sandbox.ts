@@ -18,7 +18,7 @@ import { compileCheck, compileProblem, ScriptCompileError } from '../../shared/s
 import type { DeviceIO } from './device-io.js';
 import { GUEST_PRELUDE } from './guest-prelude.js';
 import { HTTP_OPERATIONS, httpRequest, performHttp } from './http-operations.js';
-import { HASH_ALGORITHMS, METRIC_KEY, OPERATION, OUTBOX, type MessageAs } from './mailbox.js';
+import { HASH_ALGORITHMS, METRIC_KEY, OPERATION, OUTBOX, ResultBatch, type MessageAs } from './mailbox.js';
 import { NO_LIMIT, type HeapAccounting } from '../../shared/script/heap-accounting.js';
 import { quickJS } from '../../shared/script/quickjs-module.js';
 import { BinaryParts } from './response-body.js';
@@ -145,8 +145,8 @@ export class ScriptSandbox {
   private deferred: DeviceRecord[] = [];
   private heavyTimer: NodeJS.Timeout | undefined;
   private kills: number[] = [];
-  /** Result entries (JSON array elements) for the next turn, in the order they came. */
-  private results: string[] = [];
+  /** Results for the next turn, in the order they came, and the device of each. */
+  private readonly results = new ResultBatch();
   private resultOwners: DeviceRecord[] = [];
   private readonly binary = new BinaryParts();
   private readonly timers = new TimerQueue<Waiting>((due, now) => this.onTimers(due, now));
@@ -492,10 +492,9 @@ export class ScriptSandbox {
   private deliver(): DeviceRecord[] {
     const ctx = this.context;
     const involved = [...this.resultOwners, ...this.starts.map((start) => this.devices.get(typeof start === 'number' ? start : start[0])!)];
-    const results = this.results.length === 0 ? ctx.null : ctx.newString(`[${this.results.join(',')}]`);
+    const results = this.results.length === 0 ? ctx.null : ctx.newString(this.results.take());
     const kills = this.kills.length === 0 ? ctx.null : ctx.newString(JSON.stringify(this.kills));
     const starts = this.starts.length === 0 ? ctx.null : ctx.newString(JSON.stringify([nowUs(), ...this.starts]));
-    this.results = [];
     this.resultOwners = [];
     this.kills = [];
     this.starts = [];
@@ -666,7 +665,7 @@ export class ScriptSandbox {
   /** A delay ended: a result without a value. Timestamps are µs. */
   private woken(device: DeviceRecord, opId: number, sent: number, at: number): void {
     if (this.devices.get(device.id) !== device) return;
-    this.results.push(`[${opId},${sent},${at}]`);
+    this.results.done(opId, sent, at);
     this.resultOwners.push(device);
     this.schedule();
   }
@@ -674,14 +673,14 @@ export class ScriptSandbox {
   /** An operation succeeded with `value` (a JSON fragment); its outcome is seen now. */
   private resolved(device: DeviceRecord, opId: number, sent: number, value: string): void {
     if (this.devices.get(device.id) !== device) return;
-    this.results.push(`[${opId},${sent},${nowUs()},${value}]`);
+    this.results.value(opId, sent, nowUs(), value);
     this.resultOwners.push(device);
     this.schedule();
   }
 
   private rejected(device: DeviceRecord, opId: number, sent: number, code: string, message: string): void {
     if (this.devices.get(device.id) !== device) return;
-    this.results.push(`[${opId},${sent},${nowUs()},${JSON.stringify(code)},${JSON.stringify(message)}]`);
+    this.results.failed(opId, sent, nowUs(), code, message);
     this.resultOwners.push(device);
     this.schedule();
   }

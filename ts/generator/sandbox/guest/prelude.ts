@@ -94,9 +94,10 @@ type Wait = [Settle, Settle, Device, OperationKind, Mark[] | undefined];
 type BodySpec = SentBody;
 /** A device start: an id, or [id, intended start in µs] for an arrival-rate iteration. */
 type Start = number | [number, number];
+/** A result waiting for its device's slice: its wait, the turn's results text, where its JSON starts and ends, the turn's bytes. */
+type Staged = [Wait, string, number, number, ArrayBuffer | null];
 /** [status, headers, bodyKind, body, 0 | refusal message]. */
 type ResponseEntry = [number, unknown, string, unknown, (0 | string)?];
-type Result = [number, number, number] | [number, number, number, unknown] | [number, number, number, string, string];
 
 export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConstants, parts: GuestParts): GuestMailbox {
   'use strict';
@@ -545,6 +546,8 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
   }
 
   const staged = new Map<number, unknown[]>();
+  // The results text and bytes of the last turn, only kept alive (see turn).
+  let _lastTurn: unknown[] = [];
   function stage(id: number, fn: Settle, value: unknown) {
     const list = staged.get(id);
     if (list === undefined) staged.set(id, [fn, value]);
@@ -656,6 +659,17 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
     return buffer === null ? new U8(0) : new U8(buffer.slice((v[1] as number[])[0], (v[1] as number[])[0]! + (v[1] as number[])[1]!));
   }
 
+  // A result's value or failure, in its device's slice.
+  function settleValue(args: unknown) {
+    const [w, text, start, end, buffer] = args as Staged;
+    w[0](settle(w[3], parse(text.slice(start, end)), buffer));
+  }
+  function settleFailure(args: unknown) {
+    const [w, text, start, end] = args as Staged;
+    const [code, message] = parse(text.slice(start, end)) as [string, string];
+    w[1](new DeviceError(code, message));
+  }
+
   // The value an operation resolves with, from its result entry.
   function settle(kind: OperationKind, v: unknown, buffer: ArrayBuffer | null): unknown {
     if (kind === REQUEST) return response(v as ResponseEntry, buffer);
@@ -671,13 +685,16 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
       script = fn as (...args: unknown[]) => unknown;
       used = parse(usedJson) as boolean[];
     },
-    // results: JSON array of [opId, sentUs, atUs] (done, no value), [opId, sentUs,
-    // atUs, value] or [opId, sentUs, atUs, code, message] (failed), in the order
-    // the host saw them; kills: JSON array of device ids; starts: JSON array
-    // [nowUs, start...]. Each is null when there is none.
-    // Results and starts wait here per device until the host wakes that device
-    // alone, so that what it allocates and how long it runs are measured as its own.
+    // results: mailbox.ts ResultBatch's text, in the order the host saw them;
+    // kills: JSON array of device ids; starts: JSON array [nowUs, start...]. Each
+    // is null when there is none. Results and starts wait here per device until
+    // the host wakes that device alone, so that what it allocates and how long it
+    // runs are measured as its own: a value is parsed then, a response built then.
     turn(results: string | null, kills: string | null, starts: string | null, buffer: ArrayBuffer | null) {
+      // The last turn's results text and bytes are let go here, outside any
+      // device's slice: freed inside one, they would be credited to that device.
+      // (A device whose slice was put off past this turn still holds its part.)
+      _lastTurn = [results, buffer];
       // Kills first: a result for a device stopped this turn must find no waiter.
       if (kills !== null) {
         for (const id of parse(kills) as number[]) {
@@ -687,18 +704,26 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
         }
       }
       if (results !== null) {
-        for (const r of parse(results) as Result[]) {
-          const id = r[0];
+        const indexEnd = results.indexOf('\n');
+        const index = results.slice(0, indexEnd).split(',');
+        let at = indexEnd + 1;
+        for (let i = 0; i < index.length; i += 4) {
+          const id = +index[i]!,
+            length = +index[i + 3]!;
+          const end = at + (length < 0 ? -length : length);
           const w = waits.get(id);
-          if (w === undefined) continue;
-          waits.delete(id);
-          const st = w[2];
-          unlink(st, id);
-          if (r[2] > st.now) st.now = r[2];
-          const marks = w[4];
-          if (marks !== undefined) for (const mark of marks) mark.at = r[1];
-          if (r.length === 5) stage(st.id, w[1], new DeviceError(r[3], r[4]));
-          else stage(st.id, w[0], r.length === 3 ? undefined : settle(w[3], r[3], buffer));
+          if (w !== undefined) {
+            waits.delete(id);
+            const st = w[2];
+            unlink(st, id);
+            const seen = +index[i + 2]!;
+            if (seen > st.now) st.now = seen;
+            const marks = w[4];
+            if (marks !== undefined) for (const mark of marks) mark.at = +index[i + 1]!;
+            if (length === 0) stage(st.id, w[0], undefined);
+            else stage(st.id, length > 0 ? settleValue : settleFailure, [w, results, at, end, buffer]);
+          }
+          at = end;
         }
       }
       if (starts !== null) {
