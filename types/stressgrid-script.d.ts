@@ -89,18 +89,13 @@ interface StressgridUpgrade {
   body: any;
 }
 
-/** The error of a refused upgrade (`ws_upgrade_refused`): the refusing response is on it. */
-interface StressgridUpgradeRefused extends StressgridError, StressgridUpgrade {
-  readonly response: StressgridUpgrade;
-}
-
 /**
  * Upgrades the device's connection to WebSocket with a GET of `path` on
  * HTTP/1.x targets, or an extended CONNECT (RFC 8441) on HTTP/2 targets that
- * announce it (records `ws_upgrade_us`). Rejects with `ws_upgrade_refused` when
- * the server answers anything else (a StressgridUpgradeRefused: `e.status`,
- * `e.headers`, `e.body` say why), `ws_unsupported` on HTTP/2 targets that do not
- * announce extended CONNECT, `ws_upgraded` when already upgraded. Afterwards
+ * announce it (records `ws_upgrade_us`). Resolves with the server's answer
+ * whatever it was: any status but 101 (200 on HTTP/2) leaves the connection as it
+ * was, and its body says why. Rejects with `ws_unsupported` on HTTP/2 targets that
+ * do not announce extended CONNECT, `ws_upgraded` when already upgraded. Afterwards
  * HTTP functions reject with `ws_upgraded`; before it the other ws functions
  * reject with `ws_not_upgraded`.
  */

@@ -103,22 +103,27 @@ for (const [title, calls, expected] of BEFORE_ANY_SEND) {
   });
 }
 
-test('an upgrade the server refuses rejects with ws_upgrade_refused', async (t) => {
+test('an upgrade the server refuses resolves with its answer, records no upgrade time, and leaves the ws functions refusing with ws_not_upgraded', async (t) => {
   const s = await server(t);
-  const { code, message, sink } = await runScript(`await wsUpgrade('/refuse');`, s.target());
-  t.is(code, 'ws_upgrade_refused');
-  t.regex(message, /401/);
+  const { code, message, sink } = await runScript(
+    `${ASSERT_PRELUDE}
+    const r = await wsUpgrade('/refuse');
+    same(r.status, 401, 'status');
+    let e;
+    try { await wsSendText('hi'); } catch (err) { e = err; }
+    same(e.code, 'ws_not_upgraded', 'ws functions before an upgrade');`,
+    s.target(),
+  );
+  t.is(code, undefined, message);
   t.is(sink.durationsOf('ws_upgrade').length, 0);
 });
 
-test('wsUpgrade resolves with { status, headers, body }; a refusal carries the refusing response, body and all, on the error', async (t) => {
+test('wsUpgrade resolves with { status, headers, body }: a refusal with the refusing response, body and all, and an upgrade after it on the same connection', async (t) => {
   const s = await server(t);
   const { code, message } = await runScript(
     `${ASSERT_PRELUDE}
-    let refused;
-    try { await wsUpgrade('/refuse-me'); } catch (e) { refused = e; }
-    same(refused.code, 'ws_upgrade_refused', 'code');
-    same([refused.status, refused.response.status], [401, 401], 'status');
+    const refused = await wsUpgrade('/refuse-me');
+    same(refused.status, 401, 'status');
     same(typeof refused.body, 'string', 'a text body is a string');
     same(refused.body.includes('Unauthorized'), true, 'the body says why: ' + refused.body);
     same(refused.headers.some(([n]) => n === 'content-type'), true, 'headers');

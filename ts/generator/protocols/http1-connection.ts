@@ -107,7 +107,7 @@ export class Http1Connection implements HttpConnection, WebSocketConnection {
     return this.roundTrip(req, undefined);
   }
 
-  /** Upgrades the connection to WebSocket (always as HTTP/1.1, RFC 6455 4.1); any status but 101 rejects with `ws_upgrade_refused`. */
+  /** Upgrades the connection to WebSocket (always as HTTP/1.1, RFC 6455 4.1); any status but 101 rejects with WsUpgradeRefused, which carries the response. */
   async wsUpgrade(path: string, headers: Array<[string, string]>): Promise<WsUpgradeResponse> {
     if (this.ws !== undefined) throw new DeviceError(DEVICE_ERROR.wsUpgraded, 'the connection is already upgraded to WebSocket');
     const key = newWebSocketKey();

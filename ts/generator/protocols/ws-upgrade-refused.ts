@@ -1,7 +1,7 @@
 /**
- * A WebSocket upgrade the server refused, with the response it refused with: the
- * script sees its status, headers and body (which usually say why) on the error
- * (`err.status`, `err.headers`, `err.body`, as the original's `{status, headers, body}`).
+ * A WebSocket upgrade the server refused, with the response it refused with. The
+ * sandbox hands that response to the script as wsUpgrade's answer (its status,
+ * headers and body, which usually say why), as the original's ws_upgrade returns it.
  */
 import { DEVICE_ERROR, DeviceError } from '../../shared/errors.js';
 import type { HttpResponse } from './device-connection.js';

@@ -25,13 +25,12 @@ export function performWebSocket(ws: WebSocketConnection, kind: string, payload:
   switch (kind) {
     case OPERATION.wsUpgrade: {
       const [path, headers] = payload as [string, Array<[string, string]>];
-      // A refusal resolves with its response; the guest rejects with ws_upgrade_refused carrying it.
+      // A refusal resolves with its response too: the script reads the status, and the body says why.
       return ws.wsUpgrade(path, headers).then(
-        (r) => `[${responseFragment(r, out)},0]`,
+        (r) => `[${responseFragment(r, out)}]`,
         (err: unknown) => {
           if (!(err instanceof WsUpgradeRefused)) throw err;
-          const r = err.response;
-          return `[${responseFragment(r, out)},${JSON.stringify(err.message)}]`;
+          return `[${responseFragment(err.response, out)}]`;
         },
       );
     }

@@ -96,8 +96,8 @@ type BodySpec = SentBody;
 type Start = number | [number, number];
 /** A result waiting for its device's slice: its wait, the turn's results text, where its JSON starts and ends, the turn's bytes. */
 type Staged = [Wait, string, number, number, ArrayBuffer | null];
-/** [status, headers, bodyKind, body, 0 | refusal message]. */
-type ResponseEntry = [number, unknown, string, unknown, (0 | string)?];
+/** [status, headers, bodyKind, body]. */
+type ResponseEntry = [number, unknown, string, unknown];
 
 export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConstants, parts: GuestParts): GuestMailbox {
   'use strict';
@@ -642,16 +642,11 @@ export function guestPrelude(host: GuestHost, paramsJson: string, C: GuestConsta
     return list;
   }
 
-  // [status, headers, bodyKind, body, 0 | refusal message]: a refusal rejects, carrying the response.
+  // The server's answer to an upgrade, whatever it was, as the original's ws_upgrade
+  // returns it: a refusal left the connection as it was, and its body says why.
   function upgraded(v: ResponseEntry, buffer: ArrayBuffer | null) {
     const r = response(v, buffer);
-    if (v[4] === 0) return { status: r.status, headers: r.headers, body: r.body };
-    const e = new DeviceError('ws_upgrade_refused', v[4] as string);
-    e.status = r.status;
-    e.headers = r.headers;
-    e.body = r.body;
-    e.response = { status: r.status, headers: r.headers, body: r.body };
-    return Promise.reject(e);
+    return { status: r.status, headers: r.headers, body: r.body };
   }
 
   function message(v: [string, unknown], buffer: ArrayBuffer | null) {
