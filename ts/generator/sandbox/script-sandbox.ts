@@ -94,6 +94,18 @@ interface HostOperation {
   payload: string;
 }
 
+/**
+ * This thread's CPU time in ms (user and system), where Node can tell it
+ * (process.threadCpuUsage); undefined on a Node without it, where the CPU limit
+ * is the slice's wall time.
+ */
+const threadCpuUsage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage?.bind(process);
+function threadCpuMs(): number | undefined {
+  if (threadCpuUsage === undefined) return undefined;
+  const { user, system } = threadCpuUsage();
+  return (user + system) / 1000;
+}
+
 /** Interrupt polls (each ~10,000 guest calls or loop iterations) a slice must reach before it can be cut off. */
 const MIN_INTERRUPT_POLLS = 100;
 const HASHES: ReadonlySet<string> = new Set(HASH_ALGORITHMS);
@@ -152,6 +164,9 @@ export class ScriptSandbox {
   private readonly timers = new TimerQueue<Waiting>((due, now) => this.onTimers(due, now));
   private readonly stats_: SandboxStats = { turns: 0, guestCalls: 0, hostCalls: 0, operations: 0 };
   private deadline = Infinity;
+  /** For a deadline that counts CPU (see arm): its budget in ms, and this thread's CPU (threadCpuMs) when it was set. */
+  private armedBudget = 0;
+  private armedCpu: number | undefined;
   /** Interrupt polls since the deadline was set. */
   private checks = 0;
   private jobBatch = INITIAL_JOB_BATCH;
@@ -197,16 +212,35 @@ export class ScriptSandbox {
       // thread descheduled mid-batch); QuickJS polls this every ~10,000 calls or loop
       // iterations, so enough polls prove the guest itself was busy all along.
       if (now <= this.deadline || this.checks < MIN_INTERRUPT_POLLS) return false;
+      // The limit is the device's CPU: time the thread spent descheduled (another
+      // process, a busy machine) does not count, so the check comes again when the
+      // rest of the budget is spent. (The kernel's count of a running thread's CPU
+      // may lag a tick: the check only ever comes again, never cuts sooner.)
+      if (this.armedCpu !== undefined) {
+        const owed = this.armedBudget - (threadCpuMs()! - this.armedCpu);
+        if (owed > 0) {
+          this.deadline = now + owed;
+          return false;
+        }
+      }
       // The next run of guest code gets a fresh slice, so only the runaway dies.
       this.arm(now + this.limits.cpuMsPerTurn);
       return true;
     });
   }
 
-  /** Sets the deadline of the guest code about to run (Infinity: none). */
-  private arm(deadline: number): void {
+  /**
+   * Sets the deadline of the guest code about to run (Infinity: none). With
+   * `cpu`, where the script's own code runs (a device's slice, jobs), the
+   * deadline is a budget of this thread's CPU, checked when the wall clock
+   * reaches it; reading that clock is a system call, so the mailbox's own calls
+   * (whose code is ours) keep a wall-clock deadline.
+   */
+  private arm(deadline: number, cpu = false): void {
     this.deadline = deadline;
     this.checks = 0;
+    this.armedCpu = cpu && deadline !== Infinity ? threadCpuMs() : undefined;
+    if (this.armedCpu !== undefined) this.armedBudget = deadline - performance.now();
   }
 
   /** Compiles the script; rejects with ScriptCompileError when it does not compile. */
@@ -430,7 +464,7 @@ export class ScriptSandbox {
     id.dispose();
     if (failure === undefined) {
       // One deadline for the whole slice, however many jobs it takes.
-      this.arm(started + this.limits.cpuMsPerTurn);
+      this.arm(started + this.limits.cpuMsPerTurn, true);
       for (;;) {
         const result = this.runtime.executePendingJobs(-1);
         this.stats_.guestCalls++;
@@ -513,7 +547,7 @@ export class ScriptSandbox {
     const cpuMs = this.limits.cpuMsPerTurn;
     for (;;) {
       const started = performance.now();
-      this.arm(started + cpuMs);
+      this.arm(started + cpuMs, true);
       const batch = this.jobBatch;
       const result = this.runtime.executePendingJobs(batch);
       this.stats_.guestCalls++;
