@@ -14,12 +14,6 @@ export default tseslint.config(
       globals: globals.node,
     },
     rules: {
-      // An async function that implements a Promise-returning interface without awaiting is
-      // deliberate here: a throw in it becomes a rejection, as the interface's callers expect.
-      '@typescript-eslint/require-await': 'off',
-      // Control characters in a pattern are the point where they appear: validating header
-      // values and names, stripping terminal escapes, escaping XML.
-      'no-control-regex': 'off',
       // A caught value passed on as it came is not a made-up non-Error reason.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       // `_name` is the codebase's mark for a parameter an interface requires but the body does

@@ -42,7 +42,10 @@ async function openPool(kind: Kind, port: number, n: number): Promise<Pool> {
       await Promise.all(connections.map((c) => c.connect()));
       return {
         get: async (i) => (await connections[i]!.request({ method: 'GET', path: '/', headers: [] })).body.length,
-        close: async () => connections.forEach((c) => c.close()),
+        close: () => {
+          connections.forEach((c) => c.close());
+          return Promise.resolve();
+        },
       };
     }
     case 'undici': {
@@ -71,7 +74,10 @@ async function openPool(kind: Kind, port: number, n: number): Promise<Pool> {
               .on('error', reject)
               .end();
           }),
-        close: async () => agent.destroy(),
+        close: () => {
+          agent.destroy();
+          return Promise.resolve();
+        },
       };
     }
     case 'node-http2': {
@@ -86,7 +92,10 @@ async function openPool(kind: Kind, port: number, n: number): Promise<Pool> {
             stream.on('end', () => resolve(Buffer.concat(parts).length));
             stream.on('error', reject);
           }),
-        close: async () => sessions.forEach((s) => s.destroy()),
+        close: () => {
+          sessions.forEach((s) => s.destroy());
+          return Promise.resolve();
+        },
       };
     }
   }

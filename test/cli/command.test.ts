@@ -37,26 +37,27 @@ function harness(runner: RunEmbedded, more: { files?: Record<string, string>; en
   let loaded = false;
   const files: Record<string, string> = { 'script.js': 'await get("/")', ...more.files };
   const deps: CliDeps = {
-    loadRunner: async () => {
+    loadRunner: () => {
       loaded = true;
-      return async (plan, options) => {
+      return Promise.resolve<RunEmbedded>(async (plan, options) => {
         calls.push({ plan, options });
         return runner(plan, options);
-      };
+      });
     },
     checkScript: more.checkScript,
     startDemoTarget,
     stdout,
     stderr,
     env: more.env ?? {},
-    makeDirectory: async (path) => {
-      if (path.startsWith('/unwritable')) throw new Error(`EACCES: permission denied, mkdir '${path}'`);
+    makeDirectory: (path) => {
+      if (path.startsWith('/unwritable')) return Promise.reject(new Error(`EACCES: permission denied, mkdir '${path}'`));
       directories.push(path);
+      return Promise.resolve();
     },
-    readFile: async (path) => {
+    readFile: (path) => {
       const text = files[path];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
-      return text;
+      if (text === undefined) return Promise.reject(Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' }));
+      return Promise.resolve(text);
     },
     onInterrupt: (handler) => {
       handlers.add(handler);
@@ -85,10 +86,10 @@ const result = (overrides: Partial<EmbeddedResult> = {}): EmbeddedResult => ({
 /** A runner that shows one healthy second, then ends with `end`. */
 const healthyRun =
   (end: Partial<EmbeddedResult> = {}): RunEmbedded =>
-  async (_plan, options) => {
+  (_plan, options) => {
     options.onLive(fakeSnapshot());
     options.onLive(fakeSnapshot({ state: 'done', elapsed: 60, remaining: 0 }));
-    return result(end);
+    return Promise.resolve(result(end));
   };
 
 test('a healthy run exits 0 and prints only the archive path on stdout', async (t) => {
@@ -115,10 +116,10 @@ test('the report interval comes from REPORT_INTERVAL_SECONDS unless --report-int
 });
 
 test('runner notices go to stderr, never stdout', async (t) => {
-  const h = harness(async (_plan, options) => {
+  const h = harness((_plan, options) => {
     options.onNotice('desired 25 devices rounds down to 20: the ramp step is 10 per generator');
     options.onLive(fakeSnapshot());
-    return result();
+    return Promise.resolve(result());
   });
   t.is(await runCommand(['run', 'demo', 'script.js', '--size', '25'], h.deps), EXIT.ok);
   t.regex(h.stderr.text, /notice: desired 25 devices rounds down to 20/);
@@ -133,29 +134,29 @@ test('critical errors counted by the runner exit 1, with the archive still print
 });
 
 test('a script that faults exits 1 even though responses came back', async (t) => {
-  const h = harness(async (_plan, options) => {
+  const h = harness((_plan, options) => {
     const snapshot = fakeSnapshot();
     snapshot.counters.script_error_count = { total: 2, perSecond: 0 };
     options.onLive(snapshot);
-    return result();
+    return Promise.resolve(result());
   });
   t.is(await runCommand(['run', 'demo', 'script.js'], h.deps), EXIT.criticalErrors);
   t.regex(h.stderr.text, /the script failed: 2 script errors/);
 });
 
 test('an aborted run is not judged: exit 4 even with script faults', async (t) => {
-  const h = harness(async (_plan, options) => {
+  const h = harness((_plan, options) => {
     options.onLive(fakeSnapshot({ counters: { script_error_count: { total: 2, perSecond: 0 } } }));
-    return result({ outcome: 'aborted' });
+    return Promise.resolve(result({ outcome: 'aborted' }));
   });
   t.is(await runCommand(['run', 'demo', 'script.js'], h.deps), EXIT.aborted);
   t.notRegex(h.stderr.text, /broken/);
 });
 
 test('a run in which no device exchanged anything exits 1', async (t) => {
-  const h = harness(async (_plan, options) => {
+  const h = harness((_plan, options) => {
     options.onLive(fakeSnapshot({ counters: { conn_refused_error_count: { total: 40, perSecond: 20 } } }));
-    return result();
+    return Promise.resolve(result());
   });
   t.is(await runCommand(['run', 'demo', 'script.js'], h.deps), EXIT.criticalErrors);
   t.regex(h.stderr.text, /no device exchanged anything with the target \(40 device errors in all\)/);
@@ -198,9 +199,9 @@ test('a --plan file that is not JSON is a usage error', async (t) => {
 
 test('a script that does not compile exits 3 with file:line:column: message (checked before start)', async (t) => {
   const checked: string[] = [];
-  const checkScript = async (source: string): Promise<ScriptProblem | null> => {
+  const checkScript = (source: string): Promise<ScriptProblem | null> => {
     checked.push(source);
-    return { line: 2, column: 7, message: "SyntaxError: unexpected token in expression: ')'" };
+    return Promise.resolve({ line: 2, column: 7, message: "SyntaxError: unexpected token in expression: ')'" });
   };
   const h = harness(healthyRun(), { files: { 'bad.js': 'const a = 1;\nget(1));' }, checkScript });
   t.is(await runCommand(['run', 'demo', 'bad.js'], h.deps), EXIT.scriptCompile);
@@ -212,12 +213,13 @@ test('a script that does not compile exits 3 with file:line:column: message (che
 test('compile errors the runner reports exit 3 and name the plan block they came from', async (t) => {
   const plan = JSON.stringify({ blocks: [{ script: 'ok()' }, { script: 'bad(' }], addresses: [{ host: 'localhost' }] });
   const h = harness(
-    async () => ({
-      outcome: 'failed',
-      archivePath: null,
-      criticalErrors: 0,
-      problems: [{ path: 'blocks[1].script', message: 'line 1, column 5: SyntaxError: expecting )' }],
-    }),
+    () =>
+      Promise.resolve({
+        outcome: 'failed',
+        archivePath: null,
+        criticalErrors: 0,
+        problems: [{ path: 'blocks[1].script', message: 'line 1, column 5: SyntaxError: expecting )' }],
+      }),
     { files: { 'plan.json': plan } },
   );
   t.is(await runCommand(['run', 'demo', '--plan', 'plan.json'], h.deps), EXIT.scriptCompile);
@@ -226,28 +228,28 @@ test('compile errors the runner reports exit 3 and name the plan block they came
 });
 
 test('plan problems the runner reports beside compile errors exit 2 and list both', async (t) => {
-  const h = harness(async () => ({
-    outcome: 'failed',
-    archivePath: null,
-    criticalErrors: 0,
-    problems: [
-      { path: 'blocks[0].script', message: 'line 3, column 1: SyntaxError: unexpected end of input' },
-      { path: 'addresses[0].host', message: 'does not resolve' },
-    ],
-  }));
+  const h = harness(() =>
+    Promise.resolve({
+      outcome: 'failed',
+      archivePath: null,
+      criticalErrors: 0,
+      problems: [
+        { path: 'blocks[0].script', message: 'line 3, column 1: SyntaxError: unexpected end of input' },
+        { path: 'addresses[0].host', message: 'does not resolve' },
+      ],
+    }),
+  );
   t.is(await runCommand(['run', 'demo', 'script.js'], h.deps), EXIT.usage);
   t.regex(h.stderr.text, /addresses\[0\]\.host: does not resolve/);
   t.regex(h.stderr.text, /script\.js:3:1: SyntaxError: unexpected end of input/);
 });
 
 test('a run that fails to start exits 5; a runner that throws exits 5 with the cause', async (t) => {
-  const failed = harness(async () => ({ outcome: 'failed', archivePath: null, criticalErrors: 0 }));
+  const failed = harness(() => Promise.resolve({ outcome: 'failed', archivePath: null, criticalErrors: 0 }));
   t.is(await runCommand(['run', 'demo', 'script.js'], failed.deps), EXIT.runFailed);
   t.regex(failed.stderr.text, /the run failed/);
 
-  const broken = harness(async () => {
-    throw new Error('no generator joined');
-  });
+  const broken = harness(() => Promise.reject(new Error('no generator joined')));
   t.is(await runCommand(['run', 'demo', 'script.js'], broken.deps), EXIT.runFailed);
   t.regex(broken.stderr.text, /unexpected failure: Error: no generator joined/);
   t.is(broken.listeners(), 0);

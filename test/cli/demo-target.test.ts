@@ -3,7 +3,7 @@ import { get } from 'node:http';
 import { connect } from 'node:net';
 import { demoUrl, MAX_DELAY_MS, startDemoTarget, type DemoTarget } from '../../ts/cli/demo-target.js';
 
-async function withTarget(run: (target: DemoTarget, base: string) => Promise<void>): Promise<void> {
+async function withTarget(run: (target: DemoTarget, base: string) => void | Promise<void>): Promise<void> {
   const target = await startDemoTarget();
   try {
     await run(target, demoUrl(target));
@@ -13,7 +13,7 @@ async function withTarget(run: (target: DemoTarget, base: string) => Promise<voi
 }
 
 test('listens on loopback on a port chosen by the OS', async (t) => {
-  await withTarget(async (target) => {
+  await withTarget((target) => {
     t.is(target.host, '127.0.0.1');
     t.true(target.port > 0);
     t.is(target.protocol, 'http');

@@ -26,9 +26,7 @@ async function imds(t: { teardown: (fn: () => void) => void }, region = 'ap-sout
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, asked };
 }
 
-const never = async () => {
-  throw new Error('EC2 detection must not run');
-};
+const never = () => Promise.reject(new Error('EC2 detection must not run'));
 
 test('CW_REGION wins over AWS_REGION; off turns CloudWatch off even with AWS_REGION set', async (t) => {
   t.deepEqual(cloudWatchChoice({ CW_REGION: 'eu-central-1', AWS_REGION: 'us-east-1' }), { ok: true, choice: { kind: 'region', region: 'eu-central-1', from: 'CW_REGION' } });
@@ -47,7 +45,10 @@ test('a CW_REGION that is no region is refused with what it may be', (t) => {
 
 test('with nothing set, a machine that is no EC2 instance asks no metadata service', async (t) => {
   let checked = 0;
-  const r = await resolveCloudWatchRegion('detect', {}, async () => (checked++, false));
+  const r = await resolveCloudWatchRegion('detect', {}, () => {
+    checked++;
+    return Promise.resolve(false);
+  });
   t.is(checked, 1);
   t.is(r.region, null);
 });
@@ -62,7 +63,7 @@ test('CW_REGION=auto reads the region from instance metadata with an IMDSv2 toke
 
 test("on EC2 with nothing set, the instance's region is used", async (t) => {
   const server = await imds(t, 'sa-east-1');
-  t.like(await resolveCloudWatchRegion('detect', { AWS_EC2_METADATA_SERVICE_ENDPOINT: server.url }, async () => true), { region: 'sa-east-1' });
+  t.like(await resolveCloudWatchRegion('detect', { AWS_EC2_METADATA_SERVICE_ENDPOINT: server.url }, () => Promise.resolve(true)), { region: 'sa-east-1' });
 });
 
 test('CW_REGION=auto without instance metadata: off, saying why, quickly', async (t) => {

@@ -251,7 +251,10 @@ test('throttling that never ends: the data is given up on, counted, and the writ
 /** A writer against `url` with the default backoff whose waits are recorded and return at once. */
 function recordingDelays(url: string, options: Partial<CloudWatchWriterOptions>, log: string[] = []): { writer: CloudWatchWriter; delays: number[] } {
   const delays: number[] = [];
-  const sleep = async (ms: number) => void delays.push(ms);
+  const sleep = (ms: number) => {
+    delays.push(ms);
+    return Promise.resolve();
+  };
   return { writer: writerFor(url, { backoff: undefined, sleep, ...options }, log), delays };
 }
 

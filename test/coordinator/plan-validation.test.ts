@@ -219,9 +219,9 @@ test('every problem is reported at once', async (t) => {
 
 test('checkScript runs for every block and reports line and column', async (t) => {
   const seen: string[] = [];
-  const checkScript = async (source: string): Promise<ScriptProblem | null> => {
+  const checkScript = (source: string): Promise<ScriptProblem | null> => {
     seen.push(source);
-    return source.includes('(') && !source.includes(')') ? { line: 2, column: 7, message: "expecting ')'" } : null;
+    return Promise.resolve(source.includes('(') && !source.includes(')') ? { line: 2, column: 7, message: "expecting ')'" } : null);
   };
   const problems = await problemsOf({ ...minimal(), blocks: [{ script: 'fine()' }, { script: 'x\nbroken(' }, { script: 'also(', size: 0 }], size: 0 }, checkScript);
   t.deepEqual(seen.sort(), ['also(', 'fine()', 'x\nbroken('].sort());

@@ -19,14 +19,18 @@ type Call = { method: 'open'; run: RunInfo } | { method: 'write'; row: ReportRow
 /** Records every call, in order, and nothing more: no files, no status. */
 class RecordingWriter implements Writer {
   constructor(readonly calls: Call[]) {}
-  async open(run: RunInfo): Promise<void> {
-    this.calls.push({ method: 'open', run });
+  open(run: RunInfo): Promise<void> {
+    return this.#record({ method: 'open', run });
   }
-  async write(row: ReportRow, histograms: ReadonlyMap<string, unknown>): Promise<void> {
-    this.calls.push({ method: 'write', row, histograms: [...histograms.keys()] });
+  write(row: ReportRow, histograms: ReadonlyMap<string, unknown>): Promise<void> {
+    return this.#record({ method: 'write', row, histograms: [...histograms.keys()] });
   }
-  async close(): Promise<void> {
-    this.calls.push({ method: 'close' });
+  close(): Promise<void> {
+    return this.#record({ method: 'close' });
+  }
+  #record(call: Call): Promise<void> {
+    this.calls.push(call);
+    return Promise.resolve();
   }
 }
 
@@ -35,11 +39,11 @@ const RECORDING_ENV = 'RECORDING_WRITER';
 /** The recording writer as the environment turns it on (RECORDING_WRITER=on); `runs` gets each run's calls. */
 function recordingKind(runs: Call[][]): WriterKind {
   return {
-    async configure(env) {
+    configure(env) {
       const value = env[RECORDING_ENV];
-      if (value === undefined) return { ok: true, create: null, described: 'recording off' };
-      if (value !== 'on') return { ok: false, problem: `${RECORDING_ENV}: must be on or unset; got ${JSON.stringify(value)}` };
-      return { ok: true, create: () => new RecordingWriter(runs[runs.push([]) - 1]!), described: 'recording on' };
+      if (value === undefined) return Promise.resolve({ ok: true, create: null, described: 'recording off' });
+      if (value !== 'on') return Promise.resolve({ ok: false, problem: `${RECORDING_ENV}: must be on or unset; got ${JSON.stringify(value)}` });
+      return Promise.resolve({ ok: true, create: () => new RecordingWriter(runs[runs.push([]) - 1]!), described: 'recording on' });
     },
   };
 }

@@ -145,17 +145,26 @@ test("hlog: HdrHistogram's own log reader reads back every interval, tag, count 
   });
 });
 
-test('fanOut reaches every writer even when one fails, and gathers files', async (t) => {
+test('fanOut reaches every writer even when one fails (rejecting or throwing), and gathers files', async (t) => {
   const calls: string[] = [];
+  /** A writer method that records `name` and resolves. */
+  const record = (name: string) => () => {
+    calls.push(name);
+    return Promise.resolve();
+  };
   const failing: Writer = {
-    open: async () => void calls.push('failing.open'),
-    write: async () => Promise.reject(new Error('unreachable')),
-    close: async () => void calls.push('failing.close'),
+    open: record('failing.open'),
+    write: () => Promise.reject(new Error('unreachable')),
+    close: () => {
+      // A writer that throws instead of rejecting fails the same way, and costs the others nothing.
+      calls.push('failing.close');
+      throw new Error('thrown');
+    },
   };
   const fileWriter = {
-    open: async () => void calls.push('file.open'),
-    write: async () => void calls.push('file.write'),
-    close: async () => void calls.push('file.close'),
+    open: record('file.open'),
+    write: record('file.write'),
+    close: record('file.close'),
     files: () => ['/x/results.csv'],
   };
   const errors: unknown[] = [];
@@ -164,7 +173,10 @@ test('fanOut reaches every writer even when one fails, and gathers files', async
   await all.write(row(1, 1, {}), new Map());
   await all.close();
   t.deepEqual(calls.sort(), ['failing.close', 'failing.open', 'file.close', 'file.open', 'file.write']);
-  t.deepEqual(errors, [[true, 'unreachable']]);
+  t.deepEqual(errors, [
+    [true, 'unreachable'],
+    [true, 'thrown'],
+  ]);
   t.deepEqual(all.files(), ['/x/results.csv']);
   t.true(writesFiles(fileWriter));
   t.false(writesFiles(failing));

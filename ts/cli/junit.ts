@@ -5,10 +5,10 @@
  * value for each that was missed.
  */
 import type { RunSummary } from '../coordinator/run-summary.js';
+import { XML_FORBIDDEN } from '../shared/control-characters.js';
 import { formatThresholdValue, thresholdLabel } from '../shared/thresholds.js';
 
-const xml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+const xml = (text: string): string => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!).replace(XML_FORBIDDEN, '');
 
 export function thresholdsJunit(summary: RunSummary): string {
   const results = summary.thresholds ?? [];

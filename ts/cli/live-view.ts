@@ -6,6 +6,7 @@
  * the archive path and `tar tzf $(sgcli run ...)` works.
  */
 import { busyGeneratorsLine } from '../shared/busy-generator.js';
+import { ANSI_ESCAPE } from '../shared/control-characters.js';
 import { isErrorMetric, isIntendedMetric } from '../shared/metrics.js';
 import { formatThresholdValue, thresholdLabel } from '../shared/thresholds.js';
 import { HOT_PERCENT, hotReasons, openModelFigures, openModelOnly, type CounterView, type HistogramView, type LiveSnapshot } from '../shared/live.js';
@@ -28,7 +29,8 @@ export interface LiveView {
 }
 
 const ESC = '\x1b[';
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+/** A copy of its own: fitWidth moves its lastIndex. */
+const ANSI = new RegExp(ANSI_ESCAPE);
 const style = (on: boolean, code: string, text: string): string => (on ? `${ESC}${code}m${text}${ESC}0m` : text);
 
 /** Cuts a line to `width` visible characters, keeping (and closing) its colour codes. */

@@ -220,7 +220,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     return sendError(reply, API_ERROR.notFound, `run ${runId} is not active and did not end recently`);
   });
 
-  app.get('/api/generators', async () => generators.list());
+  app.get('/api/generators', () => generators.list());
 
   app.get('/api/reports', async () =>
     Promise.all(

@@ -55,7 +55,7 @@ export class CloudWatchWriter implements Writer {
     this.#log = options.log ?? (() => {});
   }
 
-  async open(run: RunInfo): Promise<void> {
+  open(run: RunInfo): Promise<void> {
     const o = this.#options;
     this.#runId = run.runId;
     this.#status = { writer: CLOUDWATCH_WRITER, sent: 0, failed: 0, retries: 0, pending: 0, link: consoleUrl(o.region, run.runId) };
@@ -85,13 +85,15 @@ export class CloudWatchWriter implements Writer {
       ...(o.sleep ? { sleep: o.sleep } : {}),
       log: this.#log,
     });
+    return Promise.resolve();
   }
 
-  async write(row: ReportRow, histograms: ReadonlyMap<string, Histogram>): Promise<void> {
-    if (!this.#queue || this.#closed) throw new Error('CloudWatchWriter.write before open or after close');
+  write(row: ReportRow, histograms: ReadonlyMap<string, Histogram>): Promise<void> {
+    if (!this.#queue || this.#closed) return Promise.reject(new Error('CloudWatchWriter.write before open or after close'));
     const { data, totals } = intervalData(this.#runId, row, histograms, this.#totals);
     this.#totals = new Map([...this.#totals, ...totals]);
     for (const batch of batches(data)) this.#queue.push(batch);
+    return Promise.resolve();
   }
 
   async close(): Promise<void> {

@@ -83,7 +83,7 @@ export class PrometheusRemoteWriter implements StreamingWriter {
     else if (options.basicAuth) this.#headers.authorization = `Basic ${Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64')}`;
   }
 
-  async open(run: RunInfo): Promise<void> {
+  open(run: RunInfo): Promise<void> {
     const o = this.#options;
     this.#runId = run.runId;
     this.#startedAt = run.startedAt;
@@ -105,6 +105,7 @@ export class PrometheusRemoteWriter implements StreamingWriter {
       ...(o.sleep ? { sleep: o.sleep } : {}),
       log: this.#log,
     });
+    return Promise.resolve();
   }
 
   writeSecond(sample: SecondSample): void {

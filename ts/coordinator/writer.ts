@@ -71,6 +71,15 @@ export interface WriterSet extends FileWriter, StreamingWriter {
   statuses(): WriterStatus[];
 }
 
+/** A writer that throws instead of returning a rejected promise has failed all the same. */
+function attempt(call: () => Promise<void>): Promise<void> {
+  try {
+    return call();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /**
  * Fans one run out to several writers. A failing writer (CloudWatch unreachable)
  * must not cost the others their data: each call reaches every writer, failures
@@ -78,7 +87,7 @@ export interface WriterSet extends FileWriter, StreamingWriter {
  */
 export function fanOut(writers: readonly Writer[], onError: (writer: Writer, error: unknown) => void): WriterSet {
   const each = async (call: (w: Writer) => Promise<void>) => {
-    const results = await Promise.allSettled(writers.map(call));
+    const results = await Promise.allSettled(writers.map((w) => attempt(() => call(w))));
     results.forEach((r, i) => r.status === 'rejected' && onError(writers[i]!, r.reason));
   };
   return {

@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { arrivalStages, defaultMaxDevices, peakRate, stagesDuration } from './arrival-rate.js';
+import { CONTROL_CHARACTER } from './control-characters.js';
 import {
   BLOCK_LIMIT_DEFAULTS,
   BLOCK_LIMIT_RANGES,
@@ -129,7 +130,7 @@ function readName(value: unknown, report: Report): string | undefined {
   const name = value.trim();
   if (name === '') return void report('name', 'must not be empty');
   if (name.length > MAX_PLAN_NAME_LENGTH) return void report('name', `must be at most ${MAX_PLAN_NAME_LENGTH} characters, got ${name.length}`);
-  if (/[\u0000-\u001f\u007f]/.test(name)) return void report('name', 'must not contain control characters (line breaks, tabs, ...)');
+  if (CONTROL_CHARACTER.test(name)) return void report('name', 'must not contain control characters (line breaks, tabs, ...)');
   return name;
 }
 

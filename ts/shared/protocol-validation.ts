@@ -8,6 +8,7 @@
  * A hello or welcome of another protocol version passes with only its version
  * checked: the receiver must see it to answer with a clear refusal.
  */
+import { CONTROL_CHARACTER } from './control-characters.js';
 import { ARRIVAL_PATTERNS, BLOCK_LIMIT_DEFAULTS, BLOCK_LIMIT_RANGES, PROTOCOLS, type ArrivalPattern, type Protocol, type ResolvedPlan } from './plan.js';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type GeneratorMessage, type Hello, type PrepareRun, type RunProblem, type StartArrivals, type StartCohort, type Telemetry } from './protocol.js';
 import { splitTelemetryFrame } from './telemetry-frame.js';
@@ -28,7 +29,6 @@ export const MAX_PLAN_ITEMS = 10_000;
 export const MAX_WORKERS = 4096;
 
 const METRIC_NAME = /^[a-z][a-z0-9_]{0,127}$/;
-const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** How a reason starts when a check itself failed (a bug here), not the message: never expected from any input. */
 export const CHECK_FAILED = 'could not check the message';
@@ -165,7 +165,7 @@ function readHello(m: Record<string, unknown>): Hello {
   const version = integer(m.version, 'version', 0, Number.MAX_SAFE_INTEGER);
   if (version !== PROTOCOL_VERSION) {
     // Another version may shape its hello differently; what the refusal needs is the version.
-    const generatorId = typeof m.generatorId === 'string' && m.generatorId.length <= MAX_ID_LENGTH && !CONTROL.test(m.generatorId) ? m.generatorId : '';
+    const generatorId = typeof m.generatorId === 'string' && m.generatorId.length <= MAX_ID_LENGTH && !CONTROL_CHARACTER.test(m.generatorId) ? m.generatorId : '';
     return { type: 'hello', version, generatorId, workers: 0 };
   }
   return { type: 'hello', version, generatorId: id(m.generatorId, 'generatorId'), workers: integer(m.workers, 'workers', 1, MAX_WORKERS) };
@@ -335,7 +335,7 @@ function text(value: unknown, path: string, max: number): string {
 function id(value: unknown, path: string): string {
   const s = text(value, path, MAX_ID_LENGTH);
   if (s === '') throw new Malformed(`${path} must not be empty`);
-  if (CONTROL.test(s)) throw new Malformed(`${path} must not contain control characters`);
+  if (CONTROL_CHARACTER.test(s)) throw new Malformed(`${path} must not contain control characters`);
   return s;
 }
 

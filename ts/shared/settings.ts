@@ -5,6 +5,7 @@
  * hold the README's tables and deploy/env's files to it, so a setting cannot be
  * read two ways or documented with another default.
  */
+import { CONTROL_CHARACTER } from './control-characters.js';
 import { MAX_ID_LENGTH } from './protocol-validation.js';
 
 export type ProgramName = 'stressgrid-coordinator' | 'stressgrid-generator' | 'sgcli';
@@ -244,7 +245,7 @@ export const SETTINGS = {
     help: "the generator's name in reports",
     check: (raw: string) => {
       const id = raw.trim();
-      return id !== '' && id.length <= MAX_ID_LENGTH && !/[\u0000-\u001f\u007f]/.test(id) ? ok(id) : bad<string>(`must be 1 to ${MAX_ID_LENGTH} printable characters, ${got(raw)}`);
+      return id !== '' && id.length <= MAX_ID_LENGTH && !CONTROL_CHARACTER.test(id) ? ok(id) : bad<string>(`must be 1 to ${MAX_ID_LENGTH} printable characters, ${got(raw)}`);
     },
   } satisfies Setting<string>,
   workers: {
