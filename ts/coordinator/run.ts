@@ -10,6 +10,7 @@ import { networkPercent, type ArrivalsView, type LiveSnapshot, type RunState, ty
 import { ArrivalCurve, arrivalStages, isArrivalBlock } from '../shared/arrival-rate.js';
 import type { ResolvedPlan } from '../shared/plan.js';
 import type { Telemetry } from '../shared/protocol.js';
+import { unrecordedThresholdMetrics } from '../shared/threshold-metrics.js';
 import { readThresholds, thresholdAbortReason, type ThresholdResult } from '../shared/thresholds.js';
 import { Aggregator } from './aggregator.js';
 import { CsvWriter, RESULTS_CSV } from './csv-writer.js';
@@ -157,6 +158,14 @@ export class Run {
   /** Asks every generator to prepare the run; the ramp starts once all are ready. */
   private begin(): void {
     const { plan, registry } = this.options;
+    if (this.thresholds) {
+      const scripts = plan.blocks.map((b) => b.script);
+      for (const name of unrecordedThresholdMetrics(readThresholds(plan.thresholds).thresholds, scripts)) {
+        this.notice(
+          `threshold on "${name}": nothing in this plan records it (no built-in metric, and no script names that key in startTiming, stopTiming, stopStartTiming or incCounter), so it will fail for want of data`,
+        );
+      }
+    }
     this.unlisten = registry.listen({
       telemetry: (g, t) => this.onTelemetry(g, t),
       ready: (g, r) => {
