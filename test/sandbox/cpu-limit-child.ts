@@ -6,6 +6,7 @@
  * and this thread's CPU time.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { ScriptSandbox } from '../../ts/generator/sandbox/script-sandbox.js';
 import { RecordingSink } from '../support/recording-sink.js';
 
@@ -38,10 +39,20 @@ const probe = 500_000;
 const alone = await timed(probe);
 if (alone.code !== 'ok') throw new Error(`the probe itself was cut off: ${JSON.stringify(alone)}`);
 const n = Math.round((probe * workMs) / alone.cpuMs);
-const calibrated = await timed(n);
+// Once more from a run of about the right length (the engine is faster once warm).
+const first = await timed(n);
+const calibrated = await timed(Math.round((n * workMs) / first.cpuMs));
+const work = Math.round((n * workMs) / first.cpuMs);
 const spinning = Array.from({ length: spinners }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-await new Promise((resolve) => setTimeout(resolve, 300));
-const shared = await timed(n);
+// Until every spinner has run a while: on a busy machine a new process may take seconds to start spinning.
+const spun = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+};
+for (let waited = 0; waited < 20_000 && !spinning.every((child) => spun(child.pid!) >= 10); waited += 50) {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+const shared = await timed(work);
 const runaway = await timed(-1);
 for (const child of spinning) child.kill('SIGKILL');
 console.log(JSON.stringify({ calibrated, shared, runaway }));
