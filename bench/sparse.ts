@@ -9,6 +9,13 @@
  * almost every event-loop turn carries one operation: the fixed cost of a turn,
  * not the cost of an operation, decides the figure.
  *
+ * Two floors run the same devices without any script or metric, to show what
+ * the machine itself charges for them: `node` (plain node:net sockets and one
+ * setTimeout per pause, what any generator running on Node pays at least) and
+ * `native` (bench/sparse-floor: one Rust thread with a mio poller and a heap of
+ * deadlines, built with cargo on demand; what the kernel's loopback TCP,
+ * epoll and wake-ups cost with the least userland a client can have).
+ *
  * Each generator runs in a child process of its own; after its ramp-up and a
  * settling period, its CPU time (user + system, all threads) and the responses
  * it counted are sampled over a window, so start-up is not part of the figure.
@@ -17,11 +24,13 @@
  * cannot be done its row is skipped with the reason.
  *
  *   node dist/bench/sparse.js [--devices 10000] [--window 30] [--settle 15]
- *     [--rampup 10] [--workers N] [--only stressgrid|locust] [--profile DIR]
+ *     [--rampup 10] [--workers N] [--only stressgrid,node,native,locust]
+ *     [--profile DIR]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -133,10 +142,114 @@ async function stressgridSparse(port: number, devices: number, rampup: number, s
   return result;
 }
 
+/** The same GET as Stressgrid's devices send, and the header end every response has. */
+const BARE_REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+const pauseMs = (): number => 5000 + Math.random() * 10_000;
+
+/**
+ * Child: the same devices on plain node:net sockets, no script, no metrics, no
+ * worker threads: a connection each, a GET, the response read to its
+ * Content-Length, one setTimeout for the pause. What a generator on Node pays
+ * at least for a device that mostly waits.
+ */
+async function nodeSparse(port: number, devices: number, rampup: number, settle: number, window: number): Promise<SparseResult> {
+  let responses = 0;
+  const sockets: Array<ReturnType<typeof connect>> = [];
+  const device = (): void => {
+    const socket = connect({ port, host: '127.0.0.1', noDelay: true });
+    sockets.push(socket);
+    let input = '';
+    const send = (): void => void socket.write(BARE_REQUEST);
+    socket.setEncoding('latin1');
+    socket.once('connect', send);
+    socket.on('data', (chunk: string) => {
+      input += chunk;
+      for (;;) {
+        const headEnd = input.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const length = /\r\ncontent-length: *(\d+)/i.exec(input.slice(0, headEnd))?.[1];
+        const end = headEnd + 4 + Number(length ?? 0);
+        if (input.length < end) return;
+        input = input.slice(end);
+        responses++;
+        setTimeout(send, pauseMs());
+      }
+    });
+    socket.on('error', (error) => {
+      console.error(`node device: ${error.message}`);
+      process.exit(1);
+    });
+  };
+  for (let i = 0; i < devices; i++) setTimeout(device, (rampup * 1000 * i) / devices);
+  await sleep((rampup + settle) * 1000);
+  const cpu0 = process.cpuUsage();
+  const begin = { at: performance.now(), responses, load: load() };
+  await sleep(window * 1000);
+  const cpu = process.cpuUsage(cpu0);
+  const result = {
+    devices,
+    windowS: (performance.now() - begin.at) / 1000,
+    cpuUs: cpu.user + cpu.system,
+    responses: responses - begin.responses,
+    rss: process.memoryUsage.rss(),
+    load: `${begin.load} -> ${load()}`,
+  };
+  for (const socket of sockets) socket.destroy();
+  return result;
+}
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Builds bench/sparse-floor with cargo (a workspace of its own); its executable, or why not. */
+function floorExecutable(): { path: string } | { skipped: string } {
+  const crate = join(root, 'bench', 'sparse-floor');
+  const built = spawnSync('cargo', ['build', '--release', '--quiet', '--manifest-path', join(crate, 'Cargo.toml')], { stdio: 'inherit' });
+  const path = join(crate, 'target', 'release', 'stressgrid-sparse-floor');
+  if (built.status !== 0 || !existsSync(path)) return { skipped: `cargo build of bench/sparse-floor failed (${built.error?.message ?? `exit ${built.status}`})` };
+  return { path };
+}
+
+/** The native floor: the Rust client as a process of its own, its response count read from its stdout. */
+async function floorSparse(path: string, port: number, devices: number, rampup: number, settle: number, window: number): Promise<SparseResult> {
+  const proc = spawn('/bin/sh', ['-c', RAISE_OPEN_FILES, 'sh', path, String(port), String(devices), String(rampup)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let last = 0;
+  let pending = '';
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => {
+    const lines = (pending + s).split('\n');
+    pending = lines.pop()!;
+    if (lines.length > 0) last = Number(lines[lines.length - 1]) || last;
+  });
+  return measureProcess(proc, () => last, devices, rampup, settle, window);
+}
+
+/**
+ * CPU (from /proc) and responses of a peer running as a process of its own,
+ * over the window after its ramp-up and settling; the process is ended after.
+ */
+async function measureProcess(proc: ChildProcess, count: () => number, devices: number, rampup: number, settle: number, window: number): Promise<SparseResult> {
+  try {
+    await sleep((rampup + settle) * 1000);
+    if (proc.exitCode !== null) throw new Error(`${proc.spawnargs.join(' ')} exited with ${proc.exitCode}`);
+    const begin = { at: performance.now(), usage: procUsage(proc.pid!), responses: count(), load: load() };
+    await sleep(window * 1000);
+    const end = { at: performance.now(), usage: procUsage(proc.pid!), responses: count() };
+    return {
+      devices,
+      windowS: (end.at - begin.at) / 1000,
+      cpuUs: end.usage.cpuUs - begin.usage.cpuUs,
+      responses: end.responses - begin.responses,
+      rss: end.usage.rss,
+      load: `${begin.load} -> ${load()}`,
+    };
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r(undefined) : proc.once('exit', r)));
+  }
+}
+
 /** pip-installs Locust into a venv under node_modules/.cache when there is none; the locust executable, or why not. */
 function locustExecutable(): { path: string } | { skipped: string } {
   if (process.env.LOCUST) return { path: process.env.LOCUST };
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const venv = join(root, 'node_modules', '.cache', 'locust-venv');
   const locust = join(venv, 'bin', 'locust');
   if (existsSync(locust)) return { path: locust };
@@ -179,22 +292,8 @@ async function locustSparse(locust: string, port: number, devices: number, rampu
   const proc = spawn('/bin/sh', ['-c', RAISE_OPEN_FILES, 'sh', locust, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SPARSE_COUNT_FILE: countFile } });
   const count = (): number => (existsSync(countFile) ? Number(readFileSync(countFile, 'utf8')) || 0 : 0);
   try {
-    await sleep((rampup + settle) * 1000);
-    if (proc.exitCode !== null) throw new Error(`locust exited with ${proc.exitCode}`);
-    const begin = { at: performance.now(), usage: procUsage(proc.pid!), responses: count(), load: load() };
-    await sleep(window * 1000);
-    const end = { at: performance.now(), usage: procUsage(proc.pid!), responses: count() };
-    return {
-      devices,
-      windowS: (end.at - begin.at) / 1000,
-      cpuUs: end.usage.cpuUs - begin.usage.cpuUs,
-      responses: end.responses - begin.responses,
-      rss: end.usage.rss,
-      load: `${begin.load} -> ${load()}`,
-    };
+    return await measureProcess(proc, count, devices, rampup, settle, window);
   } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => (proc.exitCode !== null ? r(undefined) : proc.once('exit', r)));
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -209,8 +308,12 @@ interface Options {
   rampup: number;
   workers: number;
   profileDir: string | undefined;
-  only: string | undefined;
+  /** Which generators run, in this order. */
+  only: Generator[];
 }
+
+const GENERATORS = ['stressgrid', 'node', 'native', 'locust'] as const;
+type Generator = (typeof GENERATORS)[number];
 
 function options(argv: string[]): Options {
   const value = (name: string): string | undefined => {
@@ -223,8 +326,9 @@ function options(argv: string[]): Options {
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} takes a whole number of at least ${min}, not ${raw}`);
     return n;
   };
-  const only = value('only');
-  if (only !== undefined && only !== 'stressgrid' && only !== 'locust') throw new Error(`--only takes stressgrid or locust, not ${only}`);
+  const only = (value('only') ?? GENERATORS.join(',')).split(',');
+  const unknown = only.filter((g) => !(GENERATORS as readonly string[]).includes(g));
+  if (unknown.length > 0) throw new Error(`--only takes a comma-separated list of ${GENERATORS.join(', ')}, not ${unknown.join(', ')}`);
   return {
     devices: number('devices', 10_000),
     window: number('window', 30),
@@ -233,7 +337,7 @@ function options(argv: string[]): Options {
     // 0: the generator's default worker count, as sgcli runs it.
     workers: number('workers', 0, 0),
     profileDir: value('profile'),
-    only,
+    only: GENERATORS.filter((g) => only.includes(g)),
   };
 }
 
@@ -269,30 +373,37 @@ async function main(): Promise<void> {
   const command = `node dist/bench/sparse.js ${process.argv.slice(2).join(' ')}`.trimEnd();
   const machine = `${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, node ${process.version}`;
   const rows: Array<[string, Figures | string]> = [];
-  let sg: Figures | undefined;
-  let lc: Figures | undefined;
+  const measured = new Map<Generator, Figures>();
+  const report = (generator: Generator, label: string, r: SparseResult): void => {
+    const f = figures(r);
+    measured.set(generator, f);
+    console.log(`  ${label}: ${r.responses} responses in ${r.windowS.toFixed(1)} s, ${(r.cpuUs / 1e6).toFixed(2)} s CPU; load average ${r.load}`);
+    rows.push([label, f]);
+  };
+  const skip = (label: string, why: string): void => {
+    console.log(`  ${label} skipped: ${why}`);
+    rows.push([label, `skipped: ${why}`]);
+  };
   try {
     console.log(`command: ${command}`);
     console.log(`machine: ${machine}, load average ${load()}`);
     console.log(`target:  nginx on 127.0.0.1:${nginx.port}, GET / -> ${nginx.body.length}-byte body, keep-alive, 1 nginx worker`);
     console.log(`load:    ${o.devices} devices, each GET / then a 5-15 s pause; ramp-up ${o.rampup} s, settle ${o.settle} s, measured over ${o.window} s`);
-    if (o.only !== 'locust') {
-      const profile = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
-      const r = await runChild<SparseResult>('stressgrid', [nginx.port, o.devices, o.rampup, o.settle, o.window, o.workers], profile);
-      sg = figures(r);
-      console.log(`  stressgrid: ${r.responses} responses in ${r.windowS.toFixed(1)} s, ${(r.cpuUs / 1e6).toFixed(2)} s CPU; load average ${r.load}`);
-      rows.push([`stressgrid (${o.workers || 'default'} workers)`, sg]);
-    }
-    if (o.only !== 'stressgrid') {
-      const locust = locustExecutable();
-      if ('skipped' in locust) {
-        console.log(`  Locust skipped: ${locust.skipped}`);
-        rows.push(['Locust FastHttpUser', `skipped: ${locust.skipped}`]);
+    const args = [nginx.port, o.devices, o.rampup, o.settle, o.window];
+    for (const generator of o.only) {
+      if (generator === 'stressgrid') {
+        const profile = o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir] : [];
+        report(generator, `stressgrid (${o.workers || 'default'} workers)`, await runChild<SparseResult>('stressgrid', [...args, o.workers], profile));
+      } else if (generator === 'node') {
+        report(generator, 'node:net, no script', await runChild<SparseResult>('node', args));
+      } else if (generator === 'native') {
+        const floor = floorExecutable();
+        if ('skipped' in floor) skip('native floor, no script', floor.skipped);
+        else report(generator, 'native floor, no script', await floorSparse(floor.path, nginx.port, o.devices, o.rampup, o.settle, o.window));
       } else {
-        const r = await locustSparse(locust.path, nginx.port, o.devices, o.rampup, o.settle, o.window);
-        lc = figures(r);
-        console.log(`  Locust: ${r.responses} responses in ${r.windowS.toFixed(1)} s, ${(r.cpuUs / 1e6).toFixed(2)} s CPU; load average ${r.load}`);
-        rows.push(['Locust FastHttpUser', lc]);
+        const locust = locustExecutable();
+        if ('skipped' in locust) skip('Locust FastHttpUser', locust.skipped);
+        else report(generator, 'Locust FastHttpUser', await locustSparse(locust.path, nginx.port, o.devices, o.rampup, o.settle, o.window));
       }
     }
   } finally {
@@ -301,20 +412,40 @@ async function main(): Promise<void> {
   console.log(`\n\`${command}\` on ${machine}, load average ${load()} after the run:\n`);
   console.log(`  ${'generator'.padEnd(26)} ${'req/s'.padStart(7)} ${'µs CPU/req'.padStart(12)} ${'µs CPU/dev-s'.padStart(14)} ${'RSS/device'.padStart(12)}`);
   for (const [label, f] of rows) console.log(line(label, f));
-  if (sg && lc) {
+  const sg = measured.get('stressgrid');
+  const ratio = (peer: Generator, label: string): void => {
+    const f = measured.get(peer);
+    if (!sg || !f) return;
     console.log(
-      `\n  Locust / Stressgrid: CPU per request ${(lc.cpuPerRequest / sg.cpuPerRequest).toFixed(2)}x, CPU per device-second ${(lc.cpuPerDeviceSecond / sg.cpuPerDeviceSecond).toFixed(2)}x, RSS per device ${(lc.rssPerDevice / sg.rssPerDevice).toFixed(2)}x`,
+      `  ${label}: CPU per request ${(sg.cpuPerRequest / f.cpuPerRequest).toFixed(2)}x, CPU per device-second ${(sg.cpuPerDeviceSecond / f.cpuPerDeviceSecond).toFixed(2)}x, RSS per device ${(sg.rssPerDevice / f.rssPerDevice).toFixed(2)}x`,
     );
-  }
+  };
+  if (sg) console.log('');
+  ratio('locust', 'Stressgrid / Locust');
+  ratio('node', 'Stressgrid / node:net without a script');
+  ratio('native', 'Stressgrid / native floor');
   if (sg) {
     const met = sg.cpuPerRequest <= 60;
     console.log(`  target: Stressgrid CPU per request <= 60 µs: ${sg.cpuPerRequest.toFixed(1)} µs, ${met ? 'met' : 'MISSED'}`);
+  }
+  for (const [generator, label] of [
+    ['node', 'node:net without a script'],
+    ['native', 'the native floor'],
+  ] as const) {
+    const f = measured.get(generator);
+    if (f)
+      console.log(
+        `  ${label} needs ${f.cpuPerRequest.toFixed(1)} µs per request on this machine: ${f.cpuPerRequest <= 60 ? `${(60 - f.cpuPerRequest).toFixed(1)} µs left under 60 µs` : 'above 60 µs by itself'}`,
+      );
   }
 }
 
 if (process.argv[2] === '--child') {
   const [port, devices, rampup, settle, window, workers] = process.argv.slice(4).map(Number) as [number, number, number, number, number, number];
-  console.log(JSON.stringify(await stressgridSparse(port, devices, rampup, settle, window, workers)));
+  const result = process.argv[3] === 'node' ? await nodeSparse(port, devices, rampup, settle, window) : await stressgridSparse(port, devices, rampup, settle, window, workers);
+  console.log(JSON.stringify(result));
+  // The node floor's timers and sockets would keep the process alive.
+  process.exit(0);
 } else {
   await main();
 }
