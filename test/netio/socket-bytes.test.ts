@@ -100,3 +100,43 @@ for (const engine of SOCKET_ENGINES) {
     assertCounts(t, sink, peer, UDP_SENDS);
   });
 }
+
+/**
+ * What arrives for a device that never receives it (a reply after the run
+ * stopped the device's loop) was never taken by a receive: netio does not even
+ * read it, and the fallback, which node reads anyway, must not count it either,
+ * or one run's byte counts would depend on the engine.
+ */
+for (const engine of SOCKET_ENGINES) {
+  for (const protocol of ['tcp', 'udp'] as const) {
+    test.serial(`${engine}: ${protocol.toUpperCase()} bytes that no receive takes are not counted`, async (t) => {
+      let written = 0;
+      let port: number;
+      if (protocol === 'tcp') {
+        const server = await startTcpServer((s) => s.on('data', (chunk: Buffer) => s.write(chunk, (err) => (err ? undefined : (written += chunk.length)))));
+        t.teardown(() => server.close());
+        port = server.port;
+      } else {
+        const server = createSocket('udp4');
+        server.on('message', (datagram, from) => server.send(datagram, from.port, from.address, (err, bytes) => (err ? undefined : (written += bytes))));
+        await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
+        t.teardown(() => server.close());
+        port = server.address().port;
+      }
+      const { sink, socket } = connection(t, engine, port, protocol);
+      await socket.connect();
+      // One exchange received, then one whose reply nobody asks for.
+      await socket.send(Buffer.alloc(100, 1));
+      t.is((await socket.recv(5000)).byteLength, 100);
+      await socket.send(Buffer.alloc(40, 2));
+      const deadline = Date.now() + 5000;
+      while (written < 140 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      t.is(written, 140, 'the peer wrote both replies');
+      // Time for the unasked reply to reach the device's socket (and node to read it).
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      recordSocketBytes(sink);
+      t.is(sink.countOf(KEY.socketReceivedBytes), 100);
+      t.is(sink.countOf(KEY.socketSentBytes), 140);
+    });
+  }
+}

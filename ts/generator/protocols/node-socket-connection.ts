@@ -50,7 +50,6 @@ export class NodeSocketConnection extends SocketDeviceConnection {
       if (this.armed) this.broke(new DeviceError('closed', `${this.address} closed the connection`));
     });
     socket.on('data', (chunk: Buffer) => {
-      this.countReceivedBytes(chunk.length);
       if (this.armed && this.held.length === 0) {
         this.armed = false;
         socket.pause();
@@ -73,7 +72,6 @@ export class NodeSocketConnection extends SocketDeviceConnection {
     this.udp = socket;
     socket.on('error', this.udpFailed);
     socket.on('message', (datagram: Buffer) => {
-      this.countReceivedBytes(datagram.length);
       if (this.armed) {
         this.armed = false;
         this.deliver(datagram);
@@ -94,8 +92,14 @@ export class NodeSocketConnection extends SocketDeviceConnection {
     else this.countSentBytes(bytes);
   };
 
+  // Bytes count when a receive takes them, not when node reads them: netio reads
+  // only for a waiting receive, so what node holds for a device that never
+  // receives again (the end of a run) must not count either, or the engines'
+  // byte counts would differ for the same exchanges.
   private deliver(bytes: Buffer): void {
-    this.arrived(bytes.length > RECV_BYTES ? bytes.subarray(0, RECV_BYTES) : bytes);
+    const taken = bytes.length > RECV_BYTES ? bytes.subarray(0, RECV_BYTES) : bytes;
+    this.countReceivedBytes(taken.length);
+    this.arrived(taken);
   }
 
   protected write(data: Uint8Array): WriteResult {
@@ -119,12 +123,18 @@ export class NodeSocketConnection extends SocketDeviceConnection {
 
   protected read(): Uint8Array | undefined | DeviceError {
     if (this.held.length > 0) {
-      if (this.udp) return this.held.shift();
+      if (this.udp) {
+        const datagram = this.held.shift()!;
+        const taken = datagram.length > RECV_BYTES ? datagram.subarray(0, RECV_BYTES) : datagram;
+        this.countReceivedBytes(taken.length);
+        return taken;
+      }
       const all = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
       const out = all.subarray(0, RECV_BYTES);
       const rest = all.subarray(RECV_BYTES);
       this.held = rest.length > 0 ? [rest] : [];
       this.heldBytes = rest.length;
+      this.countReceivedBytes(out.length);
       return out;
     }
     if (this.ended) return this.ended;

@@ -6,7 +6,9 @@
  * implements five small methods and reports back through the protected
  * `opened/openFailed/arrived/flushed/broke` calls. Byte counts are the engine's
  * own: netio counts them natively for the whole thread (netio-connection.ts),
- * the fallback through `countSentBytes/countReceivedBytes` as they happen.
+ * the fallback through `countSentBytes/countReceivedBytes`: sent bytes as the
+ * kernel takes them, received bytes as a receive takes them (netio reads only
+ * for a waiting receive, so both count the same bytes).
  *
  * Bounds (the script-facing numbers README.md documents):
  * - a receive returns at most RECV_BYTES (TCP: what has arrived; UDP: one
@@ -216,7 +218,7 @@ export abstract class SocketDeviceConnection implements SocketConnection {
     this.sink.count(KEY.socketSentBytes, n);
   }
 
-  /** `n` bytes were read from this connection's socket. */
+  /** A receive took `n` bytes read from this connection's socket. */
   protected countReceivedBytes(n: number): void {
     this.sink.count(KEY.socketReceivedBytes, n);
   }
