@@ -142,7 +142,7 @@ async function stressgridSparse(port: number, devices: number, rampup: number, s
   return result;
 }
 
-/** The same GET as Stressgrid's devices send, and the header end every response has. */
+/** The same GET as Stressgrid's devices send. */
 const BARE_REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
 const pauseMs = (): number => 5000 + Math.random() * 10_000;
 

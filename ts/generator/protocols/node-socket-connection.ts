@@ -97,9 +97,14 @@ export class NodeSocketConnection extends SocketDeviceConnection {
   // receives again (the end of a run) must not count either, or the engines'
   // byte counts would differ for the same exchanges.
   private deliver(bytes: Buffer): void {
-    const taken = bytes.length > RECV_BYTES ? bytes.subarray(0, RECV_BYTES) : bytes;
-    this.countReceivedBytes(taken.length);
-    this.arrived(taken);
+    this.arrived(this.taken(bytes));
+  }
+
+  /** What one receive gets of `bytes` (at most RECV_BYTES), counted. */
+  private taken(bytes: Buffer): Buffer {
+    const out = bytes.length > RECV_BYTES ? bytes.subarray(0, RECV_BYTES) : bytes;
+    this.countReceivedBytes(out.length);
+    return out;
   }
 
   protected write(data: Uint8Array): WriteResult {
@@ -123,19 +128,12 @@ export class NodeSocketConnection extends SocketDeviceConnection {
 
   protected read(): Uint8Array | undefined | DeviceError {
     if (this.held.length > 0) {
-      if (this.udp) {
-        const datagram = this.held.shift()!;
-        const taken = datagram.length > RECV_BYTES ? datagram.subarray(0, RECV_BYTES) : datagram;
-        this.countReceivedBytes(taken.length);
-        return taken;
-      }
+      if (this.udp) return this.taken(this.held.shift()!);
       const all = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
-      const out = all.subarray(0, RECV_BYTES);
       const rest = all.subarray(RECV_BYTES);
       this.held = rest.length > 0 ? [rest] : [];
       this.heldBytes = rest.length;
-      this.countReceivedBytes(out.length);
-      return out;
+      return this.taken(all);
     }
     if (this.ended) return this.ended;
     this.armed = true;
