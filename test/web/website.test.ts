@@ -485,7 +485,9 @@ test.serial('with a token the site asks for it (again only when told to), then r
   await page.locator('#generators-body tr[data-generator="gen-1"]').waitFor();
   t.true(await askAgain.isHidden());
   t.deepEqual(prompts, ['prompt', 'prompt']);
-  await fillPlan(page, { name: 'e2e-token', devices: '10', script: LOOP_SCRIPT, sustain: '2' });
+  // Long enough for several live snapshots to show all ten devices: on a busy machine the
+  // generator's first report can arrive after a snapshot or two.
+  await fillPlan(page, { name: 'e2e-token', devices: '10', script: LOOP_SCRIPT, sustain: '5' });
   await page.getByRole('button', { name: 'Run' }).click();
   const runId = await waitForValue('the run id', textOf(page.locator('[data-live="run-id"]')), /^e2e-token-/);
   await waitForValue('the live state over the guarded stream', textOf(page.locator('[data-live="active"]')), /^10 of 10/);
