@@ -12,6 +12,7 @@ import type { SocketConnection } from '../../ts/generator/protocols/device-conne
 import { createSocketConnection, recordSocketBytes, SOCKET_ENGINES, type SocketEngine } from '../../ts/generator/protocols/socket-transport.js';
 import { RecordingSink } from '../support/recording-sink.js';
 import { startTcpServer } from '../support/tcp-server.js';
+import { until } from '../support/until.js';
 
 /** Sizes of the script's sends: one byte, a line, a datagram's worth, and (TCP) more than the kernel takes at once. */
 const TCP_SENDS = [1, 80, 1400, 700_000];
@@ -129,8 +130,7 @@ for (const engine of SOCKET_ENGINES) {
       await socket.send(Buffer.alloc(100, 1));
       t.is((await socket.recv(5000)).byteLength, 100);
       await socket.send(Buffer.alloc(40, 2));
-      const deadline = Date.now() + 5000;
-      while (written < 140 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      await until(() => written >= 140, 5000, 'the peer to write both replies');
       t.is(written, 140, 'the peer wrote both replies');
       // Time for the unasked reply to reach the device's socket (and node to read it).
       await new Promise((resolve) => setTimeout(resolve, 200));
